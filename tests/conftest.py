@@ -1,0 +1,95 @@
+"""Shared fixtures: one private PostgreSQL and Redis per test session, a fresh database
+per test cloned from a migrated template (a file copy, a few tens of milliseconds)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import psycopg
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
+
+from billing import schema
+from cli.servers.base import free_port
+from cli.servers.postgres import PostgresServer
+from cli.servers.redis import RedisServer
+from tests.harness import start_with_retry
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTEFACTS = ROOT / "var" / "test-artefacts"
+
+settings.register_profile(
+    "ebs",
+    database=DirectoryBasedExampleDatabase(str(ROOT / "var" / "cache" / "hypothesis")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ebs"))
+
+TEMPLATE_DB = "ebs_template"
+
+
+def make_postgres(base: Path) -> PostgresServer:
+    return PostgresServer(
+        datadir=base / "pgdata",
+        port=free_port(),
+        socket_dir=base / "pgsock",
+        durable=False,
+    )
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("pg")
+    server = start_with_retry(lambda: make_postgres(base))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_server):
+    pg_server.create_database(TEMPLATE_DB)
+    with psycopg.connect(pg_server.conninfo(TEMPLATE_DB), autocommit=True) as conn:
+        schema.upgrade(conn)
+    return TEMPLATE_DB
+
+
+@pytest.fixture
+def db(pg_server, template_db):
+    """A clean, migrated database of its own for one test; returns its conninfo."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    pg_server.create_database(name, template=template_db)
+    yield pg_server.conninfo(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def conn(db):
+    with psycopg.connect(db, autocommit=True) as connection:
+        yield connection
+
+
+@pytest.fixture
+def empty_db(pg_server):
+    """A database with no schema at all, for migration tests."""
+    name = f"e_{uuid.uuid4().hex[:12]}"
+    pg_server.create_database(name)
+    yield pg_server.conninfo(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("redis")
+    server = start_with_retry(lambda: RedisServer(base, free_port(), persistent=False))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def artefacts() -> Path:
+    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTEFACTS

@@ -1,0 +1,29 @@
+"""Starting private servers for tests: free ports, temp directories, retried on a clash."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from cli.servers.base import ServerError
+
+T = TypeVar("T")
+
+
+def start_with_retry(make: Callable[[], T], attempts: int = 5) -> T:
+    """Build a server on fresh free ports and start it; another harness may have taken
+    the ports between our probe and the server's bind, so try again on new ones."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        server = make()
+        try:
+            server.start()  # type: ignore[attr-defined]
+        except ServerError as exc:
+            last = exc
+            try:
+                server.stop()  # type: ignore[attr-defined]
+            except ServerError:
+                pass
+            continue
+        return server
+    raise ServerError(f"could not start after {attempts} attempts: {last}")
