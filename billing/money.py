@@ -18,7 +18,7 @@ class MoneyError(ValueError):
 
 def to_money(value: Decimal | int | str) -> Decimal:
     """Parse an amount exactly; floats are refused because they are already inexact."""
-    if isinstance(value, float) or isinstance(value, bool):
+    if isinstance(value, (float, bool)):
         raise MoneyError(f"amounts must be Decimal, int or str, not {type(value).__name__}")
     try:
         amount = Decimal(value)

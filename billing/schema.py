@@ -98,7 +98,8 @@ def upgrade(
     progress: Callable[[Migration], None] | None = None,
 ) -> list[Migration]:
     """Apply every pending migration; returns those applied (none on a second run)."""
-    if conn.autocommit is False and conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+    idle = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    if not conn.autocommit and not idle:
         raise MigrationError("upgrade needs a connection with no transaction open")
     with conn.transaction():
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LOCK_ID,))

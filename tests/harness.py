@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,10 +21,8 @@ def start_with_retry(make: Callable[[], T], attempts: int = 5) -> T:
             server.start()  # type: ignore[attr-defined]
         except ServerError as exc:
             last = exc
-            try:
+            with contextlib.suppress(ServerError):
                 server.stop()  # type: ignore[attr-defined]
-            except ServerError:
-                pass
             continue
         return server
     raise ServerError(f"could not start after {attempts} attempts: {last}")

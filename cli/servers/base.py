@@ -44,7 +44,9 @@ def free_port(udp: bool = False, tcp: bool = True) -> int:
     raise ServerError("no free port found on 127.0.0.1")
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, log: Path | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool], timeout: float, what: str, log: Path | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():

@@ -29,7 +29,7 @@ def test_failed_migration_leaves_schema_as_it_was(conn, tmp_path):
         (tmp_path / m.path.name).write_text(m.sql)
     (tmp_path / "299901010000_broken.sql").write_text(
         "CREATE TABLE half_done (id int);\nALTER TABLE accounts ADD COLUMN x int;\nSELECT 1/0;\n")
-    with pytest.raises(schema.MigrationError, match="299901010000_broken.sql failed"):
+    with pytest.raises(schema.MigrationError, match=r"299901010000_broken\.sql failed"):
         schema.upgrade(conn, directory=tmp_path)
     assert conn.execute("SELECT to_regclass('half_done')").fetchone()[0] is None
     cols = {r[0] for r in conn.execute(
@@ -40,5 +40,5 @@ def test_failed_migration_leaves_schema_as_it_was(conn, tmp_path):
 
 def test_misnamed_migration_file_is_an_error(tmp_path):
     (tmp_path / "add_things.sql").write_text("SELECT 1;")
-    with pytest.raises(schema.MigrationError, match="YYYYMMDDHHMM_what.sql"):
+    with pytest.raises(schema.MigrationError, match=r"YYYYMMDDHHMM_what\.sql"):
         schema.available(tmp_path)

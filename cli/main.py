@@ -1,0 +1,26 @@
+"""The ``ebs`` command: the operator's entry point to the stack."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from cli import db_commands, ledger_commands
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ebs")
+def cli() -> None:
+    """EBS ISP billing: run the stack, migrate, seed, charge, verify."""
+
+
+cli.add_command(db_commands.db)
+cli.add_command(ledger_commands.ledger)
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=True)
+    except KeyboardInterrupt:
+        sys.exit(130)
