@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli import db_commands, ledger_commands
+from cli import db_commands, ledger_commands, stack_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +17,9 @@ def cli() -> None:
 
 cli.add_command(db_commands.db)
 cli.add_command(ledger_commands.ledger)
+cli.add_command(stack_commands.up)
+cli.add_command(stack_commands.down)
+cli.add_command(stack_commands.status)
 
 
 def main() -> None:
@@ -24,3 +27,7 @@ def main() -> None:
         cli.main(standalone_mode=True)
     except KeyboardInterrupt:
         sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""The local stack of ``ebs up``: every server under ``./var`` on the configured ports."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import psycopg
+
+from billing import schema
+from billing import settings as settings_mod
+from cli.servers.postgres import PostgresServer
+from cli.servers.process import ManagedProcess
+from cli.servers.redis import RedisServer
+
+
+@dataclass
+class Component:
+    name: str
+    start: Callable[[], None]
+    stop: Callable[[], None]
+    running: Callable[[], bool]
+    address: str
+
+
+class Stack:
+    def __init__(self, settings: SimpleNamespace) -> None:
+        self.settings = settings
+        self.state = Path(settings.STATE_DIR)
+        self.run_dir = self.state / "run"
+        self.log_dir = self.state / "log"
+        self.postgres = PostgresServer(
+            datadir=self.state / "pg" / "data",
+            port=settings.DB_PORT,
+            socket_dir=self.run_dir,
+            user=settings.DB_USER,
+        )
+        self.redis = RedisServer(self.state / "redis", settings.REDIS_PORT)
+        celery = [sys.executable, "-m", "celery", "-A", "worker.app:celery"]
+        root = str(settings_mod.PROJECT_ROOT)
+        self.worker = ManagedProcess(
+            "celery-worker",
+            [*celery, "worker", "--loglevel=INFO", "--concurrency=2", "-n", "ebs@%h"],
+            self.run_dir, self.log_dir, cwd=settings_mod.PROJECT_ROOT,
+            env={"PYTHONPATH": root},
+        )
+        self.beat = ManagedProcess(
+            "celery-beat",
+            [*celery, "beat", "--loglevel=INFO",
+             "--schedule", str(self.state / "celery" / "beat-schedule")],
+            self.run_dir, self.log_dir, cwd=settings_mod.PROJECT_ROOT,
+            env={"PYTHONPATH": root},
+        )
+
+    def components(self) -> list[Component]:
+        s = self.settings
+        return [
+            Component("postgresql", self._start_postgres, self.postgres.stop,
+                      self.postgres.running, f"127.0.0.1:{s.DB_PORT}"),
+            Component("redis", self.redis.start, self.redis.stop, self.redis.running,
+                      f"127.0.0.1:{s.REDIS_PORT}"),
+            Component("celery-worker", self.worker.start, self.worker.stop,
+                      self.worker.running, "broker redis"),
+            Component("celery-beat", self._start_beat, self.beat.stop, self.beat.running,
+                      "one beat"),
+        ]
+
+    def _start_postgres(self) -> None:
+        self.postgres.start()
+        self.postgres.create_database(self.settings.DB_NAME)
+        with psycopg.connect(self.postgres.conninfo(self.settings.DB_NAME), autocommit=True) as c:
+            schema.upgrade(c)
+
+    def _start_beat(self) -> None:
+        (self.state / "celery").mkdir(parents=True, exist_ok=True)
+        self.beat.start()
+
+    def up(self, report: Callable[[str], None]) -> None:
+        for component in self.components():
+            report(f"starting {component.name} ({component.address})")
+            component.start()
+
+    def down(self, report: Callable[[str], None]) -> None:
+        for component in reversed(self.components()):
+            if component.running():
+                report(f"stopping {component.name}")
+            component.stop()
+
+    def status(self) -> list[tuple[str, bool, str]]:
+        return [(c.name, c.running(), c.address) for c in self.components()]

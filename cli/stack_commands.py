@@ -1,0 +1,85 @@
+"""``ebs up`` / ``ebs down`` / ``ebs status``: the local stack under ./var."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import click
+import psycopg
+
+from billing import settings as settings_mod
+from cli import demo
+from cli.common import load_settings
+from cli.servers.base import ServerError
+from cli.stack import Stack
+
+
+def _say(message: str) -> None:
+    click.echo(f"ebs: {message}")
+
+
+def _print_demo(settings, info: demo.DemoInfo) -> None:
+    click.echo("")
+    click.echo("Demo data loaded.")
+    click.echo(f"  PostgreSQL   postgresql://{settings.DB_USER}@127.0.0.1:{settings.DB_PORT}/"
+               f"{settings.DB_NAME}")
+    click.echo(f"  Redis        redis://127.0.0.1:{settings.REDIS_PORT}/{settings.REDIS_DB}")
+    click.echo(f"  RADIUS       127.0.0.1 auth {settings.RADIUS_AUTH_PORT}, "
+               f"acct {settings.RADIUS_ACCT_PORT} (joins with the AAA module)")
+    click.echo(f"  Web          http://127.0.0.1:{settings.WEB_PORT}/ (joins with the admin app)")
+    click.echo(f"  Demo NAS     127.0.0.1, secret {info.nas_secret}")
+    for username, password, role in info.staff:
+        click.echo(f"  Staff        {username} / {password} ({role})")
+    click.echo("  Subscribers  " + ", ".join(f"{u}/{p}" for u, p in info.subscribers[:4])
+               + f" … ({len(info.subscribers)} in all)")
+
+
+@click.command()
+@click.option("--demo", "with_demo", is_flag=True, help="Load demo data and print logins.")
+@click.option("--detach", is_flag=True, help="Start and return; stop later with `ebs down`.")
+def up(with_demo: bool, detach: bool) -> None:
+    """Start PostgreSQL, Redis, the Celery worker and beat under ./var; Ctrl-C stops them."""
+    settings = load_settings()
+    stack = Stack(settings)
+    try:
+        stack.up(_say)
+        if with_demo:
+            conninfo = settings_mod.database_conninfo(settings)
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                info = demo.load(conn)
+            _print_demo(settings, info)
+    except (ServerError, psycopg.Error) as exc:
+        stack.down(_say)
+        raise click.ClickException(str(exc)) from None
+    if detach:
+        _say("stack is up; `ebs down` stops it")
+        return
+    _say("stack is up; press Ctrl-C to stop")
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(5):
+        dead = [name for name, alive, _ in stack.status() if not alive]
+        if dead:
+            _say(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}")
+            break
+    stack.down(_say)
+    _say("stopped")
+
+
+@click.command()
+def down() -> None:
+    """Stop everything `ebs up` started."""
+    Stack(load_settings()).down(_say)
+    _say("stopped")
+
+
+@click.command()
+def status() -> None:
+    """Show which parts of the local stack are running; exit 1 if any is not."""
+    rows = Stack(load_settings()).status()
+    for name, alive, address in rows:
+        click.echo(f"{name:15} {'running' if alive else 'stopped':8} {address}")
+    if not all(alive for _, alive, _ in rows):
+        raise SystemExit(1)

@@ -1,0 +1,101 @@
+"""`ebs up` / `ebs status` / `ebs down` as `make demo` runs them, on private ports and dirs,
+and the Celery worker answering its health task through a real Redis."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psycopg
+from celery import Celery
+
+from cli.servers.base import free_port
+
+EBS = [sys.executable, "-m", "cli.main"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def ebs(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*EBS, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )
+
+
+def stack_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "EBS_SETTINGS": str(tmp_path / "settings_local.py"),
+        "EBS_STATE_DIR": str(tmp_path / "var"),
+        "EBS_DB_PORT": str(free_port()),
+        "EBS_REDIS_PORT": str(free_port()),
+    }
+
+
+def test_up_with_demo_status_and_down(tmp_path):
+    (tmp_path / "settings_local.py").write_text("TIME_ZONE = 'Europe/Moscow'\n")
+    env = stack_env(tmp_path)
+    try:
+        started = ebs(env, "up", "--demo", "--detach")
+        assert started.returncode == 0, started.stdout + started.stderr
+        assert "Demo NAS     127.0.0.1, secret " in started.stdout
+        assert "admin / admin (Admin)" in started.stdout
+
+        status = ebs(env, "status")
+        assert status.returncode == 0, status.stdout
+        for name in ("postgresql", "redis", "celery-worker", "celery-beat"):
+            assert f"{name}" in status.stdout
+        assert "stopped" not in status.stdout
+
+        verified = ebs(env, "ledger", "verify")
+        assert verified.returncode == 0
+        assert "10 account balances equal their entries" in verified.stdout
+
+        conninfo = f"host=127.0.0.1 port={env['EBS_DB_PORT']} dbname=ebs user=ebs"
+        with psycopg.connect(conninfo) as conn:
+            counts = conn.execute(
+                "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM tariffs),"
+                " (SELECT count(*) FROM accounts WHERE balance < 0),"
+                " (SELECT count(*) FROM accounts WHERE status = 'suspended')"
+            ).fetchone()
+        assert counts == (10, 3, 1, 1)
+
+        client = Celery(broker=f"redis://127.0.0.1:{env['EBS_REDIS_PORT']}/0",
+                        backend=f"redis://127.0.0.1:{env['EBS_REDIS_PORT']}/0")
+        result = client.send_task("ebs.health").get(timeout=60)
+        assert result["schema_current"] is True
+
+        again = ebs(env, "up", "--demo", "--detach")  # idempotent: nothing doubles
+        assert again.returncode == 0, again.stdout + again.stderr
+        with psycopg.connect(conninfo) as conn:
+            assert conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 10
+    finally:
+        stopped = ebs(env, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    after = ebs(env, "status")
+    assert after.returncode == 1
+    assert "running" not in after.stdout
+
+
+def test_commands_fail_with_one_clear_line(tmp_path):
+    env = stack_env(tmp_path)
+    missing = ebs(env, "db", "upgrade")
+    assert missing.returncode == 1
+    assert "settings_local.py (from EBS_SETTINGS) does not exist" in missing.stderr
+
+    (tmp_path / "settings_local.py").write_text("")
+    down = ebs(env, "db", "upgrade")
+    assert down.returncode == 1
+    assert down.stderr.strip().count("\n") == 0
+    assert "cannot connect to PostgreSQL" in down.stderr
+
+    bad = ebs(env, "ledger", "verify", "--limit", "0")
+    assert bad.returncode == 2
+    assert "Invalid value for '--limit'" in bad.stderr
+
+    env["EBS_DB_PORT"] = "not-a-port"
+    wrong = ebs(env, "db", "upgrade")
+    assert wrong.returncode == 1
+    assert "EBS_DB_PORT must be an integer" in wrong.stderr

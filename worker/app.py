@@ -1,0 +1,37 @@
+"""The Celery app: Redis broker, late acks, one beat. Tasks are thin: ids and times in,
+``billing`` services do the work.
+
+Late acknowledgement plus reject-on-worker-loss means a task whose worker dies is
+delivered again; that is safe because every task is idempotent by database keys.
+"""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from billing import settings as settings_mod
+
+_settings = settings_mod.load()
+
+celery = Celery("ebs", include=["worker.tasks"])
+celery.conf.update(
+    broker_url=settings_mod.redis_url(_settings),
+    result_backend=settings_mod.redis_url(_settings),
+    result_expires=3600,
+    task_acks_late=True,
+    task_reject_on_worker_lost=True,
+    worker_prefetch_multiplier=1,
+    task_serializer="json",
+    accept_content=["json"],
+    result_serializer="json",
+    timezone="UTC",
+    enable_utc=True,
+    broker_connection_retry_on_startup=True,
+    # Never long ETAs: with late acks Redis would redeliver them after the visibility
+    # timeout. Work that is due later is found by the periodic tick instead.
+    broker_transport_options={"visibility_timeout": 3600},
+    worker_hijack_root_logger=False,
+    beat_schedule={
+        "health": {"task": "ebs.health", "schedule": 60.0},
+    },
+)

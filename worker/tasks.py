@@ -1,0 +1,31 @@
+"""Celery tasks. Each is named ``ebs.<what>`` so other parts call it by name."""
+
+from __future__ import annotations
+
+import socket
+from datetime import UTC, datetime
+
+from billing import schema
+from billing import settings as settings_mod
+from billing.db import connect
+from worker.app import celery
+
+
+@celery.task(name="ebs.health")
+def health() -> dict:
+    """Prove the worker reaches the database and sees the schema it expects.
+
+    Used by ``ebs status`` and the tests; a failure here is the first thing to look at
+    when charges stop appearing.
+    """
+    with connect(settings_mod.database_conninfo(settings_mod.load())) as conn:
+        applied = schema.applied_versions(conn)
+        db_now = conn.execute("SELECT now()").fetchone()[0]
+    known = [m.version for m in schema.available()]
+    return {
+        "worker": socket.gethostname(),
+        "at": datetime.now(UTC).isoformat(),
+        "db_time": db_now.isoformat(),
+        "schema": applied[-1] if applied else None,
+        "schema_current": applied == known,
+    }
