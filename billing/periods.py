@@ -71,6 +71,16 @@ def _require_aware(value: datetime, name: str) -> None:
         raise ValueError(f"{name} must be a timezone-aware datetime, got {value!r}")
 
 
+def _utc(value: datetime, name: str) -> datetime:
+    """``value`` in UTC, so comparisons and sums are on instants.
+
+    Python compares and adds two datetimes of the same zone by wall clock, ignoring fold:
+    02:30 CET (second time) + 1 s would be 02:30:01 CEST, an hour earlier.
+    """
+    _require_aware(value, name)
+    return value.astimezone(UTC)
+
+
 @dataclass(frozen=True, slots=True)
 class SettlementPeriod:
     """A tariff's settlement period.
@@ -292,7 +302,7 @@ def period_bounds(
 
     A moment exactly on a boundary belongs to the period that starts there.
     """
-    _require_aware(at, "at")
+    at = _utc(at, "at")
     series = _settlement_series(period, tz, assigned_at)
     _, start, end = series.locate(at)
     return start, end
@@ -309,8 +319,8 @@ def periods_between(
 
     Catching up missed charges walks this list, so it must neither skip nor repeat one.
     """
-    _require_aware(start, "start")
-    _require_aware(end, "end")
+    start = _utc(start, "start")
+    end = _utc(end, "end")
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     series = _settlement_series(period, tz, assigned_at)
@@ -329,7 +339,7 @@ def periods_between(
 
 def day_bounds(at: datetime, tz: ZoneInfo) -> tuple[datetime, datetime]:
     """[start, end) in UTC of the local calendar day containing ``at``."""
-    _require_aware(at, "at")
+    at = _utc(at, "at")
     midnight = _local_wall(at, tz).replace(hour=0, minute=0, second=0, microsecond=0)
     return _resolve(midnight, tz), _resolve(midnight + timedelta(days=1), tz)
 
@@ -340,8 +350,8 @@ def local_days(start: datetime, end: datetime, tz: ZoneInfo) -> int:
     Proration divides a period by days, and a DST day is still one day, so the same
     tariff costs the same in every timezone. A period shorter than a day may count 0.
     """
-    _require_aware(start, "start")
-    _require_aware(end, "end")
+    start = _utc(start, "start")
+    end = _utc(end, "end")
     if end < start:
         raise ValueError(f"end {end} is before start {start}")
     return (end.astimezone(tz).date() - start.astimezone(tz).date()).days
@@ -368,7 +378,7 @@ def _occurrence(node: TimeNode, at: datetime, tz: ZoneInfo) -> tuple[datetime, d
         return None
     series = _Series(node.repeat, node.start, tz)
     if node.repeat is Repeat.NEVER:
-        k, begin = 0, node.start
+        k, begin = 0, series.start(0)
     else:
         k, begin, _ = series.locate(at)
     finish = series.end_after(k, node.length)
@@ -383,7 +393,7 @@ def node_occurrence(node: TimeNode, at: datetime, tz: ZoneInfo) -> tuple[datetim
     long as its repeat step therefore covers everything after its first start. Nodes do
     not extend before their start.
     """
-    _require_aware(at, "at")
+    at = _utc(at, "at")
     return _occurrence(node, at, tz)
 
 
@@ -393,7 +403,7 @@ def active_node(nodes: Iterable[TimeNode], at: datetime, tz: ZoneInfo) -> TimeNo
     So a narrow rule (a night) overrides a broad one (a weekend) while it lasts; among
     equal starts the later node in the list wins, letting the operator order them.
     """
-    _require_aware(at, "at")
+    at = _utc(at, "at")
     best: TimeNode | None = None
     best_start: datetime | None = None
     for node in nodes:
@@ -405,7 +415,7 @@ def active_node(nodes: Iterable[TimeNode], at: datetime, tz: ZoneInfo) -> TimeNo
 
 def in_time_period(nodes: Iterable[TimeNode], at: datetime, tz: ZoneInfo) -> bool:
     """Whether ``at`` falls inside any node of the time period."""
-    _require_aware(at, "at")
+    at = _utc(at, "at")
     return any(_occurrence(node, at, tz) is not None for node in nodes)
 
 
@@ -413,7 +423,7 @@ def _next_start(node: TimeNode, at: datetime, tz: ZoneInfo) -> datetime | None:
     """The first non-empty occurrence of ``node`` starting after ``at``."""
     series = _Series(node.repeat, node.start, tz)
     if node.repeat is Repeat.NEVER:
-        return node.start if node.start > at else None
+        return series.start(0) if node.start > at else None
     k = 0 if at < node.start else series.locate(at)[0] + 1
     while series.end_after(k, node.length) <= series.start(k):  # swallowed by a DST gap
         k += 1
@@ -428,8 +438,7 @@ def next_boundary(nodes: Sequence[TimeNode], at: datetime, tz: ZoneInfo) -> date
     ends; coverage that lasts beyond a year (nodes that together cover every hour) counts
     as permanent.
     """
-    _require_aware(at, "at")
-    at = at.astimezone(UTC)
+    at = _utc(at, "at")
     if not in_time_period(nodes, at, tz):
         starts = [s for node in nodes if (s := _next_start(node, at, tz)) is not None]
         return min(starts, default=None)

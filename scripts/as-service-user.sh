@@ -23,11 +23,8 @@ fi
 dir="$top"
 while [ "$dir" != "/" ]; do
   if ! runuser -u "$user" -- test -x "$dir"; then
-    if command -v setfacl >/dev/null 2>&1; then
-      setfacl -m "u:$user:x" "$dir"
-    else
-      chmod o+x "$dir"
-    fi
+    # An ACL entry grants just this account; where the filesystem has none, o+x.
+    setfacl -m "u:$user:x" "$dir" 2>/dev/null || chmod o+x "$dir"
   fi
   dir=$(dirname "$dir")
 done
