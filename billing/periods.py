@@ -185,7 +185,11 @@ def _local_wall(at: datetime, tz: ZoneInfo) -> datetime:
 
 
 class _Series:
-    """Starts of a repeating period; start(k) is non-decreasing in k, so index() bisects."""
+    """Starts of a repeating period, origin + k units; start(k) never decreases with k.
+
+    Several starts may coincide where a zone skipped a whole day; the periods between
+    them are empty and nothing ever falls in them.
+    """
 
     __slots__ = ("_fold", "_origin", "_step", "_tz", "_unit", "_wall")
 
@@ -258,18 +262,14 @@ class _Series:
         low = self.start(k)
         if low > at:
             high = low
-            k -= 1
-            low = self.start(k)
             while low > at:
-                high = low
                 k -= 1
-                low = self.start(k)
+                high, low = low, self.start(k)
             return k, low, high
         high = self.start(k + 1)
         while high <= at:
             k += 1
-            low = high
-            high = self.start(k + 1)
+            low, high = high, self.start(k + 1)
         return k, low, high
 
 
@@ -434,9 +434,10 @@ def next_boundary(nodes: Sequence[TimeNode], at: datetime, tz: ZoneInfo) -> date
     """The first moment after ``at`` where ``in_time_period`` changes; None if it never does.
 
     RADIUS uses it as the Session-Timeout, so a session is re-authorised when its access
-    window or speed rule changes. Overlapping nodes are followed until coverage really
-    ends; coverage that lasts beyond a year (nodes that together cover every hour) counts
-    as permanent.
+    window opens or closes. Overlapping nodes are followed until coverage really ends;
+    coverage that lasts beyond a year (nodes that together cover every hour) counts as
+    permanent. A hand-over between two nodes inside one covered stretch is not a change
+    here: to catch a speed switch, ask once per rule's nodes and take the earliest.
     """
     at = _utc(at, "at")
     if not in_time_period(nodes, at, tz):
