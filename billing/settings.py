@@ -32,8 +32,11 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": 56379,
     "REDIS_DB": 0,
+    # The local stack listens on loopback; a production box sets its NAS-facing address.
+    "RADIUS_LISTEN_IP": "127.0.0.1",
     "RADIUS_AUTH_PORT": 11812,
     "RADIUS_ACCT_PORT": 11813,
+    "NETFLOW_LISTEN_IP": "127.0.0.1",
     "NETFLOW_PORT": 12055,
     "WEB_PORT": 8080,
     # Payment gateways and SMS, names as in ExpertBilling's settings.

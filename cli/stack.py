@@ -12,6 +12,8 @@ import psycopg
 
 from billing import schema
 from billing import settings as settings_mod
+from cli.servers.freeradius import FreeRadiusServer
+from cli.servers.nfacctd import NfacctdServer
 from cli.servers.postgres import PostgresServer
 from cli.servers.process import ManagedProcess
 from cli.servers.redis import RedisServer
@@ -39,6 +41,22 @@ class Stack:
             user=settings.DB_USER,
         )
         self.redis = RedisServer(self.state / "redis", settings.REDIS_PORT)
+        self.freeradius = FreeRadiusServer(
+            directory=self.state / "freeradius",
+            auth_port=settings.RADIUS_AUTH_PORT,
+            acct_port=settings.RADIUS_ACCT_PORT,
+            listen_ip=settings.RADIUS_LISTEN_IP,
+        )
+        self.nfacctd = NfacctdServer(
+            directory=self.state / "nfacctd",
+            port=settings.NETFLOW_PORT,
+            listen_ip=settings.NETFLOW_LISTEN_IP,
+            db_host="127.0.0.1",
+            db_port=settings.DB_PORT,
+            db_name=settings.DB_NAME,
+            db_user=settings.DB_USER,
+            db_password=settings.DB_PASSWORD,
+        )
         celery = [sys.executable, "-m", "celery", "-A", "worker.app:celery"]
         root = str(settings_mod.PROJECT_ROOT)
         self.worker = ManagedProcess(
@@ -62,6 +80,11 @@ class Stack:
                       self.postgres.running, f"127.0.0.1:{s.DB_PORT}"),
             Component("redis", self.redis.start, self.redis.stop, self.redis.running,
                       f"127.0.0.1:{s.REDIS_PORT}"),
+            Component("freeradius", self._start_freeradius, self.freeradius.stop,
+                      self.freeradius.running,
+                      f"{s.RADIUS_LISTEN_IP}:{s.RADIUS_AUTH_PORT}/{s.RADIUS_ACCT_PORT} udp"),
+            Component("nfacctd", self.nfacctd.start, self.nfacctd.stop, self.nfacctd.running,
+                      f"{s.NETFLOW_LISTEN_IP}:{s.NETFLOW_PORT} udp"),
             Component("celery-worker", self.worker.start, self.worker.stop,
                       self.worker.running, "broker redis"),
             Component("celery-beat", self._start_beat, self.beat.stop, self.beat.running,
@@ -73,6 +96,22 @@ class Stack:
         self.postgres.create_database(self.settings.DB_NAME)
         with psycopg.connect(self.postgres.conninfo(self.settings.DB_NAME), autocommit=True) as c:
             schema.upgrade(c)
+
+    def _start_freeradius(self) -> None:
+        """FreeRADIUS 3.2.1 does not reload clients on SIGHUP, so the NAS table is read at
+        each start; a NAS change restarts the server."""
+        with psycopg.connect(self.postgres.conninfo(self.settings.DB_NAME)) as conn:
+            self.freeradius.clients = [
+                (name, host, secret)
+                for name, host, secret in conn.execute(
+                    "SELECT name, host(ip_address), secret FROM nas ORDER BY id"
+                )
+            ]
+        self.freeradius.start()
+
+    def restart_freeradius(self) -> None:
+        self.freeradius.stop()
+        self._start_freeradius()
 
     def _start_beat(self) -> None:
         (self.state / "celery").mkdir(parents=True, exist_ok=True)

@@ -25,8 +25,10 @@ def _print_demo(settings, info: demo.DemoInfo) -> None:
     click.echo(f"  PostgreSQL   postgresql://{settings.DB_USER}@127.0.0.1:{settings.DB_PORT}/"
                f"{settings.DB_NAME}")
     click.echo(f"  Redis        redis://127.0.0.1:{settings.REDIS_PORT}/{settings.REDIS_DB}")
-    click.echo(f"  RADIUS       127.0.0.1 auth {settings.RADIUS_AUTH_PORT}, "
-               f"acct {settings.RADIUS_ACCT_PORT} (joins with the AAA module)")
+    click.echo(f"  RADIUS       {settings.RADIUS_LISTEN_IP} auth {settings.RADIUS_AUTH_PORT}, "
+               f"acct {settings.RADIUS_ACCT_PORT} (subscribers join with the AAA module)")
+    click.echo(f"  NetFlow      {settings.NETFLOW_LISTEN_IP}:{settings.NETFLOW_PORT}/udp "
+               "(v5/v9/IPFIX into flow_raw)")
     click.echo(f"  Web          http://127.0.0.1:{settings.WEB_PORT}/ (joins with the admin app)")
     click.echo(f"  Demo NAS     127.0.0.1, secret {info.nas_secret}")
     for username, password, role in info.staff:
@@ -39,7 +41,8 @@ def _print_demo(settings, info: demo.DemoInfo) -> None:
 @click.option("--demo", "with_demo", is_flag=True, help="Load demo data and print logins.")
 @click.option("--detach", is_flag=True, help="Start and return; stop later with `ebs down`.")
 def up(with_demo: bool, detach: bool) -> None:
-    """Start PostgreSQL, Redis, the Celery worker and beat under ./var; Ctrl-C stops them."""
+    """Start PostgreSQL, Redis, FreeRADIUS, nfacctd, the Celery worker and beat under ./var;
+    Ctrl-C stops them."""
     settings = load_settings()
     stack = Stack(settings)
     try:
@@ -48,6 +51,7 @@ def up(with_demo: bool, detach: bool) -> None:
             conninfo = settings_mod.database_conninfo(settings)
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 info = demo.load(conn)
+            stack.restart_freeradius()  # the demo NAS is a new RADIUS client
             _print_demo(settings, info)
     except (ServerError, psycopg.Error) as exc:
         stack.down(_say)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
 import signal
 import socket
@@ -11,6 +9,8 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from cli.servers import procs
 
 
 class ServerError(RuntimeError):
@@ -77,31 +77,13 @@ def read_pid(pidfile: Path) -> int | None:
 
 
 def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    # A zombie child still answers kill(0); reap it if it is ours.
-    with contextlib.suppress(ChildProcessError):
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    return True
+    """True while the process runs; a zombie awaiting its reaper counts as gone."""
+    return not procs.exited(pid)
 
 
 def stop_pid(pid: int, sig: int = signal.SIGTERM, timeout: float = 15.0) -> None:
     """Signal a process and wait for it to go; SIGKILL if it will not."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not pid_alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGKILL)
+    procs.terminate(pid, sig, timeout)
 
 
 def run(cmd: list[str], log: Path | None = None, env: dict[str, str] | None = None) -> None:

@@ -4,6 +4,7 @@ and the Celery worker answering its health task through a real Redis."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ import psycopg
 from celery import Celery
 
 from cli.servers.base import free_port
+from cli.servers.freeradius import radclient
 
 EBS = [sys.executable, "-m", "cli.main"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,6 +33,9 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         "EBS_STATE_DIR": str(tmp_path / "var"),
         "EBS_DB_PORT": str(free_port()),
         "EBS_REDIS_PORT": str(free_port()),
+        "EBS_RADIUS_AUTH_PORT": str(free_port(udp=True, tcp=False)),
+        "EBS_RADIUS_ACCT_PORT": str(free_port(udp=True, tcp=False)),
+        "EBS_NETFLOW_PORT": str(free_port(udp=True, tcp=False)),
     }
 
 
@@ -42,10 +47,15 @@ def test_up_with_demo_status_and_down(tmp_path):
         assert started.returncode == 0, started.stdout + started.stderr
         assert "Demo NAS     127.0.0.1, secret " in started.stdout
         assert "admin / admin (Admin)" in started.stdout
+        secret = re.search(r"secret (\S+)", started.stdout).group(1)
+        reply = radclient(int(env["EBS_RADIUS_AUTH_PORT"]), "status", secret,
+                          [("Message-Authenticator", "0x00")], timeout=2, retries=2)
+        assert reply.code == "Access-Accept"  # the demo NAS from the table is a client
 
         status = ebs(env, "status")
         assert status.returncode == 0, status.stdout
-        for name in ("postgresql", "redis", "celery-worker", "celery-beat"):
+        for name in ("postgresql", "redis", "freeradius", "nfacctd", "celery-worker",
+                     "celery-beat"):
             assert f"{name}" in status.stdout
         assert "stopped" not in status.stdout
 

@@ -1,0 +1,253 @@
+"""A private FreeRADIUS 3.2: its own rendered configuration, directory and ports.
+
+The configuration is rendered from ``freeradius_conf/`` into the server's directory and
+depends on nothing under /etc/freeradius (whose files the service account cannot read
+anyway): radiusd.conf with its own log, run, db and accounting directories, the ``ebs``
+site listening on 127.0.0.1, the stock modules it uses, and clients.conf made from the
+NAS list. The server runs in daemon mode as the calling (unprivileged) user.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cli.servers.base import ServerError, log_tail, wait_until
+from cli.servers.procs import exited, terminate
+from cli.servers.templates import render, render_tree
+
+CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "freeradius_conf"
+CLIENT_TEMPLATE = "client.conf.tmpl"
+LIBDIR = Path("/usr/lib/freeradius")
+READY_LINE = "Ready to process requests"
+
+_CLIENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_REPLY = re.compile(r"^Received (\S+) Id \d+")
+_ATTRIBUTE = re.compile(r"^\s+(\S+) = (.*)$")
+
+
+def binary() -> str:
+    found = shutil.which("freeradius") or shutil.which("radiusd")
+    if not found:
+        raise ServerError("freeradius not found (apt install freeradius freeradius-utils)")
+    return found
+
+
+@dataclass(frozen=True)
+class RadiusClient:
+    """A NAS allowed to talk to us: its name, address (or network) and shared secret."""
+
+    name: str
+    ip: str
+    secret: str
+
+    def validated(self) -> RadiusClient:
+        if not _CLIENT_NAME.match(self.name):
+            raise ServerError(f"RADIUS client name {self.name!r}: use letters, digits, _ . -")
+        try:
+            ipaddress.ip_network(self.ip, strict=False)
+        except ValueError:
+            raise ServerError(f"RADIUS client {self.name}: bad address {self.ip!r}") from None
+        # The secret sits in a double-quoted config string, where FreeRADIUS expands
+        # ${...} and backslash escapes; printable ASCII without those stays literal.
+        if not self.secret or any(not (32 <= ord(c) < 127) for c in self.secret):
+            raise ServerError(f"RADIUS client {self.name}: secret must be printable ASCII")
+        if any(c in self.secret for c in '"\\$'):
+            raise ServerError(f"RADIUS client {self.name}: secret may not contain \" \\ or $")
+        return self
+
+    def covers(self, address: str) -> bool:
+        return ipaddress.ip_address(address) in ipaddress.ip_network(self.ip, strict=False)
+
+
+@dataclass(frozen=True)
+class RadiusReply:
+    """What radclient saw: the reply code (None when nothing came back) and attributes."""
+
+    code: str | None
+    attributes: dict[str, str]
+    output: str
+
+
+def radclient(
+    port: int,
+    command: str,
+    secret: str,
+    attributes: Sequence[tuple[str, str]] = (),
+    *,
+    server: str = "127.0.0.1",
+    raddb: Path | None = None,
+    timeout: float = 1.0,
+    retries: int = 1,
+) -> RadiusReply:
+    """Send one packet with radclient (command: auth, acct, status, coa, disconnect).
+
+    ``raddb`` is a directory holding a ``dictionary`` file: radclient reads
+    /etc/freeradius's by default, which the service account may not read.
+    """
+    cmd = ["radclient", "-x", "-r", str(retries), "-t", str(timeout)]
+    if raddb is not None:
+        cmd += ["-d", str(raddb)]
+    cmd += [f"{server}:{port}", command, secret]
+    stdin = "\n".join(f"{name} = {value}" for name, value in attributes) + "\n"
+    result = subprocess.run(
+        cmd, input=stdin, capture_output=True, text=True, timeout=timeout * (retries + 1) + 10,
+        check=False,
+    )
+    output = result.stdout + result.stderr
+    code, attrs, in_reply = None, {}, False
+    for line in result.stdout.splitlines():
+        match = _REPLY.match(line)
+        if match:
+            code, in_reply = match.group(1), True
+            continue
+        attr = _ATTRIBUTE.match(line)
+        if in_reply and attr:
+            attrs[attr.group(1)] = attr.group(2).strip('"')
+        elif line and not line[0].isspace():
+            in_reply = False
+    if code is None and "No reply from server" not in output:
+        raise ServerError(f"{' '.join(cmd[:-1])} failed ({result.returncode}):\n{output}")
+    return RadiusReply(code, attrs, output)
+
+
+@dataclass
+class FreeRadiusServer:
+    directory: Path
+    auth_port: int
+    acct_port: int
+    clients: list[tuple[str, str, str]] = field(default_factory=list)
+    listen_ip: str = "127.0.0.1"
+    reject_delay: int = 1  # seconds an Access-Reject is held back; tests use 0
+    start_servers: int = 5
+    max_servers: int = 32
+    max_requests: int = 16384
+    templates: Path = CONF_TEMPLATES
+
+    @property
+    def pidfile(self) -> Path:
+        return self.directory / "run" / "radiusd.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.directory / "log" / "radius.log"
+
+    @property
+    def radacct_dir(self) -> Path:
+        return self.directory / "radacct"
+
+    def radius_clients(self) -> list[RadiusClient]:
+        return [RadiusClient(*c).validated() for c in self.clients]
+
+    def _values(self) -> dict[str, object]:
+        client_template = (self.templates / CLIENT_TEMPLATE).read_text(encoding="utf-8")
+        blocks = [
+            render(client_template, {"name": c.name, "ip": c.ip, "secret": c.secret},
+                   source=CLIENT_TEMPLATE)
+            for c in self.radius_clients()
+        ]
+        return {
+            "confdir": self.directory,
+            "libdir": LIBDIR,
+            "listen_ip": self.listen_ip,
+            "auth_port": self.auth_port,
+            "acct_port": self.acct_port,
+            "reject_delay": self.reject_delay,
+            "start_servers": self.start_servers,
+            "max_servers": self.max_servers,
+            "max_requests": self.max_requests,
+            "clients": "\n".join(blocks),
+        }
+
+    def render(self) -> None:
+        """Write a complete configuration into the directory (no state is touched)."""
+        values = self._values()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self.directory.chmod(0o700)
+        for sub in ("mods-enabled", "sites-enabled", "policy.d"):
+            # A module or site dropped from the templates must not linger here.
+            if (self.directory / sub).is_dir():
+                shutil.rmtree(self.directory / sub)
+        render_tree(
+            self.templates, self.directory, values,
+            skip=[CLIENT_TEMPLATE], private=["clients.conf"],
+        )
+        for sub in ("log", "run", "db", "radacct", "mods-config"):
+            (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
+
+    def check(self) -> None:
+        """``freeradius -C``: parse the configuration and load every module, then exit."""
+        result = subprocess.run(
+            [binary(), "-C", "-l", "stdout", "-d", str(self.directory), "-n", "radiusd"],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            output = (result.stdout + result.stderr).splitlines()
+            errors = [line for line in output if " Error: " in line] or output[-20:]
+            raise ServerError(
+                f"FreeRADIUS configuration in {self.directory} is invalid:\n"
+                + "\n".join(errors)
+            )
+
+    def ping(self, timeout: float = 0.5) -> bool:
+        """A Status-Server to the auth port from the first client covering our address."""
+        local = [c for c in self.radius_clients() if c.covers(self.listen_ip)]
+        if not local:
+            return True  # no client may ask; the log line alone has to do
+        reply = radclient(
+            self.auth_port, "status", local[0].secret, [("Message-Authenticator", "0x00")],
+            server=self.listen_ip, raddb=self.directory, timeout=timeout, retries=1,
+        )
+        return reply.code == "Access-Accept"
+
+    def pid(self) -> int | None:
+        """The daemon's pid while it runs (its pid file outlives a crash)."""
+        try:
+            pid = int(self.pidfile.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
+        return None if exited(pid) else pid
+
+    def running(self) -> bool:
+        return self.pid() is not None
+
+    def start(self) -> None:
+        if self.running():
+            return
+        self.render()
+        self.check()
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        # Daemon mode: the parent returns once the child has bound its sockets (or failed).
+        result = subprocess.run(
+            [binary(), "-d", str(self.directory), "-n", "radiusd"],
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise ServerError(
+                f"freeradius exited {result.returncode}: {result.stdout}{result.stderr}"
+                f"{log_tail(self.log)}"
+            )
+
+        def ready() -> bool:
+            if not self.log.exists():
+                return False
+            with self.log.open("rb") as fh:
+                fh.seek(offset)
+                return READY_LINE.encode() in fh.read()
+
+        wait_until(ready, 20, f"freeradius on ports {self.auth_port}/{self.acct_port}", self.log)
+        wait_until(self.ping, 20, f"freeradius Status-Server on {self.auth_port}", self.log)
+
+    def stop(self) -> None:
+        pid = self.pid()
+        if pid is None:
+            return
+        if not terminate(pid):
+            raise ServerError(f"freeradius (pid {pid}) ignored SIGTERM, killed{log_tail(self.log)}")
+
+
