@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from cli import db_commands, ledger_commands, stack_commands
+from cli import db_commands, ledger_commands, seed, stack_commands
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -17,6 +17,7 @@ def cli() -> None:
 
 cli.add_command(db_commands.db)
 cli.add_command(ledger_commands.ledger)
+cli.add_command(seed.seed)
 cli.add_command(stack_commands.up)
 cli.add_command(stack_commands.down)
 cli.add_command(stack_commands.status)

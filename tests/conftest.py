@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
+from psycopg.conninfo import conninfo_to_dict
 
 from billing import schema
 from cli.servers.base import free_port
@@ -30,6 +31,21 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ebs"))
 
 TEMPLATE_DB = "ebs_template"
+
+
+def ebs_env(conninfo: str, tmp_settings: Path | None = None) -> dict[str, str]:
+    """EBS_* variables that point the `ebs` command at a test database."""
+    params = conninfo_to_dict(conninfo)
+    env = {
+        "EBS_DB_HOST": params["host"],
+        "EBS_DB_PORT": str(params["port"]),
+        "EBS_DB_NAME": params["dbname"],
+        "EBS_DB_USER": params["user"],
+        "EBS_TIME_ZONE": "Europe/Moscow",
+    }
+    if tmp_settings is not None:
+        env["EBS_SETTINGS"] = str(tmp_settings)
+    return env
 
 
 def make_postgres(base: Path) -> PostgresServer:

@@ -66,6 +66,9 @@ class PostgresServer:
             "unix_socket_directories": str(self.socket_dir),
             "max_connections": "200",
             "shared_buffers": "256MB",
+            # Bulk loads (seed, charge ticks) would otherwise checkpoint every few seconds.
+            "max_wal_size": "4GB",
+            "checkpoint_timeout": "15min",
             "timezone": "UTC",
             "log_timezone": "UTC",
         }
