@@ -19,14 +19,20 @@ if ! id -u "$user" >/dev/null 2>&1; then
           --shell /usr/sbin/nologin "$user"
 fi
 
-# Grant traversal (not listing) of every ancestor the account cannot enter.
-dir="$top"
-while [ "$dir" != "/" ]; do
-  if ! runuser -u "$user" -- test -x "$dir"; then
-    # An ACL entry grants just this account; where the filesystem has none, o+x.
-    setfacl -m "u:$user:x" "$dir" 2>/dev/null || chmod o+x "$dir"
+# Let the account reach the checkout: traverse (not list) each ancestor, read the checkout
+# itself. Walk from / down, since a directory below one it cannot enter looks closed too.
+grant() {  # grant DIR PERMS: an ACL entry for just this account, or world bits without ACLs
+  setfacl -m "u:$user:$2" "$1" 2>/dev/null || chmod "o+$2" "$1"
+}
+path=""
+IFS=/ read -ra parts <<< "${top#/}"
+for part in "${parts[@]}"; do
+  path="$path/$part"
+  if [ "$path" = "$top" ]; then
+    runuser -u "$user" -- test -r "$path" -a -x "$path" || grant "$path" rx
+  else
+    runuser -u "$user" -- test -x "$path" || grant "$path" x
   fi
-  dir=$(dirname "$dir")
 done
 
 mkdir -p var
