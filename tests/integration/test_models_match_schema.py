@@ -1,12 +1,20 @@
 """The ORM models (ours and Flask-AppBuilder's security tables) mirror the migrated schema."""
 
+import importlib
+import pkgutil
+
 import pytest
 from flask_appbuilder import Model
 from flask_appbuilder.security.sqla import models as fab_models  # noqa: F401 - registers ab_*
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.dialects import postgresql
 
-import webapp.models  # noqa: F401 - registers our tables on Model.metadata
+import webapp
+
+# Every webapp/models*.py registers its tables on Model.metadata; features add their own.
+for module in pkgutil.iter_modules(webapp.__path__):
+    if module.name.startswith("models"):
+        importlib.import_module(f"webapp.{module.name}")
 
 # Tables the ORM does not serve: written by FreeRADIUS/nfacctd or by migrations only.
 NOT_MAPPED = {"schema_migrations", "flow_raw"}
