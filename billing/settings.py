@@ -39,6 +39,10 @@ DEFAULTS: dict[str, Any] = {
     "NETFLOW_LISTEN_IP": "127.0.0.1",
     "NETFLOW_PORT": 12055,
     "WEB_PORT": 8080,
+    # The key that encrypts CHAP cleartext passwords at rest; kept outside the database so
+    # a dump alone reveals nothing. EBS_CREDENTIALS_KEY (64 hex digits) overrides the file.
+    "CREDENTIALS_KEY_FILE": str(PROJECT_ROOT / "var" / "secrets" / "credentials.key"),
+    "CREDENTIALS_KEY": "",
     # Payment gateways and SMS, names as in ExpertBilling's settings.
     "GETPAID_BACKENDS": [],
     "GETPAID_BACKENDS_SETTINGS": {},

@@ -16,6 +16,7 @@ from decimal import Decimal
 import psycopg
 
 from billing import ledger
+from billing.credentials import nt_password_hash
 from billing.passwords import hash_password
 from billing.staff import ensure_staff
 
@@ -156,8 +157,10 @@ def load(conn: psycopg.Connection, now: datetime | None = None) -> DemoInfo:
                 (account, tariffs[tariff], now - timedelta(days=40)),
             )
             conn.execute(
-                "INSERT INTO subaccounts (account_id, username, ip_address) VALUES (%s, %s, %s)",
-                (account, login, f"10.10.0.{10 + i}" if i % 2 == 0 else None),
+                "INSERT INTO subaccounts (account_id, username, nt_password_hash, ip_address) "
+                "VALUES (%s, %s, %s, %s)",
+                (account, login, nt_password_hash(password),
+                 f"10.10.0.{10 + i}" if i % 2 == 0 else None),
             )
             ledger.post(conn, ledger.Entry(
                 account, "payment", Decimal(pay), f"demo:payment:{contract}",

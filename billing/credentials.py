@@ -1,0 +1,80 @@
+"""Subscribers' network credentials: the NT hash FreeRADIUS verifies PAP and MS-CHAPv2
+against, and, only where CHAP is enabled, the cleartext CHAP needs, encrypted at rest.
+
+CHAP cannot be verified from a hash, so a tariff or NAS that enables it forces us to keep
+the password recoverable. It is sealed with AES-256-GCM under a key that lives outside the
+database (a file or an environment variable): a stolen dump alone does not reveal it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from Crypto.Cipher import AES
+from Crypto.Hash import MD4
+
+_VERSION = b"\x01"
+_NONCE = 12
+_TAG = 16
+
+
+class CredentialError(ValueError):
+    """A password or sealed blob that cannot be used; the message says why."""
+
+
+def nt_password_hash(password: str) -> str:
+    """MD4 of the UTF-16LE password, as FreeRADIUS's NT-Password takes it (32 hex digits).
+
+    Python's hashlib has no MD4 on OpenSSL 3, hence pycryptodome.
+    """
+    if not password:
+        raise CredentialError("an empty password cannot be hashed")
+    return MD4.new(password.encode("utf-16-le")).hexdigest().upper()  # noqa: S303 - the protocol
+
+
+class CredentialCipher:
+    def __init__(self, key: bytes) -> None:
+        if len(key) != 32:
+            raise CredentialError("the credentials key must be 32 bytes (64 hex digits)")
+        self._key = key
+
+    def seal(self, cleartext: str) -> bytes:
+        nonce = secrets.token_bytes(_NONCE)
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce)
+        body, tag = cipher.encrypt_and_digest(cleartext.encode())
+        return _VERSION + nonce + body + tag
+
+    def open(self, blob: bytes) -> str:
+        if len(blob) < 1 + _NONCE + _TAG or blob[:1] != _VERSION:
+            raise CredentialError("not a sealed credential")
+        nonce, body, tag = blob[1:1 + _NONCE], blob[1 + _NONCE:-_TAG], blob[-_TAG:]
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce)
+        try:
+            return cipher.decrypt_and_verify(body, tag).decode()
+        except ValueError:
+            raise CredentialError("sealed credential does not match the key (wrong key or "
+                                  "tampered data)") from None
+
+
+def load_key(key_hex: str, key_file: str | Path, create: bool = False) -> bytes:
+    """The key from the environment-provided hex, else the key file (made on first use
+    when ``create``, readable by its owner only)."""
+    if key_hex:
+        try:
+            return bytes.fromhex(key_hex)
+        except ValueError:
+            raise CredentialError("CREDENTIALS_KEY must be 64 hex digits") from None
+    path = Path(key_file)
+    if not path.exists():
+        if not create:
+            raise CredentialError(f"credentials key file {path} does not exist")
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+    try:
+        return bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise CredentialError(f"credentials key file {path} does not hold 64 hex digits") from None
