@@ -20,6 +20,7 @@ from cli.servers.nfacctd import NfacctdServer
 from tests.harness import start_with_retry
 
 TCP, UDP = 6, 17
+PCAP_LEAD_SECONDS = 5  # the pcap's first packet is this far in the past when it is written
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ def write_pcap(path: Path, flows: list[Flow]) -> Path:
     queue = [(flow, n) for flow in flows for n in range(flow.packets)]
     queue.sort(key=lambda item: item[1])
     records = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-    start = int(time.time()) - 5
+    start = int(time.time()) - PCAP_LEAD_SECONDS
     for i, (flow, n) in enumerate(queue):
         frame = ethernet + ipv4_packet(flow, n)
         micros = i * 10_000
@@ -140,7 +141,9 @@ def assert_landed(found: list[tuple], flows: list[Flow], since: datetime) -> Non
         assert (row[5], row[6]) == (flow.packets, flow.bytes), flow
         bin_start, updated = row[7], row[8]
         assert bin_start.second == 0 and bin_start.microsecond == 0  # one-minute bins
-        assert since.replace(second=0, microsecond=0) <= bin_start <= datetime.now(UTC)
+        # the pcap's packets start 5 s before it is written, so their bin may be the minute before
+        earliest = (since - timedelta(seconds=PCAP_LEAD_SECONDS)).replace(second=0, microsecond=0)
+        assert earliest <= bin_start <= datetime.now(UTC)
         assert updated is not None and updated >= bin_start
 
 
