@@ -1,0 +1,122 @@
+"""``ebs bench charge``: one charge tick over N accounts on a GRADUAL daily fee, against a
+naive ``UPDATE accounts SET balance = balance - fee`` over the same rows in the same run.
+
+The tick writes a ledger entry per account (idempotency key, details, effective time) and
+moves the balances through the ledger trigger; the naive update only moves balances (and
+is rolled back, so the ledger stays true). Runs on a private PostgreSQL of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+
+from billing import schema
+from billing.charging.tick import charge
+from cli.servers.base import free_port
+from cli.servers.postgres import PostgresServer
+
+FEE = "25.00"
+DAY = datetime(2026, 11, 23, tzinfo=UTC)
+
+
+def _load(conn: psycopg.Connection, accounts: int) -> int:
+    sp = conn.execute(
+        "INSERT INTO settlement_periods (name, unit, anchor) VALUES ('day', 'DAY', %s)"
+        " RETURNING id", (DAY,)).fetchone()[0]
+    tariff = conn.execute(
+        "INSERT INTO tariffs (name, settlement_period_id) VALUES ('daily', %s) RETURNING id",
+        (sp,)).fetchone()[0]
+    conn.execute(
+        "INSERT INTO periodic_services (tariff_id, name, settlement_period_id, cost,"
+        " charge_method, charges_per_day) VALUES (%s, 'daily fee', %s, %s, 'GRADUAL', 1)",
+        (tariff, sp, FEE))
+    conn.execute(
+        "INSERT INTO accounts (contract, login) SELECT 'b' || g, 'b' || g"
+        " FROM generate_series(1, %s) g", (accounts,))
+    conn.execute(
+        "INSERT INTO account_tariffs (account_id, tariff_id, assigned_at)"
+        " SELECT id, %s, %s FROM accounts", (tariff, DAY))
+    conn.execute("VACUUM ANALYZE")
+    return tariff
+
+
+def _naive(conn: psycopg.Connection, tariff: int) -> tuple[float, int]:
+    """The baseline: one UPDATE of the same balances, rolled back after timing."""
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET LOCAL ebs.ledger_posting = 'on'")
+        started = time.perf_counter()
+        rows = conn.execute(
+            "UPDATE accounts SET balance = balance - %s WHERE id IN"
+            " (SELECT account_id FROM account_tariffs WHERE tariff_id = %s)",
+            (FEE, tariff)).rowcount
+        took = time.perf_counter() - started
+    conn.execute("VACUUM accounts")
+    return took, rows
+
+
+def run(accounts: int = 500_000, workdir: Path | None = None) -> dict:
+    with tempfile.TemporaryDirectory(prefix="ebs-bench-charge-", dir=workdir) as tmp:
+        base = Path(tmp)
+        server = PostgresServer(datadir=base / "pgdata", port=free_port(),
+                                socket_dir=base / "sock")
+        server.start()
+        try:
+            server.create_database("bench")
+            with psycopg.connect(server.conninfo("bench"), autocommit=True) as conn:
+                schema.upgrade(conn)
+                tariff = _load(conn, accounts)
+                naive_before, rows = _naive(conn, tariff)
+                at = DAY + timedelta(minutes=30)
+                started = time.perf_counter()
+                first = charge(conn, at, UTC)
+                ours = time.perf_counter() - started
+                started = time.perf_counter()
+                second = charge(conn, at, UTC)
+                second_took = time.perf_counter() - started
+                conn.execute("DELETE FROM charge_runs")  # only the keys guard this rerun
+                started = time.perf_counter()
+                rerun = charge(conn, at, UTC)
+                rerun_took = time.perf_counter() - started
+                conn.execute("VACUUM accounts")
+                naive_after, _ = _naive(conn, tariff)
+                entries = conn.execute(
+                    "SELECT count(*), sum(amount) FROM ledger_entries").fetchone()
+        finally:
+            server.stop()
+    baseline = (naive_before + naive_after) / 2
+    return {
+        "bench": "charge",
+        "ours": round(ours, 3),
+        "baseline": round(baseline, 3),
+        "ratio": round(ours / baseline, 3),
+        "unit": "s",
+        "better": "lower",
+        "accounts": accounts,
+        "rows_naive": rows,
+        "entries_first_tick": first.entries,
+        "ledger_entries": entries[0],
+        "ledger_sum": str(entries[1]),
+        "naive_before_s": round(naive_before, 3),
+        "naive_after_s": round(naive_after, 3),
+        "second_tick_s": round(second_took, 3),
+        "second_tick_entries": second.entries,
+        "second_tick_vs_naive": round(second_took / baseline, 3),
+        "rerun_without_tick_record_s": round(rerun_took, 3),
+        "rerun_without_tick_record_entries": rerun.entries,
+    }
+
+
+def main(accounts: int = 500_000) -> None:
+    print(json.dumps(run(accounts)))
+
+
+if __name__ == "__main__":
+    import sys
+
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 500_000)

@@ -1,0 +1,229 @@
+"""The charge tick: everything due up to a moment, for all accounts, in chunks.
+
+``charge(conn, at, tz)`` is the one public entry (Celery's ``ebs.charge_tick`` and
+``ebs charge`` call it). A tick's window is (after, at], where ``after`` is the
+``charged_to`` of the latest finished tick (none: from each assignment's start; a tick for
+a moment before it has an empty window). So a worker that was down for three days catches
+up three days, and a tick repeated for the same moment finds nothing new. The window is an
+optimisation and the skip rule, never the guard: every charge carries its idempotency key
+``periodic:{service}:{assignment}:{period start epoch}:{step}`` or
+``onetime:{service}:{assignment}``, so overlapping, killed-and-rerun or duplicated ticks
+end with the same ledger.
+
+Rules decided per tick, on the state at the tick:
+
+* accounts whose status is ``suspended`` or ``inactive_uncharged`` are not charged; the
+  window then moves on, so their time is never charged later (resolution: one tick);
+* the balance condition compares balance + credit *before this window's charges*
+  (charges already posted inside the window are added back), so a rerun sees the same
+  value as the first run.
+
+Work runs in chunks of accounts, one transaction each: a killed tick keeps the chunks it
+committed and the rerun does the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from billing.charging import onetime, periodic
+
+CHUNK_ACCOUNTS = 50_000
+ANALYZE_FROM = 5_000  # rows in a temporary table worth giving the planner statistics for
+
+
+class Rollback(Exception):
+    """Raised inside a dry run's transaction to undo everything it wrote."""
+
+
+@dataclass
+class ChargeSummary:
+    at: datetime
+    after: datetime | None
+    accounts: int = 0
+    chunks: int = 0
+    entries: int = 0
+    amount: Decimal = Decimal("0.00")
+    by_service: dict[str, tuple[int, Decimal]] = field(default_factory=dict)
+    dry_run: bool = False
+
+    def add(self, label: str, count: int, amount: Decimal) -> None:
+        if not count:
+            return
+        self.entries += count
+        self.amount += amount
+        old = self.by_service.get(label, (0, Decimal("0.00")))
+        self.by_service[label] = (old[0] + count, old[1] + amount)
+
+    def as_dict(self) -> dict:
+        return {
+            "at": self.at.isoformat(),
+            "after": self.after.isoformat() if self.after else None,
+            "accounts": self.accounts,
+            "chunks": self.chunks,
+            "entries": self.entries,
+            "amount": str(self.amount),
+            "by_service": {k: [c, str(a)] for k, (c, a) in self.by_service.items()},
+            "dry_run": self.dry_run,
+        }
+
+
+# Temporary tables live as long as the session: a tick empties and refills them, which
+# costs less catalog work than creating them every time.
+_SPANS_TABLE = """
+    CREATE TEMP TABLE IF NOT EXISTS charge_spans (
+        assignment_id bigint, account_id bigint, tariff_id integer,
+        started_at timestamptz, ended_at timestamptz, condition_balance numeric(14, 2)
+    )
+"""
+
+_SPANS = """
+    INSERT INTO charge_spans
+    SELECT t.id AS assignment_id, t.account_id, t.tariff_id, t.assigned_at AS started_at,
+           coalesce(t.ended_at, 'infinity') AS ended_at,
+           a.balance + a.credit - coalesce(w.charged, 0) AS condition_balance
+      FROM (SELECT id, account_id, tariff_id, assigned_at,
+                   lead(assigned_at) OVER (PARTITION BY account_id ORDER BY assigned_at)
+                       AS ended_at
+              FROM account_tariffs) t
+      JOIN accounts a ON a.id = t.account_id
+      LEFT JOIN (SELECT account_id, sum(amount) AS charged
+                   FROM ledger_entries
+                  WHERE kind IN ('charge_periodic', 'charge_onetime')
+                    AND effective_at > %(after)s AND effective_at <= %(at)s
+                  GROUP BY account_id) w ON w.account_id = t.account_id
+     WHERE t.assigned_at <= %(at)s
+       AND (t.ended_at IS NULL OR t.ended_at > %(after)s)
+       AND t.tariff_id = ANY(%(tariffs)s)
+       AND a.status IN ('active', 'inactive_charged')
+"""
+
+_CHUNKS = """
+    SELECT min(account_id), max(account_id)
+      FROM (SELECT account_id, (dense_rank() OVER (ORDER BY account_id) - 1) / %s AS chunk
+              FROM charge_spans) c
+     GROUP BY chunk ORDER BY 1
+"""
+
+
+def last_charged_to(conn: psycopg.Connection) -> datetime | None:
+    """The moment up to which the latest finished tick charged."""
+    return conn.execute(
+        "SELECT max(charged_to) FROM charge_runs WHERE finished_at IS NOT NULL"
+    ).fetchone()[0]
+
+
+def _prepare(conn: psycopg.Connection, after: datetime | None, at: datetime, tz: ZoneInfo,
+             services: list[periodic.PeriodicService], tariffs: list[int]) -> None:
+    floor = after if after is not None else datetime.min.replace(tzinfo=at.tzinfo)
+    conn.execute(_SPANS_TABLE)
+    conn.execute("CREATE INDEX IF NOT EXISTS charge_spans_idx"
+                 " ON charge_spans (tariff_id, account_id)")
+    conn.execute("DELETE FROM charge_spans")
+    spans = conn.execute(_SPANS, {"after": floor, "at": at, "tariffs": tariffs}).rowcount
+    if spans >= ANALYZE_FROM:
+        conn.execute("ANALYZE charge_spans")
+    starts = dict(conn.execute(
+        "SELECT tariff_id, min(started_at) FROM charge_spans GROUP BY tariff_id"
+    ).fetchall())
+    rows: list = []
+    for service in services:
+        if service.tariff_id not in starts:
+            continue
+        if service.period.autostart:
+            rows.extend(periodic.autostart_calendar(conn, service, after, at, tz))
+            continue
+        start = starts[service.tariff_id]
+        if after is not None:
+            start = max(after, start)
+        if service.active_from is not None:
+            start = max(start, service.active_from)
+        if start <= at:
+            rows.extend(periodic.shared_calendar(service, start, at, tz))
+    periodic.fill_calendar(conn, rows, analyze=len(rows) >= ANALYZE_FROM)
+
+
+def charge(
+    conn: psycopg.Connection,
+    at: datetime,
+    tz: ZoneInfo,
+    dry_run: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    chunk_accounts: int = CHUNK_ACCOUNTS,
+) -> ChargeSummary:
+    """Charge everything due up to ``at`` (aware) that is not charged yet.
+
+    ``conn`` must be in autocommit mode (each chunk commits on its own). With ``dry_run``
+    the same statements run in one transaction that is rolled back, so the summary is
+    exactly what a real tick would have charged and nothing is written. ``progress`` is
+    called with (chunks done, chunks total).
+    """
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    if not conn.autocommit:
+        raise ValueError("charge() needs an autocommit connection: each chunk commits")
+    after = last_charged_to(conn)
+    if after is not None and after > at:
+        # Never reopen time a later tick has closed: what it skipped (a suspension, an
+        # unmet condition) stays skipped. Only postponed one-time fees remain possible.
+        after = at
+    summary = ChargeSummary(at=at, after=after, dry_run=dry_run)
+    try:
+        with conn.transaction() if dry_run else nullcontext():
+            _run(conn, summary, after, at, tz, progress, chunk_accounts)
+            if dry_run:
+                raise Rollback
+    except Rollback:
+        pass
+    return summary
+
+
+def _run(conn, summary, after, at, tz, progress, chunk_accounts) -> None:
+    run_id = conn.execute(
+        "INSERT INTO charge_runs (charged_to, charged_from) VALUES (%s, %s) RETURNING id",
+        (at, after),
+    ).fetchone()[0]
+    # An empty window (a rerun for the same moment) can only hold postponed one-time fees.
+    services = periodic.load_services(conn) if after != at else []
+    # Only tariffs with something to charge are looked at; a tariff change ends a span
+    # whatever the next tariff is, which the lead() over all assignments still sees.
+    tariffs = sorted({s.tariff_id for s in services} | {
+        r[0] for r in conn.execute("SELECT DISTINCT tariff_id FROM onetime_services"
+                                   " WHERE cost > 0")})
+    _prepare(conn, after, at, tz, services, tariffs)
+    chunks = conn.execute(_CHUNKS, (chunk_accounts,)).fetchall()
+    summary.accounts = conn.execute(
+        "SELECT count(DISTINCT account_id) FROM charge_spans"
+    ).fetchone()[0]
+    summary.chunks = len(chunks)
+    autostart = {s.id: s.period.autostart for s in services}
+    if progress:
+        progress(0, len(chunks))
+    for done, (first, last) in enumerate(chunks, start=1):
+        with conn.transaction():
+            # A chunk's charges are sorted (a fixed lock order keeps concurrent ticks free of
+            # deadlocks); let the sort stay in memory.
+            conn.execute("SET LOCAL work_mem = '64MB'")
+            count, amount = onetime.charge_chunk(
+                conn, first_account=first, last_account=last, at=at
+            )
+            summary.add("one-time services", count, amount)
+            for service in services:
+                count, amount = periodic.charge_chunk(
+                    conn, service, autostart=autostart[service.id],
+                    first_account=first, last_account=last, after=after, at=at,
+                )
+                summary.add(f"{service.id}: {service.name}", count, amount)
+        if progress:
+            progress(done, len(chunks))
+    conn.execute(
+        "UPDATE charge_runs SET finished_at = now(), entries = %s, amount = %s WHERE id = %s",
+        (summary.entries, summary.amount, run_id),
+    )
