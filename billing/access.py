@@ -27,9 +27,10 @@ never learns about bindings; then time (8); then money (9-12), which comes after
 non-money check so that the guest pool is only ever offered to a subscriber whose one
 problem is money; capacity (13-14) last, because it depends on live state and must be
 checked for the pool the subscriber will actually get (the guest pool for a debtor).
-DB_UNAVAILABLE and WRONG_PASSWORD are never produced from facts: the adapter answers with
-``Decision.reject(...)`` when it cannot gather facts, and post-auth REJECT (pap/chap/mschap
-said no) is logged as WRONG_PASSWORD.
+DB_UNAVAILABLE, WRONG_PASSWORD, BAD_REQUEST and INTERNAL_ERROR are never produced from
+facts: the adapter answers with ``Decision.reject(...)`` when it cannot gather or read
+facts or fails itself, and post-auth REJECT (pap/chap/mschap said no) is logged as
+WRONG_PASSWORD.
 
 Overrides per subaccount (ExpertBilling's allow-with-zero / with-minus / when-blocked),
 with ``total = balance + credit``::
@@ -97,6 +98,10 @@ class Reason(StrEnum):
     SIMULTANEOUS_USE = "simultaneous_use"
     POOL_EXHAUSTED = "pool_exhausted"
     DB_UNAVAILABLE = "db_unavailable"
+    # Adapter-level: a request we cannot read (BAD_REQUEST) or a fault of our own
+    # (INTERNAL_ERROR, logged with its traceback); never produced from facts.
+    BAD_REQUEST = "bad_request"
+    INTERNAL_ERROR = "internal_error"
 
 
 MONEY_REASONS = frozenset({Reason.BLOCKED_BY_BALANCE, Reason.BALANCE_NEGATIVE, Reason.BALANCE_ZERO})

@@ -46,6 +46,14 @@ class Stack:
             auth_port=settings.RADIUS_AUTH_PORT,
             acct_port=settings.RADIUS_ACCT_PORT,
             listen_ip=settings.RADIUS_LISTEN_IP,
+            db_host="127.0.0.1",
+            db_port=settings.DB_PORT,
+            db_name=settings.DB_NAME,
+            db_user=settings.DB_USER,
+            db_password=settings.DB_PASSWORD,
+            time_zone=settings.TIME_ZONE,
+            credentials_key=settings.CREDENTIALS_KEY,
+            credentials_key_file=settings.CREDENTIALS_KEY_FILE,
         )
         self.nfacctd = NfacctdServer(
             directory=self.state / "nfacctd",

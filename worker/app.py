@@ -13,7 +13,7 @@ from billing import settings as settings_mod
 
 _settings = settings_mod.load()
 
-celery = Celery("ebs", include=["worker.tasks"])
+celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker.session_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -33,5 +33,7 @@ celery.conf.update(
     worker_hijack_root_logger=False,
     beat_schedule={
         "health": {"task": "ebs.health", "schedule": 60.0},
+        "charge-tick": {"task": "ebs.charge_tick", "schedule": 300.0},
+        "sweep-sessions": {"task": "ebs.sweep_sessions", "schedule": 300.0},
     },
 )

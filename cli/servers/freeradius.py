@@ -13,6 +13,7 @@ import ipaddress
 import re
 import shutil
 import subprocess
+import sysconfig
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +24,9 @@ from cli.servers.templates import render, render_tree
 
 CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "freeradius_conf"
 CLIENT_TEMPLATE = "client.conf.tmpl"
+SQL_MODULE = "mods-enabled/sql"
+EBS_MODULE = "mods-enabled/ebs"  # the python3 instance; its config may hold the key
+PROJECT_ROOT = CONF_TEMPLATES.parent
 LIBDIR = Path("/usr/lib/freeradius")
 READY_LINE = "Ready to process requests"
 
@@ -128,6 +132,20 @@ class FreeRadiusServer:
     max_servers: int = 32
     max_requests: int = 16384
     templates: Path = CONF_TEMPLATES
+    # The billing database for rlm_sql accounting; without db_name the server runs
+    # with the detail file alone (and no sql module is rendered at all).
+    db_host: str = "127.0.0.1"
+    db_port: int = 5432
+    db_name: str | None = None
+    db_user: str = "ebs"
+    db_password: str = ""
+    # rlm_ebs (the python3 instance): the ISP's timezone and the CHAP credentials key
+    # (hex, or a file the server's user can read); the interpreter's site-packages.
+    time_zone: str = "UTC"
+    credentials_key: str = ""
+    credentials_key_file: str = ""
+    test_clock_file: str = ""  # tests move the decision's clock with it; never in production
+    python_site_packages: str = field(default_factory=lambda: sysconfig.get_paths()["purelib"])
 
     @property
     def pidfile(self) -> Path:
@@ -140,6 +158,63 @@ class FreeRadiusServer:
     @property
     def radacct_dir(self) -> Path:
         return self.directory / "radacct"
+
+    @property
+    def accounting_to_sql(self) -> bool:
+        return bool(self.db_name)
+
+    def _db_values(self) -> dict[str, object]:
+        if not self.accounting_to_sql:
+            return {"accounting_sql": "# no database configured: detail file only"}
+        for name in ("db_host", "db_name", "db_user", "db_password"):
+            value = str(getattr(self, name) or "")
+            # Double-quoted config strings expand ${...} and backslashes: keep them out.
+            if any(c in value for c in '"\\$') or any(not (32 <= ord(c) < 127) for c in value):
+                raise ServerError(f"FreeRADIUS {name}: printable ASCII without \" \\ or $")
+        return {
+            # rlm_sql answers fail when PostgreSQL is down; the detail file already holds
+            # the packet, so the NAS still gets its Accounting-Response.
+            "accounting_sql": "sql {\n\t\t\tfail = 1\n\t\t}",
+            "db_host": self.db_host,
+            "db_port": int(self.db_port),
+            "db_name": self.db_name,
+            "db_user": self.db_user,
+            "db_password": self.db_password or "",
+            "db_pool_min": min(4, self.max_servers),
+            "db_pool_max": self.max_servers,
+        }
+
+    def _ebs_values(self) -> dict[str, object]:
+        """rlm_ebs's module settings, and the site's authorize / post-auth sql calls."""
+        values = {
+            "python_path": f"{PROJECT_ROOT}:{self.python_site_packages}",
+            "python_site_packages": self.python_site_packages,
+            "time_zone": self.time_zone,
+            "credentials_key": self.credentials_key,
+            "credentials_key_file": self.credentials_key_file,
+            "test_clock_file": self.test_clock_file,
+        }
+        for name, value in values.items():
+            if any(c in str(value) for c in '"\\$') or any(
+                not (32 <= ord(c) < 127) for c in str(value)
+            ):
+                raise ServerError(f"FreeRADIUS {name}: printable ASCII without \" \\ or $")
+        if self.accounting_to_sql:
+            values["authorize_sql"] = (
+                "sql {\n\t\t\tfail = 1\n\t\t}\n"
+                "\t\tif (fail) {\n"
+                "\t\t\tupdate control {\n"
+                "\t\t\t\t&EBS-Reason := \"db_unavailable\"\n"
+                "\t\t\t\t&EBS-Decision := \"reject\"\n"
+                "\t\t\t}\n"
+                "\t\t\treject\n"
+                "\t\t}"
+            )
+            values["post_auth_sql"] = "sql {\n\t\t\tfail = 1\n\t\t}\n\t\tok"
+        else:
+            values["authorize_sql"] = "# no database configured: no facts, every login unknown"
+            values["post_auth_sql"] = "# no database configured: no auth log"
+        return values
 
     def radius_clients(self) -> list[RadiusClient]:
         return [RadiusClient(*c).validated() for c in self.clients]
@@ -162,6 +237,8 @@ class FreeRadiusServer:
             "max_servers": self.max_servers,
             "max_requests": self.max_requests,
             "clients": "\n".join(blocks),
+            **self._db_values(),
+            **self._ebs_values(),
         }
 
     def render(self) -> None:
@@ -175,7 +252,8 @@ class FreeRadiusServer:
                 shutil.rmtree(self.directory / sub)
         render_tree(
             self.templates, self.directory, values,
-            skip=[CLIENT_TEMPLATE], private=["clients.conf"],
+            skip=[CLIENT_TEMPLATE] + ([] if self.accounting_to_sql else [SQL_MODULE]),
+            private=["clients.conf", SQL_MODULE, EBS_MODULE],
         )
         for sub in ("log", "run", "db", "radacct", "mods-config"):
             (self.directory / sub).mkdir(mode=0o700, exist_ok=True)

@@ -1,0 +1,117 @@
+"""The authorize hook's logic, without FreeRADIUS: attribute lists in, (code, updates) out.
+
+``hooks.py`` only adds ``radiusd`` (logging, the module's config) around :func:`authorize`.
+No database: rlm_sql has already put the subscriber's facts into control (see
+``rlm_ebs/facts.py``); we decide with :func:`billing.access.decide` and hand pap / chap /
+mschap the known-good credential. The NT-Password came straight from rlm_sql; a
+Cleartext-Password is added only when the tariff enables CHAP and the request uses it.
+A subscriber matched by MAC or address (DHCP/IPoE only) is accepted without a password.
+
+Every answer sets ``EBS-Reason`` (a :class:`billing.access.Reason` value) and
+``EBS-Decision`` (accept / guest / reject) in control, for post-auth's log row.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from billing.access import Decision, Reason, RequestAccess, decide
+from billing.credentials import CredentialCipher, CredentialError
+from billing.speeds import render, speed_for
+from rlm_ebs.facts import StoredFacts, access_facts, stored_facts
+from rlm_ebs.request import AccessRequest, BadRequest, access_request, lists
+
+# rlm_python3's return codes (radiusd.RLM_MODULE_*), fixed by the C module.
+REJECT, FAIL, OK, HANDLED, INVALID, USERLOCK, NOTFOUND, NOOP, UPDATED = range(9)
+
+Pairs = tuple[tuple[str, str], ...]
+Result = tuple[int, dict[str, Pairs]]
+
+
+@dataclass
+class Settings:
+    """The module's ``config { }``, read once in ``instantiate``."""
+
+    tz: ZoneInfo
+    cipher: CredentialCipher | None = None
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+
+
+def offset_clock(path: str) -> Callable[[], datetime]:
+    """A clock running ``float(file contents)`` seconds ahead of the real one, read on
+    every call: system tests move time for the server without sleeping. Never configured
+    in production (the setting is empty by default)."""
+
+    def now() -> datetime:
+        with open(path, encoding="ascii") as fh:
+            return datetime.now(UTC) + timedelta(seconds=float(fh.read().strip() or 0))
+
+    return now
+
+
+def _control(decision: Decision) -> Pairs:
+    verdict = "guest" if decision.guest else "accept" if decision.accepted else "reject"
+    return (("EBS-Reason", str(decision.reason)), ("EBS-Decision", verdict))
+
+
+def rejected(reason: Reason) -> Result:
+    return REJECT, {"config": _control(Decision.reject(reason))}
+
+
+def reply_attributes(
+    stored: StoredFacts, decision: Decision, now: datetime, tz: ZoneInfo
+) -> list[tuple[str, str]]:
+    reply: list[tuple[str, str]] = []
+    if decision.session_timeout is not None:
+        reply.append(("Session-Timeout", str(decision.session_timeout)))
+    if stored.acct_interim_interval is not None:
+        reply.append(("Acct-Interim-Interval", str(stored.acct_interim_interval)))
+    if decision.guest:
+        if stored.guest_pool:
+            reply.append(("Framed-Pool", stored.guest_pool))
+        return reply  # restricted: no static address, no tariff speed
+    if stored.ip_address:
+        reply.append(("Framed-IP-Address", stored.ip_address))
+    elif stored.pool:
+        reply.append(("Framed-Pool", stored.pool))
+    reply += render(stored.nas_vendor, speed_for(stored.speeds, now, tz))
+    return reply
+
+
+def _credential(stored: StoredFacts, request: AccessRequest, settings: Settings) -> Pairs:
+    if stored.found_by != "login":
+        # DHCP/IPoE: the NAS vouches for the MAC / address it saw; there is no password.
+        return (("Auth-Type", "Accept"),)
+    if not (request.chap and stored.chap_enabled and stored.chap_sealed):
+        return ()
+    if settings.cipher is None:
+        raise CredentialError("CHAP is enabled but no credentials key is configured")
+    return (("Cleartext-Password", settings.cipher.open(stored.chap_sealed)),)
+
+
+def authorize(p: object, settings: Settings, log: Callable[[str], None] = print) -> Result:
+    """Decide one Access-Request. Never raises: a fault is a logged ``internal_error``."""
+    try:
+        vps = lists(p)
+        request = access_request(vps.get("request", {}))
+        stored = stored_facts(vps.get("config", {}))
+        if (stored is not None and stored.found_by != "login"
+                and request.access is not RequestAccess.DHCP_IPOE):
+            stored = None  # a MAC or an address never stands in for a PPP/HotSpot password
+        now = settings.clock()
+        decision = decide(access_facts(stored, request, now, settings.tz))
+        if not decision.accepted or stored is None:
+            return rejected(decision.reason)
+        config = _control(decision) + _credential(stored, request, settings)
+        reply = tuple(reply_attributes(stored, decision, now, settings.tz))
+        return UPDATED, {"config": config, "reply": reply}
+    except BadRequest as error:
+        log(f"rlm_ebs: rejecting a request we cannot read: {error}")
+        return rejected(Reason.BAD_REQUEST)
+    except Exception:  # a bug or a bad key must not kill the module: reject and say why
+        log("rlm_ebs: authorize failed:\n" + traceback.format_exc())
+        return rejected(Reason.INTERNAL_ERROR)
