@@ -6,7 +6,15 @@ import sys
 
 import click
 
-from cli import charge_commands, db_commands, ledger_commands, seed, stack_commands
+from cli import (
+    acct_commands,
+    bench_commands,
+    charge_commands,
+    db_commands,
+    ledger_commands,
+    seed,
+    stack_commands,
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -15,8 +23,10 @@ def cli() -> None:
     """EBS ISP billing: run the stack, migrate, seed, charge, verify."""
 
 
+cli.add_command(acct_commands.acct)
 cli.add_command(charge_commands.charge)
 cli.add_command(charge_commands.bench)
+bench_commands.register(charge_commands.bench)
 cli.add_command(db_commands.db)
 cli.add_command(ledger_commands.ledger)
 cli.add_command(seed.seed)

@@ -5,14 +5,19 @@ No database: rlm_sql has already put the subscriber's facts into control (see
 ``rlm_ebs/facts.py``); we decide with :func:`billing.access.decide` and hand pap / chap /
 mschap the known-good credential. The NT-Password came straight from rlm_sql; a
 Cleartext-Password is added only when the tariff enables CHAP and the request uses it.
-A subscriber matched by MAC or address (DHCP/IPoE only) is accepted without a password.
+A subscriber matched by option 82, MAC or address (DHCP/IPoE only) is accepted without a
+password.
 
 Every answer sets ``EBS-Reason`` (a :class:`billing.access.Reason` value) and
-``EBS-Decision`` (accept / guest / reject) in control, for post-auth's log row.
+``EBS-Decision`` (accept / guest / reject) in control, for post-auth's log row. An accept
+also names the subaccount (``EBS-Subaccount``, for the Class) and, unless the subscriber
+has a static address, the pool to lease from (``EBS-Lease-Pool``): post-auth leases
+through rlm_sql (freeradius_conf/mods-config/sql/lease.post-auth), not Python.
 """
 
 from __future__ import annotations
 
+import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,7 +28,8 @@ from billing.access import Decision, Reason, RequestAccess, decide
 from billing.credentials import CredentialCipher, CredentialError
 from billing.speeds import render, speed_for
 from rlm_ebs.facts import StoredFacts, access_facts, stored_facts
-from rlm_ebs.request import AccessRequest, BadRequest, access_request, lists
+from rlm_ebs.reply import custom_reply
+from rlm_ebs.request import AccessRequest, BadRequest, access_request, first, lists
 
 # rlm_python3's return codes (radiusd.RLM_MODULE_*), fixed by the C module.
 REJECT, FAIL, OK, HANDLED, INVALID, USERLOCK, NOTFOUND, NOOP, UPDATED = range(9)
@@ -33,12 +39,43 @@ Result = tuple[int, dict[str, Pairs]]
 
 
 @dataclass
+class OutageLog:
+    """Log lines for rejects while the database is down: the first at once, then one
+    count per ``every`` seconds, so an outage at thousands of requests a second says so
+    clearly without flooding the log."""
+
+    every: float = 10.0
+    rejected: int = 0
+    since: float | None = None
+
+    def note(self, user: str | None, log: Callable[[str], None]) -> None:
+        now = time.monotonic()
+        self.rejected += 1
+        if self.since is None:
+            log(f"rlm_ebs: database unavailable: rejecting {user!r} and every login "
+                f"until it returns (reason {Reason.DB_UNAVAILABLE})")
+        elif now - self.since >= self.every:
+            log(f"rlm_ebs: database unavailable: {self.rejected} logins rejected in the "
+                f"last {now - self.since:.0f} s (reason {Reason.DB_UNAVAILABLE})")
+        else:
+            return
+        self.since, self.rejected = now, 0
+
+    def recovered(self, log: Callable[[str], None]) -> None:
+        if self.since is not None:
+            log(f"rlm_ebs: database available again ({self.rejected} more logins were "
+                f"rejected since the last count)")
+            self.since, self.rejected = None, 0
+
+
+@dataclass
 class Settings:
     """The module's ``config { }``, read once in ``instantiate``."""
 
     tz: ZoneInfo
     cipher: CredentialCipher | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    outage: OutageLog = field(default_factory=OutageLog)
 
 
 def offset_clock(path: str) -> Callable[[], datetime]:
@@ -71,15 +108,21 @@ def reply_attributes(
     if stored.acct_interim_interval is not None:
         reply.append(("Acct-Interim-Interval", str(stored.acct_interim_interval)))
     if decision.guest:
-        if stored.guest_pool:
-            reply.append(("Framed-Pool", stored.guest_pool))
-        return reply  # restricted: no static address, no tariff speed
+        return reply  # restricted: a guest-pool address (leased), no tariff speed
     if stored.ip_address:
         reply.append(("Framed-IP-Address", stored.ip_address))
-    elif stored.pool:
-        reply.append(("Framed-Pool", stored.pool))
     reply += render(stored.nas_vendor, speed_for(stored.speeds, now, tz))
     return reply
+
+
+def lease_control(stored: StoredFacts, decision: Decision) -> Pairs:
+    """The subaccount (for the Class) and the pool post-auth leases from: the guest pool
+    for a guest, else the subaccount's or tariff's pool unless the address is static."""
+    pairs: list[tuple[str, str]] = [("EBS-Subaccount", str(stored.subaccount_id))]
+    pool = stored.guest_pool if decision.guest else None if stored.ip_address else stored.pool
+    if pool:
+        pairs.append(("EBS-Lease-Pool", pool))
+    return tuple(pairs)
 
 
 def _credential(stored: StoredFacts, request: AccessRequest, settings: Settings) -> Pairs:
@@ -97,6 +140,11 @@ def authorize(p: object, settings: Settings, log: Callable[[str], None] = print)
     """Decide one Access-Request. Never raises: a fault is a logged ``internal_error``."""
     try:
         vps = lists(p)
+        if first(vps.get("config", {}), "EBS-Reason") == Reason.DB_UNAVAILABLE:
+            # The site calls us after rlm_sql failed: say so in the log, and reject.
+            settings.outage.note(first(vps.get("request", {}), "User-Name"), log)
+            return rejected(Reason.DB_UNAVAILABLE)
+        settings.outage.recovered(log)  # rlm_sql answered
         request = access_request(vps.get("request", {}))
         stored = stored_facts(vps.get("config", {}))
         if (stored is not None and stored.found_by != "login"
@@ -106,8 +154,10 @@ def authorize(p: object, settings: Settings, log: Callable[[str], None] = print)
         decision = decide(access_facts(stored, request, now, settings.tz))
         if not decision.accepted or stored is None:
             return rejected(decision.reason)
-        config = _control(decision) + _credential(stored, request, settings)
-        reply = tuple(reply_attributes(stored, decision, now, settings.tz))
+        config = (_control(decision) + _credential(stored, request, settings)
+                  + lease_control(stored, decision))
+        reply = tuple(reply_attributes(stored, decision, now, settings.tz)) + tuple(
+            custom_reply(stored.reply_rows, decision.guest, log))
         return UPDATED, {"config": config, "reply": reply}
     except BadRequest as error:
         log(f"rlm_ebs: rejecting a request we cannot read: {error}")

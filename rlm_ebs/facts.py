@@ -5,7 +5,8 @@ The SQL function (sql/migrations/*_radius_authorize.sql) writes, and this module
 * ``EBS-Facts``: ``key=value`` pairs joined by ``;`` (free text percent-encoded);
 * ``EBS-Access-Node``: one ``epoch,seconds,REPEAT`` per node of the access window;
 * ``EBS-Speed``: ``speed`` (the default) or ``speed;epoch,seconds,REPEAT;…`` (an override);
-* ``EBS-Chap-Sealed``: the sealed CHAP cleartext, hex.
+* ``EBS-Chap-Sealed``: the sealed CHAP cleartext, hex;
+* ``EBS-Reply-Attr``: a custom reply attribute (*_ip_leases.sql, rlm_ebs/reply.py).
 
 A value that reached rlm_python3's buffer limit may have been cut: refused, not guessed.
 """
@@ -32,7 +33,7 @@ class StoredFacts:
     """One subscriber's facts as the database holds them (no request, no clock)."""
 
     subaccount_id: int
-    found_by: str  # login / mac / ip: what matched the request
+    found_by: str  # login / opt82 / mac / ip: what matched the request
     account_status: str
     blocked_by_balance: bool
     blocked_by_limit: bool
@@ -60,6 +61,8 @@ class StoredFacts:
     access_window: tuple[TimeNode, ...]
     speeds: TariffSpeeds
     chap_sealed: bytes | None
+    # Custom reply attributes, raw ``EBS-Reply-Attr`` values (rlm_ebs/reply.py reads them).
+    reply_rows: tuple[str, ...] = ()
 
 
 def _checked(name: str, value: str) -> str:
@@ -175,6 +178,7 @@ def stored_facts(control: Mapping[str, list[str]]) -> StoredFacts | None:
         ),
         speeds=parse_speeds([_checked("EBS-Speed", s) for s in control.get("EBS-Speed", [])]),
         chap_sealed=chap_sealed,
+        reply_rows=tuple(control.get("EBS-Reply-Attr", [])),
     )
 
 

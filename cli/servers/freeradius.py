@@ -9,7 +9,6 @@ NAS list. The server runs in daemon mode as the calling (unprivileged) user.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import shutil
 import subprocess
@@ -18,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from billing import radius_clients
 from cli.servers.base import ServerError, log_tail, wait_until
 from cli.servers.procs import exited, terminate
-from cli.servers.templates import render, render_tree
+from cli.servers.templates import render_tree
 
 CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "freeradius_conf"
 CLIENT_TEMPLATE = "client.conf.tmpl"
@@ -30,7 +30,6 @@ PROJECT_ROOT = CONF_TEMPLATES.parent
 LIBDIR = Path("/usr/lib/freeradius")
 READY_LINE = "Ready to process requests"
 
-_CLIENT_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _REPLY = re.compile(r"^Received (\S+) Id \d+")
 _ATTRIBUTE = re.compile(r"^\s+(\S+) = (.*)$")
 
@@ -42,31 +41,16 @@ def binary() -> str:
     return found
 
 
-@dataclass(frozen=True)
-class RadiusClient:
-    """A NAS allowed to talk to us: its name, address (or network) and shared secret."""
-
-    name: str
-    ip: str
-    secret: str
+class RadiusClient(radius_clients.RadiusClient):
+    """A NAS allowed to talk to us (billing/radius_clients.py renders it for the worker
+    too); a client that cannot be written is a ServerError here."""
 
     def validated(self) -> RadiusClient:
-        if not _CLIENT_NAME.match(self.name):
-            raise ServerError(f"RADIUS client name {self.name!r}: use letters, digits, _ . -")
         try:
-            ipaddress.ip_network(self.ip, strict=False)
-        except ValueError:
-            raise ServerError(f"RADIUS client {self.name}: bad address {self.ip!r}") from None
-        # The secret sits in a double-quoted config string, where FreeRADIUS expands
-        # ${...} and backslash escapes; printable ASCII without those stays literal.
-        if not self.secret or any(not (32 <= ord(c) < 127) for c in self.secret):
-            raise ServerError(f"RADIUS client {self.name}: secret must be printable ASCII")
-        if any(c in self.secret for c in '"\\$'):
-            raise ServerError(f"RADIUS client {self.name}: secret may not contain \" \\ or $")
+            super().validated()
+        except radius_clients.ClientError as error:
+            raise ServerError(str(error)) from None
         return self
-
-    def covers(self, address: str) -> bool:
-        return ipaddress.ip_address(address) in ipaddress.ip_network(self.ip, strict=False)
 
 
 @dataclass(frozen=True)
@@ -172,9 +156,11 @@ class FreeRadiusServer:
             if any(c in value for c in '"\\$') or any(not (32 <= ord(c) < 127) for c in value):
                 raise ServerError(f"FreeRADIUS {name}: printable ASCII without \" \\ or $")
         return {
-            # rlm_sql answers fail when PostgreSQL is down; the detail file already holds
-            # the packet, so the NAS still gets its Accounting-Response.
-            "accounting_sql": "sql {\n\t\t\tfail = 1\n\t\t}",
+            # rlm_sql answers fail when PostgreSQL is down or the query fails; the packet
+            # then goes to the spool (mods-enabled/acct_spool), which the drain applies
+            # later, and the NAS still gets its Accounting-Response. Only when the spool
+            # cannot be written either does the request fail (the NAS retransmits).
+            "accounting_sql": "redundant {\n\t\t\tsql\n\t\t\tacct_spool\n\t\t}",
             "db_host": self.db_host,
             "db_port": int(self.db_port),
             "db_name": self.db_name,
@@ -207,25 +193,23 @@ class FreeRadiusServer:
                 "\t\t\t\t&EBS-Reason := \"db_unavailable\"\n"
                 "\t\t\t\t&EBS-Decision := \"reject\"\n"
                 "\t\t\t}\n"
+                "\t\t\t# rlm_ebs logs the outage (throttled) and rejects\n"
+                "\t\t\tebs\n"
                 "\t\t\treject\n"
                 "\t\t}"
             )
             values["post_auth_sql"] = "sql {\n\t\t\tfail = 1\n\t\t}\n\t\tok"
+            values["post_auth_lease"] = "$INCLUDE ${modconfdir}/sql/lease.post-auth"
         else:
             values["authorize_sql"] = "# no database configured: no facts, every login unknown"
             values["post_auth_sql"] = "# no database configured: no auth log"
+            values["post_auth_lease"] = "# no database configured: no leases"
         return values
 
     def radius_clients(self) -> list[RadiusClient]:
         return [RadiusClient(*c).validated() for c in self.clients]
 
     def _values(self) -> dict[str, object]:
-        client_template = (self.templates / CLIENT_TEMPLATE).read_text(encoding="utf-8")
-        blocks = [
-            render(client_template, {"name": c.name, "ip": c.ip, "secret": c.secret},
-                   source=CLIENT_TEMPLATE)
-            for c in self.radius_clients()
-        ]
         return {
             "confdir": self.directory,
             "libdir": LIBDIR,
@@ -236,7 +220,8 @@ class FreeRadiusServer:
             "start_servers": self.start_servers,
             "max_servers": self.max_servers,
             "max_requests": self.max_requests,
-            "clients": "\n".join(blocks),
+            # The same blocks the worker writes after a NAS change (ebs.nas_changed).
+            "clients": radius_clients.client_blocks(self.radius_clients(), self.templates),
             **self._db_values(),
             **self._ebs_values(),
         }

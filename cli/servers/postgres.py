@@ -71,6 +71,8 @@ class PostgresServer:
             "checkpoint_timeout": "15min",
             "timezone": "UTC",
             "log_timezone": "UTC",
+            # Round trips per RADIUS request are counted where they land (and asserted).
+            "shared_preload_libraries": "pg_stat_statements",
         }
         if not self.durable:
             opts.update(fsync="off", synchronous_commit="off", full_page_writes="off")

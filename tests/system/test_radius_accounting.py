@@ -294,3 +294,33 @@ def test_other_status_types_are_answered_and_ignored(radius, dbc):
     session = new_session()
     send(radius, "Failed", session)
     assert open_row(dbc, session) is None and history_rows(dbc, session) == []
+
+
+def test_one_round_trip_per_packet_counted_at_postgresql(radius, dbc):
+    """Start and Stop are one call of ebs_acct_apply; an Interim-Update of an open session
+    is the one UPDATE of the fast path. Counted by pg_stat_statements over everything
+    every client sent to this database."""
+    sessions = [new_session() for _ in range(3)]
+    send(radius, "Start", new_session())  # the pool is connected
+    dbc.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    dbc.execute("SELECT pg_stat_statements_reset()")
+
+    for session in sessions:
+        send(radius, "Start", session)
+        for n in range(1, 3):
+            send(radius, "Interim-Update", session, Acct_Input_Octets=n * 100,
+                 Acct_Session_Time=n * 60)
+        send(radius, "Stop", session, Acct_Session_Time=200)
+
+    rows = dbc.execute(
+        "SELECT query, calls FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "   AND query NOT LIKE '%%pg_stat_statements%%'").fetchall()
+    calls = {"apply": 0, "interim": 0, "other": 0}
+    for row in rows:
+        kind = ("apply" if "ebs_acct_apply" in row["query"] else
+                "interim" if row["query"].lstrip().upper().startswith(("UPDATE", "WITH"))
+                and "sessions_open" in row["query"] else "other")
+        calls[kind] += row["calls"]
+    assert calls == {"apply": 2 * len(sessions), "interim": 2 * len(sessions), "other": 0}, rows
+    assert all(open_row(dbc, s) is None for s in sessions)

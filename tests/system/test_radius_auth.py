@@ -166,7 +166,7 @@ def test_pap_accept_with_window_interim_and_rate_limit(radius, dbc):
     assert 3590 <= int(reply.attributes["Session-Timeout"]) <= 3600
     assert reply.attributes["Acct-Interim-Interval"] == str(NAS_INTERIM)
     assert reply.attributes["Mikrotik-Rate-Limit"] == "10M/20M"
-    assert reply.attributes["Framed-Pool"].endswith("-pool")
+    assert reply.attributes["Framed-IP-Address"].startswith("10.0.0.")  # leased
     assert "Cleartext-Password" not in reply.attributes
     assert logged(dbc, user) == [("ok", True, False)]
 
@@ -218,7 +218,7 @@ def test_debtor_goes_to_the_guest_pool(radius, dbc):
     user = subscriber(dbc, tariff(dbc, guest_pool=True), balance="-5")
     reply = pap(radius, user)
     assert reply.code == "Access-Accept", reply.output
-    assert reply.attributes["Framed-Pool"].endswith("-guest")
+    assert reply.attributes["Framed-IP-Address"].startswith("10.99.0.")  # guest pool lease
     assert "Mikrotik-Rate-Limit" not in reply.attributes
     assert logged(dbc, user) == [("balance_negative", True, True)]
 
@@ -396,3 +396,30 @@ def test_database_down_is_a_quick_reject(auth_db, tmp_path):
         assert "Traceback" not in server.log.read_text()
     finally:
         server.stop()
+
+
+def test_round_trips_per_request_counted_at_postgresql(radius, dbc):
+    """One statement fetches the facts, one leases (an accept), one writes the auth log:
+    counted by pg_stat_statements over everything every client sent to this database."""
+    accepted = [subscriber(dbc, tariff(dbc)) for _ in range(5)]
+    unknown = ["nobody-" + os.urandom(4).hex() for _ in range(3)]
+    assert pap(radius, accepted[0]).code == "Access-Accept"  # the pool is connected
+    dbc.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    dbc.execute("SELECT pg_stat_statements_reset()")
+
+    assert [pap(radius, u).code for u in accepted] == ["Access-Accept"] * len(accepted)
+    assert [pap(radius, u).code for u in unknown] == ["Access-Reject"] * len(unknown)
+
+    rows = dbc.execute(
+        "SELECT query, calls FROM pg_stat_statements"
+        " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        "   AND query NOT LIKE '%%pg_stat_statements%%'").fetchall()
+    calls = {"check": 0, "lease": 0, "log": 0, "other": 0}
+    for row in rows:
+        kind = ("check" if "ebs_radius_check" in row["query"] else
+                "lease" if "ebs_radius_lease" in row["query"] else
+                "log" if "ebs_auth_log_write" in row["query"] else "other")
+        calls[kind] += row["calls"]
+    requests = len(accepted) + len(unknown)
+    assert calls == {"check": requests, "lease": len(accepted), "log": requests,
+                     "other": 0}, rows

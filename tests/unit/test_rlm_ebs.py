@@ -46,9 +46,11 @@ def control(result) -> dict[str, str]:
 def test_accept_replies_with_interim_pool_and_speed():
     (code, updates), _ = call(extra=(("EBS-Speed", "10M/20M"),))
     assert code == core.UPDATED
-    assert updates["reply"] == (("Acct-Interim-Interval", "300"), ("Framed-Pool", "main;pool"),
+    assert updates["reply"] == (("Acct-Interim-Interval", "300"),
                                 ("Mikrotik-Rate-Limit", "10M/20M"))
-    assert updates["config"] == (("EBS-Reason", "ok"), ("EBS-Decision", "accept"))
+    # The address is leased in post-auth (rlm_sql) from the pool named here.
+    assert updates["config"] == (("EBS-Reason", "ok"), ("EBS-Decision", "accept"),
+                                 ("EBS-Subaccount", "7"), ("EBS-Lease-Pool", "main;pool"))
     # Real tuples, as rlm_python3 requires (lists are silently ignored).
     assert all(isinstance(v, tuple) for v in updates.values())
 
@@ -84,8 +86,9 @@ def test_debtor_with_guest_pool_is_a_guest_without_speed():
     facts = FACTS.replace("bal=10.00", "bal=-1.00").replace("gp=;gpool=", "gp=3;gpool=guests")
     (code, updates), _ = call(facts=facts, extra=(("EBS-Speed", "10M/20M"),))
     assert code == core.UPDATED
-    assert dict(updates["reply"]) == {"Acct-Interim-Interval": "300", "Framed-Pool": "guests"}
-    assert control((code, updates)) == {"EBS-Reason": "balance_negative", "EBS-Decision": "guest"}
+    assert dict(updates["reply"]) == {"Acct-Interim-Interval": "300"}
+    assert control((code, updates)) == {"EBS-Reason": "balance_negative", "EBS-Decision": "guest",
+                                        "EBS-Subaccount": "7", "EBS-Lease-Pool": "guests"}
 
 
 def test_unknown_login_when_rlm_sql_found_nothing():

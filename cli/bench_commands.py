@@ -1,0 +1,46 @@
+"""``ebs bench radius-auth`` and ``ebs bench radius-acct``: each starts its own private
+PostgreSQL and FreeRADIUS servers, prints progress on stderr and one JSON line last."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+_ACCOUNTS = click.option(
+    "--accounts", default=100_000, show_default=True, type=click.IntRange(min=1),
+    help="Subscribers (radius-auth) or live sessions (radius-acct) seeded.")
+_SECONDS = click.option(
+    "--seconds", default=10.0, show_default=True, type=click.FloatRange(min=0.5),
+    help="Sending time per measured run, for ours and for the baseline each.")
+_RUNS = click.option(
+    "--runs", default=3, show_default=True, type=click.IntRange(min=1),
+    help="Alternating runs of ours and the baseline; the figures are medians.")
+
+
+@click.command("radius-auth")
+@_ACCOUNTS
+@_SECONDS
+@_RUNS
+def radius_auth(accounts: int, seconds: float, runs: int) -> None:
+    """PAP Access-Requests/s: our authorize vs stock rlm_sql + rlm_sqlippool (and files)."""
+    from bench.radius_auth import run
+
+    click.echo(json.dumps(run(accounts, seconds, runs)))
+
+
+@click.command("radius-acct")
+@_ACCOUNTS
+@_SECONDS
+@_RUNS
+def radius_acct(accounts: int, seconds: float, runs: int) -> None:
+    """Interim-Updates applied/s: our accounting vs stock rlm_sql, durable commits."""
+    from bench.radius_acct import run
+
+    click.echo(json.dumps(run(accounts, seconds, runs)))
+
+
+def register(bench: click.Group) -> None:
+    """Add the RADIUS benchmarks to the ``ebs bench`` group."""
+    bench.add_command(radius_auth)
+    bench.add_command(radius_acct)
