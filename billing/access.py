@@ -71,6 +71,7 @@ __all__ = [
     "RequestAccess",
     "count_live_sessions",
     "decide",
+    "decide_live",
     "normalize_mac",
     "request_access",
     "tariff_access",
@@ -346,3 +347,28 @@ def decide(facts: AccessFacts) -> Decision:
         guest=guest,
         session_timeout=session_timeout,
     )
+
+
+def decide_live(facts: AccessFacts) -> Decision:
+    """The decision for a session that is already up: may it stay, as what?
+
+    The same rules as :func:`decide`, minus those a live session has already passed or
+    that do not apply to it: the connection checks (access type, NAS, MAC and IP
+    bindings) were settled at login and describe a request, not an account; capacity
+    (simultaneous use, a free address) does not apply to a session that holds its
+    address. What remains is what changes while a session lasts: the account's state,
+    the access window and money. ``guest=True`` means the subscriber may stay only in
+    the guest pool. ``ebs.enforce_access`` acts on the outcome.
+    """
+    denied = _identity(facts)
+    if denied is not None:
+        return Decision.reject(denied)
+    denied, session_timeout = _window(facts)
+    if denied is not None:
+        return Decision.reject(denied)
+    money = _money(facts)
+    if money is None:
+        return Decision(accepted=True, reason=Reason.OK, session_timeout=session_timeout)
+    if money not in MONEY_REASONS or facts.guest_pool_id is None:
+        return Decision.reject(money)
+    return Decision(accepted=True, reason=money, guest=True, session_timeout=session_timeout)

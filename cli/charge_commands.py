@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
+from billing.charging.tick import CHUNK_ACCOUNTS
 from billing.charging.tick import charge as charge_service
 from cli.common import load_settings, open_db
 
@@ -33,7 +34,11 @@ def _parse_at(value: str | None, tz: ZoneInfo) -> datetime:
 @click.option("--dry-run", is_flag=True,
               help="Compute and print what would be charged, then roll it back.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def charge(at_text: str | None, dry_run: bool, as_json: bool) -> None:
+@click.option("--chunk", default=CHUNK_ACCOUNTS, show_default=True,
+              type=click.IntRange(min=1),
+              help="Accounts per committed chunk: an interrupted tick keeps its finished "
+                   "chunks, and the next tick completes the rest.")
+def charge(at_text: str | None, dry_run: bool, as_json: bool, chunk: int) -> None:
     """Charge periodic and one-time services due up to TIME, for all accounts."""
     tz = ZoneInfo(load_settings().TIME_ZONE)
     at = _parse_at(at_text, tz)
@@ -45,7 +50,8 @@ def charge(at_text: str | None, dry_run: bool, as_json: bool) -> None:
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            summary = charge_service(conn, at, tz, dry_run=dry_run, progress=progress)
+            summary = charge_service(conn, at, tz, dry_run=dry_run, progress=progress,
+                                     chunk_accounts=chunk)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
         return

@@ -13,7 +13,9 @@ from billing import settings as settings_mod
 
 _settings = settings_mod.load()
 
-celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker.session_tasks"])
+celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker.session_tasks",
+                                "worker.nas_tasks", "worker.acct_drain_tasks",
+                                "worker.coa_tasks", "worker.enforce_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -35,5 +37,11 @@ celery.conf.update(
         "health": {"task": "ebs.health", "schedule": 60.0},
         "charge-tick": {"task": "ebs.charge_tick", "schedule": 300.0},
         "sweep-sessions": {"task": "ebs.sweep_sessions", "schedule": 300.0},
+        # Live sessions follow their accounts' access (Disconnect / CoA); cheap when idle.
+        "enforce-access": {"task": "ebs.enforce_access", "schedule": 60.0},
+        # Accounting FreeRADIUS spooled while PostgreSQL was away; a no-op when empty.
+        "acct-drain": {"task": "ebs.acct_drain", "schedule": 10.0},
+        # NAS edits send ebs.nas_changed themselves; this catches a lost message.
+        "radius-clients": {"task": "ebs.nas_changed", "schedule": 60.0},
     },
 )

@@ -129,12 +129,14 @@ def autostart_calendar(
     tz: ZoneInfo,
 ) -> list[tuple[int, int, CalendarRow]]:
     """Calendars of every span of the service's tariff, each from its own assignment."""
+    # A suspension cuts an assignment into parts; its series still runs from assigned_at.
     spans = conn.execute(
-        "SELECT assignment_id, started_at FROM charge_spans WHERE tariff_id = %s",
+        "SELECT assignment_id, assigned_at, min(started_at) FROM charge_spans"
+        " WHERE tariff_id = %s GROUP BY 1, 2",
         (service.tariff_id,),
     ).fetchall()
     rows: list[tuple[int, int, CalendarRow]] = []
-    for assignment_id, started_at in spans:
+    for assignment_id, assigned_at, started_at in spans:
         start = started_at if after is None else max(started_at, after)
         if service.active_from is not None:
             start = max(start, service.active_from)
@@ -143,14 +145,14 @@ def autostart_calendar(
         rows.extend(
             (service.id, assignment_id, row)
             for row in calendar(service.period, service.method, service.cost,
-                                service.charges_per_day, start, at, tz, started_at)
+                                service.charges_per_day, start, at, tz, assigned_at)
         )
     return rows
 
 
 # Every candidate (span × calendar row) with a = start and b = end of the covered part.
 _CANDIDATES = """
-    SELECT s.account_id, s.assignment_id, c.period_start, c.period_end, c.bounds, c.step,
+    SELECT s.account_id, s.assignment_id, s.key_tag, c.period_start, c.period_end, c.bounds, c.step,
            c.steps, c.step_start, c.step_amount, c.key_suffix, c.period_label,
            greatest(s.started_at, c.period_start, %(active_from)s) AS a,
            least(s.ended_at, c.period_end, %(active_until)s) AS b
@@ -180,7 +182,7 @@ _INSERT = """
         INSERT INTO ledger_entries
             (account_id, kind, amount, idempotency_key, effective_at, description, details)
         SELECT account_id, 'charge_periodic', -amount,
-               %(key_prefix)s || assignment_id || key_suffix,
+               %(key_prefix)s || assignment_id || key_tag || key_suffix,
                due, %(name)s,
                %(service_details)s::jsonb || period_label
                    || jsonb_build_object('assignment_id', assignment_id){piece_details}

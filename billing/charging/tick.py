@@ -6,14 +6,19 @@
 a moment before it has an empty window). So a worker that was down for three days catches
 up three days, and a tick repeated for the same moment finds nothing new. The window is an
 optimisation and the skip rule, never the guard: every charge carries its idempotency key
-``periodic:{service}:{assignment}:{period start epoch}:{step}`` or
-``onetime:{service}:{assignment}``, so overlapping, killed-and-rerun or duplicated ticks
+``periodic:{service}:{assignment}:{period start epoch}:{step}`` (with ``:r{resume}``
+after the assignment for time after a suspension), ``onetime:{service}:{assignment}`` or
+``fillup:{assignment}:{period start}``, so overlapping, killed-and-rerun or duplicated ticks
 end with the same ledger.
 
 Rules decided per tick, on the state at the tick:
 
 * accounts whose status is ``suspended`` or ``inactive_uncharged`` are not charged; the
   window then moves on, so their time is never charged later (resolution: one tick);
+  a self-suspension (``billing.suspension``) is exact instead: the spans are cut at its
+  start and end, and the tick ends the ones that reached their maximum first;
+* package cost (``package``, ``fillup``): fill-ups are charged with each chunk, the
+  "require package cost" blocks are set and lifted after the chunks;
 * the balance condition compares balance + credit *before this window's charges*
   (charges already posted inside the window are added back), so a rerun sees the same
   value as the first run.
@@ -33,7 +38,8 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from billing.charging import onetime, periodic
+from billing import promise, suspension, tariff_change
+from billing.charging import fillup, onetime, package, periodic
 
 CHUNK_ACCOUNTS = 50_000
 ANALYZE_FROM = 5_000  # rows in a temporary table worth giving the planner statistics for
@@ -80,7 +86,8 @@ class ChargeSummary:
 _SPANS_TABLE = """
     CREATE TEMP TABLE IF NOT EXISTS charge_spans (
         assignment_id bigint, account_id bigint, tariff_id integer,
-        started_at timestamptz, ended_at timestamptz, condition_balance numeric(14, 2)
+        started_at timestamptz, ended_at timestamptz, condition_balance numeric(14, 2),
+        assigned_at timestamptz, assignment_ended_at timestamptz, key_tag text
     )
 """
 
@@ -88,7 +95,9 @@ _SPANS = """
     INSERT INTO charge_spans
     SELECT t.id AS assignment_id, t.account_id, t.tariff_id, t.assigned_at AS started_at,
            coalesce(t.ended_at, 'infinity') AS ended_at,
-           a.balance + a.credit - coalesce(w.charged, 0) AS condition_balance
+           a.balance + a.credit - coalesce(w.charged, 0) AS condition_balance,
+           t.assigned_at, coalesce(t.ended_at, 'infinity') AS assignment_ended_at,
+           '' AS key_tag
       FROM (SELECT id, account_id, tariff_id, assigned_at,
                    lead(assigned_at) OVER (PARTITION BY account_id ORDER BY assigned_at)
                        AS ended_at
@@ -102,7 +111,11 @@ _SPANS = """
      WHERE t.assigned_at <= %(at)s
        AND (t.ended_at IS NULL OR t.ended_at > %(after)s)
        AND t.tariff_id = ANY(%(tariffs)s)
-       AND a.status IN ('active', 'inactive_charged')
+       AND (a.status IN ('active', 'inactive_charged')
+            -- a running self-suspension: charged up to its start (cut_spans cuts the rest)
+            OR (a.status = 'suspended' AND EXISTS (
+                    SELECT 1 FROM account_suspensions p
+                     WHERE p.account_id = a.id AND p.ended_at IS NULL)))
 """
 
 _CHUNKS = """
@@ -128,6 +141,7 @@ def _prepare(conn: psycopg.Connection, after: datetime | None, at: datetime, tz:
                  " ON charge_spans (tariff_id, account_id)")
     conn.execute("DELETE FROM charge_spans")
     spans = conn.execute(_SPANS, {"after": floor, "at": at, "tariffs": tariffs}).rowcount
+    spans += suspension.cut_spans(conn)
     if spans >= ANALYZE_FROM:
         conn.execute("ANALYZE charge_spans")
     starts = dict(conn.execute(
@@ -190,14 +204,21 @@ def _run(conn, summary, after, at, tz, progress, chunk_accounts) -> None:
         "INSERT INTO charge_runs (charged_to, charged_from) VALUES (%s, %s) RETURNING id",
         (at, after),
     ).fetchone()[0]
+    # Before the spans are built: scheduled tariff changes due by now open their
+    # assignments (so this tick charges by them), and promised payments close.
+    tariff_change.apply_scheduled_changes(conn, at, tz)
+    promise.settle_promises(conn, at)
+    suspension.expire_suspensions(conn, at)
     # An empty window (a rerun for the same moment) can only hold postponed one-time fees.
     services = periodic.load_services(conn) if after != at else []
     # Only tariffs with something to charge are looked at; a tariff change ends a span
     # whatever the next tariff is, which the lead() over all assignments still sees.
-    tariffs = sorted({s.tariff_id for s in services} | {
+    packages = package.package_tariffs(conn) if after != at else {}
+    tariffs = sorted({s.tariff_id for s in services} | set(packages) | {
         r[0] for r in conn.execute("SELECT DISTINCT tariff_id FROM onetime_services"
                                    " WHERE cost > 0")})
     _prepare(conn, after, at, tz, services, tariffs)
+    package.fill_calendar(conn, packages, after, at, tz)
     chunks = conn.execute(_CHUNKS, (chunk_accounts,)).fetchall()
     summary.accounts = conn.execute(
         "SELECT count(DISTINCT account_id) FROM charge_spans"
@@ -221,8 +242,13 @@ def _run(conn, summary, after, at, tz, progress, chunk_accounts) -> None:
                     first_account=first, last_account=last, after=after, at=at,
                 )
                 summary.add(f"{service.id}: {service.name}", count, amount)
+            if packages:
+                count, amount = fillup.charge_chunk(
+                    conn, first_account=first, last_account=last, after=after, at=at)
+                summary.add("fill-up to package cost", count, amount)
         if progress:
             progress(done, len(chunks))
+    package.require_package_cost(conn, after, at)
     conn.execute(
         "UPDATE charge_runs SET finished_at = now(), entries = %s, amount = %s WHERE id = %s",
         (summary.entries, summary.amount, run_id),
