@@ -10,13 +10,14 @@ from types import SimpleNamespace
 
 import psycopg
 
-from billing import schema
+from billing import radius_clients, schema
 from billing import settings as settings_mod
 from cli.servers.freeradius import FreeRadiusServer
 from cli.servers.nfacctd import NfacctdServer
 from cli.servers.postgres import PostgresServer
 from cli.servers.process import ManagedProcess
 from cli.servers.redis import RedisServer
+from cli.servers.web import WebServer
 
 
 @dataclass
@@ -42,7 +43,7 @@ class Stack:
         )
         self.redis = RedisServer(self.state / "redis", settings.REDIS_PORT)
         self.freeradius = FreeRadiusServer(
-            directory=self.state / "freeradius",
+            directory=radius_clients.local_server_dir(self.state),
             auth_port=settings.RADIUS_AUTH_PORT,
             acct_port=settings.RADIUS_ACCT_PORT,
             listen_ip=settings.RADIUS_LISTEN_IP,
@@ -80,6 +81,11 @@ class Stack:
             self.run_dir, self.log_dir, cwd=settings_mod.PROJECT_ROOT,
             env={"PYTHONPATH": root},
         )
+        self.web = WebServer(
+            self.run_dir, self.log_dir, settings.WEB_PORT,
+            listen_ip=getattr(settings, "WEB_LISTEN_IP", "127.0.0.1"),
+            cwd=settings_mod.PROJECT_ROOT, env={"PYTHONPATH": root},
+        )
 
     def components(self) -> list[Component]:
         s = self.settings
@@ -97,6 +103,7 @@ class Stack:
                       self.worker.running, "broker redis"),
             Component("celery-beat", self._start_beat, self.beat.stop, self.beat.running,
                       "one beat"),
+            Component("web", self.web.start, self.web.stop, self.web.running, self.web.url),
         ]
 
     def _start_postgres(self) -> None:
@@ -107,14 +114,13 @@ class Stack:
 
     def _start_freeradius(self) -> None:
         """FreeRADIUS 3.2.1 does not reload clients on SIGHUP, so the NAS table is read at
-        each start; a NAS change restarts the server."""
+        each start; a NAS change restarts the server (ebs.nas_changed, worker/nas_tasks.py).
+        A NAS that cannot be a client is left out with a warning (radius_clients)."""
         with psycopg.connect(self.postgres.conninfo(self.settings.DB_NAME)) as conn:
-            self.freeradius.clients = [
-                (name, host, secret)
-                for name, host, secret in conn.execute(
-                    "SELECT name, host(ip_address), secret FROM nas ORDER BY id"
-                )
-            ]
+            found = radius_clients.nas_clients(conn)
+        for problem in found.refused:
+            print(f"warning: {problem}", file=sys.stderr)
+        self.freeradius.clients = [(c.name, c.ip, c.secret) for c in found.clients]
         self.freeradius.start()
 
     def restart_freeradius(self) -> None:

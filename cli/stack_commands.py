@@ -29,7 +29,8 @@ def _print_demo(settings, info: demo.DemoInfo) -> None:
                f"acct {settings.RADIUS_ACCT_PORT} (subscribers join with the AAA module)")
     click.echo(f"  NetFlow      {settings.NETFLOW_LISTEN_IP}:{settings.NETFLOW_PORT}/udp "
                "(v5/v9/IPFIX into flow_raw)")
-    click.echo(f"  Web          http://127.0.0.1:{settings.WEB_PORT}/ (joins with the admin app)")
+    click.echo(f"  Web          http://127.0.0.1:{settings.WEB_PORT}/ (admin and cashier desk; "
+               "the first login with a default password asks for a new one)")
     click.echo(f"  Demo NAS     127.0.0.1, secret {info.nas_secret}")
     for username, password, role in info.staff:
         click.echo(f"  Staff        {username} / {password} ({role})")

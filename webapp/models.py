@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from flask_appbuilder import Model
+from flask_appbuilder.security.sqla.models import User
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -82,6 +83,8 @@ class Nas(Model):
     ip_address: Mapped[str] = mapped_column(INET, unique=True)
     secret: Mapped[str] = mapped_column(Text)
     coa_port: Mapped[int] = mapped_column(Integer, default=3799)
+    coa_timeout_ms: Mapped[int] = mapped_column(Integer, default=3000)
+    coa_attempts: Mapped[int] = mapped_column(Integer, default=3)
     acct_interim_interval: Mapped[int] = mapped_column(Integer, default=300)
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(TSTZ)
@@ -115,6 +118,7 @@ class Tariff(Model):
     created_at: Mapped[datetime] = mapped_column(TSTZ)
 
     settlement_period: Mapped[SettlementPeriod | None] = relationship()
+    access_time_period: Mapped[TimePeriod | None] = relationship()
     ip_pool: Mapped[IpPool | None] = relationship(foreign_keys=[ip_pool_id])
     guest_pool: Mapped[IpPool | None] = relationship(foreign_keys=[guest_pool_id])
 
@@ -137,6 +141,9 @@ class PeriodicService(Model):
     active_from: Mapped[datetime | None] = mapped_column(TSTZ)
     active_until: Mapped[datetime | None] = mapped_column(TSTZ)
 
+    tariff: Mapped[Tariff] = relationship()
+    settlement_period: Mapped[SettlementPeriod] = relationship()
+
 
 class OnetimeService(Model):
     __tablename__ = "onetime_services"
@@ -144,6 +151,8 @@ class OnetimeService(Model):
     tariff_id: Mapped[int] = mapped_column(ForeignKey("tariffs.id"))
     name: Mapped[str] = mapped_column(Text)
     cost: Mapped[Decimal] = mapped_column(MONEY)
+
+    tariff: Mapped[Tariff] = relationship()
 
 
 class Account(Model):
@@ -180,6 +189,9 @@ class AccountTariff(Model):
     tariff_id: Mapped[int] = mapped_column(ForeignKey("tariffs.id"))
     assigned_at: Mapped[datetime] = mapped_column(TSTZ)
 
+    account: Mapped[Account] = relationship()
+    tariff: Mapped[Tariff] = relationship()
+
 
 class Subaccount(Model):
     __tablename__ = "subaccounts"
@@ -203,6 +215,8 @@ class Subaccount(Model):
     created_at: Mapped[datetime] = mapped_column(TSTZ)
 
     account: Mapped[Account] = relationship(back_populates="subaccounts")
+    ip_pool: Mapped[IpPool | None] = relationship()
+    nas: Mapped[Nas | None] = relationship()
 
 
 class _SessionColumns:
@@ -258,3 +272,7 @@ class LedgerEntry(Model):
     reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
     description: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
+
+    account: Mapped[Account] = relationship()
+    entry_kind: Mapped[LedgerEntryKind] = relationship()
+    staff_user: Mapped[User | None] = relationship()

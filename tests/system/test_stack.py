@@ -36,6 +36,7 @@ def stack_env(tmp_path: Path) -> dict[str, str]:
         "EBS_RADIUS_AUTH_PORT": str(free_port(udp=True, tcp=False)),
         "EBS_RADIUS_ACCT_PORT": str(free_port(udp=True, tcp=False)),
         "EBS_NETFLOW_PORT": str(free_port(udp=True, tcp=False)),
+        "EBS_WEB_PORT": str(free_port()),
     }
 
 
@@ -55,7 +56,7 @@ def test_up_with_demo_status_and_down(tmp_path):
         status = ebs(env, "status")
         assert status.returncode == 0, status.stdout
         for name in ("postgresql", "redis", "freeradius", "nfacctd", "celery-worker",
-                     "celery-beat"):
+                     "celery-beat", "web"):
             assert f"{name}" in status.stdout
         assert "stopped" not in status.stdout
 

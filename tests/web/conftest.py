@@ -1,0 +1,134 @@
+"""The web app on a fresh test database: FAB's test client, staff, and helpers to log in
+and submit forms with their CSRF token (CSRF stays on, as in production)."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from sqlalchemy import event
+
+from billing import settings as settings_mod
+from billing import staff as staff_mod
+from billing.passwords import hash_password
+from billing.staff import ensure_staff
+from tests.conftest import ebs_env
+
+ADMIN = ("admin", "admin-Secret-1")
+CASHIER = ("cashier", "cashier-Secret-1")
+READONLY = ("auditor", "auditor-Secret-1")
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def web_state(tmp_path_factory):
+    return tmp_path_factory.mktemp("web-state")
+
+
+@pytest.fixture
+def web_settings(db, web_state):
+    env = ebs_env(db)
+    env["EBS_STATE_DIR"] = str(web_state)
+    settings = settings_mod.load(environ=env)
+    settings.LANGUAGE_CODE = "en"
+    settings.SECRET_KEY = "test-only-key"
+    return settings
+
+
+FAST_HASH = "pbkdf2:sha256:1000"  # the format of production, fewer rounds for speed
+
+
+@pytest.fixture
+def staff(conn, monkeypatch):
+    """Admin, Cashier and ReadOnly staff with passwords that satisfy the policy."""
+    monkeypatch.setattr(staff_mod, "hash_password",
+                        lambda password: hash_password(password, iterations=1000))
+    return {
+        "admin": ensure_staff(conn, *ADMIN, "Admin"),
+        "cashier": ensure_staff(conn, *CASHIER, "Cashier"),
+        "readonly": ensure_staff(conn, *READONLY, "ReadOnly"),
+    }
+
+
+@pytest.fixture
+def app(web_settings, staff):
+    from webapp.app import create_app
+
+    application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH)
+    yield application
+    with application.app_context():
+        from webapp.extensions import db as sqla
+
+        sqla.session.remove()
+        sqla.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1)
+
+
+def login(client, username: str, password: str, follow: bool = True):
+    page = client.get("/login/")
+    return client.post(
+        "/login/",
+        data={"username": username, "password": password, "csrf_token": csrf_token(page.text)},
+        follow_redirects=follow,
+    )
+
+
+def submit(client, form_url: str, data: dict, post_url: str | None = None, follow=True):
+    """GET a form page, then POST data with the page's CSRF token (to post_url if given)."""
+    page = client.get(form_url)
+    assert page.status_code == 200, (form_url, page.status_code)
+    return client.post(post_url or form_url, data={**data, "csrf_token": csrf_token(page.text)},
+                       follow_redirects=follow)
+
+
+@pytest.fixture
+def as_admin(client):
+    login(client, *ADMIN)
+    return client
+
+
+@pytest.fixture
+def as_cashier(client):
+    login(client, *CASHIER)
+    return client
+
+
+class QueryCounter:
+    """Counts SQL statements the app's engine runs (a SQLAlchemy event listener)."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.statements: list[str] = []
+
+    def _on_execute(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append(statement)
+
+    def __enter__(self):
+        event.listen(self.engine, "before_cursor_execute", self._on_execute)
+        return self
+
+    def __exit__(self, *exc):
+        event.remove(self.engine, "before_cursor_execute", self._on_execute)
+
+    @property
+    def count(self) -> int:
+        return len(self.statements)
+
+
+@pytest.fixture
+def count_queries(app):
+    from webapp.extensions import db as sqla
+
+    with app.app_context():
+        engine = sqla.engine
+    return lambda: QueryCounter(engine)

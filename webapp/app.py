@@ -1,0 +1,131 @@
+"""The web app factory: ``create_app(settings)`` builds the admin and cashier app.
+
+Configuration comes from ``billing.settings`` (defaults, ``settings_local.py``, ``EBS_*``
+variables); the UI language defaults to Russian (``LANGUAGE_CODE`` in the settings file or
+``EBS_LANGUAGE_CODE``), each user may switch to English. The session-signing key is never
+in the code: ``SECRET_KEY`` from the settings file or ``EBS_SECRET_KEY``, else a random
+key generated once into ``STATE_DIR/secrets/web_secret.key`` (the local demo's case).
+
+Served by gunicorn (``cli/servers/web.py``) as ``webapp.app:create_app()``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from types import SimpleNamespace
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from flask import Flask
+from sqlalchemy.engine import URL
+
+from billing import settings as settings_mod
+from webapp.extensions import csrf, db, make_appbuilder
+from webapp.security import enforce_password_change, password_policy, sync_role_permissions
+
+HERE = Path(__file__).resolve().parent
+LANGUAGES = {
+    "ru": {"flag": "ru", "name": "Русский"},
+    "en": {"flag": "gb", "name": "English"},
+}
+
+
+def secret_key(settings: SimpleNamespace) -> str:
+    configured = getattr(settings, "SECRET_KEY", "") or os.environ.get("EBS_SECRET_KEY", "")
+    if configured:
+        return configured
+    path = Path(settings.STATE_DIR) / "secrets" / "web_secret.key"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass  # another process made it first; use theirs
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def compile_translations(settings: SimpleNamespace) -> str:
+    """Compile the committed .po catalogues into STATE_DIR (the checkout may be read-only
+    for the service user); recompiles only what changed. Returns the directory."""
+    target = Path(settings.STATE_DIR) / "cache" / "translations"
+    for po_path in (HERE / "translations").glob("*/LC_MESSAGES/messages.po"):
+        lang = po_path.parent.parent.name
+        mo_path = target / lang / "LC_MESSAGES" / "messages.mo"
+        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+            continue
+        mo_path.parent.mkdir(parents=True, exist_ok=True)
+        with po_path.open("rb") as fh:
+            catalog = read_po(fh, locale=lang)
+        tmp = mo_path.with_suffix(f".{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            write_mo(fh, catalog)
+        tmp.replace(mo_path)
+    return str(target)
+
+
+def database_url(settings: SimpleNamespace) -> URL:
+    host = settings.DB_HOST or str(Path(settings.STATE_DIR) / "run")
+    return URL.create(
+        "postgresql+psycopg",
+        username=settings.DB_USER,
+        password=settings.DB_PASSWORD or None,
+        host=host,
+        port=int(settings.DB_PORT),
+        database=settings.DB_NAME,
+        query={"application_name": "ebs-web"},
+    )
+
+
+def flask_config(settings: SimpleNamespace) -> dict:
+    return {
+        "APP_NAME": "EBS",
+        "SECRET_KEY": secret_key(settings),
+        "SQLALCHEMY_DATABASE_URI": database_url(settings),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 5},
+        "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+        "WTF_CSRF_ENABLED": True,
+        "WTF_CSRF_TIME_LIMIT": None,  # a cashier's form stays valid through the shift
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "AUTH_TYPE": 1,  # AUTH_DB
+        "AUTH_USER_REGISTRATION": False,
+        "FAB_CREATE_DB": False,  # sql/migrations own every table, FAB's included
+        "FAB_UPDATE_PERMS": True,
+        "FAB_API_SWAGGER_UI": False,
+        "FAB_ADD_OPENAPI_VIEWS": False,  # the REST API arrives with its own issue
+        "FAB_ADD_MENU_API": False,
+        "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:600000",  # billing.passwords' format
+        "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
+        "FAB_PASSWORD_COMPLEXITY_VALIDATOR": password_policy,
+        "LANGUAGES": LANGUAGES,
+        "BABEL_DEFAULT_LOCALE": getattr(settings, "LANGUAGE_CODE", None)
+        or os.environ.get("EBS_LANGUAGE_CODE", "ru"),
+        "BABEL_DEFAULT_TIMEZONE": settings.TIME_ZONE,
+        "BABEL_TRANSLATION_DIRECTORIES": compile_translations(settings),
+        "EBS_SETTINGS": settings,
+    }
+
+
+def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
+    settings = settings or settings_mod.load()
+    app = Flask(__name__, template_folder=str(HERE / "templates"))
+    app.config.update(flask_config(settings))
+    app.config.update(overrides)
+    db.init_app(app)
+    csrf.init_app(app)
+    with app.app_context():
+        appbuilder = make_appbuilder(app)
+        from webapp.views import register_views
+
+        register_views(appbuilder)
+        sync_role_permissions(appbuilder)
+        # gunicorn --preload forks after this: children must open their own connections.
+        db.session.remove()
+        db.engine.dispose()
+    app.before_request(enforce_password_change)
+    return app

@@ -1,0 +1,52 @@
+"""Forms of the money views. Each carries a CSRF token (Flask-WTF) and, for postings, a
+one-time nonce that becomes the ledger entry's idempotency key, so a double click or a
+resubmitted page posts once."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
+from flask_appbuilder.forms import DynamicForm
+from flask_babel import lazy_gettext as _l
+from wtforms import DecimalField, HiddenField, StringField
+from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
+
+from webapp.validators import NonNegativeMoney
+
+
+class _NotZero:
+    def __call__(self, form, field) -> None:
+        if field.data is not None and Decimal(field.data) == 0:
+            raise ValidationError(_l("The amount cannot be zero."))
+
+
+class PaymentForm(DynamicForm):
+    amount = DecimalField(_l("Amount"), places=2, widget=BS3TextFieldWidget(),
+                          validators=[InputRequired(message=_l("Enter the amount.")),
+                                      NonNegativeMoney(), _NotZero()])
+    description = StringField(_l("Comment"), widget=BS3TextFieldWidget(),
+                              validators=[Length(max=500)])
+    nonce = HiddenField(validators=[DataRequired()])
+
+    def fresh(self) -> PaymentForm:
+        self.nonce.data = uuid.uuid4().hex
+        return self
+
+
+class CorrectionForm(PaymentForm):
+    """A manual correction may take money off (negative) as well as add it."""
+
+    amount = DecimalField(_l("Amount"), places=2, widget=BS3TextFieldWidget(),
+                          validators=[InputRequired(message=_l("Enter the amount.")), _NotZero()])
+    description = StringField(_l("Reason"), widget=BS3TextFieldWidget(),
+                              validators=[DataRequired(message=_l("Give the reason.")),
+                                          Length(max=500)])
+
+
+class SearchForm(DynamicForm):
+    class Meta:
+        csrf = False  # a GET search changes nothing
+
+    q = StringField(_l("Contract, login, name, phone or street"), widget=BS3TextFieldWidget())

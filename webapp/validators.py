@@ -1,0 +1,109 @@
+"""Form validators: each failure is a message under its field, in the operator's language.
+
+Rules that the database also enforces (CHECK constraints) are checked here first so the
+operator sees which field is wrong instead of a database error.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from decimal import Decimal, InvalidOperation
+
+from flask import current_app, request
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
+from wtforms.validators import ValidationError
+
+from billing.speeds import Speed
+
+
+def _ip(value) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    return ipaddress.ip_address(str(value).strip())
+
+
+class IpAddress:
+    def __call__(self, form, field) -> None:
+        if field.data in (None, ""):
+            return
+        try:
+            _ip(field.data)
+        except ValueError:
+            raise ValidationError(_l("Not an IP address: %(v)s", v=field.data)) from None
+
+
+_MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
+
+
+class MacAddress:
+    def __call__(self, form, field) -> None:
+        if field.data in (None, ""):
+            return
+        if not _MAC.match(str(field.data).strip()):
+            raise ValidationError(_l("Not a MAC address: %(v)s", v=field.data))
+
+
+class IpRangeEnd:
+    """The range's end: an address of the start's family, not below the start."""
+
+    def __init__(self, start_field: str = "range_start") -> None:
+        self.start_field = start_field
+
+    def __call__(self, form, field) -> None:
+        try:
+            end = _ip(field.data)
+            start = _ip(form[self.start_field].data)
+        except ValueError:
+            return  # IpAddress on each field reports the bad one
+        if start.version != end.version:
+            raise ValidationError(_l("Start and end must both be IPv4 or both IPv6."))
+        if end < start:
+            raise ValidationError(_l("The range ends before it starts."))
+
+
+class PoolDoesNotOverlap:
+    """No two pools share an address (the one being edited excepted)."""
+
+    def __call__(self, form, field) -> None:
+        try:
+            start, end = _ip(form["range_start"].data), _ip(field.data)
+        except ValueError:
+            return
+        editing = request.args.get("pk") or (request.view_args or {}).get("pk")
+        row = current_app.appbuilder.session.execute(
+            text(
+                "SELECT name, host(range_start), host(range_end) FROM ip_pools "
+                "WHERE family(range_start) = family(CAST(:s AS inet)) "
+                "AND range_start <= CAST(:e AS inet) AND range_end >= CAST(:s AS inet) "
+                "AND (CAST(:pk AS integer) IS NULL OR id <> CAST(:pk AS integer)) LIMIT 1"
+            ),
+            {"s": str(start), "e": str(end), "pk": int(editing) if editing else None},
+        ).fetchone()
+        if row is not None:
+            raise ValidationError(
+                _l("Overlaps pool %(name)s (%(s)s – %(e)s).", name=row[0], s=row[1], e=row[2])
+            )
+
+
+class SpeedSyntax:
+    """A MikroTik rate-limit text, parsed by ``billing.speeds`` like the RADIUS reply."""
+
+    def __call__(self, form, field) -> None:
+        try:
+            Speed.parse(str(field.data or "").strip())
+        except ValueError as exc:
+            raise ValidationError(_l("Not a valid speed: %(why)s", why=str(exc))) from None
+
+
+class NonNegativeMoney:
+    def __call__(self, form, field) -> None:
+        if field.data in (None, ""):
+            return
+        try:
+            value = Decimal(str(field.data))
+        except InvalidOperation:
+            raise ValidationError(_l("Not an amount: %(v)s", v=field.data)) from None
+        if value < 0:
+            raise ValidationError(_l("The amount cannot be negative."))
+        if value != value.quantize(Decimal("0.01")):
+            raise ValidationError(_l("At most two decimals (kopecks)."))

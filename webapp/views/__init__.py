@@ -1,0 +1,53 @@
+"""Every admin and cashier view, registered in menu order by :func:`register_views`."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from webapp.views.accounts import AccountTariffView, AccountView, SubaccountView
+from webapp.views.audit import AuditLogView
+from webapp.views.cashier import CashierView
+from webapp.views.ledger import AccountLedgerView, LedgerView
+from webapp.views.network import IpPoolOccupancyView, IpPoolView, NasView
+from webapp.views.periods import SettlementPeriodView, TimePeriodNodeView, TimePeriodView
+from webapp.views.tariffs import (
+    OnetimeServiceView,
+    PeriodicServiceView,
+    TariffSpeedView,
+    TariffView,
+)
+
+
+def register_views(appbuilder) -> None:
+    add = appbuilder.add_view
+    subscribers, money = "Subscribers", "Money"
+    tariffs, network = "Tariffs", "Network"
+    add(CashierView, "Cashier desk", icon="fa-search", label=_l("Cashier desk"),
+        category=subscribers, category_label=_l("Subscribers"), category_icon="fa-users")
+    add(AccountView, "Accounts", icon="fa-user", label=_l("Accounts"), category=subscribers)
+    add(SubaccountView, "Subaccounts", icon="fa-plug", label=_l("Subaccounts"),
+        category=subscribers)
+    add(AccountTariffView, "Tariff assignments", icon="fa-exchange",
+        label=_l("Tariff assignments"), category=subscribers)
+    add(LedgerView, "Ledger", icon="fa-book", label=_l("Ledger"), category=money,
+        category_label=_l("Money"), category_icon="fa-rub")
+    appbuilder.add_view_no_menu(AccountLedgerView)
+    add(TariffView, "Tariffs", icon="fa-list", label=_l("Tariffs"), category=tariffs,
+        category_label=_l("Tariffs"), category_icon="fa-tags")
+    add(PeriodicServiceView, "Periodic services", icon="fa-repeat",
+        label=_l("Periodic services"), category=tariffs)
+    add(OnetimeServiceView, "One-time services", icon="fa-bolt",
+        label=_l("One-time services"), category=tariffs)
+    add(TariffSpeedView, "Speeds", icon="fa-tachometer", label=_l("Speeds"), category=tariffs)
+    add(SettlementPeriodView, "Settlement periods", icon="fa-calendar",
+        label=_l("Settlement periods"), category=tariffs)
+    add(TimePeriodView, "Time periods", icon="fa-clock-o", label=_l("Time periods"),
+        category=tariffs)
+    appbuilder.add_view_no_menu(TimePeriodNodeView)
+    add(NasView, "NAS", icon="fa-server", label=_l("NAS"), category=network,
+        category_label=_l("Network"), category_icon="fa-sitemap")
+    add(IpPoolView, "IP pools", icon="fa-cubes", label=_l("IP pools"), category=network)
+    add(IpPoolOccupancyView, "IP pool occupancy", icon="fa-pie-chart",
+        label=_l("IP pool occupancy"), category=network)
+    add(AuditLogView, "Audit log", icon="fa-history", label=_l("Audit log"),
+        category="Security")

@@ -1,0 +1,180 @@
+"""What every admin list shares: bounded counting, searches that use indexes, role grants.
+
+At 500,000 accounts and millions of ledger entries a list page must not count or scan a
+whole table. FAB counts every page with ``SELECT count(*)`` over the filtered query; here
+the count stops at ``COUNT_CAP`` rows, and beyond it an unfiltered list shows the planner's
+row estimate (``pg_class.reltuples``) instead. Searches offer only filters an index
+serves: equality, or a prefix of ``lower(column)`` where a ``text_pattern_ops`` index on it
+exists.
+"""
+
+from __future__ import annotations
+
+from flask import g
+from flask_appbuilder import ModelView
+from flask_appbuilder.fieldwidgets import BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.models.filters import BaseFilter
+from flask_appbuilder.models.sqla.filters import FilterEqual, SQLAFilterConverter
+from flask_appbuilder.models.sqla.interface import SQLAInterface
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import DateTime, func, text
+from sqlalchemy.orm import joinedload
+from wtforms import SelectField, StringField
+
+from webapp import audit
+
+COUNT_CAP = 10_000
+READ = ("can_list", "can_show")
+
+
+def _default_of(column):
+    """The Python-side scalar default of a column, or None."""
+    default = column.default
+    if default is not None and getattr(default, "is_scalar", False):
+        return default.arg
+    return None
+
+
+def like_prefix(value: str) -> str:
+    """A LIKE pattern for "starts with ``value``" (lower-cased, wildcards escaped)."""
+    escaped = (value or "").lower().replace("\\", "\\\\")
+    return escaped.replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+class FilterLowerPrefix(BaseFilter):
+    """``lower(col) LIKE lower(value) || '%'``: served by a ``lower(col) text_pattern_ops``
+    index, unlike ILIKE."""
+
+    name = _l("Starts with")
+    arg_name = "lsw"
+
+    def apply(self, query, value):
+        column = getattr(self.model, self.column_name)
+        return query.filter(func.lower(column).like(like_prefix(value), escape="\\"))
+
+
+class _IndexedConverter(SQLAFilterConverter):
+    def convert(self, col_name):
+        chosen = self.datamodel.indexed_filters.get(col_name)
+        if chosen is not None:
+            return [item(col_name, self.datamodel) for item in chosen]
+        return super().convert(col_name)
+
+
+class BoundedInterface(SQLAInterface):
+    """SQLAInterface with a capped count and per-column filter choices."""
+
+    filter_converter_class = _IndexedConverter
+
+    def __init__(
+        self,
+        obj,
+        indexed_filters: dict[str, list[type[BaseFilter]]] | None = None,
+        eager: tuple[str, ...] = (),
+    ):
+        super().__init__(obj)
+        self.indexed_filters = indexed_filters or {}
+        self.eager = eager
+
+    def apply_all(self, query, *args, **kwargs):
+        """Relations the list shows are loaded in the page's one query (no N+1)."""
+        query = super().apply_all(query, *args, **kwargs)
+        if self.eager:
+            query = query.options(*(joinedload(getattr(self.obj, name)) for name in self.eager))
+        return query
+
+    def is_nullable(self, col_name: str) -> bool:
+        """A NOT NULL column with a default may be left empty on a form: the default fills
+        it (see EbsModelView.fill_defaults)."""
+        column = self.list_columns.get(col_name)
+        if column is not None and _default_of(column) is not None:
+            return True
+        return super().is_nullable(col_name)
+
+    def query_count(self, query, filters=None, select_columns=None) -> int:
+        inner = self._apply_inner_all(query, filters, select_columns=select_columns,
+                                      aliases_mapping={})
+        capped = inner.limit(COUNT_CAP + 1).count()
+        if capped <= COUNT_CAP or (filters is not None and filters.get_filters_values()):
+            return capped
+        estimate = self.session.execute(
+            text("SELECT reltuples::bigint FROM pg_class WHERE oid = CAST(:t AS regclass)"),
+            {"t": self.obj.__table__.name},
+        ).scalar()
+        return max(capped, int(estimate or 0))
+
+
+def choice_field(label, choices, default: str | None = None) -> SelectField:
+    """A select for a text column limited by a CHECK constraint."""
+    return SelectField(label, choices=choices, default=default or choices[0][0],
+                       widget=Select2Widget())
+
+
+def _none_if_blank(value):
+    """An empty input is NULL, not '' (an inet column refuses '')."""
+    return value.strip() or None if isinstance(value, str) else value
+
+
+def text_field(label, *validators, description: str | None = None) -> StringField:
+    """A one-line text input, also for the column types FAB cannot render (inet, macaddr)."""
+    return StringField(label, validators=list(validators), description=description,
+                       filters=[_none_if_blank], widget=BS3TextFieldWidget())
+
+
+def exact(*columns: str) -> dict[str, list[type[BaseFilter]]]:
+    return {column: [FilterEqual] for column in columns}
+
+
+def prefix(*columns: str) -> dict[str, list[type[BaseFilter]]]:
+    return {column: [FilterLowerPrefix] for column in columns}
+
+
+class EbsModelView(ModelView):
+    """Base of our CRUD views: 25 rows a page, readable by Cashier and ReadOnly unless a
+    view says otherwise; writes stay with Admin."""
+
+    page_size = 25
+    role_grants: dict[str, tuple[str, ...]] = {"Cashier": READ, "ReadOnly": READ}
+    audited = True  # every add, edit and delete lands in staff_audit_log
+
+    def fill_defaults(self, item) -> None:
+        """An input left empty takes the column's default instead of NULL (the ORM would
+        send NULL for a column whose default lives only in the database)."""
+        for column in item.__table__.columns:
+            if column.nullable or getattr(item, column.key, None) is not None:
+                continue
+            default = _default_of(column)
+            if default is None and isinstance(column.type, DateTime):
+                default = func.now()  # created_at/updated_at: the database's now()
+            if default is not None:
+                setattr(item, column.key, default)
+
+    def pre_add(self, item) -> None:
+        self.fill_defaults(item)
+
+    def pre_update(self, item) -> None:
+        self.fill_defaults(item)
+        if self.audited:
+            g.ebs_audit_change = audit.changed_values(item)
+
+    def post_add(self, item) -> None:
+        if self.audited:
+            audit.record(self.datamodel.session, "add", item, {}, audit.column_values(item))
+
+    def post_update(self, item) -> None:
+        before, after = g.pop("ebs_audit_change", ({}, {}))
+        if self.audited and after:
+            audit.record(self.datamodel.session, "edit", item, before, after)
+
+    def pre_delete(self, item) -> None:
+        if self.audited:
+            g.ebs_audit_deleted = audit.column_values(item)
+
+    def post_delete(self, item) -> None:
+        if self.audited:
+            audit.record(self.datamodel.session, "delete", item,
+                         g.pop("ebs_audit_deleted", {}), {})
+
+
+class AdminOnlyModelView(EbsModelView):
+    role_grants: dict[str, tuple[str, ...]] = {"ReadOnly": READ}
