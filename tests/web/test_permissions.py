@@ -14,7 +14,8 @@ ALLOWED = {
     "Cashier": {"CashierView", "AccountView", "SubaccountView", "AccountTariffView",
                 "LedgerView", "AccountLedgerView", "TariffView", "PeriodicServiceView",
                 "OnetimeServiceView", "TariffSpeedView", "SettlementPeriodView",
-                "TimePeriodView", "TimePeriodNodeView", "IpPoolView", "IpPoolOccupancyView"},
+                "TimePeriodView", "TimePeriodNodeView", "IpPoolView", "IpPoolOccupancyView",
+                "OpenSessionView", "AuthLogView", "IpLeaseView"},
 }
 ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index",

@@ -9,6 +9,7 @@ from webapp.views.audit import AuditLogView
 from webapp.views.cashier import CashierView
 from webapp.views.ledger import AccountLedgerView, LedgerView
 from webapp.views.network import IpPoolOccupancyView, IpPoolView, NasView
+from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
 from webapp.views.periods import SettlementPeriodView, TimePeriodNodeView, TimePeriodView
 from webapp.views.tariffs import (
     OnetimeServiceView,
@@ -49,5 +50,11 @@ def register_views(appbuilder) -> None:
     add(IpPoolView, "IP pools", icon="fa-cubes", label=_l("IP pools"), category=network)
     add(IpPoolOccupancyView, "IP pool occupancy", icon="fa-pie-chart",
         label=_l("IP pool occupancy"), category=network)
+    operations = "Operations"
+    add(OpenSessionView, "Online sessions", icon="fa-signal", label=_l("Online sessions"),
+        category=operations, category_label=_l("Operations"), category_icon="fa-wrench")
+    add(AuthLogView, "Auth log", icon="fa-sign-in", label=_l("Auth log"), category=operations)
+    add(IpLeaseView, "IP leases", icon="fa-map-marker", label=_l("IP leases"),
+        category=operations)
     add(AuditLogView, "Audit log", icon="fa-history", label=_l("Audit log"),
         category="Security")

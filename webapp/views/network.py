@@ -6,11 +6,12 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 from wtforms import IntegerField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from billing.speeds import VENDORS
+from webapp import tasks_client
 from webapp.models import IpPool, Nas
 from webapp.validators import IpAddress, IpRangeEnd, PoolDoesNotOverlap
 from webapp.views.base import (
@@ -142,3 +143,22 @@ class NasView(AdminOnlyModelView):
     def pre_update(self, item: Nas) -> None:
         self._apply_preset(item)
         super().pre_update(item)
+
+    def _nas_changed(self, item: Nas) -> None:
+        """FreeRADIUS learns its clients from the worker; FAB calls the post_* hooks after
+        the commit. The key comes from the identity map: reading ``item.id`` would reload
+        the expired row (and, after a delete, find none)."""
+        tasks_client.send_after_commit(self.datamodel.session, tasks_client.NAS_CHANGED,
+                                       inspect(item).identity[0])
+
+    def post_add(self, item: Nas) -> None:
+        super().post_add(item)
+        self._nas_changed(item)
+
+    def post_update(self, item: Nas) -> None:
+        super().post_update(item)
+        self._nas_changed(item)
+
+    def post_delete(self, item: Nas) -> None:
+        super().post_delete(item)
+        self._nas_changed(item)
