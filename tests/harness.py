@@ -26,3 +26,13 @@ def start_with_retry(make: Callable[[], T], attempts: int = 5) -> T:
             continue
         return server
     raise ServerError(f"could not start after {attempts} attempts: {last}")
+
+
+def radius_db_fields(conninfo: str) -> dict[str, object]:
+    """FreeRadiusServer's database fields for the test database ``conninfo`` names."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(conninfo)
+    return {"db_host": params["host"], "db_port": int(params["port"]),
+            "db_name": params["dbname"], "db_user": params["user"],
+            "db_password": params.get("password", "")}

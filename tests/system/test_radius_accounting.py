@@ -13,12 +13,11 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from cli.servers.base import free_port
 from cli.servers.freeradius import FreeRadiusServer, radclient
-from tests.harness import start_with_retry
+from tests.harness import radius_db_fields, start_with_retry
 
 SECRET = "acct-secret-1"
 GIB4 = 2**32
@@ -35,18 +34,13 @@ def acct_db(pg_server, template_db):
 
 
 def make_server(directory: Path, conninfo: str) -> FreeRadiusServer:
-    params = conninfo_to_dict(conninfo)
     return FreeRadiusServer(
         directory=directory,
         auth_port=free_port(udp=True, tcp=False),
         acct_port=free_port(udp=True, tcp=False),
         clients=[("local", "127.0.0.1", SECRET)],
         reject_delay=0,
-        db_host=params["host"],
-        db_port=int(params["port"]),
-        db_name=params["dbname"],
-        db_user=params["user"],
-        db_password=params.get("password", ""),
+        **radius_db_fields(conninfo),
     )
 
 

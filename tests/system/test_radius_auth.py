@@ -15,14 +15,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from billing.credentials import CredentialCipher, nt_password_hash
 from cli.servers.base import free_port
 from cli.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests import mschapv2
-from tests.harness import start_with_retry
+from tests.harness import radius_db_fields, start_with_retry
 
 SECRET = "auth-secret-1"
 KEY = secrets.token_bytes(32)
@@ -48,18 +47,13 @@ def dbc(auth_db):
 
 
 def make_server(directory: Path, conninfo: str, clock_file: Path | None = None) -> FreeRadiusServer:
-    params = conninfo_to_dict(conninfo)
     return FreeRadiusServer(
         directory=directory,
         auth_port=free_port(udp=True, tcp=False),
         acct_port=free_port(udp=True, tcp=False),
         clients=[("local", "127.0.0.1", SECRET)],
         reject_delay=0,
-        db_host=params["host"],
-        db_port=int(params["port"]),
-        db_name=params["dbname"],
-        db_user=params["user"],
-        db_password=params.get("password", ""),
+        **radius_db_fields(conninfo),
         time_zone="Europe/Moscow",
         credentials_key=KEY.hex(),
         test_clock_file=str(clock_file or ""),

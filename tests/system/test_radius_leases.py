@@ -17,14 +17,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from billing.credentials import nt_password_hash
 from billing.sessions import sweep_stale_sessions
 from cli.servers.base import free_port
 from cli.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
-from tests.harness import start_with_retry
+from tests.harness import radius_db_fields, start_with_retry
 
 SECRET = "lease-secret-1"
 PASSWORD = "lease-Pass-1"
@@ -49,18 +48,13 @@ def dbc(lease_db):
 
 
 def make_server(directory: Path, conninfo: str) -> FreeRadiusServer:
-    params = conninfo_to_dict(conninfo)
     return FreeRadiusServer(
         directory=directory,
         auth_port=free_port(udp=True, tcp=False),
         acct_port=free_port(udp=True, tcp=False),
         clients=[("local", NAS_IP, SECRET)],
         reject_delay=0,
-        db_host=params["host"],
-        db_port=int(params["port"]),
-        db_name=params["dbname"],
-        db_user=params["user"],
-        db_password=params.get("password", ""),
+        **radius_db_fields(conninfo),
         credentials_key="00" * 32,
     )
 
