@@ -22,11 +22,12 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from billing.access import Decision, Reason, RequestAccess, decide
 from billing.credentials import CredentialCipher, CredentialError
-from billing.speeds import render, speed_for
+from billing.speeds import Speed, render, speed_for
 from rlm_ebs.facts import StoredFacts, access_facts, stored_facts
 from rlm_ebs.reply import custom_reply
 from rlm_ebs.request import AccessRequest, BadRequest, access_request, first, lists
@@ -99,6 +100,12 @@ def rejected(reason: Reason) -> Result:
     return REJECT, {"config": _control(Decision.reject(reason))}
 
 
+@lru_cache(maxsize=1024)
+def _rate_limit(vendor: str, speed: Speed | None) -> tuple[tuple[str, str], ...]:
+    """A speed's reply pairs, rendered once per vendor and speed (see _speeds in facts)."""
+    return tuple(render(vendor, speed))
+
+
 def reply_attributes(
     stored: StoredFacts, decision: Decision, now: datetime, tz: ZoneInfo
 ) -> list[tuple[str, str]]:
@@ -111,7 +118,7 @@ def reply_attributes(
         return reply  # restricted: a guest-pool address (leased), no tariff speed
     if stored.ip_address:
         reply.append(("Framed-IP-Address", stored.ip_address))
-    reply += render(stored.nas_vendor, speed_for(stored.speeds, now, tz))
+    reply += _rate_limit(stored.nas_vendor, speed_for(stored.speeds, now, tz))
     return reply
 
 
@@ -139,7 +146,7 @@ def _credential(stored: StoredFacts, request: AccessRequest, settings: Settings)
 def authorize(p: object, settings: Settings, log: Callable[[str], None] = print) -> Result:
     """Decide one Access-Request. Never raises: a fault is a logged ``internal_error``."""
     try:
-        vps = lists(p)
+        vps = lists(p, only=("request", "config"))
         if first(vps.get("config", {}), "EBS-Reason") == Reason.DB_UNAVAILABLE:
             # The site calls us after rlm_sql failed: say so in the log, and reject.
             settings.outage.note(first(vps.get("request", {}), "User-Name"), log)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
@@ -77,7 +78,7 @@ def parse_pairs(text: str) -> dict[str, str]:
         key, sep, value = item.partition("=")
         if not sep:
             raise BadRequest(f"EBS-Facts: {item!r} is not key=value")
-        found[key] = unquote(value)
+        found[key] = unquote(value) if "%" in value else value
     return found
 
 
@@ -107,6 +108,13 @@ def parse_speeds(values: list[str]) -> TariffSpeeds:
         else:
             default = speed
     return TariffSpeeds(default=default, overrides=tuple(overrides))
+
+
+@lru_cache(maxsize=1024)
+def _speeds(values: tuple[str, ...]) -> TariffSpeeds:
+    """Parsed once per distinct set of rows: a few tariffs serve every request, and the
+    hook runs under the server's python lock, so its time is everybody's."""
+    return parse_speeds(list(values))
 
 
 def _flag(values: Mapping[str, str], key: str) -> bool:
@@ -176,7 +184,7 @@ def stored_facts(control: Mapping[str, list[str]]) -> StoredFacts | None:
         access_window=tuple(
             parse_node(_checked("EBS-Access-Node", n)) for n in control.get("EBS-Access-Node", [])
         ),
-        speeds=parse_speeds([_checked("EBS-Speed", s) for s in control.get("EBS-Speed", [])]),
+        speeds=_speeds(tuple(_checked("EBS-Speed", s) for s in control.get("EBS-Speed", []))),
         chap_sealed=chap_sealed,
         reply_rows=tuple(control.get("EBS-Reply-Attr", [])),
     )

@@ -35,10 +35,12 @@ def attributes(pairs: Pairs | None) -> dict[str, list[str]]:
     return found
 
 
-def lists(p: object) -> dict[str, dict[str, list[str]]]:
-    """The hook argument: the dict form, the 6-tuple form or a bare request tuple."""
+def lists(p: object, only: tuple[str, ...] = ()) -> dict[str, dict[str, list[str]]]:
+    """The hook argument: the dict form, the 6-tuple form or a bare request tuple.
+    ``only`` names the lists wanted from the dict form (all when empty): the hook runs
+    under the server's python lock, so lists nobody reads are not converted."""
     if isinstance(p, Mapping):
-        return {str(k): attributes(v) for k, v in p.items()}
+        return {str(k): attributes(v) for k, v in p.items() if not only or k in only}
     if isinstance(p, tuple) and len(p) == 6 and all(
         v is None or (isinstance(v, tuple) and all(isinstance(x, tuple) for x in v)) for v in p
     ):
