@@ -1,26 +1,33 @@
 """``ebs bench radius-acct``: Interim-Updates applied per second, ours vs stock rlm_sql.
 
-N live sessions; the sender keeps 64 Interim-Updates in flight, cycling over them with
-growing counters. Both sides commit durably on a private PostgreSQL and both answer the
-NAS only once the update is in the database (or, for ours, in the spool):
-  * ours: the production site: the detail file, then rlm_sql's pool running our
-    interim UPDATE (ebs_acct_apply behind it), the spool when rlm_sql fails. Anything a
-    run spooled is drained after it and the drain's time is added, so the figure is
-    updates *applied* per second, not merely acknowledged;
+N live sessions in both tables. Each run sends every session one Interim-Update of a new
+pass (at most ``seconds`` of sending), 64 in flight, to each side in turn:
+  * ours: the production site in the spool accounting mode (the default): FreeRADIUS
+    writes each packet to the spool file and answers; the follower process
+    (``ebs acct drain --follow``) applies the spool in ordered batches, one durable
+    commit per batch. The clock stops when the sessions table holds the pass for every
+    answered packet, so the figure is updates *applied* (committed) per second, and the
+    time from the last answer to that moment is the drain lag;
   * baseline ("stock rlm_sql"): FreeRADIUS's shipped PostgreSQL accounting for an
     interim: the UPDATE of radacct by AcctUniqueId (then an INSERT when no row matched),
-    on the shipped radacct table and indexes, with the same acct_unique key.
-A third figure is the outage path: PostgreSQL stopped, one interim per session spooled
-(the NAS still answered), PostgreSQL back, and the spool drained in batches
-(``drain_updates_per_s``).
+    on the shipped radacct table and indexes, with the same acct_unique key; it answers
+    after its durable commit, so answered is applied (checked in the table all the same).
+Both commit durably on one private PostgreSQL (fsync, synchronous_commit on). The
+difference in durability is the answer's: the baseline answers after a commit, ours after
+a write to the spool file that is not fsynced (JSON ``ack_durability``).
+Also reported: one run of ours in the live mode (rlm_sql per packet), and an outage:
+PostgreSQL stopped while a pass is sent (all answered from the spool), then restarted, and
+the time the follower takes to apply it.
 """
 
 from __future__ import annotations
 
 import json
 import socket
+import statistics
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -37,7 +44,7 @@ from bench.radius_common import (
     start_postgres,
 )
 from bench.udp_sender import ACCOUNTING_RESPONSE, accounting_request, attribute, run_load
-from billing import acct_spool
+from cli.servers.acct_drain import acct_drainer
 
 USER_NAME, NAS_IP_ADDRESS, NAS_PORT = 1, 4, 5
 ACCT_STATUS_TYPE, ACCT_INPUT_OCTETS, ACCT_OUTPUT_OCTETS = 40, 42, 43
@@ -159,30 +166,132 @@ def seed(conn: psycopg.Connection, sessions: int) -> None:
     conn.execute("VACUUM ANALYZE")
 
 
-def packet_maker(sessions: int, offset: int = 0):
-    """Request k updates session k mod N with counters that grow every pass."""
+def packet_maker(lap: int):
+    """Request k is the Interim-Update of session k + 1 on pass ``lap``: every session gets
+    at most one per pass, with counters above every earlier pass."""
     secret = SECRET.encode()
     fixed = (attribute(NAS_IP_ADDRESS, socket.inet_aton(NAS_IP))
-             + attribute(ACCT_STATUS_TYPE, INTERIM_UPDATE))
+             + attribute(ACCT_STATUS_TYPE, INTERIM_UPDATE)
+             + attribute(ACCT_INPUT_OCTETS, lap * 1000)
+             + attribute(ACCT_OUTPUT_OCTETS, lap * 2000)
+             + attribute(ACCT_SESSION_TIME, lap * 60))
 
     def make(seq: int, ident: int) -> bytes:
-        n, lap = seq % sessions + 1, (seq + offset) // sessions + 1
+        n = seq + 1
         attrs = (attribute(USER_NAME, f"b{n:07d}") + attribute(ACCT_SESSION_ID, f"s{n}")
                  + attribute(NAS_PORT, n) + fixed
-                 + attribute(ACCT_INPUT_OCTETS, lap * 1000)
-                 + attribute(ACCT_OUTPUT_OCTETS, lap * 2000)
-                 + attribute(ACCT_SESSION_TIME, lap * 60)
                  + attribute(EVENT_TIMESTAMP, int(time.time())))
         return accounting_request(ident, secret, attrs)
 
     return make
 
 
-def _drain(pg, spool: Path) -> tuple[int, float]:
+# How many sessions hold pass ``lap``'s counters, in each side's table.
+APPLIED = {
+    "ours": "SELECT count(*) FROM sessions_open WHERE input_octets >= %s",
+    "stock": "SELECT count(*) FROM radacct WHERE AcctInputOctets >= %s"
+             " AND AcctStopTime IS NULL",
+}
+APPLIED["live"] = APPLIED["ours"]
+
+
+def wait_applied(conn: psycopg.Connection, side: str, lap: int, target: int,
+                 timeout: float = 600.0) -> int:
+    """Poll the table until ``target`` sessions hold the pass (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = conn.execute(APPLIED[side], (lap * 1000,)).fetchone()[0]
+        if found >= target or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.02)
+
+
+def db_env(pg) -> dict[str, str]:
+    return {"EBS_DB_HOST": "127.0.0.1", "EBS_DB_PORT": str(pg.port), "EBS_DB_NAME": DB,
+            "EBS_DB_USER": pg.user}
+
+
+@dataclass
+class Figures:
+    """Per side: applied updates per second of each run, and ours' ack rate and lag."""
+
+    rates: dict[str, list[float]] = field(
+        default_factory=lambda: {"ours": [], "stock": [], "live": []})
+    ack: list[float] = field(default_factory=list)
+    lag: list[float] = field(default_factory=list)
+    lost: dict[str, int] = field(default_factory=lambda: {"ours": 0, "stock": 0, "live": 0})
+    short: dict[str, int] = field(default_factory=lambda: {"ours": 0, "stock": 0, "live": 0})
+
+
+def measure(side: str, server, conn: psycopg.Connection, lap: int, accounts: int,
+            seconds: float, figures: Figures) -> float:
+    """One pass: up to ``accounts`` interims (one per session) for at most ``seconds``,
+    64 in flight; applied/s counts until the last answered one is in the table."""
+    result = run_load(("127.0.0.1", server.acct_port), packet_maker(lap), seconds=seconds,
+                      window=WINDOW, limit=accounts, round_size=accounts, timeout=3.0)
+    answered_at = time.perf_counter()
+    if result.codes[ACCOUNTING_RESPONSE] != result.answered:
+        raise RuntimeError(f"{side}: {dict(result.codes)}")
+    found = wait_applied(conn, side, lap, result.answered)
+    lag = time.perf_counter() - answered_at
+    if side != "ours":
+        lag = 0.0  # rlm_sql answers after its commit: nothing is left to wait for
+    figures.lost[side] += result.lost
+    figures.short[side] += max(0, result.answered - found)
+    rate = min(found, result.answered) / (result.seconds + lag)
+    figures.rates[side].append(rate)
+    note = ""
+    if side == "ours":
+        figures.ack.append(result.rate)
+        figures.lag.append(lag)
+        note = f", answered at {result.rate:,.0f}/s, last applied {lag:.2f} s after"
+    say(f"  {side}: {rate:,.0f} updates/s applied ({result.answered} in "
+        f"{result.seconds + lag:.1f} s, p99 answer {result.percentile(0.99) * 1000:.1f} ms"
+        f"{note})")
+    return rate
+
+
+_SESSION_OCTETS = ("SELECT input_octets FROM sessions_open WHERE acct_unique_id = md5('b'"
+                   " || lpad(%(g)s, 7, '0') || ',s' || %(g)s || ',' || %(nas)s || ',,,'"
+                   " || %(g)s)")
+
+
+def idle_lag(ours, conn: psycopg.Connection, lap: int, samples: int = 15) -> list[float]:
+    """Seconds from the answer to the applied row for one packet at a time (the follower
+    idle, looking every 0.1 s): the lag a NAS's packet sees on a quiet system."""
+    make = packet_maker(lap)
+    lags = []
+    for seq in range(samples):
+        result = run_load(("127.0.0.1", ours.acct_port), lambda _s, ident, n=seq: make(n, ident),
+                          seconds=5, window=1, limit=1, round_size=1, timeout=3.0)
+        answered = time.perf_counter()
+        if result.answered != 1:
+            raise RuntimeError(f"idle lag: packet {seq} unanswered")
+        while conn.execute(_SESSION_OCTETS, {"nas": NAS_IP, "g": str(seq + 1)}
+                           ).fetchone()[0] < lap * 1000:
+            time.sleep(0.002)
+        lags.append(time.perf_counter() - answered)
+    return lags
+
+
+def outage(pg, ours, conn_factory, accounts: int, lap: int) -> dict:
+    """PostgreSQL stopped while the NAS sends a pass; back, the follower catches up."""
+    pg.stop()
+    result = run_load(("127.0.0.1", ours.acct_port), packet_maker(lap), seconds=3600,
+                      window=WINDOW, limit=accounts, round_size=accounts, timeout=3.0)
+    say(f"  database down: {result.answered} answered at {result.rate:,.0f}/s "
+        f"({result.lost} lost); starting it")
+    pg.start()
     started = time.perf_counter()
-    with psycopg.connect(pg.conninfo(DB)) as conn:
-        result = acct_spool.drain(conn, spool)
-    return result.applied + result.skipped, time.perf_counter() - started
+    with conn_factory() as conn:
+        found = wait_applied(conn, "ours", lap, result.answered)
+    took = time.perf_counter() - started
+    say(f"  caught up: {found} sessions hold the pass {took:.2f} s after the restart")
+    return {"outage_answered": result.answered, "outage_lost": result.lost,
+            "outage_answer_per_s": round(result.rate),
+            "outage_catch_up_s": round(took, 2),
+            "outage_catch_up_per_s": round(found / took) if took else None,
+            "outage_sessions_applied": found}
 
 
 def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
@@ -191,96 +300,87 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
         base = Path(tmp)
         say(f"starting a private durable PostgreSQL, {accounts} open sessions")
         pg = start_postgres(base / "pg")
-        ours = stock = None
+        servers: list = []
+        drainer = None
         try:
             with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
                 seed(conn, accounts)
-            say("starting FreeRADIUS: ours (detail + rlm_sql ebs path + spool) and stock rlm_sql")
-            ours = radius_server(base / "ours", pg)
+            say("starting FreeRADIUS: ours (spool mode + follower), stock rlm_sql, "
+                "ours in live mode")
+            ours = radius_server(base / "ours", pg, accounting_mode="spool")
+            servers.append(ours)
             stock = radius_server(base / "stock" / "conf", pg, baseline_templates(
                 base / "stock", STOCK_SITE,
                 {"mods-config/sql/accounting.conf": STOCK_QUERIES},
                 drop=("mods-enabled/ebs",)))
+            servers.append(stock)
+            live = radius_server(base / "live", pg, accounting_mode="live")
+            servers.append(live)
             spool = ours.radacct_dir / "spool"
-            sent = {"ours": 0, "stock": 0}
-            figures: dict[str, list[float]] = {"ours": [], "stock": [], "spooled": []}
-            lost = {"ours": 0, "stock": 0}
-
-            def measure(name: str, server) -> float:
-                # A NAS retransmits after about 3 s: slower answers count as lost.
-                result = run_load(("127.0.0.1", server.acct_port),
-                                  packet_maker(accounts, sent[name]), seconds=seconds,
-                                  window=WINDOW, timeout=3.0)
-                sent[name] += result.sent
-                lost[name] += result.lost
-                if result.codes[ACCOUNTING_RESPONSE] != result.answered:
-                    raise RuntimeError(f"{name}: {dict(result.codes)}")
-                took, spooled = result.seconds, 0
-                if name == "ours" and acct_spool.has_work(spool):
-                    spooled, drain_took = _drain(pg, spool)
-                    took += drain_took
-                if name == "ours":
-                    figures["spooled"].append(spooled)
-                rate = result.answered / took
-                figures[name].append(rate)
-                say(f"  {name}: {rate:,.0f} updates/s applied ({result.answered} in "
-                    f"{took:.1f} s, p99 {result.percentile(0.99) * 1000:.1f} ms"
-                    + (f", {spooled} via the spool)" if spooled else ")"))
-                return rate
+            drainer = acct_drainer(spool, base / "run", base / "log", env=db_env(pg))
+            drainer.start()
+            figures = Figures()
+            lap = 1
 
             def one_run(r: int) -> float:
+                nonlocal lap
                 say(f"run {r + 1} of {runs}")
-                measure("stock", stock)
-                return measure("ours", ours)
+                lap += 1
+                with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+                    measure("stock", stock, conn, lap, accounts, seconds, figures)
+                    return measure("ours", ours, conn, lap, accounts, seconds, figures)
 
             started = time.monotonic()
             ours_rate, _ = median_of(runs, one_run)
-            stock_rate = sorted(figures["stock"])[len(figures["stock"]) // 2]
-
-            say(f"outage: PostgreSQL stopped, {accounts} interims into the spool")
-            pg.stop()
-            # One interim per session, all on the same new lap (counters above any run's).
-            lap = -(-sent["ours"] // accounts) + 1
-            outage = run_load(("127.0.0.1", ours.acct_port),
-                              packet_maker(accounts, (lap - 1) * accounts),
-                              seconds=3600, window=WINDOW, limit=accounts, timeout=3.0)
-            pg.start()
-            say(f"  spooled {outage.answered} at {outage.rate:,.0f}/s ({outage.lost} lost); "
-                "draining")
-            drained, drain_took = _drain(pg, spool)
-            with psycopg.connect(pg.conninfo(DB)) as conn:
-                current = conn.execute(
-                    "SELECT count(*) FILTER (WHERE input_octets = %s), count(*)"
-                    " FROM sessions_open", (lap * 1000,)).fetchone()
-            say(f"  drained {drained} entries in {drain_took:.2f} s; "
-                f"{current[0]} of {current[1]} sessions hold the last counters")
+            stock_rate = statistics.median(figures.rates["stock"])
+            say("ours in live mode (rlm_sql per packet), one run for comparison")
+            lap += 1
+            with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+                measure("live", live, conn, lap, accounts, seconds, figures)
+            lap += 1
+            with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+                quiet = idle_lag(ours, conn, lap)
+            say(f"one packet at a time: applied {statistics.median(quiet) * 1000:.0f} ms "
+                f"(median), {max(quiet) * 1000:.0f} ms (max) after its answer")
+            say(f"outage: PostgreSQL stopped, up to {accounts} interims into the spool")
+            lap += 1
+            down = outage(pg, ours, lambda: psycopg.connect(pg.conninfo(DB), autocommit=True),
+                          accounts, lap)
         finally:
-            for server in (ours, stock):
-                if server is not None:
-                    server.stop()
+            if drainer is not None:
+                drainer.stop()
+            for server in servers:
+                server.stop()
             pg.stop()
     return {
         "bench": "radius-acct",
         "ours": round(ours_rate),
         "baseline": round(stock_rate),
         "ratio": round(ours_rate / stock_rate, 3),
-        "unit": "req/s",
+        "unit": "updates/s applied",
         "better": "higher",
-        "baseline_is": "stock rlm_sql PostgreSQL interim-update on radacct, durable",
+        "ours_is": "spool mode: FreeRADIUS writes the spool file and answers; the follower "
+                   "(ebs acct drain --follow) applies ordered batches, durable commit each",
+        "baseline_is": "stock rlm_sql PostgreSQL interim-update on radacct, durable commit "
+                       "per packet before the answer",
+        "ack_durability": "ours answers after a write() to the spool file (page cache, no "
+                          "fsync); an update counts as applied only once committed "
+                          "durably, as the baseline's",
         "accounts": accounts,
         "runs": runs,
         "seconds_per_run": seconds,
         "in_flight": WINDOW,
-        "ours_runs": [round(x) for x in figures["ours"]],
-        "stock_runs": [round(x) for x in figures["stock"]],
-        "ours_spooled_during_runs": figures["spooled"],
-        "lost": lost,
-        "outage_spool_ack_per_s": round(outage.rate),
-        "outage_lost": outage.lost,
-        "drain_updates_per_s": round(drained / drain_took) if drain_took else None,
-        "drain_entries": drained,
-        "sessions_with_last_counters": current[0],
-        "sessions_open": current[1],
+        "ours_runs": [round(x) for x in figures.rates["ours"]],
+        "stock_runs": [round(x) for x in figures.rates["stock"]],
+        "ours_answer_per_s": round(statistics.median(figures.ack)),
+        "drain_lag_s": round(statistics.median(figures.lag), 3),
+        "drain_lag_max_s": round(max(figures.lag), 3),
+        "idle_lag_ms_median": round(statistics.median(quiet) * 1000),
+        "idle_lag_ms_max": round(max(quiet) * 1000),
+        "live_mode_per_s": round(figures.rates["live"][0]),
+        "lost": figures.lost,
+        "answered_not_applied": figures.short,
+        **down,
         "wall_seconds": round(time.monotonic() - started, 1),
     }
 

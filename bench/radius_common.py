@@ -64,7 +64,8 @@ def baseline_templates(base: Path, site: str, files: dict[str, str],
 
 
 def radius_server(directory: Path, db: PostgresServer | None,
-                  templates: Path = CONF_TEMPLATES) -> FreeRadiusServer:
+                  templates: Path = CONF_TEMPLATES,
+                  accounting_mode: str = "live") -> FreeRadiusServer:
     """Started on fresh ports; room for every request the sender keeps in the server's
     duplicate-detection table during cleanup_delay (tens of thousands per second)."""
     last: Exception | None = None
@@ -83,6 +84,7 @@ def radius_server(directory: Path, db: PostgresServer | None,
             db_name=DB if db else None,
             db_user=db.user if db else "ebs",
             credentials_key=os.urandom(32).hex(),
+            accounting_mode=accounting_mode,
         )
         try:
             server.start()

@@ -1,7 +1,8 @@
-"""The accounting spool: Accounting-Requests rlm_sql could not apply, applied in batches.
+"""The accounting spool: Accounting-Requests applied in batches.
 
-FreeRADIUS answers every Accounting-Request; when rlm_sql fails (PostgreSQL down, a query
-error) the packet goes to a spool detail file instead (``mods-enabled/acct_spool``).
+FreeRADIUS answers every Accounting-Request; in the live accounting mode a packet goes to
+the spool detail file (``mods-enabled/acct_spool``) when rlm_sql fails (PostgreSQL down,
+a query error), in the spool mode every packet does (``billing/acct_follow.py``).
 FreeRADIUS's own reader replays such files one packet at a time through the server
 (~2k/s with durable commits); this drain reads them itself and applies whole batches, each
 in one transaction with one commit, so an outage's backlog is gone in seconds.
@@ -27,6 +28,7 @@ import os
 import queue
 import socket
 import threading
+import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -335,7 +337,10 @@ def has_work(directory: Path) -> bool:
 
 
 def _work_name(spooled: Path) -> Path:
-    return spooled.with_name(f"{spooled.name}.{uuid.uuid4().hex[:12]}{WORK_SUFFIX}")
+    """A name never used before that sorts in renaming order after its spool file's hour
+    (work files left by an interrupted drain are applied in the order they were taken)."""
+    return spooled.with_name(
+        f"{spooled.name}.{time.time_ns():020d}{uuid.uuid4().hex[:6]}{WORK_SUFFIX}")
 
 
 def drain(conn: psycopg.Connection, directory: Path, *, batch_size: int = BATCH,
@@ -352,6 +357,9 @@ def drain(conn: psycopg.Connection, directory: Path, *, batch_size: int = BATCH,
         return result
     conn.autocommit = False
     conn.execute(_CREATE_BATCH)
+    # Applied means durable, whatever the database's default: the same promise as a
+    # committed rlm_sql query.
+    conn.execute("SET synchronous_commit = on")
     conn.commit()
     # The lock is on the directory itself: no lock file whose owner (root running the
     # command, the service account running Celery) could shut the other out.

@@ -36,6 +36,12 @@ DEFAULTS: dict[str, Any] = {
     "RADIUS_LISTEN_IP": "127.0.0.1",
     "RADIUS_AUTH_PORT": 11812,
     "RADIUS_ACCT_PORT": 11813,
+    # How accounting reaches PostgreSQL. "spool": FreeRADIUS writes each packet to the
+    # spool file and answers, the follower (`ebs acct drain --follow`, started by
+    # `ebs up`) applies it in ordered batches with durable commits: several times
+    # rlm_sql's rate, a lag of a fraction of a second. "live": rlm_sql applies each
+    # packet (a durable commit) before answering, the spool only when that fails.
+    "RADIUS_ACCT_MODE": "spool",
     "NETFLOW_LISTEN_IP": "127.0.0.1",
     "NETFLOW_PORT": 12055,
     "WEB_PORT": 8080,

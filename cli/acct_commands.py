@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import json
+import logging
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
 
-from billing import acct_spool
+from billing import acct_follow, acct_spool
+from billing import settings as settings_mod
+from billing.db import connect
 from cli.common import load_settings, open_db
 
 
 @click.group()
 def acct() -> None:
-    """RADIUS accounting: the spool of packets PostgreSQL could not take at once."""
+    """RADIUS accounting: the spool FreeRADIUS writes (every packet in the spool mode,
+    those PostgreSQL could not take at once in the live mode) and its drain."""
 
 
 @acct.command("drain")
@@ -24,7 +30,13 @@ def acct() -> None:
 @click.option("--batch", default=acct_spool.BATCH, show_default=True,
               type=click.IntRange(min=1), help="Entries applied per transaction.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def drain(spool: Path | None, batch: int, as_json: bool) -> None:
+@click.option("--follow", is_flag=True,
+              help="Keep draining as FreeRADIUS spools, until SIGTERM or Ctrl-C (the "
+                   "spool accounting mode; `ebs up` runs it as acct-drain).")
+@click.option("--poll", default=acct_follow.POLL, show_default=True,
+              type=click.FloatRange(min=0.01, max=10),
+              help="With --follow: seconds between looks at an empty spool.")
+def drain(spool: Path | None, batch: int, as_json: bool, follow: bool, poll: float) -> None:
     """Apply every spooled Accounting-Request in batches, then remove the spool files.
 
     Safe to run at any time and repeatedly (Celery runs it every few seconds as
@@ -32,6 +44,9 @@ def drain(spool: Path | None, batch: int, as_json: bool) -> None:
     file position, so an interrupted drain resumes where it stopped.
     """
     directory = spool or acct_spool.spool_dir(load_settings())
+    if follow:
+        _follow(directory, batch, poll, as_json)
+        return
 
     def progress(name: str, position: int, size: int, result: acct_spool.DrainResult) -> None:
         click.echo(f"{name}: {position}/{size} bytes, {result.applied} applied, "
@@ -48,3 +63,22 @@ def drain(spool: Path | None, batch: int, as_json: bool) -> None:
     outcomes = ", ".join(f"{k} {v}" for k, v in sorted(result.outcomes.items())) or "none"
     click.echo(f"drained {result.files} files from {directory}: {result.applied} entries "
                f"applied in {result.batches} batches ({outcomes}), {result.skipped} skipped")
+
+
+def _follow(directory: Path, batch: int, poll: float, as_json: bool) -> None:
+    """The follower in the foreground: SIGTERM and Ctrl-C end it after the current drain
+    (a batch is one transaction, so even a kill loses nothing)."""
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(message)s")
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    click.echo(f"following {directory} (poll {poll} s, batch {batch})", file=sys.stderr)
+    conninfo = settings_mod.database_conninfo(load_settings())
+    total = acct_follow.follow(lambda: connect(conninfo), directory,
+                               poll=poll, batch_size=batch, stop=stop)
+    summary = total.as_dict()
+    click.echo(json.dumps(summary) if as_json else
+               f"stopped: {total.applied} entries applied from {total.files} files, "
+               f"{total.skipped} skipped")

@@ -10,8 +10,9 @@ from types import SimpleNamespace
 
 import psycopg
 
-from billing import radius_clients, schema
+from billing import acct_spool, radius_clients, schema
 from billing import settings as settings_mod
+from cli.servers.acct_drain import acct_drainer
 from cli.servers.freeradius import FreeRadiusServer
 from cli.servers.nfacctd import NfacctdServer
 from cli.servers.postgres import PostgresServer
@@ -55,7 +56,11 @@ class Stack:
             time_zone=settings.TIME_ZONE,
             credentials_key=settings.CREDENTIALS_KEY,
             credentials_key_file=settings.CREDENTIALS_KEY_FILE,
+            accounting_mode=settings.RADIUS_ACCT_MODE,
         )
+        # The spool accounting mode's applier (billing/acct_follow.py).
+        self.acct_drain = acct_drainer(
+            acct_spool.spool_dir(settings), self.run_dir, self.log_dir)
         self.nfacctd = NfacctdServer(
             directory=self.state / "nfacctd",
             port=settings.NETFLOW_PORT,
@@ -97,6 +102,9 @@ class Stack:
             Component("freeradius", self._start_freeradius, self.freeradius.stop,
                       self.freeradius.running,
                       f"{s.RADIUS_LISTEN_IP}:{s.RADIUS_AUTH_PORT}/{s.RADIUS_ACCT_PORT} udp"),
+            *([Component("acct-drain", self.acct_drain.start, self.acct_drain.stop,
+                         self.acct_drain.running, "accounting spool follower")]
+              if s.RADIUS_ACCT_MODE == "spool" else []),
             Component("nfacctd", self.nfacctd.start, self.nfacctd.stop, self.nfacctd.running,
                       f"{s.NETFLOW_LISTEN_IP}:{s.NETFLOW_PORT} udp"),
             Component("celery-worker", self.worker.start, self.worker.stop,

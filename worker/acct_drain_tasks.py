@@ -1,5 +1,6 @@
-"""Accounting spool drain: Accounting-Requests FreeRADIUS spooled while rlm_sql failed,
-applied in batches by ``billing.acct_spool`` (beat runs it every few seconds)."""
+"""Accounting spool drain: Accounting-Requests FreeRADIUS spooled (while rlm_sql failed,
+or all of them in the spool mode, whose follower normally gets there first), applied in
+batches by ``billing.acct_spool`` (beat runs it every few seconds)."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sysconfig
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,20 @@ EBS_MODULE = "mods-enabled/ebs"  # the python3 instance; its config may hold the
 PROJECT_ROOT = CONF_TEMPLATES.parent
 LIBDIR = Path("/usr/lib/freeradius")
 READY_LINE = "Ready to process requests"
+
+# The site's accounting section after the detail file, per accounting mode.
+ACCOUNTING_MODES = {
+    # rlm_sql applies each packet before the NAS is answered (a durable commit per
+    # packet); when rlm_sql fails (PostgreSQL down, a query error) the packet goes to
+    # the spool (mods-enabled/acct_spool), which the drain applies later, and the NAS
+    # still gets its Accounting-Response. Only when the spool cannot be written either
+    # does the request fail (the NAS retransmits).
+    "live": "redundant {\n\t\t\tsql\n\t\t\tacct_spool\n\t\t}",
+    # Every packet goes to the spool and is answered once written there; the drain
+    # (`ebs acct drain --follow`) applies the spool in ordered batches, one durable
+    # commit per batch. No database work per packet inside FreeRADIUS.
+    "spool": "acct_spool",
+}
 
 _REPLY = re.compile(r"^Received (\S+) Id \d+")
 _ATTRIBUTE = re.compile(r"^\s+(\S+) = (.*)$")
@@ -81,12 +96,17 @@ def radclient(
     cmd = ["radclient", "-x", "-r", str(retries), "-t", str(timeout)]
     if raddb is not None:
         cmd += ["-d", str(raddb)]
-    cmd += [f"{server}:{port}", command, secret]
     stdin = "\n".join(f"{name} = {value}" for name, value in attributes) + "\n"
-    result = subprocess.run(
-        cmd, input=stdin, capture_output=True, text=True, timeout=timeout * (retries + 1) + 10,
-        check=False,
-    )
+    # The secret goes in a file (-S): on the command line one starting with "-" (a random
+    # secret does, one time in 64) is taken for an option, and ps would show it.
+    with tempfile.NamedTemporaryFile("w", prefix="radclient-", suffix=".secret") as secret_file:
+        secret_file.write(secret + "\n")
+        secret_file.flush()
+        cmd += ["-S", secret_file.name, f"{server}:{port}", command]
+        result = subprocess.run(
+            cmd, input=stdin, capture_output=True, text=True,
+            timeout=timeout * (retries + 1) + 10, check=False,
+        )
     output = result.stdout + result.stderr
     code, attrs, in_reply = None, {}, False
     for line in result.stdout.splitlines():
@@ -100,7 +120,7 @@ def radclient(
         elif line and not line[0].isspace():
             in_reply = False
     if code is None and "No reply from server" not in output:
-        raise ServerError(f"{' '.join(cmd[:-1])} failed ({result.returncode}):\n{output}")
+        raise ServerError(f"{' '.join(cmd)} failed ({result.returncode}):\n{output}")
     return RadiusReply(code, attrs, output)
 
 
@@ -123,6 +143,8 @@ class FreeRadiusServer:
     db_name: str | None = None
     db_user: str = "ebs"
     db_password: str = ""
+    # How accounting reaches the database (ACCOUNTING_MODES; billing/acct_follow.py).
+    accounting_mode: str = "live"
     # rlm_ebs (the python3 instance): the ISP's timezone and the CHAP credentials key
     # (hex, or a file the server's user can read); the interpreter's site-packages.
     time_zone: str = "UTC"
@@ -149,18 +171,21 @@ class FreeRadiusServer:
 
     def _db_values(self) -> dict[str, object]:
         if not self.accounting_to_sql:
-            return {"accounting_sql": "# no database configured: detail file only"}
+            return {"accounting_sql": "# no database configured: detail file only",
+                    "accounting_detail": "detail"}
         for name in ("db_host", "db_name", "db_user", "db_password"):
             value = str(getattr(self, name) or "")
             # Double-quoted config strings expand ${...} and backslashes: keep them out.
             if any(c in value for c in '"\\$') or any(not (32 <= ord(c) < 127) for c in value):
                 raise ServerError(f"FreeRADIUS {name}: printable ASCII without \" \\ or $")
+        if self.accounting_mode not in ACCOUNTING_MODES:
+            raise ServerError(f"FreeRADIUS accounting_mode {self.accounting_mode!r}: "
+                              f"one of {', '.join(ACCOUNTING_MODES)}")
         return {
-            # rlm_sql answers fail when PostgreSQL is down or the query fails; the packet
-            # then goes to the spool (mods-enabled/acct_spool), which the drain applies
-            # later, and the NAS still gets its Accounting-Response. Only when the spool
-            # cannot be written either does the request fail (the NAS retransmits).
-            "accounting_sql": "redundant {\n\t\t\tsql\n\t\t\tacct_spool\n\t\t}",
+            "accounting_sql": ACCOUNTING_MODES[self.accounting_mode],
+            # One copy on disk per packet: the spool mode's spool file is it.
+            "accounting_detail": "detail" if self.accounting_mode == "live" else (
+                "# spool mode: the spool file is the packet's copy on disk"),
             "db_host": self.db_host,
             "db_port": int(self.db_port),
             "db_name": self.db_name,

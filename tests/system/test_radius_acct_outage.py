@@ -288,3 +288,64 @@ def test_an_entry_the_database_refuses_is_skipped_and_its_batch_still_applies(pg
     assert (result.applied, result.skipped) == (2, 1)
     assert names == [f"{tag}-1", f"{tag}-3"]
     assert "skipped, the database refused it" in caplog.text
+
+
+def test_spool_mode_follower_applies_as_packets_come_and_outlasts_an_outage(pg, tmp_path):
+    """Spool mode: FreeRADIUS only writes the spool and answers; the follower process
+    (`ebs acct drain --follow`) applies it, waits out PostgreSQL's absence without losing
+    or repeating anything, and catches up once it is back."""
+    from billing.acct_follow import drained, wait_drained
+    from cli.servers.acct_drain import acct_drainer
+
+    server = start_with_retry(lambda: FreeRadiusServer(
+        directory=tmp_path / "conf", auth_port=free_port(udp=True, tcp=False),
+        acct_port=free_port(udp=True, tcp=False), clients=[("local", "127.0.0.1", SECRET)],
+        reject_delay=0, db_port=pg.port, db_name=DB, db_user=pg.user,
+        accounting_mode="spool"))
+    spool = server.radacct_dir / "spool"
+    follower = acct_drainer(spool, tmp_path / "run", tmp_path / "log",
+                            env=ebs_env(pg.conninfo(DB)), poll=0.02)
+    follower.start()
+    numbers = range(500, 520)
+    try:
+        starts = [packet("Start", n, Event_Timestamp=int(T0.timestamp())) for n in numbers]
+        assert send_all(server, starts) == len(starts)
+        assert wait_drained(spool, 30)
+        with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+            assert conn.execute("SELECT count(*) FROM sessions_open WHERE acct_session_id"
+                                " = ANY(%s)", ([f"out-{n}" for n in numbers],)).fetchone()[0] \
+                == len(starts)
+
+        pg.stop()
+        interims = [packet("Interim-Update", n, **counters(n, 1)) for n in numbers]
+        stops = [packet("Stop", n, Acct_Terminate_Cause="Idle-Timeout", **counters(n, 2))
+                 for n in numbers if n % 2]
+        late = [packet("Interim-Update", n, **counters(n, 1)) for n in numbers if n % 2]
+        for batch in (interims, stops, late):
+            assert send_all(server, batch) == len(batch)  # answered, database down
+        assert not drained(spool) and follower.running()
+        pg.start()
+        assert wait_drained(spool, 60)
+    finally:
+        follower.stop()
+        server.stop()
+
+    with psycopg.connect(pg.conninfo(DB), autocommit=True, row_factory=dict_row) as conn:
+        for n in numbers:
+            name = f"out-{n}"
+            if n % 2:
+                assert conn.execute("SELECT 1 FROM sessions_open WHERE acct_session_id = %s",
+                                    (name,)).fetchone() is None  # the late interim: ignored
+                row = conn.execute("SELECT * FROM sessions_history WHERE acct_session_id"
+                                   " = %s", (name,)).fetchone()
+                assert row["terminate_cause"] == "Idle-Timeout"
+                assert (row["input_octets"], row["output_octets"], row["session_time"]) == \
+                    expected(n, 2)
+            else:
+                row = conn.execute("SELECT * FROM sessions_open WHERE acct_session_id = %s",
+                                   (name,)).fetchone()
+                assert (row["input_octets"], row["output_octets"], row["session_time"]) == \
+                    expected(n, 1)
+    log = follower.log.read_text()
+    assert "database unavailable" in log and "database back" in log
+    assert f"stopped: {len(starts) * 2 + len(stops) * 2} entries applied" in log

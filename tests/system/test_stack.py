@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 from celery import Celery
 
+from billing.acct_follow import wait_drained
 from cli.servers.base import free_port
 from cli.servers.freeradius import radclient
 
@@ -55,10 +56,23 @@ def test_up_with_demo_status_and_down(tmp_path):
 
         status = ebs(env, "status")
         assert status.returncode == 0, status.stdout
-        for name in ("postgresql", "redis", "freeradius", "nfacctd", "celery-worker",
-                     "celery-beat", "web"):
+        for name in ("postgresql", "redis", "freeradius", "acct-drain", "nfacctd",
+                     "celery-worker", "celery-beat", "web"):
             assert f"{name}" in status.stdout
         assert "stopped" not in status.stdout
+
+        # Accounting in the default spool mode: FreeRADIUS answers, the follower applies.
+        reply = radclient(int(env["EBS_RADIUS_ACCT_PORT"]), "acct", secret,
+                          [("Acct-Status-Type", "Start"), ("Acct-Session-Id", "stack-1"),
+                           ("User-Name", "stack-user"), ("NAS-IP-Address", "127.0.0.1")],
+                          timeout=2, retries=2)
+        assert reply.code == "Accounting-Response"
+        spool = tmp_path / "var" / "freeradius" / "radacct" / "spool"
+        assert wait_drained(spool, 60)
+        with psycopg.connect(f"host=127.0.0.1 port={env['EBS_DB_PORT']} dbname=ebs"
+                             " user=ebs") as conn:
+            assert conn.execute("SELECT username FROM sessions_open"
+                                " WHERE acct_session_id = 'stack-1'").fetchone() == ("stack-user",)
 
         verified = ebs(env, "ledger", "verify")
         assert verified.returncode == 0

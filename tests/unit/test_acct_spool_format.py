@@ -51,3 +51,45 @@ def test_values_out_of_range_are_malformed(name, value):
         batch_row(0, {"Acct-Status-Type": "Start", name: value})
     with pytest.raises(MalformedEntry):
         batch_row(0, {"User-Name": "no status"})
+
+
+def detail_quoted(value: str) -> bytes:
+    """A string as FreeRADIUS's detail module prints it (seen in its files): backslash,
+    quote, CR, LF and tab escaped, other control bytes in octal, UTF-8 as it is."""
+    out = bytearray(b'"')
+    for byte in value.encode():
+        char = chr(byte)
+        if char in '\\"':
+            out += b"\\" + char.encode()
+        elif char in "\n\r\t":
+            out += {"\n": b"\\n", "\r": b"\\r", "\t": b"\\t"}[char]
+        elif byte < 32:
+            out += b"\\%03o" % byte
+        else:
+            out.append(byte)
+    return bytes(out + b'"')
+
+
+HOSTILE = [
+    "o'brien\"; DROP TABLE sessions_open; --",
+    "two\n\nlines\n\tAcct-Status-Type = Stop",  # would end the entry and start another
+    "Sun Nov 29 01:00:00 2026\n\tUser-Name = \"evil\"",
+    "ctrl\x01\x1f\r\\0\\\\",
+    "ж" * 126 + "z",  # 253 bytes of UTF-8
+    ("\\\"\n" * 85)[:253],  # 253 bytes that are all escaped
+]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_values_read_back_exactly_and_stay_one_entry(value):
+    assert len(value.encode()) <= 253
+    quoted = detail_quoted(value)
+    data = b"".join(
+        b"Sun Nov 29 01:00:00 2026\n\tAcct-Status-Type = Start\n\tUser-Name = " + quoted
+        + b"\n\tAcct-Session-Id = " + quoted + b"\n\tAcct-Unique-Session-Id = \"k%d\"\n\n" % n
+        for n in range(2))
+    entries = list(read_entries(io.BytesIO(data), chunk=7))  # entries cut across reads
+    assert [e.error for e in entries] == [None, None]
+    for n, found in enumerate(entries):
+        row = batch_row(n, found.attributes)
+        assert (row[1], row[2], row[3], row[4]) == ("Start", f"k{n}", value, value)
