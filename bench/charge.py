@@ -2,8 +2,9 @@
 naive ``UPDATE accounts SET balance = balance - fee`` over the same rows in the same run.
 
 The tick writes a ledger entry per account (idempotency key, details, effective time) and
-moves the balances through the ledger trigger; the naive update only moves balances (and
-is rolled back, so the ledger stays true). Runs on a private PostgreSQL of its own.
+moves the balances through the ledger trigger, on ``workers`` connections as the worker
+runs it; the naive update only moves balances, in one statement (and is rolled back, so
+the ledger stays true). Runs on a private PostgreSQL of its own.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 import psycopg
 
 from billing import schema
-from billing.charging.tick import charge
+from billing.charging.tick import WORKERS, charge
 from cli.servers.base import free_port
 from cli.servers.postgres import PostgresServer
 
@@ -60,7 +61,7 @@ def _naive(conn: psycopg.Connection, tariff: int) -> tuple[float, int]:
     return took, rows
 
 
-def run(accounts: int = 500_000, workdir: Path | None = None) -> dict:
+def run(accounts: int = 500_000, workdir: Path | None = None, workers: int = WORKERS) -> dict:
     with tempfile.TemporaryDirectory(prefix="ebs-bench-charge-", dir=workdir) as tmp:
         base = Path(tmp)
         server = PostgresServer(datadir=base / "pgdata", port=free_port(),
@@ -74,14 +75,14 @@ def run(accounts: int = 500_000, workdir: Path | None = None) -> dict:
                 naive_before, rows = _naive(conn, tariff)
                 at = DAY + timedelta(minutes=30)
                 started = time.perf_counter()
-                first = charge(conn, at, UTC)
+                first = charge(conn, at, UTC, workers=workers)
                 ours = time.perf_counter() - started
                 started = time.perf_counter()
-                second = charge(conn, at, UTC)
+                second = charge(conn, at, UTC, workers=workers)
                 second_took = time.perf_counter() - started
                 conn.execute("DELETE FROM charge_runs")  # only the keys guard this rerun
                 started = time.perf_counter()
-                rerun = charge(conn, at, UTC)
+                rerun = charge(conn, at, UTC, workers=workers)
                 rerun_took = time.perf_counter() - started
                 conn.execute("VACUUM accounts")
                 naive_after, _ = _naive(conn, tariff)
@@ -98,6 +99,7 @@ def run(accounts: int = 500_000, workdir: Path | None = None) -> dict:
         "unit": "s",
         "better": "lower",
         "accounts": accounts,
+        "workers": workers,
         "rows_naive": rows,
         "entries_first_tick": first.entries,
         "ledger_entries": entries[0],

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import click
 
-from billing.charging.tick import CHUNK_ACCOUNTS
+from billing.charging.tick import CHUNK_ACCOUNTS, WORKERS
 from billing.charging.tick import charge as charge_service
 from cli.common import load_settings, open_db
 
@@ -38,7 +38,10 @@ def _parse_at(value: str | None, tz: ZoneInfo) -> datetime:
               type=click.IntRange(min=1),
               help="Accounts per committed chunk: an interrupted tick keeps its finished "
                    "chunks, and the next tick completes the rest.")
-def charge(at_text: str | None, dry_run: bool, as_json: bool, chunk: int) -> None:
+@click.option("--workers", default=WORKERS, show_default=True, type=click.IntRange(min=1),
+              help="Database connections charging ranges of accounts side by side "
+                   "(a tick of more than one chunk); a dry run uses one.")
+def charge(at_text: str | None, dry_run: bool, as_json: bool, chunk: int, workers: int) -> None:
     """Charge periodic and one-time services due up to TIME, for all accounts."""
     tz = ZoneInfo(load_settings().TIME_ZONE)
     at = _parse_at(at_text, tz)
@@ -51,7 +54,7 @@ def charge(at_text: str | None, dry_run: bool, as_json: bool, chunk: int) -> Non
                 bar.update(done - bar.pos)
 
             summary = charge_service(conn, at, tz, dry_run=dry_run, progress=progress,
-                                     chunk_accounts=chunk)
+                                     chunk_accounts=chunk, workers=workers)
     if as_json:
         click.echo(json.dumps(summary.as_dict()))
         return
@@ -73,8 +76,10 @@ def bench() -> None:
 @bench.command("charge")
 @click.option("--accounts", default=500_000, show_default=True, type=click.IntRange(min=1),
               help="Subscribers on the GRADUAL daily fee.")
-def bench_charge(accounts: int) -> None:
+@click.option("--workers", default=WORKERS, show_default=True, type=click.IntRange(min=1),
+              help="Connections the tick charges with (see ebs charge --workers).")
+def bench_charge(accounts: int, workers: int) -> None:
     """One charge tick vs a naive UPDATE of the same balances (lower ratio is better)."""
     from bench.charge import run
 
-    click.echo(json.dumps(run(accounts)))
+    click.echo(json.dumps(run(accounts, workers=workers)))

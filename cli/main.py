@@ -7,6 +7,7 @@ import sys
 import click
 
 from cli import (
+    account_commands,
     acct_commands,
     bench_commands,
     charge_commands,
@@ -23,6 +24,7 @@ def cli() -> None:
     """EBS ISP billing: run the stack, migrate, seed, charge, verify."""
 
 
+cli.add_command(account_commands.account)
 cli.add_command(acct_commands.acct)
 cli.add_command(charge_commands.charge)
 cli.add_command(charge_commands.bench)

@@ -146,15 +146,15 @@ _STALE = """
 """
 
 
-def require_package_cost(
+def check_period_starts(
     conn: psycopg.Connection, after: datetime | None, at: datetime
 ) -> tuple[int, int]:
-    """The tick's package step, after its charges: check the period starts of the
-    window and block the accounts not covered, then lift every block that is covered
-    or stale. Returns (blocked, unblocked). One transaction, set-based."""
+    """The tick's package check for the accounts of its ``charge_spans``, after their
+    charges: block those whose period started in the window without the cost covered
+    (and lift the checked ones that are covered). Returns (blocked, unblocked). One
+    transaction, set-based."""
     floor = after if after is not None else datetime.min.replace(tzinfo=at.tzinfo)
-    if not conn.execute("SELECT EXISTS (SELECT 1 FROM package_calendar)"
-                        " OR EXISTS (SELECT 1 FROM package_blocks)").fetchone()[0]:
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM package_calendar)").fetchone()[0]:
         return 0, 0
     with conn.transaction():
         record_actor(conn, at=at, actor="system",
@@ -162,7 +162,17 @@ def require_package_cost(
         checked = [r[0] for r in conn.execute(_CHECKS, {"after": floor, "at": at})]
         unblocked = conn.execute("SELECT ebs_package_unblock(%s)", (checked,)).fetchone()[0]
         blocked = conn.execute(_BLOCK, (checked,)).rowcount
-        record_actor(conn, at=at, actor="system", reason="package cost no longer required")
-        unblocked += conn.execute(_STALE, {"at": at}).rowcount
-        unblocked += conn.execute("SELECT ebs_package_unblock(NULL)").fetchone()[0]
     return blocked, unblocked
+
+
+def lift_blocks(conn: psycopg.Connection, at: datetime) -> int:
+    """The tick's last package step, for all accounts: lift every block that is covered
+    now (a raised credit) or stale (another tariff, or one that stopped requiring the
+    cost). Returns how many were lifted."""
+    if not conn.execute("SELECT EXISTS (SELECT 1 FROM package_blocks)").fetchone()[0]:
+        return 0
+    with conn.transaction():
+        record_actor(conn, at=at, actor="system", reason="package cost no longer required")
+        unblocked = conn.execute(_STALE, {"at": at}).rowcount
+        unblocked += conn.execute("SELECT ebs_package_unblock(NULL)").fetchone()[0]
+    return unblocked

@@ -2,9 +2,15 @@
 
 The calendar of a service (periods, GRADUAL steps, day bounds) is computed once in Python
 by ``schedule.calendar`` and copied to a temporary table; one statement joins it with the
-tick's assignment spans (``charge_spans``, built by ``tick``) and inserts every due charge
-with ``ON CONFLICT (idempotency_key) DO NOTHING``. The ledger trigger then moves all the
-touched balances in one UPDATE.
+tick's assignment spans (``charge_spans``, built by ``tick``) and inserts every due charge.
+The ledger trigger then moves all the touched balances in one UPDATE.
+
+A tick's window holds only charges not yet due at the last finished tick, so a chunk
+normally conflicts with nothing: it is first inserted plainly (``guarded=False``), which
+skips the speculative insertion ``ON CONFLICT`` costs per row. The unique key still
+guards every row; if a killed or concurrent tick already wrote some of them, the insert
+fails as a whole and the tick redoes the chunk with ``ON CONFLICT (idempotency_key) DO
+NOTHING`` (``guarded=True``).
 
 Fixed-anchor periods share one calendar for all accounts of a service. Autostart periods
 start at each assignment, so their calendar rows carry the assignment id: computed per
@@ -189,7 +195,7 @@ _INSERT = """
           FROM due
          WHERE due > %(after)s AND due <= %(at)s AND amount <> 0
          ORDER BY account_id, due, step
-        ON CONFLICT (idempotency_key) DO NOTHING
+        {on_conflict}
         RETURNING amount
     )
     SELECT count(*), coalesce(sum(amount), 0) FROM inserted
@@ -205,8 +211,12 @@ def charge_chunk(
     last_account: int,
     after: datetime | None,
     at: datetime,
+    guarded: bool = True,
 ) -> tuple[int, Decimal]:
-    """Insert the service's due charges for accounts [first, last]; (entries, sum) new."""
+    """Insert the service's due charges for accounts [first, last]; (entries, sum) new.
+
+    Unguarded, a charge already in the ledger raises ``psycopg.errors.UniqueViolation``
+    (and aborts the caller's transaction) instead of being skipped."""
     op = CONDITIONS[service.condition]
     condition = "true" if op is None else f"s.condition_balance {op} %(condition_sum)s"
     join = "c.assignment_id = s.assignment_id" if autostart else "c.assignment_id IS NULL"
@@ -218,6 +228,7 @@ def charge_chunk(
     sql = _INSERT.format(
         candidates=_CANDIDATES.format(join=join, condition=condition),
         due=due, amount=amount, covered=covered, piece_details=piece_details,
+        on_conflict="ON CONFLICT (idempotency_key) DO NOTHING" if guarded else "",
     )
     params = {
         "active_from": service.active_from or datetime.min.replace(tzinfo=at.tzinfo),

@@ -24,12 +24,17 @@ Rules decided per tick, on the state at the tick:
   value as the first run.
 
 Work runs in chunks of accounts, one transaction each: a killed tick keeps the chunks it
-committed and the rerun does the rest.
+committed and the rerun does the rest. A large tick splits its accounts into ``workers``
+ranges of ids, each charged by a connection of its own (one per core): ranges share no
+account, so the workers never wait for each other's rows, and each chunk stays guarded by
+the same keys.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,11 +42,14 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from billing import promise, suspension, tariff_change
 from billing.charging import fillup, onetime, package, periodic
 
 CHUNK_ACCOUNTS = 50_000
+_MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
+WORKERS = 2  # connections charging ranges of accounts side by side (this is a 2-core box)
 ANALYZE_FROM = 5_000  # rows in a temporary table worth giving the planner statistics for
 
 
@@ -67,6 +75,12 @@ class ChargeSummary:
         self.amount += amount
         old = self.by_service.get(label, (0, Decimal("0.00")))
         self.by_service[label] = (old[0] + count, old[1] + amount)
+
+    def merge(self, other: ChargeSummary) -> None:
+        self.accounts += other.accounts
+        self.chunks += other.chunks
+        for label, (count, amount) in other.by_service.items():
+            self.add(label, count, amount)
 
     def as_dict(self) -> dict:
         return {
@@ -107,10 +121,12 @@ _SPANS = """
                    FROM ledger_entries
                   WHERE kind IN ('charge_periodic', 'charge_onetime')
                     AND effective_at > %(after)s AND effective_at <= %(at)s
+                    AND account_id BETWEEN %(first)s AND %(last)s
                   GROUP BY account_id) w ON w.account_id = t.account_id
      WHERE t.assigned_at <= %(at)s
        AND (t.ended_at IS NULL OR t.ended_at > %(after)s)
        AND t.tariff_id = ANY(%(tariffs)s)
+       AND t.account_id BETWEEN %(first)s AND %(last)s
        AND (a.status IN ('active', 'inactive_charged')
             -- a running self-suspension: charged up to its start (cut_spans cuts the rest)
             OR (a.status = 'suspended' AND EXISTS (
@@ -134,13 +150,15 @@ def last_charged_to(conn: psycopg.Connection) -> datetime | None:
 
 
 def _prepare(conn: psycopg.Connection, after: datetime | None, at: datetime, tz: ZoneInfo,
-             services: list[periodic.PeriodicService], tariffs: list[int]) -> None:
+             services: list[periodic.PeriodicService], tariffs: list[int],
+             accounts: tuple[int, int]) -> None:
     floor = after if after is not None else datetime.min.replace(tzinfo=at.tzinfo)
     conn.execute(_SPANS_TABLE)
     conn.execute("CREATE INDEX IF NOT EXISTS charge_spans_idx"
                  " ON charge_spans (tariff_id, account_id)")
     conn.execute("DELETE FROM charge_spans")
-    spans = conn.execute(_SPANS, {"after": floor, "at": at, "tariffs": tariffs}).rowcount
+    spans = conn.execute(_SPANS, {"after": floor, "at": at, "tariffs": tariffs,
+                                  "first": accounts[0], "last": accounts[1]}).rowcount
     spans += suspension.cut_spans(conn)
     if spans >= ANALYZE_FROM:
         conn.execute("ANALYZE charge_spans")
@@ -171,13 +189,16 @@ def charge(
     dry_run: bool = False,
     progress: Callable[[int, int], None] | None = None,
     chunk_accounts: int = CHUNK_ACCOUNTS,
+    workers: int = WORKERS,
 ) -> ChargeSummary:
     """Charge everything due up to ``at`` (aware) that is not charged yet.
 
     ``conn`` must be in autocommit mode (each chunk commits on its own). With ``dry_run``
     the same statements run in one transaction that is rolled back, so the summary is
     exactly what a real tick would have charged and nothing is written. ``progress`` is
-    called with (chunks done, chunks total).
+    called with (chunks done, chunks total). A tick over more than ``chunk_accounts``
+    accounts is shared by up to ``workers`` connections (opened like ``conn``); a dry run
+    stays on ``conn``, inside its one transaction.
     """
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
@@ -191,7 +212,8 @@ def charge(
     summary = ChargeSummary(at=at, after=after, dry_run=dry_run)
     try:
         with conn.transaction() if dry_run else nullcontext():
-            _run(conn, summary, after, at, tz, progress, chunk_accounts)
+            _run(conn, summary, after, at, tz, _Progress(progress), chunk_accounts,
+                 1 if dry_run else workers)
             if dry_run:
                 raise Rollback
     except Rollback:
@@ -199,7 +221,51 @@ def charge(
     return summary
 
 
-def _run(conn, summary, after, at, tz, progress, chunk_accounts) -> None:
+class _Progress:
+    """Chunks done / known, summed over the workers (each adds its total when known)."""
+
+    def __init__(self, report: Callable[[int, int], None] | None) -> None:
+        self.report, self.done, self.total = report, 0, 0
+        self.lock = threading.Lock()
+
+    def add(self, done: int = 0, total: int = 0) -> None:
+        if self.report is None:
+            return
+        with self.lock:
+            self.done += done
+            self.total += total
+            self.report(self.done, self.total)
+
+
+def _account_ranges(conn: psycopg.Connection, workers: int,
+                    chunk_accounts: int) -> list[tuple[int, int]]:
+    """Account id ranges for the workers: equal slices of the ids in use (ids are issued
+    in order, so slices hold about as many accounts); one range for a small base. The
+    outer ranges are open, so an account added meanwhile still falls in one."""
+    count, low, high = conn.execute(
+        "SELECT count(*), min(account_id), max(account_id) FROM account_tariffs").fetchone()
+    parts = max(1, min(workers, count // chunk_accounts))
+    if parts == 1:
+        return [(_MIN_ID, _MAX_ID)]
+    step = (high - low) // parts + 1
+    cuts = [low + i * step for i in range(1, parts)]
+    return list(zip([_MIN_ID, *cuts], [*(c - 1 for c in cuts), _MAX_ID], strict=True))
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What every worker of one tick charges: the window and the services in it."""
+
+    after: datetime | None
+    at: datetime
+    tz: ZoneInfo
+    services: list[periodic.PeriodicService]
+    packages: dict
+    tariffs: list[int]
+    chunk_accounts: int
+
+
+def _run(conn, summary, after, at, tz, progress, chunk_accounts, workers) -> None:
     run_id = conn.execute(
         "INSERT INTO charge_runs (charged_to, charged_from) VALUES (%s, %s) RETURNING id",
         (at, after),
@@ -217,39 +283,79 @@ def _run(conn, summary, after, at, tz, progress, chunk_accounts) -> None:
     tariffs = sorted({s.tariff_id for s in services} | set(packages) | {
         r[0] for r in conn.execute("SELECT DISTINCT tariff_id FROM onetime_services"
                                    " WHERE cost > 0")})
-    _prepare(conn, after, at, tz, services, tariffs)
-    package.fill_calendar(conn, packages, after, at, tz)
-    chunks = conn.execute(_CHUNKS, (chunk_accounts,)).fetchall()
+    plan = _Plan(after, at, tz, services, packages, tariffs, chunk_accounts)
+    ranges = _account_ranges(conn, workers, chunk_accounts)
+    parts = [ChargeSummary(at=at, after=after) for _ in ranges]
+    if len(ranges) == 1:
+        _charge_range(conn, plan, ranges[0], parts[0], progress)
+    else:
+        conninfo = make_conninfo(conn.info.dsn, password=conn.info.password)
+        with ThreadPoolExecutor(len(ranges) - 1) as pool:
+            others = [pool.submit(_charge_range_connected, conninfo, plan, r, part, progress)
+                      for r, part in zip(ranges[1:], parts[1:], strict=True)]
+            _charge_range(conn, plan, ranges[0], parts[0], progress)
+            for other in others:
+                other.result()
+    for part in parts:
+        summary.merge(part)
+    package.lift_blocks(conn, at)
+    conn.execute(
+        "UPDATE charge_runs SET finished_at = now(), entries = %s, amount = %s WHERE id = %s",
+        (summary.entries, summary.amount, run_id),
+    )
+
+
+def _charge_range_connected(conninfo: str, plan: _Plan, accounts: tuple[int, int],
+                            summary: ChargeSummary, progress: _Progress) -> None:
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        _charge_range(conn, plan, accounts, summary, progress)
+
+
+def _charge_range(conn: psycopg.Connection, plan: _Plan, accounts: tuple[int, int],
+                  summary: ChargeSummary, progress: _Progress) -> None:
+    """Everything due for the accounts with ids in ``accounts``, chunk by chunk, then the
+    package checks of their period starts."""
+    after, at, services = plan.after, plan.at, plan.services
+    _prepare(conn, after, at, plan.tz, services, plan.tariffs, accounts)
+    package.fill_calendar(conn, plan.packages, after, at, plan.tz)
+    chunks = conn.execute(_CHUNKS, (plan.chunk_accounts,)).fetchall()
     summary.accounts = conn.execute(
         "SELECT count(DISTINCT account_id) FROM charge_spans"
     ).fetchone()[0]
     summary.chunks = len(chunks)
     autostart = {s.id: s.period.autostart for s in services}
-    if progress:
-        progress(0, len(chunks))
-    for done, (first, last) in enumerate(chunks, start=1):
-        with conn.transaction():
-            # A chunk's charges are sorted (a fixed lock order keeps concurrent ticks free of
-            # deadlocks); let the sort stay in memory.
-            conn.execute("SET LOCAL work_mem = '64MB'")
-            count, amount = onetime.charge_chunk(
-                conn, first_account=first, last_account=last, at=at
-            )
-            summary.add("one-time services", count, amount)
-            for service in services:
-                count, amount = periodic.charge_chunk(
-                    conn, service, autostart=autostart[service.id],
-                    first_account=first, last_account=last, after=after, at=at,
-                )
-                summary.add(f"{service.id}: {service.name}", count, amount)
-            if packages:
-                count, amount = fillup.charge_chunk(
-                    conn, first_account=first, last_account=last, after=after, at=at)
-                summary.add("fill-up to package cost", count, amount)
-        if progress:
-            progress(done, len(chunks))
-    package.require_package_cost(conn, after, at)
-    conn.execute(
-        "UPDATE charge_runs SET finished_at = now(), entries = %s, amount = %s WHERE id = %s",
-        (summary.entries, summary.amount, run_id),
-    )
+    progress.add(total=len(chunks))
+    for first, last in chunks:
+        try:
+            charged = _charge_chunk(conn, plan, first, last, autostart, guarded=False)
+        except psycopg.errors.UniqueViolation:
+            # Some of these charges are in the ledger already (a killed or a concurrent
+            # tick): redo the chunk, skipping them.
+            charged = _charge_chunk(conn, plan, first, last, autostart, guarded=True)
+        for label, count, amount in charged:
+            summary.add(label, count, amount)
+        progress.add(done=1)
+    package.check_period_starts(conn, after, at)
+
+
+def _charge_chunk(conn: psycopg.Connection, plan: _Plan, first: int, last: int,
+                  autostart: dict[int, bool], guarded: bool) -> list[tuple[str, int, Decimal]]:
+    """One committed chunk: one-time fees, each periodic service, fill-ups; returns what
+    it charged, by label. Unguarded, periodic charges meet a key already used with an
+    error (see ``periodic``); one-time fees and fill-ups always skip such keys."""
+    charged = []
+    with conn.transaction():
+        # A chunk's charges are sorted (a fixed lock order keeps concurrent ticks free of
+        # deadlocks); let the sort stay in memory.
+        conn.execute("SET LOCAL work_mem = '64MB'")
+        charged.append(("one-time services",
+                        *onetime.charge_chunk(conn, first_account=first, last_account=last,
+                                              at=plan.at)))
+        for service in plan.services:
+            charged.append((f"{service.id}: {service.name}", *periodic.charge_chunk(
+                conn, service, autostart=autostart[service.id], first_account=first,
+                last_account=last, after=plan.after, at=plan.at, guarded=guarded)))
+        if plan.packages:
+            charged.append(("fill-up to package cost", *fillup.charge_chunk(
+                conn, first_account=first, last_account=last, after=plan.after, at=plan.at)))
+    return charged

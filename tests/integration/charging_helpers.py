@@ -69,13 +69,14 @@ def pay(conn, account_id, amount, at=datetime(2026, 1, 1, tzinfo=UTC)) -> None:
                                    f"pay:{next(_seq)}", at))
 
 
-def tick(conn, at, tz="UTC", times=3):
-    """Run the tick ``times`` times and prove the ledger did not change after the first."""
+def tick(conn, at, tz="UTC", times=3, **options):
+    """Run the tick ``times`` times and prove the ledger did not change after the first;
+    ``options`` go to ``charge`` (chunk size, workers)."""
     zone = ZoneInfo(tz) if isinstance(tz, str) else tz
-    first = charge(conn, at, zone)
+    first = charge(conn, at, zone, **options)
     snapshot = ledger_state(conn)
     for _ in range(times - 1):
-        again = charge(conn, at, zone)
+        again = charge(conn, at, zone, **options)
         assert again.entries == 0
         assert ledger_state(conn) == snapshot
     return first

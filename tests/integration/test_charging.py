@@ -155,8 +155,10 @@ def test_a_rerun_from_scratch_is_stopped_by_the_keys_alone(conn):
 
 @pytest.mark.parametrize("method", list(ChargeMethod))
 @pytest.mark.parametrize("autostart", [False, True])
-def test_sql_charges_exactly_what_the_python_rule_says(conn, method, autostart):
-    """Spans starting and ending anywhere, in Berlin, ticked at odd moments."""
+@pytest.mark.parametrize("chunk", [50_000, 1], ids=["one-worker", "two-workers"])
+def test_sql_charges_exactly_what_the_python_rule_says(conn, method, autostart, chunk):
+    """Spans starting and ending anywhere, in Berlin, ticked at odd moments; by one
+    connection, or (chunks of one account) by two, each charging half of the accounts."""
     anchor = None if autostart else d(2025, 12, 15, 10, tz=BERLIN)
     sp = settlement_period(conn, unit="MONTH", anchor=anchor, autostart=autostart)
     t1, t2 = tariff(conn), tariff(conn)
@@ -177,7 +179,8 @@ def test_sql_charges_exactly_what_the_python_rule_says(conn, method, autostart):
     ticks = [d(2026, 1, 20, tz=BERLIN), d(2026, 3, 29, 3, tz=BERLIN), d(2026, 3, 31, tz=BERLIN),
              d(2026, 6, 2, 5, tz=BERLIN)]
     for at in ticks:
-        tick(conn, at, tz=BERLIN)
+        summary = tick(conn, at, tz=BERLIN, chunk_accounts=chunk)
+        assert summary.chunks == (1 if chunk > len(accs) else summary.accounts)
     period = SettlementPeriod(PeriodUnit.MONTH, anchor=anchor, autostart=autostart)
     for acc, (start, end) in zip(accs, spans, strict=True):
         span_start = max(start, d(2026, 1, 2, tz=BERLIN))

@@ -1,10 +1,13 @@
 """A fake clock walks 400 days through monthly AT_START, AT_END and GRADUAL tariffs, with a
-one-time connection fee, a tariff change at 13:37 mid-month, a suspension and a debtor.
+one-time connection fee, a tariff change at 13:37 mid-month, two self-suspensions and a
+debtor.
 
-After every tick (three runs on boundaries and chosen moments) the ledger of every
-account must equal, in count
-and sum, what an independent model built on the pure rule (``schedule.due_charges``)
-says; and the walk, written in local wall time, gives the same money in UTC,
+The suspensions go through ``billing.suspension`` as a subscriber would ask for them:
+one is resumed on request, the other ends by itself when the tick reaches the tariff's
+day limit; each costs the tariff's suspension fee. After every tick (each run three
+times) the ledger of every account must equal, in count and sum, what an independent
+model built on the pure rule (``schedule.due_charges``) says, the suspended time cut out
+of the assignment; and the walk, written in local wall time, gives the same money in UTC,
 Europe/Moscow and Europe/Berlin.
 """
 
@@ -17,7 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing import ledger
+from billing import ledger, suspension
 from billing.charging.schedule import ChargeMethod, due_charges
 from billing.charging.tick import charge
 from billing.periods import PeriodUnit, SettlementPeriod
@@ -32,6 +35,8 @@ from tests.integration.charging_helpers import (
 )
 
 DAYS = 400
+SUSPENSION_FEE = Decimal("50.00")
+SUSPENSION_MAX_DAYS = 15
 
 # tariff name -> (one-time fee, [(method, cost, charges a day, condition, condition sum)])
 TARIFFS = {
@@ -56,10 +61,12 @@ class Model:
     def pay(self, who: str, amount: Decimal) -> None:
         self.balance[who] = self.balance.get(who, Decimal(0)) + amount
 
-    def tick(self, after: datetime | None, at: datetime, suspended: set[str]) -> None:
+    def charge_once(self, who: str, amount: Decimal) -> None:
+        self.pay(who, -amount)
+        self.entries[who] = self.entries.get(who, 0) + 1
+
+    def tick(self, after: datetime | None, at: datetime) -> None:
         for who, spans in self.spans.items():
-            if who in suspended:
-                continue
             start_balance = self.balance.get(who, Decimal(0))
             moved = Decimal(0)
             for n, (name, start, end) in enumerate(spans):
@@ -101,32 +108,53 @@ def walk(conn, tz_name: str) -> dict[str, tuple[int, Decimal]]:
             periodic_service(conn, tariffs[name], sp, str(cost), method.value, per_day=per_day,
                              condition=condition, condition_sum=str(limit))
     change = local(2026, 3, 15, 13, 37)
+    # Suspended on request for up to SUSPENSION_MAX_DAYS: resumed early on 20 June; for 5
+    # days from 5 September, ended by the tick at its planned end.
+    first_suspension = (local(2026, 6, 10, 10), local(2026, 6, 20, 18))
+    second_start = local(2026, 9, 5, 12)
+    second_suspension = (second_start, suspension.add_local_days(second_start, 5, tz))
     spans = {
         "at_start": [("start", local(2026, 1, 10, 9, 15), None)],
         "at_end": [("end", local(2026, 1, 20, 18), None)],
         "gradual": [("gradual", local(2026, 1, 1), None)],
         "changer": [("start", local(2026, 1, 1), change), ("gradual", change, None)],
-        "suspender": [("gradual", local(2026, 2, 1), None)],
+        "suspender": [("gradual", local(2026, 2, 1), first_suspension[0]),
+                      ("gradual", first_suspension[1], second_suspension[0]),
+                      ("gradual", second_suspension[1], None)],
         "debtor": [("no_debtors", local(2026, 1, 5, 12), None)],
     }
+    conn.execute(
+        "UPDATE tariffs SET allow_self_suspension = true, suspension_cost = %s,"
+        " suspension_max_days = %s WHERE id = %s",
+        (SUSPENSION_FEE, SUSPENSION_MAX_DAYS, tariffs["gradual"]))
     ids = {}
     for who, who_spans in spans.items():
         ids[who] = account(conn)
+        assigned = None
         for name, start, _ in who_spans:  # the change at 13:37 is scheduled in advance
-            assign(conn, ids[who], tariffs[name], start)
+            if name != assigned:  # the suspender's parts are one assignment
+                assign(conn, ids[who], tariffs[name], start)
+                assigned = name
     model = Model(tz, SettlementPeriod(PeriodUnit.MONTH, anchor=local(2026, 1, 1)), spans)
     payments = {
         local(2026, 1, 1): {"at_start": 5000, "at_end": 5000, "gradual": 5000, "changer": 5000,
                             "suspender": 5000, "debtor": 20},
         local(2026, 4, 2, 10): {"debtor": 100},
     }
-    suspension = (local(2026, 6, 10, 10), local(2026, 6, 20, 18))
+    # Requests made at a moment, before that moment's tick.
+    requests = {
+        first_suspension[0]: lambda at: suspension.suspend_account(
+            conn, ids["suspender"], at=at, tz=tz),
+        first_suspension[1]: lambda at: suspension.resume_account(
+            conn, ids["suspender"], at=at),
+        second_suspension[0]: lambda at: suspension.suspend_account(
+            conn, ids["suspender"], at=at, tz=tz, days=5),
+    }
 
     moments = [local(2026, 1, 1) + timedelta(days=n, minutes=30) for n in range(DAYS)]
-    chosen = {change, *suspension, local(2026, 1, 31, 23, 59, 59), local(2026, 3, 29, 3),
-              local(2026, 10, 25, 2, 30)}
+    chosen = {change, *first_suspension, *second_suspension, local(2026, 1, 31, 23, 59, 59),
+              local(2026, 3, 29, 3), local(2026, 10, 25, 2, 30)}
     moments += chosen
-    suspended: set[str] = set()
     after = None
     for at in sorted(set(moments)):
         for when, amounts in list(payments.items()):
@@ -135,15 +163,15 @@ def walk(conn, tz_name: str) -> dict[str, tuple[int, Decimal]]:
                     pay(conn, ids[who], str(amount), when)
                     model.pay(who, Decimal(amount))
                 del payments[when]
-        # Three runs at every chosen moment, every period start and every tenth day; once on
-        # the other days, to keep the walk within the suite's budget (the integration tests
-        # run every tick three times).
-        runs = 3 if at in chosen or at.astimezone(tz).day in (1, 11, 21) else 1
-        for run in range(runs):
+        if at in requests:
+            done = requests.pop(at)(at)
+            if done.ended_at is None:
+                model.charge_once("suspender", SUSPENSION_FEE)
+        for run in range(3):
             summary = charge(conn, at, tz)
             if run:
                 assert summary.entries == 0, (at, run)
-        model.tick(after, at, suspended)
+        model.tick(after, at)
         for who, account_id in ids.items():
             want = (model.entries.get(who, 0), model.balance[who])
             got_count, got_sum = charged(conn, account_id)
@@ -151,15 +179,16 @@ def walk(conn, tz_name: str) -> dict[str, tuple[int, Decimal]]:
                 "SELECT coalesce(sum(amount), 0) FROM ledger_entries"
                 " WHERE account_id = %s AND kind = 'payment'", (account_id,)).fetchone()[0]
             assert (got_count, paid + got_sum) == want, (tz_name, at, who)
-        if at == suspension[0]:
-            conn.execute("UPDATE accounts SET status = 'suspended' WHERE id = %s",
-                         (ids["suspender"],))
-            suspended.add("suspender")
-        if at == suspension[1]:
-            conn.execute("UPDATE accounts SET status = 'active' WHERE id = %s",
-                         (ids["suspender"],))
-            suspended.discard("suspender")
+        status = conn.execute("SELECT status FROM accounts WHERE id = %s",
+                              (ids["suspender"],)).fetchone()[0]
+        running = any(start <= at < end for start, end in (first_suspension, second_suspension))
+        assert status == ("suspended" if running else "active"), (tz_name, at)
         after = at
+    assert requests == {}
+    ends = conn.execute(
+        "SELECT ended_at, end_reason FROM account_suspensions WHERE account_id = %s"
+        " ORDER BY starts_at", (ids["suspender"],)).fetchall()
+    assert ends == [(first_suspension[1], "requested"), (second_suspension[1], "max_days")]
     assert ledger.verify(conn) == []
     return {who: charged(conn, account_id) for who, account_id in ids.items()}
 
