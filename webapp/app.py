@@ -96,8 +96,8 @@ def flask_config(settings: SimpleNamespace) -> dict:
         "AUTH_USER_REGISTRATION": False,
         "FAB_CREATE_DB": False,  # sql/migrations own every table, FAB's included
         "FAB_UPDATE_PERMS": True,
-        "FAB_API_SWAGGER_UI": False,
-        "FAB_ADD_OPENAPI_VIEWS": False,  # the REST API arrives with its own issue
+        "FAB_API_SWAGGER_UI": True,  # /swagger/v1, for Admin
+        "FAB_ADD_OPENAPI_VIEWS": False,  # webapp.api registers the spec behind its lock
         "FAB_ADD_MENU_API": False,
         "FAB_PASSWORD_HASH_METHOD": "pbkdf2:sha256:600000",  # billing.passwords' format
         "FAB_PASSWORD_COMPLEXITY_ENABLED": True,
@@ -123,6 +123,9 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
         from webapp.views import register_views
 
         register_views(appbuilder)
+        from webapp.api import register_api
+
+        register_api(appbuilder)
         sync_role_permissions(appbuilder)
         # gunicorn --preload forks after this: children must open their own connections.
         db.session.remove()
