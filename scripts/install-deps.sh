@@ -8,7 +8,7 @@ PACKAGES=(
   freeradius freeradius-python3 freeradius-postgresql freeradius-utils
   pmacct softflowd
   python3-venv python3-dev
-  chromium
+  chromium fonts-dejavu-core
   build-essential libpq-dev acl
 )
 

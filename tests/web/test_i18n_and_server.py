@@ -45,3 +45,20 @@ def test_gunicorn_serves_the_app(db, staff, web_state, tmp_path, monkeypatch):
     finally:
         server.stop()
     assert not server.running()
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_action_texts_fit_in_the_list_pages_script(russian_app, language):
+    """FAB writes each action's confirmation into a quoted JavaScript string unescaped
+    (lazy strings count as safe markup): one apostrophe breaks every action of the page."""
+    from flask_babel import force_locale
+
+    appbuilder = russian_app.appbuilder
+    seen = []
+    with russian_app.test_request_context(), force_locale(language):
+        for view in appbuilder.baseviews:
+            for action in getattr(view, "actions", {}).values():
+                for text in (str(action.text), str(action.confirmation or "")):
+                    seen.append(text)
+                    assert not set(text) & set("'\"\\\n<>"), (type(view).__name__, text)
+    assert any("Disconnect" in t or "Отключ" in t for t in seen)

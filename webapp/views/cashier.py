@@ -1,25 +1,33 @@
-"""The cashier's desk: find a subscriber, post a payment, print the receipt.
+"""The cashier's desk: find a subscriber, post a payment, print the receipt, change the
+subscriber's tariff by the matrix, and see one's own shift report.
 
 The search is one statement whose every branch an index serves (contract, login and phone
 by equality; name and street by a ``lower(...) text_pattern_ops`` prefix), so it stays
 fast at 500,000 accounts. Payments and corrections go through ``billing.ledger.post``
-with the form's nonce as the idempotency key and the operator recorded.
+with the form's nonce as the idempotency key and the operator recorded; a tariff change
+goes through ``billing.tariff_change.change_tariff`` (the cabinet's entry point too).
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from flask import abort, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from billing import ledger
+from billing.tariff_change import TariffChangeError, change_tariff
+from webapp import tasks_client
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
+from webapp.views import cashier_tariff
 from webapp.views.base import like_prefix
+from webapp.views.cashier_shift import shift_day, shift_report
 from webapp.views.ledger import kind_label, raw_connection
 
 SEARCH_LIMIT = 50
@@ -36,8 +44,16 @@ _SEARCH = text(
     """
 )
 _ACCOUNT = text(
-    "SELECT id, contract, login, full_name, phone, city, street, house, flat, status, "
-    "balance, credit FROM accounts WHERE id = :id"
+    """
+    SELECT a.id, a.contract, a.login, a.full_name, a.phone, a.city, a.street, a.house, a.flat,
+           a.status, a.balance, a.credit, cur.tariff_name
+      FROM accounts a
+      LEFT JOIN LATERAL (SELECT tf.name AS tariff_name
+                           FROM account_tariffs t JOIN tariffs tf ON tf.id = t.tariff_id
+                          WHERE t.account_id = a.id AND t.assigned_at <= now()
+                          ORDER BY t.assigned_at DESC LIMIT 1) cur ON true
+     WHERE a.id = :id
+    """
 )
 _RECENT = text(
     """
@@ -48,6 +64,7 @@ _RECENT = text(
      LIMIT 20
     """
 )
+_STAFF = text("SELECT id, username, first_name, last_name FROM ab_user WHERE id = :id")
 _RECEIPT = text(
     """
     SELECT e.id, e.effective_at, e.kind, e.amount, e.description, e.reverses_id,
@@ -65,12 +82,16 @@ class CashierView(BaseView):
     route_base = "/cashier"
     default_view = "search"
     role_grants = {
-        "Cashier": ("can_search", "can_pay", "can_receipt"),
+        "Cashier": ("can_search", "can_pay", "can_receipt", "can_change_tariff", "can_shift"),
         "ReadOnly": ("can_search", "can_receipt"),
     }
 
     def _db(self):
         return self.appbuilder.session
+
+    @staticmethod
+    def _tz() -> ZoneInfo:
+        return ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
 
     @expose("/")
     @has_access
@@ -94,8 +115,11 @@ class CashierView(BaseView):
             abort(404)
         entries = self._db().execute(_RECENT, {"id": account_id}).mappings().all()
         can_correct = self.appbuilder.sm.has_access("can_correct", self.class_permission_name)
+        can_change = self.appbuilder.sm.has_access("can_change_tariff",
+                                                   self.class_permission_name)
         return self.render_template(
             "cashier/account.html", account=account, entries=entries, kind_label=kind_label,
+            can_change_tariff=can_change,
             form=form or PaymentForm().fresh(),
             correction=(correction or CorrectionForm().fresh()) if can_correct else None,
         )
@@ -155,3 +179,74 @@ class CashierView(BaseView):
         if row is None:
             abort(404)
         return self.render_template("cashier/receipt.html", r=row, kind_label=kind_label)
+
+    @expose("/account/<int:account_id>/tariff", methods=["GET", "POST"])
+    @has_access
+    @permission_name("change_tariff")
+    def tariff(self, account_id: int):
+        """The matrix's choices for the account; a POST changes (or schedules) by it."""
+        db = self._db()
+        account = db.execute(cashier_tariff.ACCOUNT_WITH_TARIFF, {"id": account_id}
+                             ).mappings().first()
+        if account is None:
+            abort(404)
+        options = db.execute(cashier_tariff.OPTIONS, {"current": account["tariff_id"]}
+                             ).mappings().all()
+        form = cashier_tariff.TariffChangeForm()
+        form.to_tariff.choices = [(o["id"], cashier_tariff.option_label(o)) for o in options]
+        refused = None
+        if account["tariff_id"] is None:
+            refused = cashier_tariff.refusal(
+                TariffChangeError("no_tariff", ""), account, None)
+        elif form.validate_on_submit():
+            rule = next((o for o in options if o["id"] == form.to_tariff.data), None)
+            try:
+                done = change_tariff(raw_connection(db), account_id, form.to_tariff.data,
+                                     tz=self._tz(), staff_user_id=g.user.id)
+            except TariffChangeError as exc:
+                db.rollback()
+                refused = cashier_tariff.refusal(exc, account, rule)
+            else:
+                return self._changed(account_id, done, rule["name"] if rule else "")
+        return self.render_template("cashier/tariff.html", account=account, form=form,
+                                    options=options, refused=refused)
+
+    def _changed(self, account_id: int, done, tariff_name: str):
+        db = self._db()
+        if done.applied:
+            # The new tariff's speed reaches live sessions by CoA once this commits.
+            for (session_id,) in db.execute(cashier_tariff.OPEN_SESSIONS, {"id": account_id}):
+                tasks_client.send_after_commit(db, tasks_client.CHANGE_SPEED, session_id)
+        db.commit()
+        if done.applied:
+            flash(str(_l("The tariff is now %(tariff)s; charged %(cost)s.",
+                         tariff=tariff_name, cost=done.cost)), "success")
+        else:
+            flash(str(_l("The change to %(tariff)s is scheduled for %(when)s.",
+                         tariff=tariff_name,
+                         when=format_datetime(done.effective_at, "short"))), "success")
+        return redirect(url_for(".account", account_id=account_id))
+
+    def _shift_page(self, staff):
+        day = shift_day(request.args.get("day"), self._tz())
+        report = shift_report(self._db(), staff["id"], day, self._tz())
+        return self.render_template("cashier/shift.html", report=report, staff=staff)
+
+    @expose("/shift")
+    @has_access
+    @permission_name("shift")
+    def shift(self):
+        """The signed-in operator's own shift: there is no way to name another here."""
+        user = g.user
+        return self._shift_page({"id": user.id, "username": user.username,
+                                 "first_name": user.first_name, "last_name": user.last_name})
+
+    @expose("/shift/<int:staff_id>")
+    @has_access
+    @permission_name("shift_all")
+    def shift_of(self, staff_id: int):
+        """Any operator's shift; granted to no role but Admin."""
+        staff = self._db().execute(_STAFF, {"id": staff_id}).mappings().first()
+        if staff is None:
+            abort(404)
+        return self._shift_page(staff)

@@ -116,7 +116,7 @@ class OpenSessionView(ReadOnlyView):
         return self._send_each(items, tasks_client.KICK_SESSION, lambda n: _l(
             "Disconnect requested for %(count)s session(s).", count=n))
 
-    @action("change_speed", _l("Re-apply speed"), _l("Send the tariff's speed again?"),
+    @action("change_speed", _l("Re-apply speed"), _l("Send the speed of the tariff again?"),
             "fa-tachometer")
     def change_speed(self, items):
         return self._send_each(items, tasks_client.CHANGE_SPEED, lambda n: _l(
