@@ -1,9 +1,10 @@
-"""``ebs bench radius-auth`` and ``ebs bench radius-acct``: each starts its own private
-PostgreSQL and FreeRADIUS servers, prints progress on stderr and one JSON line last."""
+"""``ebs bench radius-auth``, ``ebs bench radius-acct`` and ``ebs bench web``: each starts
+its own private servers, prints progress on stderr and one JSON line last."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -40,7 +41,23 @@ def radius_acct(accounts: int, seconds: float, runs: int) -> None:
     click.echo(json.dumps(run(accounts, seconds, runs)))
 
 
+@click.command("web")
+@click.option("--accounts", default=500_000, show_default=True, type=click.IntRange(min=1),
+              help="Subscribers seeded with months of history (ledger and sessions).")
+@click.option("--requests", default=50, show_default=True, type=click.IntRange(min=5),
+              help="Measured requests per page, on the seeded and on the empty database.")
+@click.option("--keep", type=click.Path(file_okay=False, path_type=Path),
+              help="Keep the private PostgreSQL in this directory and reuse its data on "
+                   "the next run (new migrations are applied to it).")
+def web(accounts: int, requests: int, keep: Path | None) -> None:
+    """p95 ms of the admin's list, search, account and ledger pages: seeded vs empty."""
+    from bench.web import run
+
+    click.echo(json.dumps(run(accounts, requests, keep)))
+
+
 def register(bench: click.Group) -> None:
     """Add the RADIUS benchmarks to the ``ebs bench`` group."""
     bench.add_command(radius_auth)
     bench.add_command(radius_acct)
+    bench.add_command(web)

@@ -1,6 +1,11 @@
 """The staff audit trail: what an operator changed through an admin form, before and
-after, with secrets masked. Rows are written by ``EbsModelView`` right after the change
-commits, and read in ``webapp.views.audit``."""
+after, with secrets masked. Read in ``webapp.views.audit``.
+
+A row is written in the same database transaction as the change it describes: the view
+announces the change (:func:`expect`, from its ``pre_*`` hooks), and the data interface
+flushes the change, writes the announced row (:func:`write_expected`) and only then
+commits. A change that rolls back leaves no row; a row that cannot be written rolls the
+change back."""
 
 from __future__ import annotations
 
@@ -45,11 +50,47 @@ def changed_values(item) -> tuple[dict, dict]:
 
 
 def record(session, action: str, item, old: dict, new: dict) -> None:
-    """One audit row, committed on its own right after the change it describes."""
+    """One audit row, inside the caller's transaction (the caller commits)."""
     pk = inspect(item).identity or ()
     session.execute(_INSERT, {
         "staff": getattr(g.get("user"), "id", None), "action": action,
         "type": item.__tablename__, "id": ",".join(str(v) for v in pk),
         "old": _plain(old), "new": _plain(new),
     })
-    session.commit()
+
+
+def record_action(session, action: str, object_type: str, object_id, details: dict) -> None:
+    """One row for a business action that is no ORM edit (a payment, a tariff change, a
+    kick), inside the caller's transaction, so the action and its row commit together."""
+    session.execute(_INSERT, {
+        "staff": getattr(g.get("user"), "id", None), "action": action,
+        "type": object_type, "id": str(object_id), "old": "{}", "new": _plain(details),
+    })
+
+
+_PENDING = "ebs_audit_expected"
+
+
+def expect(action: str, before: dict | None = None, after: dict | None = None) -> None:
+    """Announce the change this request is about to make. ``add`` takes its values after
+    the flush (ids and database defaults filled in); ``edit`` and ``delete`` take theirs
+    before the ORM forgets them."""
+    setattr(g, _PENDING, (action, before or {}, after))
+
+
+def forget() -> None:
+    g.pop(_PENDING, None)
+
+
+def write_expected(session, item) -> None:
+    """Write the announced row for ``item`` (after its change was flushed); nothing when
+    no change was announced or an edit changed no column."""
+    pending = g.pop(_PENDING, None)
+    if pending is None:
+        return
+    action, before, after = pending
+    if action == "add":
+        after = column_values(item)
+    if action == "edit" and not after:
+        return
+    record(session, action, item, before, after or {})

@@ -20,6 +20,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import text
 
+from webapp.staff_networks import client_address, login_allowed
+
 # Passwords shipped in the documentation and the demo; a login with one of them must
 # choose a new password before doing anything else.
 DEFAULT_PASSWORDS = frozenset({"admin", "cashier", "password", "12345678", "changeme"})
@@ -98,6 +100,10 @@ class EbsSecurityManager(SecurityManager):
 
     def auth_user_db(self, username, password):
         user = super().auth_user_db(username, password)
+        if user is not None and not login_allowed(self.session, user.id, client_address()):
+            flash(str(_l("Logins of %(user)s are not allowed from %(address)s.",
+                         user=user.username, address=client_address())), "danger")
+            return None
         if user is not None and _violates_policy(password or ""):
             session[MUST_CHANGE_KEY] = user.id
         return user

@@ -15,7 +15,8 @@ _settings = settings_mod.load()
 
 celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker.session_tasks",
                                 "worker.nas_tasks", "worker.acct_drain_tasks",
-                                "worker.coa_tasks", "worker.enforce_tasks"])
+                                "worker.coa_tasks", "worker.enforce_tasks",
+                                "worker.totals_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -43,5 +44,7 @@ celery.conf.update(
         "acct-drain": {"task": "ebs.acct_drain", "schedule": 10.0},
         # NAS edits send ebs.nas_changed themselves; this catches a lost message.
         "radius-clients": {"task": "ebs.nas_changed", "schedule": 60.0},
+        # Report and dashboard totals are appended per statement; merged here.
+        "fold-totals": {"task": "ebs.fold_totals", "schedule": 300.0},
     },
 )

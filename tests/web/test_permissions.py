@@ -17,8 +17,8 @@ ALLOWED = {
                 "TimePeriodView", "TimePeriodNodeView", "IpPoolView", "IpPoolOccupancyView",
                 "OpenSessionView", "AuthLogView", "IpLeaseView"},
 }
-ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView"}
-READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index",
+ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsView"}
+READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
                 "this_form_get", "userinfo", "download"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",
           "AuthDBView", "UserDBModelView.userinfo", "UserInfoEditView"}
@@ -49,7 +49,7 @@ def _may(role: str, endpoint: str) -> bool:
     if view in ALWAYS or endpoint in ALWAYS:
         return True
     return view in ALLOWED[role] and method in READ_METHODS | (
-        {"pay"} if role == "Cashier" and view == "CashierView" else set())
+        {"pay", "tariff", "shift"} if role == "Cashier" and view == "CashierView" else set())
 
 
 @pytest.mark.parametrize("role, credentials", [("Cashier", CASHIER), ("ReadOnly", READONLY)])

@@ -11,6 +11,8 @@ from webapp.views.ledger import AccountLedgerView, LedgerView
 from webapp.views.network import IpPoolOccupancyView, IpPoolView, NasView
 from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
 from webapp.views.periods import SettlementPeriodView, TimePeriodNodeView, TimePeriodView
+from webapp.views.reports import register_reports
+from webapp.views.staff_networks import StaffNetworkView
 from webapp.views.tariffs import (
     OnetimeServiceView,
     PeriodicServiceView,
@@ -58,3 +60,6 @@ def register_views(appbuilder) -> None:
         category=operations)
     add(AuditLogView, "Audit log", icon="fa-history", label=_l("Audit log"),
         category="Security")
+    add(StaffNetworkView, "Login networks", icon="fa-shield", label=_l("Login networks"),
+        category="Security")
+    register_reports(appbuilder)

@@ -20,6 +20,7 @@ from webapp.validators import IpAddress, MacAddress, NonNegativeMoney
 from webapp.views.base import (
     BoundedInterface,
     EbsModelView,
+    FilterFilledEqual,
     choice_field,
     exact,
     prefix,
@@ -105,7 +106,9 @@ class AccountTariffView(EbsModelView):
 class AccountView(EbsModelView):
     datamodel = BoundedInterface(
         Account,
-        {**exact("contract", "login", "phone", "status"), **prefix("full_name", "street")},
+        {**exact("contract", "login", "status"), "phone": [FilterFilledEqual],
+         **prefix("full_name", "street")},
+        deferred_paging=True,
     )
     list_title = _l("Accounts")
     show_title = _l("Account")

@@ -1,0 +1,58 @@
+"""Staff logins limited to source networks: per role, per staff member (which wins), with
+a message that names the address; edited in the admin with CIDR validation."""
+
+from tests.web.conftest import ADMIN, CASHIER, login, submit
+
+
+def _network(conn, network: str, role: str | None = None, user: int | None = None) -> None:
+    conn.execute(
+        "INSERT INTO staff_networks (role_id, user_id, network)"
+        " VALUES ((SELECT id FROM ab_role WHERE name = %s), %s, %s)", (role, user, network))
+
+
+def _login_from(client, address: str, credentials):
+    client.environ_base["REMOTE_ADDR"] = address
+    return login(client, *credentials)
+
+
+def _logged_in(client) -> bool:
+    return client.get("/cashier/", follow_redirects=False).status_code == 200
+
+
+def test_no_networks_means_any_network(client, staff):
+    _login_from(client, "203.0.113.7", CASHIER)
+    assert _logged_in(client)
+
+
+def test_a_role_network_refuses_logins_from_elsewhere_with_a_message(client, conn, staff):
+    _network(conn, "10.20.0.0/16", role="Cashier")
+    page = _login_from(client, "10.30.1.1", CASHIER)
+    assert "Logins of cashier are not allowed from 10.30.1.1." in page.text
+    assert not _logged_in(client)
+    _login_from(client, "10.20.5.6", CASHIER)
+    assert _logged_in(client)
+
+
+def test_a_staff_members_own_networks_replace_the_roles(client, conn, staff):
+    _network(conn, "10.20.0.0/16", role="Cashier")
+    _network(conn, "192.0.2.0/24", user=staff["cashier"])
+    page = _login_from(client, "10.20.5.6", CASHIER)
+    assert "are not allowed from 10.20.5.6" in page.text
+    _login_from(client, "192.0.2.10", CASHIER)
+    assert _logged_in(client)
+
+
+def test_networks_are_edited_by_admin_with_validation(client, conn, staff):
+    _login_from(client, "127.0.0.1", ADMIN)
+    bad = submit(client, "/staffnetworkview/add", {
+        "role": str(conn.execute("SELECT id FROM ab_role WHERE name = 'Cashier'").fetchone()[0]),
+        "network": "10.0.0.1/8"})
+    assert "Not a network in CIDR notation" in bad.text
+    neither = submit(client, "/staffnetworkview/add", {"network": "10.0.0.0/8"})
+    assert "Choose a staff member or a role (one of them)." in neither.text
+    submit(client, "/staffnetworkview/add", {"user": str(staff["cashier"]),
+                                             "network": "10.0.0.0/8", "comment": "office"})
+    assert conn.execute("SELECT host(network), masklen(network), comment FROM staff_networks"
+                        ).fetchall() == [("10.0.0.0", 8, "office")]
+    client.get("/logout/")
+    assert "are not allowed from 127.0.0.1" in _login_from(client, "127.0.0.1", CASHIER).text

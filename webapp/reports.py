@@ -1,0 +1,151 @@
+"""The reports: what each one selects, its columns and its chart.
+
+Every query is one set-based statement bounded by the report's date range. Money by
+period, gateway, cashier and kind sums ``ledger_totals`` (15-minute buckets the ledger's
+insert trigger keeps), a few thousand rows a month instead of every entry; debtors probe
+a debtor's payments through the ``(account_id, effective_at)`` index; the tariff
+distribution reads the ``(account_id, assigned_at)`` key of assignments. None reads the
+ledger itself over a range. Ranges are half-open ``[start, end)`` moments at the ISP's
+local midnights, which are bucket boundaries in every timezone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
+
+MONEY, COUNT, TEXT, DATE, KIND = "money", "count", "text", "date", "kind"
+
+# A range longer than this buckets payments by month instead of by day.
+DAILY_UP_TO_DAYS = 62
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: object  # a lazy string: translated when the page or the CSV is made
+    kind: str = TEXT
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    title: object
+    sql: str
+    columns: tuple[Column, ...]
+    chart: tuple[str, str] | None = None  # (label column, value column)
+    # A long list takes :limit and :offset (a page on screen; NULL and 0: the whole CSV).
+    paged: bool = False
+    note: object = ""
+
+    @property
+    def statement(self):
+        return text(self.sql)
+
+
+_PAYMENTS = "t.kind = 'payment' AND t.bucket >= :start AND t.bucket < :end"
+
+REPORTS = {
+    r.name: r for r in (
+        Report(
+            "payments", _l("Payments by period"),
+            f"""
+            SELECT date_trunc(:bucket, t.bucket AT TIME ZONE :tz)::date AS period,
+                   sum(t.entries)::bigint AS payments, sum(t.amount) AS amount
+              FROM ledger_totals t
+             WHERE {_PAYMENTS}
+             GROUP BY 1 ORDER BY 1
+            """,
+            (Column("period", _l("Period"), DATE), Column("payments", _l("Payments"), COUNT),
+             Column("amount", _l("Amount"), MONEY)),
+            chart=("period", "amount"),
+            note=_l("By day for ranges up to two months, by month beyond."),
+        ),
+        Report(
+            "gateways", _l("Payments by gateway"),
+            f"""
+            SELECT coalesce(nullif(t.source, ''), '-') AS source,
+                   sum(t.entries)::bigint AS payments, sum(t.amount) AS amount
+              FROM ledger_totals t
+             WHERE {_PAYMENTS}
+             GROUP BY 1 ORDER BY amount DESC
+            """,
+            (Column("source", _l("Gateway")), Column("payments", _l("Payments"), COUNT),
+             Column("amount", _l("Amount"), MONEY)),
+            chart=("source", "amount"),
+            note=_l("The gateway is the payment's source; '-' where none was recorded."),
+        ),
+        Report(
+            "cashiers", _l("Payments by cashier"),
+            f"""
+            SELECT u.username AS operator, trim(u.first_name || ' ' || u.last_name) AS name,
+                   sum(t.entries)::bigint AS payments, sum(t.amount) AS amount
+              FROM ledger_totals t
+              JOIN ab_user u ON u.id = t.staff_user_id
+             WHERE {_PAYMENTS}
+             GROUP BY u.id, u.username, u.first_name, u.last_name ORDER BY amount DESC
+            """,
+            (Column("operator", _l("Operator")), Column("name", _l("Name")),
+             Column("payments", _l("Payments"), COUNT), Column("amount", _l("Amount"), MONEY)),
+            chart=("operator", "amount"),
+        ),
+        Report(
+            "charges", _l("Charges by type"),
+            """
+            SELECT t.kind, sum(t.entries)::bigint AS charges, -sum(t.amount) AS amount
+              FROM ledger_totals t
+             WHERE t.kind IN (SELECT code FROM ledger_entry_kinds WHERE code LIKE 'charge%')
+               AND t.bucket >= :start AND t.bucket < :end
+             GROUP BY t.kind ORDER BY amount DESC
+            """,
+            (Column("kind", _l("Kind"), KIND), Column("charges", _l("Charges"), COUNT),
+             Column("amount", _l("Amount"), MONEY)),
+            chart=("kind", "amount"),
+            note=_l("Refunds of a charge kind reduce its amount."),
+        ),
+        Report(
+            "debtors", _l("Debtors"),
+            """
+            SELECT d.contract, d.full_name, d.phone, d.balance, d.credit,
+                   (SELECT max(p.effective_at) FROM ledger_entries p
+                     WHERE p.account_id = d.id AND p.kind = 'payment') AS last_payment
+              FROM (SELECT a.id, a.contract, a.full_name, a.phone, a.balance, a.credit
+                      FROM accounts a
+                     WHERE a.balance + a.credit < 0
+                       AND NOT EXISTS (
+                           SELECT 1 FROM ledger_entries p
+                            WHERE p.account_id = a.id AND p.kind = 'payment'
+                              AND p.effective_at >= :start AND p.effective_at < :end)
+                     ORDER BY a.id
+                     LIMIT :limit OFFSET :offset) d
+             ORDER BY d.id
+            """,
+            (Column("contract", _l("Contract")), Column("full_name", _l("Full name")),
+             Column("phone", _l("Phone")), Column("balance", _l("Balance"), MONEY),
+             Column("credit", _l("Credit"), MONEY),
+             Column("last_payment", _l("Last payment"), DATE)),
+            paged=True,
+            note=_l("Accounts whose balance and credit are below zero today and who paid "
+                    "nothing in the range, in account order (sort the CSV by debt)."),
+        ),
+        Report(
+            "tariffs", _l("Tariff distribution"),
+            """
+            SELECT t.name AS tariff, count(*) AS accounts,
+                   count(*) FILTER (WHERE cur.assigned_at >= :start) AS joined
+              FROM (SELECT DISTINCT ON (account_id) account_id, tariff_id, assigned_at
+                      FROM account_tariffs
+                     WHERE assigned_at < :end
+                     ORDER BY account_id, assigned_at DESC) cur
+              JOIN tariffs t ON t.id = cur.tariff_id
+             GROUP BY t.id, t.name ORDER BY accounts DESC, t.name
+            """,
+            (Column("tariff", _l("Tariff")), Column("accounts", _l("Accounts"), COUNT),
+             Column("joined", _l("Moved to it in the range"), COUNT)),
+            chart=("tariff", "accounts"),
+            note=_l("Each account on the tariff in force at the end of the range."),
+        ),
+    )
+}

@@ -1,0 +1,161 @@
+"""Reports: payments by period, gateway and cashier; charges by type; debtors; tariff
+distribution. Each has a date range (the ISP's local dates, both ends included), a table,
+a bar chart where one reads better than figures, and a CSV export streamed from a
+server-side cursor with money as plain decimal strings and headers in the UI's language.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, request, stream_with_context
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from flask_babel import lazy_gettext as _l
+
+from webapp.reports import COUNT, DAILY_UP_TO_DAYS, DATE, KIND, MONEY, REPORTS, Report
+from webapp.views.ledger import kind_label
+
+PAGE_SIZE = 100
+MAX_DAYS = 366  # a report never reads more than a year of the ledger at once
+CSV_BATCH = 1000
+
+
+class RangeError(ValueError):
+    """A date range the report cannot take; the message is shown above the form."""
+
+
+def parse_range(args, today: date) -> tuple[date, date]:
+    """``start``/``end`` as YYYY-MM-DD (both included); the current month by default."""
+    try:
+        start = date.fromisoformat(args.get("start") or today.replace(day=1).isoformat())
+        end = date.fromisoformat(args.get("end") or today.isoformat())
+    except ValueError:
+        raise RangeError(_l("Give dates as YYYY-MM-DD.")) from None
+    if end < start:
+        raise RangeError(_l("The end of the range is before its start."))
+    if (end - start).days >= MAX_DAYS:
+        raise RangeError(_l("A report covers at most %(days)d days.", days=MAX_DAYS))
+    return start, end
+
+
+def cell(kind: str, value) -> str:
+    """A value as the table and the CSV show it: money always with two decimals."""
+    if value is None:
+        return ""
+    if kind == MONEY:
+        return f"{Decimal(value):.2f}"
+    if kind == DATE:
+        return value.date().isoformat() if isinstance(value, datetime) else value.isoformat()
+    if kind == KIND:
+        return kind_label(value)
+    return str(value)
+
+
+def bars(report: Report, rows: list) -> list[dict]:
+    """The chart's bars: label, value, and width as a share of the largest."""
+    if report.chart is None or not rows:
+        return []
+    label_key, value_key = report.chart
+    kinds = {c.key: c.kind for c in report.columns}
+    top = max((abs(row[value_key] or 0) for row in rows), default=0) or 1
+    return [{"label": cell(kinds[label_key], row[label_key]),
+             "value": cell(kinds[value_key], row[value_key]),
+             "width": round(100 * abs(row[value_key] or 0) / top, 1)} for row in rows]
+
+
+def csv_lines(report: Report, rows: Iterable) -> Iterator[str]:
+    """The CSV, a batch of lines at a time; a BOM first so spreadsheet programs read the
+    Cyrillic headers as UTF-8."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    buffer.write("\ufeff")
+    writer.writerow([str(c.label) for c in report.columns])
+    for n, row in enumerate(rows, 1):
+        writer.writerow([cell(c.kind, row[c.key]) for c in report.columns])
+        if n % CSV_BATCH == 0:
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue()
+
+
+class ReportsView(BaseView):
+    route_base = "/reports"
+    default_view = "report"
+    role_grants = {"ReadOnly": ("can_report",)}
+
+    def _params(self, report: Report, start: date, end: date, page: int) -> dict:
+        zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
+        paged = page >= 0
+        return {
+            "start": datetime.combine(start, time(), zone),
+            "end": datetime.combine(end + timedelta(days=1), time(), zone),
+            "tz": zone.key,
+            "bucket": "day" if (end - start).days < DAILY_UP_TO_DAYS else "month",
+            "limit": PAGE_SIZE + 1 if paged else None,
+            "offset": max(page, 0) * PAGE_SIZE,
+        }
+
+    def _csv(self, report: Report, params: dict, start: date, end: date) -> Response:
+        engine = self.appbuilder.session.get_bind()
+
+        def lines() -> Iterator[str]:
+            # A connection of its own, its transaction open while the cursor streams
+            # (the request's session may end before the last batch is sent).
+            with engine.connect() as connection:
+                result = connection.execution_options(
+                    stream_results=True, yield_per=CSV_BATCH).execute(report.statement, params)
+                yield from csv_lines(report, (row._mapping for row in result))
+
+        filename = f"{report.name}_{start.isoformat()}_{end.isoformat()}.csv"
+        return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+    @expose("/")
+    @expose("/<name>/")
+    @has_access
+    @permission_name("report")
+    def report(self, name: str = "payments"):
+        report = REPORTS.get(name)
+        if report is None:
+            abort(404)
+        zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
+        today = datetime.now(zone).date()
+        try:
+            start, end = parse_range(request.args, today)
+            error = None
+        except RangeError as exc:
+            start, end, error = today.replace(day=1), today, str(exc)
+        page = request.args.get("page", 0, type=int) or 0
+        if request.args.get("format") == "csv" and error is None:
+            return self._csv(report, self._params(report, start, end, -1), start, end)
+        rows = []
+        if error is None:
+            rows = self.appbuilder.session.execute(
+                report.statement, self._params(report, start, end, max(page, 0))
+            ).mappings().all()
+        more = report.paged and len(rows) > PAGE_SIZE
+        rows = rows[:PAGE_SIZE] if report.paged else rows
+        totals = {c.key: sum((r[c.key] or 0) for r in rows)
+                  for c in report.columns if c.kind in (MONEY, COUNT) and not report.paged}
+        return self.render_template(
+            "reports/report.html", report=report, reports=REPORTS, rows=rows,
+            cell=cell, bars=bars(report, rows), start=start, end=end, error=error,
+            page=max(page, 0), more=more, totals=totals, money=MONEY,
+        )
+
+
+def register_reports(appbuilder) -> None:
+    """One view, a menu entry per report."""
+    view = appbuilder.add_view_no_menu(ReportsView)
+    for report in REPORTS.values():
+        appbuilder.add_link(
+            f"Report {report.name}", href=f"/reports/{report.name}/", icon="fa-bar-chart",
+            label=report.title, category="Reports", category_label=_l("Reports"),
+            category_icon="fa-line-chart", baseview=view)
