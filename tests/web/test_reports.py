@@ -199,3 +199,15 @@ def test_dashboard_folds_piled_up_deltas_into_one_row(as_admin, conn, money):
     real = _real_counts(conn)
     assert [before[k].strip() for k in ("total", "active", "suspended")] == \
         [str(real[0]), str(real[1]), str(real[3])]
+
+
+def test_dashboard_chart_shows_states_as_shares_of_all_subscribers(as_admin, conn, money):
+    import re
+
+    conn.execute("UPDATE accounts SET status = 'suspended' WHERE contract = '70002'")
+    text = as_admin.get("/").text
+    chart = text[text.index('id="ebs-dashboard-chart"'):]
+    widths = re.findall(r'title="([^:"]+): (\d+)"', chart)[:5]
+    assert widths == [("Active", "2"), ("Blocked", "0"), ("Suspended", "1"), ("Debtors", "1"),
+                      ("Online now", "0")]
+    assert "width: 66%" in chart and "width: 33%" in chart

@@ -63,4 +63,12 @@ class DashboardView(IndexView):
             "online": session.execute(_ONLINE).scalar(),
         }
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
-                                    stats=stats)
+                                    stats=stats, bars=state_bars(stats))
+
+
+def state_bars(stats: dict) -> list[dict]:
+    """Subscribers by state as bar widths (percent of all subscribers, whole numbers):
+    the proportions are what an operator glances at; the exact counts are above."""
+    total = max(int(stats["total"]), 1)
+    return [{"key": key, "value": int(stats[key]), "width": int(stats[key]) * 100 // total}
+            for key in ("active", "blocked", "suspended", "debtors", "online")]
