@@ -38,6 +38,7 @@ __all__ = [
     "active_node",
     "day_bounds",
     "in_time_period",
+    "last_edge",
     "local_days",
     "next_boundary",
     "node_occurrence",
@@ -458,3 +459,37 @@ def next_boundary(nodes: Sequence[TimeNode], at: datetime, tz: ZoneInfo) -> date
         moment = max(ends)
         if moment > horizon:
             return None
+
+
+def last_edge(nodes: Iterable[TimeNode], at: datetime, tz: ZoneInfo) -> datetime | None:
+    """The latest moment at or before ``at`` where an occurrence of any node started or
+    ended; None while every node is still to come.
+
+    Whatever follows from the nodes alone (``active_node``, a tariff's speed in force) has
+    been the same from that moment to ``at``: it can only change at such an edge. The live
+    sessions' time-of-day speed uses it to leave sessions that began after it alone. A
+    node at least as long as its repeat step covers everything after its first start, so
+    that start is its only edge.
+    """
+    at = _utc(at, "at")
+    latest: datetime | None = None
+    for node in nodes:
+        if at < node.start:
+            continue
+        series = _Series(node.repeat, node.start, tz)
+        if node.repeat is Repeat.NEVER:
+            k, edge = 0, series.start(0)
+        else:
+            k, edge, _ = series.locate(at)
+            if node.length >= _LONGEST_STEP[node.repeat]:
+                k, edge = -1, node.start
+        # Ends grow with k; shorter than the longest step, only the last two or three
+        # occurrences can still be running, so this walk is short.
+        while k >= 0:
+            end = series.end_after(k, node.length)
+            if end <= at:
+                edge = max(edge, end)
+                break
+            k -= 1
+        latest = edge if latest is None else max(latest, edge)
+    return latest

@@ -45,6 +45,9 @@ DEFAULTS: dict[str, Any] = {
     "NETFLOW_LISTEN_IP": "127.0.0.1",
     "NETFLOW_PORT": 12055,
     "WEB_PORT": 8080,
+    # Days to keep the record of CoA and Disconnect requests (coa_requests); the daily
+    # ebs.prune_coa deletes older finished ones, never the latest of a live session.
+    "COA_RETENTION_DAYS": 90,
     # The key that encrypts CHAP cleartext passwords at rest; kept outside the database so
     # a dump alone reveals nothing. EBS_CREDENTIALS_KEY (64 hex digits) overrides the file.
     "CREDENTIALS_KEY_FILE": str(PROJECT_ROOT / "var" / "secrets" / "credentials.key"),

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from billing.periods import TimeNode, active_node, next_boundary
+from billing.periods import TimeNode, active_node, last_edge, next_boundary
 
 __all__ = [
     "VENDORS",
@@ -38,6 +38,7 @@ __all__ = [
     "SpeedOverride",
     "TariffSpeeds",
     "format_rate",
+    "last_speed_change",
     "next_speed_change",
     "parse_rate",
     "render",
@@ -330,3 +331,12 @@ def next_speed_change(speeds: TariffSpeeds, now: datetime, tz: ZoneInfo) -> date
         next_boundary(override.nodes, now, tz) for override in speeds.overrides
     ]
     return min((m for m in moments if m is not None), default=None)
+
+
+def last_speed_change(speeds: TariffSpeeds, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """The latest moment at or before ``now`` at which some override started or ended.
+
+    The speed in force has been the same since then (it may also have been the same
+    before); None if no override has started yet, so the default has always held.
+    """
+    return last_edge([node for o in speeds.overrides for node in o.nodes], now, tz)

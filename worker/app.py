@@ -8,6 +8,7 @@ delivered again; that is safe because every task is idempotent by database keys.
 from __future__ import annotations
 
 from celery import Celery
+from celery.schedules import crontab
 
 from billing import settings as settings_mod
 
@@ -16,7 +17,7 @@ _settings = settings_mod.load()
 celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker.session_tasks",
                                 "worker.nas_tasks", "worker.acct_drain_tasks",
                                 "worker.coa_tasks", "worker.enforce_tasks",
-                                "worker.totals_tasks"])
+                                "worker.totals_tasks", "worker.coa_retention"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -40,6 +41,8 @@ celery.conf.update(
         "sweep-sessions": {"task": "ebs.sweep_sessions", "schedule": 300.0},
         # Live sessions follow their accounts' access (Disconnect / CoA); cheap when idle.
         "enforce-access": {"task": "ebs.enforce_access", "schedule": 60.0},
+        # Old CoA/Disconnect records (COA_RETENTION_DAYS), once a day at a quiet hour.
+        "prune-coa": {"task": "ebs.prune_coa", "schedule": crontab(hour=0, minute=40)},
         # Accounting FreeRADIUS spooled while PostgreSQL was away; a no-op when empty.
         "acct-drain": {"task": "ebs.acct_drain", "schedule": 10.0},
         # NAS edits send ebs.nas_changed themselves; this catches a lost message.

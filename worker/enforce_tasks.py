@@ -17,7 +17,14 @@ from billing import settings as settings_mod
 from billing.db import connect
 from worker.app import celery
 from worker.coa_store import perform
-from worker.live_sessions import candidates, fetch, load_tariff_rules, plan
+from worker.live_sessions import (
+    candidates,
+    fetch,
+    load_tariff_rules,
+    plan,
+    speed_edges,
+    speed_states,
+)
 
 CHUNK = 2000
 
@@ -26,7 +33,7 @@ def enforce(conn, now: datetime, tz: ZoneInfo, chunk: int = CHUNK) -> dict:
     """Run the enforcement once over every open session; ``conn`` autocommits."""
     rules = load_tariff_rules(conn)
     totals: Counter[str] = Counter()
-    ids = candidates(conn, now)
+    ids = candidates(conn, now, speed_edges(rules, now, tz), speed_states(rules, now, tz))
     for start in range(0, len(ids), chunk):
         rows = fetch(conn, now, ids[start : start + chunk])
         totals["checked"] += len(rows)
@@ -40,7 +47,8 @@ def enforce(conn, now: datetime, tz: ZoneInfo, chunk: int = CHUNK) -> dict:
 @celery.task(name="ebs.enforce_access")
 def enforce_access(at: str | None = None) -> dict:
     """Disconnect, move to the guest pool or restore the speed of live sessions whose
-    account's access changed (``worker.live_sessions``). ``at`` (ISO 8601) replaces the
+    account's access changed, and send the new speed to those whose tariff's time-of-day
+    speed changed (``worker.live_sessions``). ``at`` (ISO 8601) replaces the
     clock for replays; safe to deliver twice (``worker.coa_store``)."""
     settings = settings_mod.load()
     now = datetime.fromisoformat(at) if at else datetime.now(UTC)

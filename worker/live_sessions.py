@@ -14,12 +14,15 @@ copy of them; :func:`plan` turns the verdict into at most one :class:`Action`:
   the re-authentication gets the tariff's pool and speed, for the same reason;
 * allowed, on a normal address, after we had asked the NAS for something else (a
   disconnect that was refused or not answered, another speed) -> CoA-Request restoring
-  the speed in force, rendered for the NAS's vendor by ``billing.speeds.render``.
+  the speed in force, rendered for the NAS's vendor by ``billing.speeds.render``;
+* allowed, on a normal address, never sent anything, on a tariff whose speed changes by
+  time of day, where the speed in force differs from the one its login rendered ->
+  CoA-Request with the speed in force (:func:`login_speed_states`).
 
-A session we never sent anything to is left as its login made it; one whose Disconnect
-was ACKed is left to its Stop. A request the NAS answered (ACK, or a NAK: asking again
-gets the same answer) is not repeated by the enforcement; a timeout is retried on the
-next run.
+Any other session we never sent anything to is left as its login made it; one whose
+Disconnect was ACKed is left to its Stop. A request the NAS answered (ACK, or a NAK:
+asking again gets the same answer) is not repeated by the enforcement; a timeout is
+retried on the next run.
 """
 
 from __future__ import annotations
@@ -27,8 +30,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -36,7 +40,14 @@ from psycopg.rows import class_row
 
 from billing.access import AccessFacts, Decision, Reason, decide_live
 from billing.periods import Repeat, TimeNode
-from billing.speeds import Speed, SpeedOverride, TariffSpeeds, render, speed_for
+from billing.speeds import (
+    Speed,
+    SpeedOverride,
+    TariffSpeeds,
+    last_speed_change,
+    render,
+    speed_for,
+)
 from worker.coa import Kind, SessionIdent, Target, identity_attributes
 from worker.coa_store import Action
 
@@ -50,15 +61,25 @@ __all__ = [
     "fetch",
     "fetch_one",
     "load_tariff_rules",
+    "login_speed_states",
     "plan",
     "speed_change",
+    "speed_edges",
     "speed_state",
+    "speed_states",
     "target",
     "verdict",
 ]
 
 DISCONNECTED = "disconnected"
 GUEST = "guest"
+TIME_OF_DAY_SPEED = "time_of_day_speed"
+
+# How long before its Accounting-Start a session may have been authorised: the NAS
+# sends the Start once the link is up (PPP's IPCP, a DHCP lease), seconds after the
+# Access-Accept that carried the speed. A speed boundary inside this slack leaves the
+# login's speed unknown, and the session is sent the speed in force to be sure.
+LOGIN_SLACK = timedelta(minutes=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +115,7 @@ class LiveSession:
     last_desired: str | None
     last_kind: str | None
     last_result: str | None
+    started_at: datetime | None = None
 
 
 _SELECT = """
@@ -107,7 +129,8 @@ SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS na
        coalesce(so.framed_ip BETWEEN gp.range_start AND gp.range_end, false) AS in_guest_pool,
        n.vendor, host(n.ip_address) AS nas_address, n.coa_port, n.secret,
        n.coa_timeout_ms, n.coa_attempts,
-       last.desired_state AS last_desired, last.kind AS last_kind, last.result AS last_result
+       last.desired_state AS last_desired, last.kind AS last_kind, last.result AS last_result,
+       so.started_at
   FROM sessions_open so
   LEFT JOIN accounts a ON a.id = so.account_id
   LEFT JOIN subaccounts sa ON sa.id = so.subaccount_id
@@ -127,24 +150,43 @@ SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS na
          LIMIT 1) last ON true
 """
 
-# The enforcement's candidates, set-based (hash joins, no per-session lookups): sessions
-# whose account is not active, is blocked or has no positive balance + credit; sessions
-# we have sent something to; sessions on an address of any guest pool; sessions of
-# accounts with no tariff yet or with any assignment to an inactive or windowed tariff.
+# The enforcement's candidates, set-based (hash joins; one index lookup per session we
+# have sent something to): sessions whose account is not active, is blocked or has no
+# positive balance + credit; sessions we have sent something to, unless our last request
+# was a Disconnect the NAS ACKed (plan leaves those to their Stop) or was answered with
+# the speed state now in force on the session's tariff (``speed_states``: plan would ask
+# for that state again, which it does not repeat; a session whose access changed is a
+# candidate by the other branches); sessions on an address of any guest pool; sessions of
+# accounts with no tariff yet or with any assignment to an inactive or windowed tariff;
+# sessions never sent anything, of accounts with any assignment to a tariff with
+# time-of-day speeds, that began (less LOGIN_SLACK) before that tariff's last speed edge
+# (``speed_edges``: one moment per such tariff, computed in Python from a few rows).
 # Every other session belongs to an active, unblocked account with a positive total on
-# an active tariff without an access window, sits on a normal address and was never sent
-# anything: decide_live allows it and plan leaves it alone (tests/unit/test_access_live.py
-# holds the first half), so skipping it changes no outcome and keeps a run over 500k
-# healthy sessions to a few scans.
+# an active tariff without an access window, sits on a normal address, was never sent
+# anything and has had the speed its login rendered ever since: decide_live allows it
+# and plan leaves it alone (tests/unit/test_access_live.py holds the first half), so
+# skipping it changes no outcome and keeps a run over 500k healthy sessions to a few
+# scans.
 _CANDIDATES = """
 SELECT so.acct_unique_id
   FROM sessions_open so JOIN accounts a ON a.id = so.account_id
  WHERE NOT (a.status = 'active' AND NOT a.blocked_by_balance AND NOT a.blocked_by_limit
             AND a.balance + a.credit > 0)
 UNION
-SELECT c.acct_unique_id
-  FROM coa_requests c JOIN sessions_open so ON so.acct_unique_id = c.acct_unique_id
- WHERE so.account_id IS NOT NULL
+SELECT l.acct_unique_id
+  FROM (SELECT DISTINCT ON (c.acct_unique_id) c.acct_unique_id, so.account_id,
+               c.desired_state, c.kind, c.result
+          FROM coa_requests c JOIN sessions_open so ON so.acct_unique_id = c.acct_unique_id
+         WHERE so.account_id IS NOT NULL
+         ORDER BY c.acct_unique_id, c.requested_at DESC, c.id DESC) l
+ WHERE NOT coalesce(l.kind = 'disconnect' AND l.result = 'ACK', false)
+   AND NOT coalesce(l.result IN ('ACK', 'NAK') AND l.desired_state = (
+           SELECT st.state
+             FROM (SELECT at.tariff_id FROM account_tariffs at
+                    WHERE at.account_id = l.account_id AND at.assigned_at <= %(now)s
+                    ORDER BY at.assigned_at DESC LIMIT 1) cur
+             JOIN unnest(%(state_tariffs)s::integer[], %(states)s::text[])
+                  AS st(tariff_id, state) ON st.tariff_id = cur.tariff_id), false)
 UNION
 SELECT so.acct_unique_id
   FROM sessions_open so
@@ -157,6 +199,14 @@ SELECT so.acct_unique_id
   JOIN account_tariffs at ON at.tariff_id = t.id
   JOIN sessions_open so ON so.account_id = at.account_id
  WHERE NOT t.active OR t.access_time_period_id IS NOT NULL
+UNION
+SELECT so.acct_unique_id
+  FROM unnest(%(speed_tariffs)s::integer[], %(speed_since)s::timestamptz[])
+       AS e(tariff_id, since)
+  JOIN account_tariffs at ON at.tariff_id = e.tariff_id
+  JOIN sessions_open so ON so.account_id = at.account_id
+ WHERE so.started_at < e.since + %(slack)s
+   AND NOT EXISTS (SELECT 1 FROM coa_requests c WHERE c.acct_unique_id = so.acct_unique_id)
 UNION
 SELECT so.acct_unique_id
   FROM sessions_open so
@@ -221,10 +271,42 @@ def load_tariff_rules(conn: psycopg.Connection) -> TariffRules:
     return TariffRules(windows={k: tuple(v) for k, v in windows.items()}, speeds=speeds)
 
 
-def candidates(conn: psycopg.Connection, now: datetime) -> list[str]:
-    """Sessions that may need a request now, in key order (see ``_CANDIDATES``)."""
+def speed_edges(rules: TariffRules, now: datetime, tz: ZoneInfo) -> dict[int, datetime]:
+    """Per tariff with time-of-day speeds: the last moment its speed may have changed
+    (``billing.speeds.last_speed_change``). A session that began after it still has the
+    speed its login rendered."""
+    edges = {}
+    for tariff_id, speeds in rules.speeds.items():
+        if speeds is None or not speeds.overrides:
+            continue
+        edge = last_speed_change(speeds, now, tz)
+        if edge is not None:
+            edges[tariff_id] = edge
+    return edges
+
+
+def speed_states(rules: TariffRules, now: datetime, tz: ZoneInfo) -> dict[int, str]:
+    """Per tariff whose speeds we can read: the desired state of its speed in force now."""
+    return {tariff_id: speed_state(_speed_at(speeds, now, tz))
+            for tariff_id, speeds in rules.speeds.items() if speeds is not None}
+
+
+def candidates(
+    conn: psycopg.Connection,
+    now: datetime,
+    edges: Mapping[int, datetime] | None = None,
+    states: Mapping[int, str] | None = None,
+) -> list[str]:
+    """Sessions that may need a request now, in key order (see ``_CANDIDATES``);
+    ``edges`` from :func:`speed_edges` (none: time-of-day speeds are not looked at),
+    ``states`` from :func:`speed_states` (none: every session we have sent something to
+    but an ACKed Disconnect is a candidate)."""
+    edges, states = edges or {}, states or {}
+    params = {"now": now, "speed_tariffs": list(edges), "speed_since": list(edges.values()),
+              "slack": LOGIN_SLACK, "state_tariffs": list(states),
+              "states": list(states.values())}
     with _without_jit(conn):
-        return [row[0] for row in conn.execute(_CANDIDATES, {"now": now})]
+        return [row[0] for row in conn.execute(_CANDIDATES, params)]
 
 
 def fetch(conn: psycopg.Connection, now: datetime, ids: list[str]) -> list[LiveSession]:
@@ -269,6 +351,13 @@ def verdict(row: LiveSession, now: datetime, tz: ZoneInfo, rules: TariffRules) -
             guest_pool_id=row.guest_pool_id,
         )
     )
+
+
+@lru_cache(maxsize=4096)
+def _speed_at(speeds: TariffSpeeds, moment: datetime, tz: ZoneInfo) -> Speed | None:
+    """``speed_for``, remembered: a run asks it for every candidate of a tariff at the
+    same moment, and for sessions that began together at their common start."""
+    return speed_for(speeds, moment, tz)
 
 
 def speed_state(speed: Speed | None) -> str:
@@ -320,9 +409,26 @@ def speed_change(
     speeds = rules.speeds.get(row.tariff_id, TariffSpeeds())
     if speeds is None:
         return None
-    speed = speed_for(speeds, now, tz)
+    speed = _speed_at(speeds, now, tz)
     change = render(row.vendor, speed)
     return (speed_state(speed), change) if change else None
+
+
+def login_speed_states(row: LiveSession, tz: ZoneInfo, rules: TariffRules) -> set[str]:
+    """The desired states of the speeds the session's login may have rendered.
+
+    The login rendered the tariff's speed in force when it was authorised (rlm_ebs:
+    ``speed_for`` at the request's moment), which was at most ``LOGIN_SLACK`` before the
+    session's start: one state, or two when a speed edge fell in between. Empty for a
+    tariff without time-of-day speeds, whose speed does not depend on the moment. The
+    tariff is the one in force now: a tariff change mid-session is the admin's
+    ``ebs.change_speed`` to send, as before.
+    """
+    speeds = rules.speeds.get(row.tariff_id) if row.tariff_id is not None else None
+    if speeds is None or not speeds.overrides or row.started_at is None:
+        return set()
+    return {speed_state(_speed_at(speeds, moment, tz))
+            for moment in (row.started_at - LOGIN_SLACK, row.started_at)}
 
 
 def plan(row: LiveSession, now: datetime, tz: ZoneInfo, rules: TariffRules) -> Action | None:
@@ -344,8 +450,13 @@ def plan(row: LiveSession, now: datetime, tz: ZoneInfo, rules: TariffRules) -> A
         if row.in_guest_pool:
             desired = change[0] if change else speed_state(None)
             wanted = action(row, desired, Kind.DISCONNECT, reason)
-        elif row.last_desired is None or change is None:
+        elif change is None:
             return None
+        elif row.last_desired is None:
+            given = login_speed_states(row, tz, rules)
+            if not given or given == {change[0]}:
+                return None  # the login's speed is still the one in force
+            wanted = action(row, change[0], Kind.COA, TIME_OF_DAY_SPEED, change[1])
         else:
             wanted = action(row, change[0], Kind.COA, reason, change[1])
     answered = row.last_result in ("ACK", "NAK")

@@ -4,13 +4,32 @@
 "Require package cost": at each start of the tariff's settlement period (and at an
 assignment's start, for its first, prorated period) an account whose balance + credit
 does not cover the period's package cost gets ``blocked_by_balance``. "Covered" counts
-what the period's periodic charges of that assignment already took as paid toward the
-package, so an AT_START or GRADUAL fee charged at the same start does not make the
-account pay twice. The block lifts as soon as the money is there: the ledger's trigger
-calls ``ebs_package_unblock`` after every posting that brings money (a payment), and
-the tick calls it for all (a raised credit, a tariff that no longer requires it).
-Blocking is decided at period starts only; a period start that falls inside a
-suspension is not checked.
+what the period's periodic charges of that assignment took from the checked moment on
+as paid toward the package, so an AT_START or GRADUAL fee charged at the same start does
+not make the account pay twice. The block lifts as soon as the money is there: the
+ledger's trigger calls ``ebs_package_unblock`` after every posting that brings money (a
+payment), and the tick calls it for all (a raised credit, a tariff that no longer
+requires it).
+
+Suspensions. ExpertBilling's self-suspension "freezes" the service: no access and no
+charges while it lasts. So the rule follows the charges, which the tick already cuts at
+both ends of a suspension (``billing.suspension.cut_spans``):
+
+* a period start inside a suspension is not checked: nothing is charged for that time,
+  so there is nothing to require, and a subscriber away for the summer is not found
+  blocked for a month that was never billed;
+* the end of a suspension (a resume on request, or its maximum reached) is checked like
+  a period start, for the period in force: the subscriber is back and will be charged
+  from that moment, so the money must cover the package's share from there to the
+  period's end (prorated like a first period), counting the charges made from the
+  resume on (the rest of an AT_START fee is charged at the resume). What was charged
+  before the suspension paid for the time before it and does not count again. A block
+  pending from before the suspension is replaced by this check, so the resumed
+  subscriber owes the period in force, not an older one; the payment that covers it
+  lifts it at once, like any other.
+
+Both fall out of one rule: a check happens where a charge span begins (an assignment's
+start or a suspension's end) or where a period begins inside a span.
 
 Fill-up to package cost is in ``fillup.py``; both read the calendar built here.
 """
@@ -93,16 +112,17 @@ def fill_calendar(
 
 
 # The latest moment in the window at which a period of a package-requiring assignment
-# begins (a period start, or the assignment's own start in its first period) and the
-# share of the package cost from there to the period end.
+# begins for a charge span (a period start inside the span, or the span's own start:
+# the assignment's start, or a suspension's end) and the share of the package cost from
+# there to the period end.
 _CHECKS = """
     INSERT INTO package_blocks (account_id, assignment_id, period_start, required, blocked_at)
     SELECT DISTINCT ON (account_id) account_id, assignment_id, period_start, required, starts
       FROM (SELECT s.account_id, s.assignment_id, c.period_start,
-                   greatest(c.period_start, s.assigned_at) AS starts,
+                   greatest(c.period_start, s.started_at) AS starts,
                    ebs_prorate_piece(
                        t.package_cost,
-                       ebs_charging_position(greatest(c.period_start, s.assigned_at), c.bounds),
+                       ebs_charging_position(greatest(c.period_start, s.started_at), c.bounds),
                        (cardinality(c.bounds) - 1)::bigint * 86400,
                        (cardinality(c.bounds) - 1)::bigint * 86400) AS required
               FROM charge_spans s
@@ -110,9 +130,8 @@ _CHECKS = """
                             AND t.require_package_cost AND t.package_cost > 0
               JOIN package_calendar c ON c.tariff_id = s.tariff_id
                    AND (c.assignment_id IS NULL OR c.assignment_id = s.assignment_id)
-             WHERE greatest(c.period_start, s.assigned_at) < c.period_end
-               AND greatest(c.period_start, s.assigned_at) >= s.started_at
-               AND greatest(c.period_start, s.assigned_at) < s.ended_at) x
+             WHERE greatest(c.period_start, s.started_at) < c.period_end
+               AND greatest(c.period_start, s.started_at) < s.ended_at) x
      WHERE starts > %(after)s AND starts <= %(at)s AND required > 0
      ORDER BY account_id, starts DESC
     ON CONFLICT (account_id) DO UPDATE

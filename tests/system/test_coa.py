@@ -112,8 +112,11 @@ def post(conn, account_id: int, amount: str, kind: str = "payment") -> None:
 
 
 def subscriber(conn, tariff_id: int, nas_id: int, *, balance: str = "100",
-               framed_ip: str = "10.10.0.5", status: str = "active") -> tuple[int, str]:
-    """An account on ``tariff_id`` with one live session; returns (account id, session id)."""
+               framed_ip: str = "10.10.0.5", status: str = "active",
+               started_at: datetime | None = None) -> tuple[int, str]:
+    """An account on ``tariff_id`` (assigned a month before) with one live session started
+    now or at ``started_at``; returns (account id, session id)."""
+    started = started_at or datetime.now(UTC)
     n = next(_seq)
     account_id = conn.execute(
         "INSERT INTO accounts (contract, login, status) VALUES (%s, %s, %s) RETURNING id",
@@ -123,15 +126,16 @@ def subscriber(conn, tariff_id: int, nas_id: int, *, balance: str = "100",
         (account_id, f"user{n}")).fetchone()[0]
     conn.execute(
         "INSERT INTO account_tariffs (account_id, tariff_id, assigned_at) VALUES (%s, %s, %s)",
-        (account_id, tariff_id, datetime.now(UTC) - timedelta(days=1)))
+        (account_id, tariff_id, started - timedelta(days=30)))
     if Decimal(balance):
         post(conn, account_id, balance)
     uid = f"uniq-{n}"
     conn.execute(
         "INSERT INTO sessions_open (acct_unique_id, acct_session_id, subaccount_id, account_id,"
         " nas_id, nas_ip, username, framed_ip, started_at, updated_at)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, now(), now())",
-        (uid, f"81d0000{n}", sub_id, account_id, nas_id, NAS_IP, f"user{n}", framed_ip))
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        (uid, f"81d0000{n}", sub_id, account_id, nas_id, NAS_IP, f"user{n}", framed_ip,
+         started, started))
     return account_id, uid
 
 
