@@ -37,10 +37,13 @@ from bench.radius_common import (
     NAS_IP,
     SECRET,
     WINDOW,
+    baseline_site,
     baseline_templates,
+    connect,
     median_of,
     radius_server,
     say,
+    seed_nas,
     start_postgres,
 )
 from bench.udp_sender import ACCOUNTING_RESPONSE, accounting_request, attribute, run_load
@@ -113,19 +116,9 @@ accounting {
 }
 """
 
-STOCK_SITE = """\
-# The baseline: stock rlm_sql accounting (the shipped interim queries), nothing else.
-server baseline {
-	listen {
-		type = auth
-		ipaddr = {{ listen_ip }}
-		port = {{ auth_port }}
-	}
-	listen {
-		type = acct
-		ipaddr = {{ listen_ip }}
-		port = {{ acct_port }}
-	}
+STOCK_SITE = baseline_site(
+    "The baseline: stock rlm_sql accounting (the shipped interim queries), nothing else.",
+    """\
 	authorize {
 		ok
 	}
@@ -137,8 +130,7 @@ server baseline {
 	accounting {
 		sql
 	}
-}
-"""
+""")
 
 # The key FreeRADIUS's acct_unique policy computes for the packets below.
 _UNIQUE = "md5('b' || lpad(g::text, 7, '0') || ',s' || g || ',' || %(nas)s || ',,,' || g)"
@@ -146,9 +138,7 @@ _UNIQUE = "md5('b' || lpad(g::text, 7, '0') || ',s' || g || ',' || %(nas)s || ',
 
 def seed(conn: psycopg.Connection, sessions: int) -> None:
     """N open sessions in both tables, started an hour ago with zero counters."""
-    conn.execute(
-        "INSERT INTO nas (name, vendor, ip_address, secret, acct_interim_interval)"
-        " VALUES ('bench', 'mikrotik', %s, %s, 300)", (NAS_IP, SECRET))
+    seed_nas(conn)
     conn.execute(STOCK_SCHEMA)
     params = {"nas": NAS_IP, "n": sessions}
     conn.execute(
@@ -303,7 +293,7 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
         servers: list = []
         drainer = None
         try:
-            with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+            with connect(pg) as conn:
                 seed(conn, accounts)
             say("starting FreeRADIUS: ours (spool mode + follower), stock rlm_sql, "
                 "ours in live mode")
@@ -326,7 +316,7 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
                 nonlocal lap
                 say(f"run {r + 1} of {runs}")
                 lap += 1
-                with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+                with connect(pg) as conn:
                     measure("stock", stock, conn, lap, accounts, seconds, figures)
                     return measure("ours", ours, conn, lap, accounts, seconds, figures)
 
@@ -335,16 +325,16 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
             stock_rate = statistics.median(figures.rates["stock"])
             say("ours in live mode (rlm_sql per packet), one run for comparison")
             lap += 1
-            with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+            with connect(pg) as conn:
                 measure("live", live, conn, lap, accounts, seconds, figures)
             lap += 1
-            with psycopg.connect(pg.conninfo(DB), autocommit=True) as conn:
+            with connect(pg) as conn:
                 quiet = idle_lag(ours, conn, lap)
             say(f"one packet at a time: applied {statistics.median(quiet) * 1000:.0f} ms "
                 f"(median), {max(quiet) * 1000:.0f} ms (max) after its answer")
             say(f"outage: PostgreSQL stopped, up to {accounts} interims into the spool")
             lap += 1
-            down = outage(pg, ours, lambda: psycopg.connect(pg.conninfo(DB), autocommit=True),
+            down = outage(pg, ours, lambda: connect(pg),
                           accounts, lap)
         finally:
             if drainer is not None:

@@ -47,6 +47,38 @@ def start_postgres(base: Path) -> PostgresServer:
     return server
 
 
+def connect(pg: PostgresServer) -> psycopg.Connection:
+    """An autocommit connection to the benchmark's database."""
+    return psycopg.connect(pg.conninfo(DB), autocommit=True)
+
+
+def seed_nas(conn: psycopg.Connection) -> None:
+    """The one NAS every benchmark packet comes from (a MikroTik, 5-minute interims)."""
+    conn.execute(
+        "INSERT INTO nas (name, vendor, ip_address, secret, acct_interim_interval)"
+        " VALUES ('bench', 'mikrotik', %s, %s, 300)", (NAS_IP, SECRET))
+
+
+def baseline_site(comment: str, sections: str) -> str:
+    """A baseline virtual server: ``sections`` (authorize, accounting…) behind the same
+    auth and acct listeners as our site, on the ports the server is rendered with."""
+    return f"""\
+# {comment}
+server baseline {{
+	listen {{
+		type = auth
+		ipaddr = {{{{ listen_ip }}}}
+		port = {{{{ auth_port }}}}
+	}}
+	listen {{
+		type = acct
+		ipaddr = {{{{ listen_ip }}}}
+		port = {{{{ acct_port }}}}
+	}}
+{sections}}}
+"""
+
+
 def baseline_templates(base: Path, site: str, files: dict[str, str],
                        drop: tuple[str, ...] = ()) -> Path:
     """A copy of freeradius_conf with our site replaced by ``site`` (and ``files`` added,

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import psycopg
 
+from bench.radius_common import baseline_site
+
 SCHEMA = """
 CREATE TABLE radcheck (id serial PRIMARY KEY, username text NOT NULL DEFAULT '',
     attribute text NOT NULL DEFAULT '', op varchar(2) NOT NULL DEFAULT '==',
@@ -68,19 +70,9 @@ def seed(conn: psycopg.Connection, logins: str, password: str, pool_size: int) -
     conn.execute("VACUUM ANALYZE")
 
 
-SITE = """\
-# The baseline: stock rlm_sql authorize and post-auth log, rlm_sqlippool leases.
-server baseline {
-	listen {
-		type = auth
-		ipaddr = {{ listen_ip }}
-		port = {{ auth_port }}
-	}
-	listen {
-		type = acct
-		ipaddr = {{ listen_ip }}
-		port = {{ acct_port }}
-	}
+SITE = baseline_site(
+    "The baseline: stock rlm_sql authorize and post-auth log, rlm_sqlippool leases.",
+    """\
 	authorize {
 		sql
 		pap
@@ -97,8 +89,7 @@ server baseline {
 	accounting {
 		ok
 	}
-}
-"""
+""")
 
 # The stock module settings that matter, with the same connection pool as ours.
 SQL_MODULE = """\

@@ -73,7 +73,9 @@ def _unquote(text: str) -> str:
             i += 2
         else:
             raise MalformedEntry(f"dangling backslash in {text[:40]!r}")
-    return out.decode("utf-8", "replace")
+    # Bytes that are not UTF-8, and NUL (which no text column holds), become U+FFFD:
+    # the packet is applied, stored as the live mode stores it (ebs_hex_text()).
+    return out.decode("utf-8", "replace").replace("\x00", "\ufffd")
 
 
 _ATTRIBUTE_LINE = re.compile(r"^[ \t]+([^ \t\n]+) = ([^\n]*)$", re.M)

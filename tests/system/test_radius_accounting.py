@@ -307,20 +307,46 @@ def test_253_byte_values_arrive_intact(radius, dbc):
 
 
 def test_line_breaks_and_tabs_arrive_intact(radius, dbc):
-    """A value that looks like the next detail-file entry must stay one value."""
-    if radius.accounting_mode == "live":
-        pytest.skip("rlm_sql's escaping writes a line break as the two characters \\n "
-                    "(lossy, though harmless); only the spool keeps it exactly")
+    """A value that looks like the next detail-file entry must stay one value, and every
+    text column stores exactly what the NAS sent, in both modes."""
     session = "n-" + os.urandom(3).hex() + "\n\n\tAcct-Status-Type = Stop\r\"x\\"
     user = "line\n\nTue Nov 24 10:00:00 2026\n\tUser-Name = \"evil\"\n"
-    send(radius, "Start", escaped(session), user=escaped(user), Acct_Input_Octets=9)
+    # (no "%" here: radclient sends a double-quoted value with "%" unescaped, as xlat)
+    calling = "o'brien \\n \\\\ =27 \"q\"\r\n"
+    called = "Дмитрий\tточка доступа ✓ 😀"
+    port = "ether5\\'\n"
+    send(radius, "Start", escaped(session), user=escaped(user), Acct_Input_Octets=9,
+         Calling_Station_Id=escaped(calling), Called_Station_Id=escaped(called),
+         NAS_Port_Id=escaped(port))
     row = open_row(dbc, session)
     assert (row["username"], row["input_octets"]) == (user, 9)
+    assert (row["calling_station_id"], row["called_station_id"], row["nas_port_id"]) == (
+        calling, called, port)
     send(radius, "Interim-Update", escaped(session), user=escaped(user),
-         Acct_Input_Octets=11)
+         NAS_Port_Id=escaped(port), Acct_Input_Octets=11)
     assert open_row(dbc, session)["input_octets"] == 11
     assert dbc.execute("SELECT count(*) AS n FROM sessions_open WHERE username = 'evil'"
                        ).fetchone()["n"] == 0
+
+    # A Stop with no Start writes history straight from the packet's own values.
+    lone = "lone-" + os.urandom(3).hex() + "\n\\'"
+    send(radius, "Stop", escaped(lone), user=escaped(user),
+         Calling_Station_Id=escaped(calling), Called_Station_Id=escaped(called))
+    [hist] = history_rows(dbc, lone)
+    assert (hist["username"], hist["calling_station_id"], hist["called_station_id"]) == (
+        user, calling, called)
+
+
+def test_invalid_utf8_is_stored_alike_in_both_modes(radius, dbc):
+    """A NAS may send any bytes: each invalid sequence becomes U+FFFD (as Python's
+    decode(errors='replace') does), so does NUL (no text column holds it), the valid rest
+    is kept, and the packet is applied."""
+    session = new_session()
+    raw = b"caf\xc3\xa9 \xff\xfe x\xe2\x82 y\xed\xa0\x80 z\x00!"
+    octal = "".join(chr(b) if 32 <= b < 127 else f"\\{b:03o}" for b in raw)
+    send(radius, "Start", session, Called_Station_Id=f'"{octal}"')
+    row = open_row(dbc, session)
+    assert row["called_station_id"] == "café \ufffd\ufffd x\ufffd y\ufffd\ufffd\ufffd z\ufffd!"
 
 
 def test_detail_file_is_still_written(radius, dbc):

@@ -274,8 +274,9 @@ def test_one_drain_per_spool_directory_at_a_time(pg, tmp_path):
 
 def test_an_entry_the_database_refuses_is_skipped_and_its_batch_still_applies(pg, tmp_path,
                                                                              caplog):
-    """A NUL byte (\\000 in the detail file) fits no PostgreSQL text: the batch is
-    retried entry by entry and only that entry is passed over, with a log line."""
+    """Counters past 64 bits (Acct-Input-Gigawords 2^32 - 1, each one 4 GiB) overflow
+    the bigint columns: the batch is retried entry by entry and only that entry is
+    passed over, with a log line."""
     from billing import acct_spool
 
     spool = tmp_path / "spool"
@@ -283,9 +284,10 @@ def test_an_entry_the_database_refuses_is_skipped_and_its_batch_still_applies(pg
     tag = uuid.uuid4().hex[:8]
     body = b"".join(
         (f"Sat Nov 28 10:00:00 2026\n\tAcct-Status-Type = Start\n"
-         f"\tAcct-Session-Id = \"{tag}-{n}\"\n\tUser-Name = \"{name}\"\n"
+         f"\tAcct-Session-Id = \"{tag}-{n}\"\n\tUser-Name = \"u{n}\"\n"
+         f"\tAcct-Input-Gigawords = {gigawords}\n"
          f"\tNAS-IP-Address = 127.0.0.1\n\tAcct-Unique-Session-Id = \"{tag}{n}\"\n\n").encode()
-        for n, name in ((1, "ok1"), (2, "nul\\000here"), (3, "ok3")))
+        for n, gigawords in ((1, 0), (2, 2**32 - 1), (3, 0)))
     (spool / "detail-2026112812").write_bytes(body)
     with psycopg.connect(pg.conninfo(DB)) as conn:
         result = acct_spool.drain(conn, spool, host="h3")

@@ -93,3 +93,10 @@ def test_hostile_values_read_back_exactly_and_stay_one_entry(value):
     for n, found in enumerate(entries):
         row = batch_row(n, found.attributes)
         assert (row[1], row[2], row[3], row[4]) == ("Start", f"k{n}", value, value)
+
+
+def test_bytes_that_are_not_utf8_and_nul_read_as_replacement_characters():
+    data = (b"Sun Nov 29 01:00:00 2026\n\tAcct-Status-Type = Start\n"
+            b"\tUser-Name = \"a\\000b\\377\\342\\202c\"\n\n")
+    [entry] = list(read_entries(io.BytesIO(data)))
+    assert batch_row(0, entry.attributes)[4] == "a\ufffdb\ufffd\ufffdc"

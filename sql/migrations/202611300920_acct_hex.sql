@@ -1,0 +1,78 @@
+-- Lossless text from rlm_sql's live accounting queries.
+--
+-- rlm_sql (3.2.1) puts every expanded value through two encodings before PostgreSQL
+-- sees it: the attribute is printed FreeRADIUS-style (a line break becomes the two
+-- characters \n, indistinguishable from a NAS that sent a backslash and an n), then
+-- bytes outside safe_characters become =XX. The live queries (mods-config/sql/
+-- accounting.conf) therefore pass each text attribute as %{hex:Attribute}, the raw bytes
+-- in hex, which nothing re-encodes, and ebs_hex_text() turns them back into text here.
+--
+-- A NAS can send any bytes; a text column holds only UTF-8 without NUL. Bytes that are
+-- not UTF-8 become U+FFFD, one per maximal invalid subsequence, exactly as Python's
+-- bytes.decode('utf-8', 'replace') does for the spool (billing/acct_detail.py), so a
+-- packet is stored the same whichever way it arrives; the rest of the value stays
+-- readable and searchable, the packet is never refused for it, and the live mode's
+-- detail file still has the raw bytes. NUL, which text cannot hold, becomes U+FFFD too.
+
+-- Bytes to text, each maximal invalid subsequence (a byte that starts no sequence, or a
+-- lead byte with the continuation bytes that were valid before the sequence broke) as
+-- one U+FFFD; valid runs are decoded whole.
+CREATE FUNCTION ebs_utf8_repair(b bytea) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+DECLARE
+    n integer := length(b);
+    i integer := 0;      -- the byte being read (0-based)
+    run integer := 0;    -- where the pending valid run starts
+    lead integer;
+    need integer;        -- continuation bytes the lead byte asks for
+    got integer;         -- continuation bytes found valid
+    c integer;
+    repaired text := '';
+BEGIN
+    WHILE i < n LOOP
+        lead := get_byte(b, i);
+        IF lead BETWEEN 1 AND 127 THEN
+            i := i + 1;
+            CONTINUE;
+        END IF;
+        need := CASE WHEN lead BETWEEN 194 AND 223 THEN 1
+                     WHEN lead BETWEEN 224 AND 239 THEN 2
+                     WHEN lead BETWEEN 240 AND 244 THEN 3
+                     ELSE 0 END;
+        got := 0;
+        WHILE got < need AND i + 1 + got < n LOOP
+            c := get_byte(b, i + 1 + got);
+            -- The second byte's range depends on the lead (no overlongs, no surrogates,
+            -- nothing above U+10FFFF); later ones are plain continuation bytes.
+            EXIT WHEN c < CASE WHEN got > 0 THEN 128
+                               WHEN lead = 224 THEN 160 WHEN lead = 240 THEN 144
+                               ELSE 128 END
+                   OR c > CASE WHEN got > 0 THEN 191
+                               WHEN lead = 237 THEN 159 WHEN lead = 244 THEN 143
+                               ELSE 191 END;
+            got := got + 1;
+        END LOOP;
+        IF need > 0 AND got = need THEN
+            i := i + 1 + need;
+            CONTINUE;
+        END IF;
+        repaired := repaired || convert_from(substring(b FROM run + 1 FOR i - run), 'UTF8')
+                    || U&'\FFFD';
+        i := i + 1 + got;
+        run := i;
+    END LOOP;
+    RETURN repaired || convert_from(substring(b FROM run + 1), 'UTF8');
+END $$;
+
+-- The common case, valid UTF-8, is one convert_from; the exception block costs about
+-- 2 microseconds a call (measured here), a few per packet, against a commit's hundreds.
+CREATE FUNCTION ebs_hex_text(h text) RETURNS text
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE AS $$
+BEGIN
+    RETURN convert_from(decode(h, 'hex'), 'UTF8');
+EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
+    RETURN ebs_utf8_repair(decode(h, 'hex'));
+END $$;
+
+COMMENT ON FUNCTION ebs_hex_text(text) IS
+    'Text from %{hex:...} (rlm_sql accounting): invalid UTF-8 and NUL as U+FFFD.';
