@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from tests.conftest import ebs_env
 from tests.web.conftest import CASHIER, READONLY, login
 
 MSK = ZoneInfo("Europe/Moscow")
@@ -186,19 +187,34 @@ def test_dashboard_counts_follow_every_change_without_scanning_accounts(
     assert not any("FROM accounts" in s for s in seen.statements), seen.statements
 
 
-def test_dashboard_folds_piled_up_deltas_into_one_row(as_admin, conn, money):
-    from webapp.views.dashboard import FOLD_AFTER
-
-    for _ in range(FOLD_AFTER + 1):  # each toggle changes the counts: one delta row each
+def test_dashboard_sums_unfolded_rows_and_the_beat_task_folds_them(
+        as_admin, conn, money, db, monkeypatch):
+    """The page only reads: rows piled up between two runs of ebs.fold_totals are summed
+    to the right figures, and the task's fold changes the row count, not the figures."""
+    for _ in range(201):  # each toggle changes the counts: one delta row each
         conn.execute("UPDATE accounts SET status = CASE status WHEN 'active' THEN 'suspended'"
                      " ELSE 'active' END WHERE contract = '70003'")
-    assert conn.execute("SELECT count(*) FROM account_stats_deltas").fetchone()[0] > FOLD_AFTER
+    for n in range(3):  # one ledger_totals row per statement, all in one bucket
+        _entry(conn, "70001", "payment", "10.00", f"today-{n}", datetime.now(MSK),
+               source="x")
+    rows = "SELECT (SELECT count(*) FROM account_stats_deltas), (SELECT count(*) FROM" \
+           " ledger_totals WHERE kind = 'payment' AND source = 'x')"
+    piled = conn.execute(rows).fetchone()
+    assert piled[0] > 200 and piled[1] == 3
     before = _dashboard(as_admin)
-    assert conn.execute("SELECT count(*) FROM account_stats_deltas").fetchone()[0] == 1
-    assert _dashboard(as_admin) == before
+    assert conn.execute(rows).fetchone() == piled
     real = _real_counts(conn)
     assert [before[k].strip() for k in ("total", "active", "suspended")] == \
         [str(real[0]), str(real[1]), str(real[3])]
+    assert before["payments"].strip() == "30.00"
+
+    for name, value in ebs_env(db).items():
+        monkeypatch.setenv(name, value)
+    from worker.totals_tasks import fold_totals
+
+    assert fold_totals()["ledger_totals_merged"] >= 2
+    assert conn.execute(rows).fetchone() == (1, 1)
+    assert _dashboard(as_admin) == before
 
 
 def test_dashboard_chart_shows_states_as_shares_of_all_subscribers(as_admin, conn, money):

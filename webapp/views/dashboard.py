@@ -1,10 +1,12 @@
 """The start page: subscribers by state, online now, today's money, debtors.
 
 Subscribers by state come from ``account_stats_deltas`` (signed deltas the account
-triggers append, summed here: a few rows, never the 500,000 accounts), folded into one
-row once more than ``FOLD_AFTER`` have piled up; today's money from today's buckets of
-``ledger_totals`` (the ledger's insert trigger keeps them; local midnight is a bucket
-boundary); online from the open sessions.
+triggers append, summed here: a few rows, never the 500,000 accounts); today's money from
+today's buckets of ``ledger_totals`` (the ledger's insert trigger appends them; local
+midnight is a bucket boundary); online from the open sessions. Both tables are sums of
+their rows, so the figures are right however many rows have piled up; the beat task
+``ebs.fold_totals`` (worker/totals_tasks.py) folds them every few minutes to keep them
+few, and a page view only reads.
 """
 
 from __future__ import annotations
@@ -17,18 +19,15 @@ from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 from sqlalchemy import text
 
-FOLD_AFTER = 200
 _ACCOUNTS = text(
     """
-    SELECT count(*) AS delta_rows,
-           coalesce(sum(total), 0)::bigint AS total, coalesce(sum(active), 0)::bigint AS active,
+    SELECT coalesce(sum(total), 0)::bigint AS total, coalesce(sum(active), 0)::bigint AS active,
            coalesce(sum(blocked), 0)::bigint AS blocked,
            coalesce(sum(suspended), 0)::bigint AS suspended,
            coalesce(sum(debtors), 0)::bigint AS debtors, coalesce(sum(debt), 0) AS debt
       FROM account_stats_deltas
     """
 )
-_FOLD = text("SELECT ebs_account_stats_compact()")
 _TODAY = text(
     """
     SELECT coalesce(sum(amount) FILTER (WHERE kind = 'payment'), 0) AS payments,
@@ -53,12 +52,8 @@ class DashboardView(IndexView):
         session = self.appbuilder.session
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
         since = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
-        accounts = session.execute(_ACCOUNTS).mappings().one()
-        if accounts["delta_rows"] > FOLD_AFTER:
-            session.execute(_FOLD)
-            session.commit()
         stats = {
-            **accounts,
+            **session.execute(_ACCOUNTS).mappings().one(),
             **session.execute(_TODAY, {"since": since}).mappings().one(),
             "online": session.execute(_ONLINE).scalar(),
         }

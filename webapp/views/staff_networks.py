@@ -1,14 +1,50 @@
-"""The source networks staff may log in from, per staff member or per role (Admin only)."""
+"""The source networks staff may log in from, per staff member or per role (Admin only).
+
+The list is searched by network in two ways an operator asks: which rows admit a login
+from this address (``network >>= address``), and which networks start with what was typed
+(their text, like ``10.20.0.0/16``). The table holds a few rows per role and staff member,
+so neither needs an index.
+"""
 
 from __future__ import annotations
 
 import ipaddress
 
+from flask_appbuilder.models.filters import BaseFilter
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import Text, cast, false
+from sqlalchemy.dialects.postgresql import INET
 from wtforms.validators import DataRequired, ValidationError
 
 from webapp.models_reports import StaffNetwork
-from webapp.views.base import AdminOnlyModelView, BoundedInterface, text_field
+from webapp.views.base import AdminOnlyModelView, BoundedInterface, like_prefix, text_field
+
+
+class FilterNetworkAdmits(BaseFilter):
+    """The networks that admit a login from an address; one that is not an address
+    matches nothing (rather than an SQL error)."""
+
+    name = _l("Contains address")
+    arg_name = "admits"
+
+    def apply(self, query, value):
+        try:
+            address = str(ipaddress.ip_address(str(value or "").strip()))
+        except ValueError:
+            return query.filter(false())
+        column = getattr(self.model, self.column_name)
+        return query.filter(column.op(">>=")(cast(address, INET)))
+
+
+class FilterNetworkPrefix(BaseFilter):
+    """The networks whose text (``10.20.0.0/16``) starts with the value."""
+
+    name = _l("Starts with")
+    arg_name = "nsw"
+
+    def apply(self, query, value):
+        column = getattr(self.model, self.column_name)
+        return query.filter(cast(column, Text).like(like_prefix(value), escape="\\"))
 
 
 class NetworkValue:
@@ -31,12 +67,15 @@ class OneOwner:
 
 
 class StaffNetworkView(AdminOnlyModelView):
-    datamodel = BoundedInterface(StaffNetwork, eager=("user", "role"))
+    datamodel = BoundedInterface(
+        StaffNetwork, {"network": [FilterNetworkAdmits, FilterNetworkPrefix]},
+        eager=("user", "role"))
     list_title = _l("Login networks")
     role_grants: dict[str, tuple[str, ...]] = {}  # security settings: Admin alone
     list_columns = ["user", "role", "network", "comment"]
     add_columns = edit_columns = ["user", "role", "network", "comment"]
-    search_columns = ["user", "role"]
+    search_columns = ["user", "role", "network"]
+    search_form_extra_fields = {"network": text_field(_l("Network"))}
     add_form_extra_fields = edit_form_extra_fields = {
         # The owner check sits on the one field always validated (an empty relation
         # field stops at its Optional validator).
