@@ -47,18 +47,39 @@ def _load(conn: psycopg.Connection, accounts: int) -> int:
     return tariff
 
 
-def _naive(conn: psycopg.Connection, tariff: int) -> tuple[float, int]:
-    """The baseline: one UPDATE of the same balances, rolled back after timing."""
+def _wal(conn: psycopg.Connection) -> str:
+    return conn.execute("SELECT pg_current_wal_insert_lsn()::text").fetchone()[0]
+
+
+def _wal_mb(conn: psycopg.Connection, since: str) -> float:
+    """WAL written since ``since``, in MB: what a run costs the disk and the replicas."""
+    return round(float(conn.execute(
+        "SELECT pg_current_wal_insert_lsn() - %s::pg_lsn", (since,)).fetchone()[0]) / 1e6, 1)
+
+
+def _naive(conn: psycopg.Connection, tariff: int) -> tuple[float, int, float]:
+    """The baseline: one UPDATE of the same balances, rolled back after timing; returns
+    (seconds, rows, WAL MB)."""
     with conn.transaction(force_rollback=True):
         conn.execute("SET LOCAL ebs.ledger_posting = 'on'")
+        wal = _wal(conn)
         started = time.perf_counter()
         rows = conn.execute(
             "UPDATE accounts SET balance = balance - %s WHERE id IN"
             " (SELECT account_id FROM account_tariffs WHERE tariff_id = %s)",
             (FEE, tariff)).rowcount
         took = time.perf_counter() - started
+        wal_mb = _wal_mb(conn, wal)
     conn.execute("VACUUM accounts")
-    return took, rows
+    return took, rows, wal_mb
+
+
+def _load_average() -> float | None:
+    """The 1-minute load average: the machine may be shared, so a figure comes with it."""
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def run(accounts: int = 500_000, workdir: Path | None = None, workers: int = WORKERS) -> dict:
@@ -72,11 +93,14 @@ def run(accounts: int = 500_000, workdir: Path | None = None, workers: int = WOR
             with psycopg.connect(server.conninfo("bench"), autocommit=True) as conn:
                 schema.upgrade(conn)
                 tariff = _load(conn, accounts)
-                naive_before, rows = _naive(conn, tariff)
+                load_before = _load_average()
+                naive_before, rows, naive_wal = _naive(conn, tariff)
                 at = DAY + timedelta(minutes=30)
+                wal = _wal(conn)
                 started = time.perf_counter()
                 first = charge(conn, at, UTC, workers=workers)
                 ours = time.perf_counter() - started
+                tick_wal = _wal_mb(conn, wal)
                 started = time.perf_counter()
                 second = charge(conn, at, UTC, workers=workers)
                 second_took = time.perf_counter() - started
@@ -85,7 +109,8 @@ def run(accounts: int = 500_000, workdir: Path | None = None, workers: int = WOR
                 rerun = charge(conn, at, UTC, workers=workers)
                 rerun_took = time.perf_counter() - started
                 conn.execute("VACUUM accounts")
-                naive_after, _ = _naive(conn, tariff)
+                naive_after, _, _ = _naive(conn, tariff)
+                load_after = _load_average()
                 entries = conn.execute(
                     "SELECT count(*), sum(amount) FROM ledger_entries").fetchone()
         finally:
@@ -111,6 +136,10 @@ def run(accounts: int = 500_000, workdir: Path | None = None, workers: int = WOR
         "second_tick_vs_naive": round(second_took / baseline, 3),
         "rerun_without_tick_record_s": round(rerun_took, 3),
         "rerun_without_tick_record_entries": rerun.entries,
+        "tick_wal_mb": tick_wal,
+        "naive_wal_mb": naive_wal,
+        "load_average_before": load_before,
+        "load_average_after": load_after,
     }
 
 

@@ -262,8 +262,10 @@ class LedgerEntry(Model):
 
     __tablename__ = "ledger_entries"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
-    kind: Mapped[str] = mapped_column(ForeignKey("ledger_entry_kinds.code"))
+    # The account and the kind are checked once per statement by the ledger's triggers
+    # (202611300900_ledger_lean.sql), not by foreign keys: the joins are declared here.
+    account_id: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(MONEY)
     idempotency_key: Mapped[str] = mapped_column(Text, unique=True)
     effective_at: Mapped[datetime] = mapped_column(TSTZ)
@@ -273,6 +275,8 @@ class LedgerEntry(Model):
     description: Mapped[str] = mapped_column(Text, default="")
     details: Mapped[dict] = mapped_column(JSONB, default=dict)
 
-    account: Mapped[Account] = relationship()
-    entry_kind: Mapped[LedgerEntryKind] = relationship()
+    account: Mapped[Account] = relationship(
+        primaryjoin="foreign(LedgerEntry.account_id) == Account.id")
+    entry_kind: Mapped[LedgerEntryKind] = relationship(
+        primaryjoin="foreign(LedgerEntry.kind) == LedgerEntryKind.code")
     staff_user: Mapped[User | None] = relationship()
