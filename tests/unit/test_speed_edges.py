@@ -11,23 +11,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from billing.periods import Repeat, TimeNode, last_edge
-from billing.speeds import Speed, SpeedOverride, TariffSpeeds, last_speed_change, speed_for
+from billing.speeds import SpeedOverride, TariffSpeeds, last_speed_change, speed_for
 
-MOSCOW = ZoneInfo("Europe/Moscow")
-BERLIN = ZoneInfo("Europe/Berlin")
-DAY = Speed.parse("10M/20M")
-NIGHT = Speed.parse("50M/100M")
-WEEKEND = Speed.parse("20M/40M")
-NIGHT_NODE = TimeNode(datetime(2026, 1, 1, 23, tzinfo=MOSCOW), timedelta(hours=8), Repeat.DAY)
-WEEKEND_NODE = TimeNode(datetime(2026, 11, 21, tzinfo=MOSCOW), timedelta(days=2), Repeat.WEEK)
-TARIFF = TariffSpeeds(
-    default=DAY,
-    overrides=(SpeedOverride(WEEKEND, (WEEKEND_NODE,)), SpeedOverride(NIGHT, (NIGHT_NODE,))),
+# The day, night and weekend tariff the speed tests already describe.
+from tests.unit.test_speeds import (
+    DAY,
+    MOSCOW,
+    NIGHT,
+    TARIFF,
+    WEEKEND,
+    _msk,
 )
 
-
-def _msk(*args):
-    return datetime(*args, tzinfo=MOSCOW)
+BERLIN = ZoneInfo("Europe/Berlin")
 
 
 def test_the_last_edge_is_the_latest_start_or_end_of_an_override():
