@@ -4,6 +4,7 @@ and submit forms with their CSRF token (CSRF stays on, as in production)."""
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from sqlalchemy import event
@@ -25,9 +26,8 @@ def web_state(tmp_path_factory):
     return tmp_path_factory.mktemp("web-state")
 
 
-@pytest.fixture
-def web_settings(db, web_state):
-    env = ebs_env(db)
+def settings_for(conninfo: str, web_state):
+    env = ebs_env(conninfo)
     env["EBS_STATE_DIR"] = str(web_state)
     settings = settings_mod.load(environ=env)
     settings.LANGUAGE_CODE = "en"
@@ -36,6 +36,35 @@ def web_settings(db, web_state):
 
 
 FAST_HASH = "pbkdf2:sha256:1000"  # the format of production, fewer rounds for speed
+
+
+@pytest.fixture(scope="session")
+def web_template(pg_server, template_db, web_state):
+    """The migrated database after one start of the app: FAB's views, permissions and
+    menu rows and our role grants written once (about 2,800 statements), so that each
+    test's database is a copy and its app starts with FAB_UPDATE_PERMS off."""
+    from webapp.app import create_app
+
+    name = f"webtpl_{uuid.uuid4().hex[:12]}"
+    pg_server.create_database(name, template=template_db)
+    create_app(settings_for(pg_server.conninfo(name), web_state), TESTING=True,
+               FAB_PASSWORD_HASH_METHOD=FAST_HASH)  # closes its connections when done
+    yield name
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def db(pg_server, web_template):
+    """A database of its own for one web test, copied from the synced web template."""
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    pg_server.create_database(name, template=web_template)
+    yield pg_server.conninfo(name)
+    pg_server.drop_database(name)
+
+
+@pytest.fixture
+def web_settings(db, web_state):
+    return settings_for(db, web_state)
 
 
 @pytest.fixture
@@ -54,7 +83,9 @@ def staff(conn, monkeypatch):
 def app(web_settings, staff):
     from webapp.app import create_app
 
-    application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH)
+    # The template holds every permission already (web_template).
+    application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH,
+                             FAB_UPDATE_PERMS=False)
     yield application
     with application.app_context():
         from webapp.extensions import db as sqla
