@@ -19,8 +19,8 @@ import psycopg
 
 from billing import schema
 from billing.charging.tick import WORKERS, charge
-from cli.servers.base import free_port
-from cli.servers.postgres import PostgresServer
+from stack.servers.base import free_port
+from stack.servers.postgres import PostgresServer
 
 FEE = "25.00"
 DAY = datetime(2026, 11, 23, tzinfo=UTC)

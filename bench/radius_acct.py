@@ -47,7 +47,7 @@ from bench.radius_common import (
     start_postgres,
 )
 from bench.udp_sender import ACCOUNTING_RESPONSE, accounting_request, attribute, run_load
-from cli.servers.acct_drain import acct_drainer
+from stack.servers.acct_drain import acct_drainer
 
 USER_NAME, NAS_IP_ADDRESS, NAS_PORT = 1, 4, 5
 ACCT_STATUS_TYPE, ACCT_INPUT_OCTETS, ACCT_OUTPUT_OCTETS = 40, 42, 43

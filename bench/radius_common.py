@@ -14,9 +14,9 @@ from pathlib import Path
 import psycopg
 
 from billing import schema
-from cli.servers.base import ServerError, free_port
-from cli.servers.freeradius import CONF_TEMPLATES, FreeRadiusServer
-from cli.servers.postgres import PostgresServer
+from stack.servers.base import ServerError, free_port
+from stack.servers.freeradius import CONF_TEMPLATES, FreeRadiusServer
+from stack.servers.postgres import PostgresServer
 
 SECRET = "bench-secret-1"
 NAS_IP = "127.0.0.1"

@@ -28,8 +28,8 @@ from sqlalchemy import event
 from billing import schema
 from billing import settings as settings_mod
 from billing.staff import ensure_staff
-from cli.servers.base import free_port
-from cli.servers.postgres import PostgresServer
+from stack.servers.base import free_port
+from stack.servers.postgres import PostgresServer
 
 STAFF = ("bench-admin", "bench-Admin-Secret-1")
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

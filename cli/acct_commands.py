@@ -11,10 +11,10 @@ from pathlib import Path
 
 import click
 
-from billing import acct_follow, acct_spool
 from billing import settings as settings_mod
 from billing.db import connect
 from cli.common import load_settings, open_db
+from stack import acct_follow, acct_spool
 
 
 @click.group()

@@ -11,8 +11,8 @@ import psycopg
 from billing import settings as settings_mod
 from cli import demo
 from cli.common import load_settings
-from cli.servers.base import ServerError
-from cli.stack import Stack
+from stack.local import Stack
+from stack.servers.base import ServerError
 
 
 def _say(message: str) -> None:

@@ -14,9 +14,9 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from psycopg.conninfo import conninfo_to_dict
 
 from billing import schema
-from cli.servers.base import free_port
-from cli.servers.postgres import PostgresServer
-from cli.servers.redis import RedisServer
+from stack.servers.base import free_port
+from stack.servers.postgres import PostgresServer
+from stack.servers.redis import RedisServer
 from tests.harness import start_with_retry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Callable
 from typing import TypeVar
 
-from cli.servers.base import ServerError
+from stack.servers.base import ServerError
 
 T = TypeVar("T")
 

@@ -6,7 +6,7 @@ variables); the UI language defaults to Russian (``LANGUAGE_CODE`` in the settin
 in the code: ``SECRET_KEY`` from the settings file or ``EBS_SECRET_KEY``, else a random
 key generated once into ``STATE_DIR/secrets/web_secret.key`` (the local demo's case).
 
-Served by gunicorn (``cli/servers/web.py``) as ``webapp.app:create_app()``.
+Served by gunicorn (``stack/servers/web.py``) as ``webapp.app:create_app()``.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """SQLAlchemy model of the accounting spool's read positions (``*_acct_spool.sql``):
-written by the drain (``billing.acct_spool``) only; read-only in the admin."""
+written by the drain (``stack.acct_spool``) only; read-only in the admin."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Accounting spool drain: Accounting-Requests FreeRADIUS spooled (while rlm_sql failed,
 or all of them in the spool mode, whose follower normally gets there first), applied in
-batches by ``billing.acct_spool`` (beat runs it every few seconds)."""
+batches by ``stack.acct_spool`` (beat runs it every few seconds)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 
 import psycopg
 
-from billing import acct_spool
 from billing import settings as settings_mod
 from billing.db import connect
+from stack import acct_spool
 from worker.app import celery
 
 

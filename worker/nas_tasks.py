@@ -6,7 +6,7 @@ STACK-FACTS.md), so a change means a restart. The web app sends this task after 
 edit commits; the beat also sends it every minute without an id, so a lost message (a
 Redis restart, a worker killed between writing the file and restarting) is made good
 within a minute. The task is idempotent: when the server already runs with exactly the
-clients the table asks for (``billing.radius_clients.clients_file_current``) it does
+clients the table asks for (``stack.radius_clients.clients_file_current``) it does
 nothing, so a duplicate delivery restarts nothing.
 
 The server is the one ``ebs up`` runs under ``STATE_DIR`` (the rendered configuration,
@@ -27,9 +27,9 @@ import subprocess
 import time
 from pathlib import Path
 
-from billing import radius_clients
 from billing import settings as settings_mod
 from billing.db import connect
+from stack import radius_clients
 from worker.app import celery
 
 READY_LINE = b"Ready to process requests"

@@ -1,5 +1,5 @@
 """Real headless Chromium (Debian's ``chromium`` package, driven by Playwright) against the
-web app served by gunicorn exactly as ``ebs up`` serves it (``cli/servers/web.py``), on a
+web app served by gunicorn exactly as ``ebs up`` serves it (``stack/servers/web.py``), on a
 free port of 127.0.0.1, with a real Celery worker on the test Redis and PostgreSQL.
 
 Playwright's own browser downloads are never used: ``executable_path`` names Debian's
@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from billing import settings as settings_mod
-from cli.servers.base import ServerError, free_port, log_tail
-from cli.servers.process import ManagedProcess
-from cli.servers.web import WebServer
+from stack.servers.base import ServerError, free_port, log_tail
+from stack.servers.process import ManagedProcess
+from stack.servers.web import WebServer
 from tests.conftest import ARTEFACTS, ebs_env
 from tests.harness import start_with_retry
 

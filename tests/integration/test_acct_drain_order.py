@@ -12,7 +12,7 @@ import pytest
 from psycopg import connect
 from psycopg.rows import dict_row
 
-from billing import acct_spool
+from stack import acct_spool
 
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
 NAS, OTHER_NAS = "192.0.2.1", "192.0.2.2"

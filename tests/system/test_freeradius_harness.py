@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cli.servers.base import ServerError, free_port
-from cli.servers.freeradius import CONF_TEMPLATES, FreeRadiusServer, RadiusClient, radclient
+from stack.servers.base import ServerError, free_port
+from stack.servers.freeradius import CONF_TEMPLATES, FreeRadiusServer, RadiusClient, radclient
 from tests.harness import start_with_retry
 
 SECRET = "harness-secret-1"

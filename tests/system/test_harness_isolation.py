@@ -4,8 +4,8 @@ the session's own, on other ports and directories, and both pairs answer."""
 import psycopg
 import redis
 
-from cli.servers.base import free_port
-from cli.servers.redis import RedisServer
+from stack.servers.base import free_port
+from stack.servers.redis import RedisServer
 from tests.conftest import make_postgres
 from tests.harness import start_with_retry
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from psycopg.conninfo import conninfo_to_dict
 
-from cli.servers.base import ServerError, free_port
-from cli.servers.nfacctd import NfacctdServer
+from stack.servers.base import ServerError, free_port
+from stack.servers.nfacctd import NfacctdServer
 from tests.harness import start_with_retry
 
 TCP, UDP = 6, 17

@@ -19,10 +19,10 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from billing.acct_follow import wait_drained
-from cli.servers.acct_drain import acct_drainer
-from cli.servers.base import free_port
-from cli.servers.freeradius import FreeRadiusServer, radclient
+from stack.acct_follow import wait_drained
+from stack.servers.acct_drain import acct_drainer
+from stack.servers.base import free_port
+from stack.servers.freeradius import FreeRadiusServer, radclient
 from tests.conftest import ebs_env
 from tests.harness import radius_db_fields, start_with_retry
 

@@ -26,9 +26,9 @@ import pytest
 from psycopg.rows import dict_row
 
 from billing import schema
-from cli.servers.base import free_port
-from cli.servers.freeradius import FreeRadiusServer
-from cli.servers.postgres import PostgresServer
+from stack.servers.base import free_port
+from stack.servers.freeradius import FreeRadiusServer
+from stack.servers.postgres import PostgresServer
 from tests.conftest import ROOT, ebs_env
 from tests.harness import start_with_retry
 
@@ -227,7 +227,7 @@ def test_outage_spools_every_packet_and_the_drain_applies_each_once(pg, radius, 
 
 def test_an_interrupted_drain_resumes_after_its_last_committed_batch(pg, tmp_path):
     """A work file with a committed position: the drain applies only what follows it."""
-    from billing import acct_spool
+    from stack import acct_spool
 
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -257,7 +257,7 @@ def test_an_interrupted_drain_resumes_after_its_last_committed_batch(pg, tmp_pat
 def test_one_drain_per_spool_directory_at_a_time(pg, tmp_path):
     import os
 
-    from billing import acct_spool
+    from stack import acct_spool
 
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -277,7 +277,7 @@ def test_an_entry_the_database_refuses_is_skipped_and_its_batch_still_applies(pg
     """Counters past 64 bits (Acct-Input-Gigawords 2^32 - 1, each one 4 GiB) overflow
     the bigint columns: the batch is retried entry by entry and only that entry is
     passed over, with a log line."""
-    from billing import acct_spool
+    from stack import acct_spool
 
     spool = tmp_path / "spool"
     spool.mkdir()
@@ -303,8 +303,8 @@ def test_spool_mode_follower_applies_as_packets_come_and_outlasts_an_outage(pg, 
     """Spool mode: FreeRADIUS only writes the spool and answers; the follower process
     (`ebs acct drain --follow`) applies it, waits out PostgreSQL's absence without losing
     or repeating anything, and catches up once it is back."""
-    from billing.acct_follow import drained, wait_drained
-    from cli.servers.acct_drain import acct_drainer
+    from stack.acct_follow import drained, wait_drained
+    from stack.servers.acct_drain import acct_drainer
 
     server = start_with_retry(lambda: FreeRadiusServer(
         directory=tmp_path / "conf", auth_port=free_port(udp=True, tcp=False),

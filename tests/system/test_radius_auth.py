@@ -18,8 +18,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from billing.credentials import CredentialCipher, nt_password_hash
-from cli.servers.base import free_port
-from cli.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
+from stack.servers.base import free_port
+from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests import mschapv2
 from tests.harness import radius_db_fields, start_with_retry
 

@@ -12,9 +12,9 @@ import pytest
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
-from billing import radius_clients
-from cli.servers.base import free_port
-from cli.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
+from stack import radius_clients
+from stack.servers.base import free_port
+from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests.conftest import ebs_env
 from tests.harness import start_with_retry
 from tests.system.test_radius_auth import PASSWORD, subscriber, tariff

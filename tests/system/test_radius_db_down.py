@@ -18,8 +18,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from billing import schema
-from cli.servers.freeradius import FreeRadiusServer, radclient
-from cli.servers.postgres import PostgresServer
+from stack.servers.freeradius import FreeRadiusServer, radclient
+from stack.servers.postgres import PostgresServer
 from tests.conftest import make_postgres
 from tests.harness import start_with_retry
 from tests.system.test_radius_auth import (

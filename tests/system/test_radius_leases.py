@@ -21,8 +21,8 @@ from psycopg.rows import dict_row
 
 from billing.credentials import nt_password_hash
 from billing.sessions import sweep_stale_sessions
-from cli.servers.base import free_port
-from cli.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
+from stack.servers.base import free_port
+from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests.harness import radius_db_fields, start_with_retry
 
 SECRET = "lease-secret-1"

@@ -11,7 +11,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from cli.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
+from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests.harness import start_with_retry
 from tests.system.test_radius_auth import (
     NAS_INTERIM,

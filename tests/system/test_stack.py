@@ -12,9 +12,9 @@ from pathlib import Path
 import psycopg
 from celery import Celery
 
-from billing.acct_follow import wait_drained
-from cli.servers.base import free_port
-from cli.servers.freeradius import radclient
+from stack.acct_follow import wait_drained
+from stack.servers.base import free_port
+from stack.servers.freeradius import radclient
 
 EBS = [sys.executable, "-m", "cli.main"]
 ROOT = Path(__file__).resolve().parents[2]

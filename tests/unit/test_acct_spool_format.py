@@ -1,11 +1,11 @@
-"""Reading FreeRADIUS detail entries as the spool drain does (billing.acct_detail)."""
+"""Reading FreeRADIUS detail entries as the spool drain does (stack.acct_detail)."""
 
 import io
 from datetime import UTC, datetime
 
 import pytest
 
-from billing.acct_detail import MalformedEntry, batch_row, read_entries
+from stack.acct_detail import MalformedEntry, batch_row, read_entries
 
 ENTRY = (b"Sat Nov 28 22:42:29 2026\n"
          b"\tPacket-Src-IP-Address = 192.0.2.9\n"

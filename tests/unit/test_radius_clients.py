@@ -1,4 +1,4 @@
-"""NAS clients rendering (billing/radius_clients.py) and rlm_ebs's outage log, without
+"""NAS clients rendering (stack/radius_clients.py) and rlm_ebs's outage log, without
 servers: the text ``ebs up`` and ``ebs.nas_changed`` both write, and the throttle that
 keeps a database outage from flooding FreeRADIUS's log."""
 
@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from billing.radius_clients import (
+from rlm_ebs import core
+from stack.radius_clients import (
     ClientError,
     RadiusClient,
     clients_conf,
     clients_file_current,
 )
-from rlm_ebs import core
 
 
 def test_every_client_requires_message_authenticator_with_its_own_secret():

@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from cli.servers.base import free_port
-from cli.servers.web import WebServer
+from stack.servers.base import free_port
+from stack.servers.web import WebServer
 from tests.conftest import ebs_env
 from tests.web.conftest import ADMIN, login
 

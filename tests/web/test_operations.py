@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import redis
 
-from cli.servers.base import free_port
+from stack.servers.base import free_port
 from tests.web.conftest import CASHIER, READONLY, csrf_token, login, submit
 
 QUEUE = "celery"  # the default queue: a Redis list of kombu messages

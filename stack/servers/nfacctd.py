@@ -27,9 +27,9 @@ from pathlib import Path
 
 import psycopg
 
-from cli.servers.base import ServerError, log_tail, wait_until
-from cli.servers.procs import exited, session_members, wchan
-from cli.servers.templates import render, write_private
+from stack.servers.base import ServerError, log_tail, wait_until
+from stack.servers.procs import exited, session_members, wchan
+from stack.servers.templates import render, write_private
 
 CONF_TEMPLATE = Path(__file__).resolve().parents[2] / "flow" / "nfacctd.conf.tmpl"
 CORE_READY = "waiting for NetFlow/IPFIX data on"

@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from cli.servers.base import ServerError, log_tail, run
+from stack.servers.base import ServerError, log_tail, run
 
 PG_ROOT = Path("/usr/lib/postgresql")
 

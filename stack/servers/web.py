@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.servers.base import ServerError, log_tail, tcp_open, wait_until
-from cli.servers.process import ManagedProcess
+from stack.servers.base import ServerError, log_tail, tcp_open, wait_until
+from stack.servers.process import ManagedProcess
 
 
 @dataclass

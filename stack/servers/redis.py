@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from cli.servers.base import ServerError, log_tail, read_pid, run, stop_pid, tcp_open, wait_until
+from stack.servers.base import ServerError, log_tail, read_pid, run, stop_pid, tcp_open, wait_until
 
 
 @dataclass

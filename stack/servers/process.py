@@ -9,7 +9,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cli.servers.base import ServerError, log_tail, read_pid, stop_pid
+from stack.servers.base import ServerError, log_tail, read_pid, stop_pid
 
 
 @dataclass

@@ -18,10 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from billing import radius_clients
-from cli.servers.base import ServerError, log_tail, wait_until
-from cli.servers.procs import exited, terminate
-from cli.servers.templates import render_tree
+from stack import radius_clients
+from stack.servers.base import ServerError, log_tail, wait_until
+from stack.servers.procs import exited, terminate
+from stack.servers.templates import render_tree
 
 CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "freeradius_conf"
 CLIENT_TEMPLATE = "client.conf.tmpl"
@@ -57,7 +57,7 @@ def binary() -> str:
 
 
 class RadiusClient(radius_clients.RadiusClient):
-    """A NAS allowed to talk to us (billing/radius_clients.py renders it for the worker
+    """A NAS allowed to talk to us (stack/radius_clients.py renders it for the worker
     too); a client that cannot be written is a ServerError here."""
 
     def validated(self) -> RadiusClient:
@@ -143,7 +143,7 @@ class FreeRadiusServer:
     db_name: str | None = None
     db_user: str = "ebs"
     db_password: str = ""
-    # How accounting reaches the database (ACCOUNTING_MODES; billing/acct_follow.py).
+    # How accounting reaches the database (ACCOUNTING_MODES; stack/acct_follow.py).
     accounting_mode: str = "live"
     # rlm_ebs (the python3 instance): the ISP's timezone and the CHAP credentials key
     # (hex, or a file the server's user can read); the interpreter's site-packages.

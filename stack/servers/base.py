@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from cli.servers import procs
+from stack.servers import procs
 
 
 class ServerError(RuntimeError):

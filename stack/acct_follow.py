@@ -3,7 +3,7 @@
 With ``RADIUS_ACCT_MODE = "spool"`` FreeRADIUS writes every Accounting-Request to the spool
 detail file and answers; no database work happens per packet inside the server. This
 loop (``ebs acct drain --follow``, a process of its own under ``ebs up``) applies the spool
-as it grows: whenever a spool file is there it runs ``billing.acct_spool.drain``, which
+as it grows: whenever a spool file is there it runs ``stack.acct_spool.drain``, which
 renames the file, applies it in file order in batches and commits each batch durably
 together with its file position; otherwise it looks again after ``poll`` seconds.
 
@@ -31,7 +31,7 @@ from pathlib import Path
 
 import psycopg
 
-from billing.acct_spool import BATCH, DrainResult, drain, has_work
+from stack.acct_spool import BATCH, DrainResult, drain, has_work
 
 log = logging.getLogger(__name__)
 

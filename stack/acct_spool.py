@@ -2,7 +2,7 @@
 
 FreeRADIUS answers every Accounting-Request; in the live accounting mode a packet goes to
 the spool detail file (``mods-enabled/acct_spool``) when rlm_sql fails (PostgreSQL down,
-a query error), in the spool mode every packet does (``billing/acct_follow.py``).
+a query error), in the spool mode every packet does (``stack/acct_follow.py``).
 FreeRADIUS's own reader replays such files one packet at a time through the server
 (~2k/s with durable commits); this drain reads them itself and applies whole batches, each
 in one transaction with one commit, so an outage's backlog is gone in seconds.
@@ -38,7 +38,7 @@ from types import SimpleNamespace
 
 import psycopg
 
-from billing.acct_detail import ROW_COLUMNS, MalformedEntry, batch_row, read_entries
+from stack.acct_detail import ROW_COLUMNS, MalformedEntry, batch_row, read_entries
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from billing import settings as settings_mod
-from cli.servers.process import ManagedProcess
+from stack.servers.process import ManagedProcess
 
 NAME = "acct-drain"
 

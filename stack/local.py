@@ -10,15 +10,16 @@ from types import SimpleNamespace
 
 import psycopg
 
-from billing import acct_spool, radius_clients, schema
+from billing import schema
 from billing import settings as settings_mod
-from cli.servers.acct_drain import acct_drainer
-from cli.servers.freeradius import FreeRadiusServer
-from cli.servers.nfacctd import NfacctdServer
-from cli.servers.postgres import PostgresServer
-from cli.servers.process import ManagedProcess
-from cli.servers.redis import RedisServer
-from cli.servers.web import WebServer
+from stack import acct_spool, radius_clients
+from stack.servers.acct_drain import acct_drainer
+from stack.servers.freeradius import FreeRadiusServer
+from stack.servers.nfacctd import NfacctdServer
+from stack.servers.postgres import PostgresServer
+from stack.servers.process import ManagedProcess
+from stack.servers.redis import RedisServer
+from stack.servers.web import WebServer
 
 
 @dataclass
@@ -58,7 +59,7 @@ class Stack:
             credentials_key_file=settings.CREDENTIALS_KEY_FILE,
             accounting_mode=settings.RADIUS_ACCT_MODE,
         )
-        # The spool accounting mode's applier (billing/acct_follow.py).
+        # The spool accounting mode's applier (stack/acct_follow.py).
         self.acct_drain = acct_drainer(
             acct_spool.spool_dir(settings), self.run_dir, self.log_dir)
         self.nfacctd = NfacctdServer(

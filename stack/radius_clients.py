@@ -3,9 +3,8 @@ how a NAS becomes a ``client { }`` block.
 
 Both ``cli`` (``ebs up`` renders the server's configuration) and ``worker`` (the task
 ``ebs.nas_changed`` re-renders the clients after an edit) need this, and DESIGN.md lets
-neither import the other; both may import ``billing``. So the rule lives here, as plain
-text rendering over rows, and each adapter does its own process work (the stack starts
-the server, the worker restarts the one under its state directory). Because both produce
+neither import the other; both may import ``stack``. So the rule lives here, as plain
+text rendering over rows. Because both produce
 the clients file with :func:`clients_conf`, "the running server has the clients the
 table asks for" is a byte comparison of that file (:func:`clients_file_current`).
 
@@ -64,7 +63,7 @@ class RadiusClient:
 
 
 def _fill(text: str, values: dict[str, str]) -> str:
-    """The ``{{ name }}`` markers of freeradius_conf/ (cli/servers/templates.py's syntax)."""
+    """The ``{{ name }}`` markers of freeradius_conf/ (stack/servers/templates.py's syntax)."""
     missing = sorted({m for m in _MARKER.findall(text) if m not in values})
     if missing:
         raise ClientError(f"client template: no value for {', '.join(missing)}")
