@@ -9,12 +9,12 @@ from flask_appbuilder.security.sqla import models as fab_models  # noqa: F401 - 
 from sqlalchemy import create_engine, inspect
 from sqlalchemy.dialects import postgresql
 
-import webapp
+import webapp.models
 
-# Every webapp/models*.py registers its tables on Model.metadata; features add their own.
-for module in pkgutil.iter_modules(webapp.__path__):
-    if module.name.startswith("models"):
-        importlib.import_module(f"webapp.{module.name}")
+# Every module of the webapp/models/ package registers its tables on Model.metadata;
+# features add their own modules (walked here, so a module the package forgets counts).
+for module in pkgutil.walk_packages(webapp.models.__path__, "webapp.models."):
+    importlib.import_module(module.name)
 
 # Tables the ORM does not serve: written by FreeRADIUS/nfacctd or by migrations only.
 NOT_MAPPED = {"schema_migrations", "flow_raw"}

@@ -16,7 +16,10 @@ from marshmallow.validate import OneOf
 from sqlalchemy.exc import IntegrityError
 
 from webapp.api.base import EbsModelApi, ReadOnlyModelApi, invalid
-from webapp.models import Account, LedgerEntry, OpenSession, Tariff
+from webapp.models.accounts import Account
+from webapp.models.ledger import LedgerEntry
+from webapp.models.radius import OpenSession
+from webapp.models.tariffs import Tariff
 from webapp.views.base import BoundedInterface, exact, prefix
 
 # Entered and left only through the suspend / resume actions (their rules and money).

@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Optional
 
 from billing.credentials import CredentialCipher, CredentialError, load_key, nt_password_hash
 from billing.passwords import hash_password
-from webapp.models import Account, AccountTariff, Subaccount
+from webapp.models.accounts import Account, AccountTariff, Subaccount
 from webapp.validators import IpAddress, MacAddress, NonNegativeMoney
 from webapp.views.base import (
     BoundedInterface,

@@ -11,7 +11,7 @@ from flask_appbuilder.models.sqla.filters import (
 )
 from flask_babel import lazy_gettext as _l
 
-from webapp.models_audit import StaffAuditLog
+from webapp.models.security import StaffAuditLog
 from webapp.views.base import READ, BoundedInterface, EbsModelView
 
 

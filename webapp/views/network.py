@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from billing.speeds import VENDORS
 from webapp import tasks_client
-from webapp.models import IpPool, Nas
+from webapp.models.network import IpPool, Nas
 from webapp.validators import IpAddress, IpRangeEnd, PoolDoesNotOverlap
 from webapp.views.base import (
     AdminOnlyModelView,

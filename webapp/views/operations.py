@@ -17,9 +17,8 @@ from flask_babel import lazy_gettext as _l
 
 from billing.access import Reason
 from webapp import tasks_client
-from webapp.models import OpenSession
-from webapp.models_leases import IpLease
-from webapp.models_radius import AuthLog
+from webapp.models.network import IpLease
+from webapp.models.radius import AuthLog, OpenSession
 from webapp.views.base import READ, BoundedInterface, EbsModelView, choice_field, exact, text_field
 
 REASON_LABELS = {

@@ -10,7 +10,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 
-from webapp.models import SettlementPeriod, TimePeriod, TimePeriodNode
+from webapp.models.periods import SettlementPeriod, TimePeriod, TimePeriodNode
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field
 
 UNITS = [

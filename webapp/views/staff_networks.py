@@ -16,7 +16,7 @@ from sqlalchemy import Text, cast, false
 from sqlalchemy.dialects.postgresql import INET
 from wtforms.validators import DataRequired, ValidationError
 
-from webapp.models_reports import StaffNetwork
+from webapp.models.security import StaffNetwork
 from webapp.views.base import AdminOnlyModelView, BoundedInterface, like_prefix, text_field
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired, NumberRange, Optional
 
-from webapp.models import OnetimeService, PeriodicService, Tariff
-from webapp.models_speeds import TariffSpeed
+from webapp.models.tariffs import OnetimeService, PeriodicService, Tariff, TariffSpeed
 from webapp.validators import NonNegativeMoney, SpeedSyntax
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field, prefix
 

@@ -1,5 +1,6 @@
-"""SQLAlchemy model of the CoA/Disconnect record (``*_coa.sql``); read-only in the admin,
-written by ``worker.coa_store``."""
+"""The CoA/Disconnect record (``*_coa.sql``): one row per (session, desired state), so a
+retry or a duplicate request sends nothing twice. Read-only in the admin, written by
+``worker.coa_store``."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from datetime import datetime
 from flask_appbuilder import Model
 from sqlalchemy import BigInteger, ForeignKey, Integer, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.models import TSTZ
+from webapp.models.accounts import Account
+from webapp.models.network import Nas
+from webapp.models.types import TSTZ
 
 
 class CoaRequest(Model):
@@ -31,6 +34,9 @@ class CoaRequest(Model):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     requested_at: Mapped[datetime] = mapped_column(TSTZ)
     finished_at: Mapped[datetime | None] = mapped_column(TSTZ)
+
+    account: Mapped[Account | None] = relationship()
+    nas: Mapped[Nas | None] = relationship()
 
     def __str__(self) -> str:
         return f"{self.kind} {self.acct_unique_id} -> {self.desired_state}: {self.result}"

@@ -1,6 +1,6 @@
-"""Models of the tables the reports, the dashboard and the login's network check read
-(sql/migrations/202611291100_reports.sql, *_ledger_totals_append.sql). The first two are
-appended to by triggers and only read; staff networks are edited in the admin."""
+"""What the reports and the dashboard read (sql/migrations/202611291100_reports.sql,
+*_ledger_totals_append.sql): rows appended by triggers in the change's transaction and
+folded by ``ebs.fold_totals``; only read here."""
 
 from __future__ import annotations
 
@@ -8,14 +8,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
-from flask_appbuilder.security.sqla.models import Role, User
-from sqlalchemy import BigInteger, ForeignKey, Integer, Numeric, Text
-from sqlalchemy.dialects.postgresql import CIDR
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import BigInteger, ForeignKey, Integer, Text
+from sqlalchemy.orm import Mapped, mapped_column
 
-from webapp.models import TSTZ
-
-TOTAL = Numeric(16, 2)
+from webapp.models.types import TOTAL, TSTZ
 
 
 class AccountStatsDelta(Model):
@@ -38,18 +34,3 @@ class LedgerTotal(Model):
     staff_user_id: Mapped[int] = mapped_column(Integer)
     entries: Mapped[int] = mapped_column(BigInteger, default=0)
     amount: Mapped[Decimal] = mapped_column(TOTAL, default=0)
-
-
-class StaffNetwork(Model):
-    __tablename__ = "staff_networks"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id", ondelete="CASCADE"))
-    role_id: Mapped[int | None] = mapped_column(ForeignKey("ab_role.id", ondelete="CASCADE"))
-    network: Mapped[str] = mapped_column(CIDR)
-    comment: Mapped[str] = mapped_column(Text, default="")
-
-    user: Mapped[User | None] = relationship()
-    role: Mapped[Role | None] = relationship()
-
-    def __repr__(self) -> str:
-        return str(self.network)
