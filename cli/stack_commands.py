@@ -52,7 +52,7 @@ def up(with_demo: bool, detach: bool) -> None:
             conninfo = settings_mod.database_conninfo(settings)
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 info = demo.load(conn)
-            stack.restart_freeradius()  # the demo NAS is a new RADIUS client
+            stack.sync_radius_clients()  # the demo NAS is a new RADIUS client
             _print_demo(settings, info)
     except (ServerError, psycopg.Error) as exc:
         stack.down(_say)

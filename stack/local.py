@@ -12,7 +12,7 @@ import psycopg
 
 from billing import schema
 from billing import settings as settings_mod
-from stack import acct_spool, radius_clients
+from stack import acct_spool, nas_sync, radius_clients
 from stack.servers.acct_drain import acct_drainer
 from stack.servers.freeradius import FreeRadiusServer
 from stack.servers.nfacctd import NfacctdServer
@@ -123,7 +123,7 @@ class Stack:
 
     def _start_freeradius(self) -> None:
         """FreeRADIUS 3.2.1 does not reload clients on SIGHUP, so the NAS table is read at
-        each start; a NAS change restarts the server (ebs.nas_changed, worker/nas_tasks.py).
+        each start; a NAS change restarts the server (stack/nas_sync.py).
         A NAS that cannot be a client is left out with a warning (radius_clients)."""
         with psycopg.connect(self.postgres.conninfo(self.settings.DB_NAME)) as conn:
             found = radius_clients.nas_clients(conn)
@@ -132,9 +132,13 @@ class Stack:
         self.freeradius.clients = [(c.name, c.ip, c.secret) for c in found.clients]
         self.freeradius.start()
 
-    def restart_freeradius(self) -> None:
-        self.freeradius.stop()
-        self._start_freeradius()
+    def sync_radius_clients(self) -> None:
+        """Apply the ``nas`` table to the running server, as ``ebs.nas_changed`` does:
+        the same procedure, under the same lock, so the beat's check never races it."""
+        result = nas_sync.sync_clients(
+            self.postgres.conninfo(self.settings.DB_NAME), self.freeradius.directory)
+        for problem in result.get("refused", []):
+            print(f"warning: {problem}", file=sys.stderr)
 
     def _start_beat(self) -> None:
         (self.state / "celery").mkdir(parents=True, exist_ok=True)

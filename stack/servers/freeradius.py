@@ -5,6 +5,10 @@ depends on nothing under /etc/freeradius (whose files the service account cannot
 anyway): radiusd.conf with its own log, run, db and accounting directories, the ``ebs``
 site listening on 127.0.0.1, the stock modules it uses, and clients.conf made from the
 NAS list. The server runs in daemon mode as the calling (unprivileged) user.
+
+Starting, stopping and restarting work on the rendered directory alone (its pid file,
+its log), so ``ebs up`` and the worker's ``ebs.nas_changed`` restart a server the same
+way (:func:`restart`), whoever started it.
 """
 
 from __future__ import annotations
@@ -49,11 +53,86 @@ _REPLY = re.compile(r"^Received (\S+) Id \d+")
 _ATTRIBUTE = re.compile(r"^\s+(\S+) = (.*)$")
 
 
+class ConfigError(ServerError):
+    """``freeradius -C`` refused the rendered configuration; nothing was stopped."""
+
+
 def binary() -> str:
     found = shutil.which("freeradius") or shutil.which("radiusd")
     if not found:
         raise ServerError("freeradius not found (apt install freeradius freeradius-utils)")
     return found
+
+
+def _log(directory: Path) -> Path:
+    return directory / "log" / "radius.log"
+
+
+def running_pid(directory: Path) -> int | None:
+    """The pid of the daemon running from ``directory`` (its pid file outlives a crash)."""
+    try:
+        pid = int((directory / "run" / "radiusd.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return None if exited(pid) else pid
+
+
+def check_config(directory: Path) -> None:
+    """``freeradius -C``: parse the configuration and load every module, then exit."""
+    result = subprocess.run(
+        [binary(), "-C", "-l", "stdout", "-d", str(directory), "-n", "radiusd"],
+        capture_output=True, text=True, check=False, timeout=60,
+    )
+    if result.returncode != 0:
+        output = (result.stdout + result.stderr).splitlines()
+        errors = [line for line in output if " Error: " in line] or output[-20:]
+        raise ConfigError(
+            f"FreeRADIUS configuration in {directory} is invalid:\n" + "\n".join(errors)
+        )
+
+
+def launch(directory: Path, what: str = "freeradius") -> None:
+    """Start the daemon from the configuration rendered in ``directory`` and wait for its
+    Ready line. Its own session: stopping the caller (``ebs up``, a Celery worker) never
+    takes the server with it."""
+    log = _log(directory)
+    offset = log.stat().st_size if log.exists() else 0
+    # Daemon mode: the parent returns once the child has bound its sockets (or failed).
+    result = subprocess.run(
+        [binary(), "-d", str(directory), "-n", "radiusd"],
+        capture_output=True, text=True, check=False, timeout=60, start_new_session=True,
+    )
+    if result.returncode != 0:
+        raise ServerError(
+            f"freeradius exited {result.returncode}: {result.stdout}{result.stderr}"
+            f"{log_tail(log)}"
+        )
+
+    def ready() -> bool:
+        if not log.exists():
+            return False
+        with log.open("rb") as fh:
+            fh.seek(offset)
+            return READY_LINE.encode() in fh.read()
+
+    wait_until(ready, 20, what, log)
+
+
+def restart(directory: Path) -> int:
+    """The one FreeRADIUS restart: check the configuration rendered in ``directory``, stop
+    the server running from it, start it again; the new pid. FreeRADIUS 3.2.1 reads
+    clients.conf only at start (STACK-FACTS.md), so a NAS change is applied this way.
+    A refused configuration raises :class:`ConfigError` with the old server still up."""
+    check_config(directory)
+    pid = running_pid(directory)
+    if pid is not None:
+        terminate(pid)  # SIGKILL after the grace time: the restart goes on either way
+    launch(directory)
+    new_pid = running_pid(directory)
+    if new_pid is None:
+        raise ServerError(f"freeradius started but its pid file names no running process"
+                          f"{log_tail(_log(directory))}")
+    return new_pid
 
 
 class RadiusClient(radius_clients.RadiusClient):
@@ -159,7 +238,7 @@ class FreeRadiusServer:
 
     @property
     def log(self) -> Path:
-        return self.directory / "log" / "radius.log"
+        return _log(self.directory)
 
     @property
     def radacct_dir(self) -> Path:
@@ -269,18 +348,7 @@ class FreeRadiusServer:
             (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
 
     def check(self) -> None:
-        """``freeradius -C``: parse the configuration and load every module, then exit."""
-        result = subprocess.run(
-            [binary(), "-C", "-l", "stdout", "-d", str(self.directory), "-n", "radiusd"],
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            output = (result.stdout + result.stderr).splitlines()
-            errors = [line for line in output if " Error: " in line] or output[-20:]
-            raise ServerError(
-                f"FreeRADIUS configuration in {self.directory} is invalid:\n"
-                + "\n".join(errors)
-            )
+        check_config(self.directory)
 
     def ping(self, timeout: float = 0.5) -> bool:
         """A Status-Server to the auth port from the first client covering our address."""
@@ -294,12 +362,7 @@ class FreeRadiusServer:
         return reply.code == "Access-Accept"
 
     def pid(self) -> int | None:
-        """The daemon's pid while it runs (its pid file outlives a crash)."""
-        try:
-            pid = int(self.pidfile.read_text().split()[0])
-        except (OSError, ValueError, IndexError):
-            return None
-        return None if exited(pid) else pid
+        return running_pid(self.directory)
 
     def running(self) -> bool:
         return self.pid() is not None
@@ -309,26 +372,7 @@ class FreeRadiusServer:
             return
         self.render()
         self.check()
-        offset = self.log.stat().st_size if self.log.exists() else 0
-        # Daemon mode: the parent returns once the child has bound its sockets (or failed).
-        result = subprocess.run(
-            [binary(), "-d", str(self.directory), "-n", "radiusd"],
-            capture_output=True, text=True, check=False,
-        )
-        if result.returncode != 0:
-            raise ServerError(
-                f"freeradius exited {result.returncode}: {result.stdout}{result.stderr}"
-                f"{log_tail(self.log)}"
-            )
-
-        def ready() -> bool:
-            if not self.log.exists():
-                return False
-            with self.log.open("rb") as fh:
-                fh.seek(offset)
-                return READY_LINE.encode() in fh.read()
-
-        wait_until(ready, 20, f"freeradius on ports {self.auth_port}/{self.acct_port}", self.log)
+        launch(self.directory, f"freeradius on ports {self.auth_port}/{self.acct_port}")
         wait_until(self.ping, 20, f"freeradius Status-Server on {self.auth_port}", self.log)
 
     def stop(self) -> None:

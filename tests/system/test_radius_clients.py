@@ -1,6 +1,7 @@
 """NAS clients come from the ``nas`` table, and a NAS change reaches a running FreeRADIUS
-through the task ``ebs.nas_changed`` (worker/nas_tasks.py), called here directly: it
-re-renders clients.conf under the state directory and restarts the server there."""
+through the task ``ebs.nas_changed`` (worker/nas_tasks.py, stack/nas_sync.py), called here
+directly: it re-renders clients.conf under the state directory and restarts the server
+there."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from psycopg.rows import dict_row
 
 from stack import radius_clients
 from stack.servers.base import free_port
-from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
+from stack.servers.freeradius import ConfigError, FreeRadiusServer, RadiusReply, radclient
 from tests.conftest import ebs_env
 from tests.harness import start_with_retry
 from tests.system.test_radius_auth import PASSWORD, subscriber, tariff
@@ -114,6 +115,20 @@ def test_a_restart_lost_after_the_file_was_written_is_made_good(radius, dbc):
     os.utime(path, ns=(later, later))
     assert nas_changed()["restarted"] is True
     assert radius.pid() != pid
+
+
+def test_a_refused_configuration_leaves_the_running_server_and_its_file(radius, dbc):
+    """The restart checks the configuration before it stops anything; when FreeRADIUS
+    refuses it, the running server and its clients.conf stay as they were."""
+    path = radius.directory / "clients.conf"
+    before, pid = path.read_text(), radius.pid()
+    (radius.directory / "mods-enabled" / "broken").write_text("this is { not a module\n")
+    dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('local', '127.0.0.1', "
+                "'local-secret-1')")
+    with pytest.raises(ConfigError):
+        nas_changed()
+    assert radius.pid() == pid
+    assert path.read_text() == before
 
 
 def test_a_nas_that_cannot_be_a_client_is_left_out_not_fatal(radius, dbc):

@@ -1,0 +1,71 @@
+"""NAS changes reach a running FreeRADIUS: clients.conf is re-rendered from the ``nas``
+table and the server restarted when it runs with other clients.
+
+FreeRADIUS 3.2.1 reads clients.conf only at start (SIGHUP leaves an old secret in use,
+STACK-FACTS.md), so a change means a restart. The worker's ``ebs.nas_changed`` and
+``ebs up --demo`` (after loading the demo NAS) both come here, so there is one way a
+NAS change is applied. It works from the rendered directory alone (the configuration
+``ebs up`` wrote, its pid file and log): the rest of the configuration is already
+rendered and only clients.conf changes. Where no server was rendered (a worker host
+without one) it reports that and does nothing.
+
+It is idempotent: when the server already runs with exactly the clients the table asks
+for (:func:`stack.radius_clients.clients_file_current`) nothing is restarted, so a
+duplicate delivery or the beat's periodic check costs a query and a file read.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from billing.db import connect
+from stack import radius_clients
+from stack.servers.freeradius import ConfigError, restart, running_pid
+
+
+def _write(path: Path, text: str) -> None:
+    """Replace the file atomically, never readable by others (it holds the secrets)."""
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def sync_clients(conninfo: str, directory: Path) -> dict:
+    """Make the server in ``directory`` run with the clients the ``nas`` table asks for.
+
+    Returns what was found and done: ``server`` (absent / current / stopped / running),
+    ``restarted``, the clients (names and addresses, never secrets), the NAS rows left
+    out (``refused``) and, after a restart, the new ``pid``."""
+    if not (directory / "radiusd.conf").exists():
+        return {"server": "absent", "directory": str(directory), "restarted": False}
+    (directory / "run").mkdir(mode=0o700, exist_ok=True)
+    # One sync at a time per server: two restarts racing would fight over the ports.
+    with open(directory / "run" / "clients.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with connect(conninfo) as conn:
+            found = radius_clients.nas_clients(conn)
+        text = radius_clients.clients_conf(found.clients)
+        result = {
+            "server": "stopped", "restarted": False,
+            "clients": radius_clients.describe(found.clients), "refused": list(found.refused),
+        }
+        if radius_clients.clients_file_current(directory, text):
+            result["server"] = "current"
+            return result
+        path = directory / radius_clients.CLIENTS_FILE
+        previous = path.read_text(encoding="utf-8") if path.exists() else None
+        _write(path, text)
+        if running_pid(directory) is None:
+            return result  # the next start reads the new file
+        try:
+            pid = restart(directory)
+        except ConfigError:
+            if previous is not None:
+                _write(path, previous)  # keep the running server's file as it was
+            raise
+        result.update(server="running", restarted=True, pid=pid)
+        return result
