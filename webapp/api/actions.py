@@ -16,7 +16,7 @@ from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from sqlalchemy import text
 
-from billing import ledger
+from billing import payments
 from billing.accounts import AccountStateError
 from billing.suspension import resume_account, suspend_account
 from billing.tariff_change import TariffChangeError, change_tariff
@@ -115,18 +115,18 @@ class AccountActionApi(EbsBaseApi):
         if missing:
             return missing
         # Keys are the caller's own: two clients choosing "1" never collide.
-        key = f"api:payment:{self.staff_id()}:{data['idempotency_key']}"
-        entry = ledger.Entry(
-            account_id=pk, kind="payment", amount=data["amount"], idempotency_key=key,
-            effective_at=datetime.now(UTC), staff_user_id=self.staff_id(),
-            description=data["description"] or "Payment through the API",
-            details={"source": "api"},
-        )
+        unique_id = f"{self.staff_id()}:{data['idempotency_key']}"
         try:
-            posted = ledger.post(self.conn(), entry)
+            posted = payments.post_payment(
+                self.conn(), pk, data["amount"], source="api", unique_id=unique_id,
+                staff_user_id=self.staff_id(),
+                comment=data["description"] or "Payment through the API")
             matches = True
-        except ledger.LedgerError:  # the key was used for another account or amount
+        except payments.PaymentError as exc:
+            if exc.code != "key_reused":
+                return self._refused(exc.code, str(exc))
             posted, matches = None, False
+        key = payments.payment_key("api", unique_id)
         if posted is None or not posted.created:
             self.db().rollback()
             return self.response(

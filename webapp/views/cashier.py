@@ -3,14 +3,13 @@ subscriber's tariff by the matrix, and see one's own shift report.
 
 The search is one statement whose every branch an index serves (contract, login and phone
 by equality; name and street by a ``lower(...) text_pattern_ops`` prefix), so it stays
-fast at 500,000 accounts. Payments and corrections go through ``billing.ledger.post``
-with the form's nonce as the idempotency key and the operator recorded; a tariff change
+fast at 500,000 accounts. Payments and corrections go through ``billing.payments`` with
+the form's nonce as the source's unique id and the operator recorded; a tariff change
 goes through ``billing.tariff_change.change_tariff`` (the cabinet's entry point too).
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -21,7 +20,7 @@ from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
-from billing import ledger
+from billing import payments
 from billing.tariff_change import TariffChangeError, change_tariff
 from webapp import tasks_client
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
@@ -130,22 +129,16 @@ class CashierView(BaseView):
     def account(self, account_id: int):
         return self._account_page(account_id)
 
-    def _post(self, account_id: int, form, kind: str, default_text: str):
+    def _post(self, account_id: int, form, post, default_text: str):
         if not form.validate_on_submit():
             return None
-        entry = ledger.Entry(
-            account_id=account_id,
-            kind=kind,
-            amount=Decimal(form.amount.data),
-            idempotency_key=f"web:{kind}:{form.nonce.data}",
-            effective_at=datetime.now(UTC),
-            staff_user_id=g.user.id,
-            description=form.description.data or default_text,
-            details={"source": "cashier"},
-        )
         try:
-            posted = ledger.post(raw_connection(self._db()), entry)
-        except ledger.LedgerError as exc:
+            posted = post(
+                raw_connection(self._db()), account_id, Decimal(form.amount.data),
+                source="cashier", unique_id=form.nonce.data, staff_user_id=g.user.id,
+                comment=form.description.data or default_text,
+            )
+        except payments.PaymentError as exc:
             self._db().rollback()
             form.amount.errors = [*form.amount.errors, str(exc)]
             return None
@@ -160,7 +153,8 @@ class CashierView(BaseView):
     @permission_name("pay")
     def pay(self, account_id: int):
         form = PaymentForm()
-        done = self._post(account_id, form, "payment", str(_l("Payment at the cashier's desk")))
+        done = self._post(account_id, form, payments.post_payment,
+                          str(_l("Payment at the cashier's desk")))
         return done or self._account_page(account_id, form=form)
 
     @expose("/account/<int:account_id>/correct", methods=["POST"])
@@ -168,7 +162,7 @@ class CashierView(BaseView):
     @permission_name("correct")
     def correct(self, account_id: int):
         form = CorrectionForm()
-        done = self._post(account_id, form, "correction", "")
+        done = self._post(account_id, form, payments.post_correction, "")
         return done or self._account_page(account_id, correction=form)
 
     @expose("/receipt/<int:entry_id>")

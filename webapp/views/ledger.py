@@ -1,12 +1,10 @@
 """The ledger, read-only: globally and per account, filtered by kind, period and operator.
 
 Entries are never edited or deleted; the one write here is the reversal action, a new
-opposite entry posted by ``billing.ledger.reverse`` with the operator recorded.
+opposite entry posted by ``billing.payments.reverse_entry`` with the operator recorded.
 """
 
 from __future__ import annotations
-
-from datetime import UTC, datetime
 
 from flask import flash, g, redirect
 from flask_appbuilder.actions import action
@@ -18,7 +16,7 @@ from flask_appbuilder.models.sqla.filters import (
 )
 from flask_babel import lazy_gettext as _l
 
-from billing import ledger
+from billing import payments
 from webapp.models.ledger import LedgerEntry
 from webapp.views.base import READ, BoundedInterface, EbsModelView
 
@@ -86,11 +84,11 @@ class LedgerView(EbsModelView):
         item = item[0] if isinstance(item, list) else item
         session = self.datamodel.session
         try:
-            posted = ledger.reverse(
-                raw_connection(session), item.id, effective_at=datetime.now(UTC),
-                staff_user_id=g.user.id, reason=str(_l("Reversed from the admin")),
+            posted = payments.reverse_entry(
+                raw_connection(session), item.id, staff_user_id=g.user.id,
+                reason=str(_l("Reversed from the admin")),
             )
-        except ledger.LedgerError as exc:
+        except payments.PaymentError as exc:
             session.rollback()
             flash(str(exc), "danger")
         else:
