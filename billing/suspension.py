@@ -28,6 +28,7 @@ import psycopg
 
 from billing import ledger
 from billing.accounts import AccountStateError, record_actor
+from billing.charging import runs
 from billing.charging.schedule import day_bounds_of_period, piece_amount
 
 
@@ -42,18 +43,12 @@ class Suspension:
     refunded: Decimal = Decimal("0.00")
 
 
-def _last_charged_to(conn: psycopg.Connection) -> datetime | None:
-    return conn.execute(
-        "SELECT max(charged_to) FROM charge_runs WHERE finished_at IS NOT NULL"
-    ).fetchone()[0]
-
-
 def _refuse_charged_time(conn: psycopg.Connection, at: datetime) -> None:
     """Time a finished tick has charged is closed: a suspension cannot start or end in it,
     nor at its very end (what is due at that moment was decided by that tick), or the
     ledger would depend on when ticks happened to run."""
-    last = _last_charged_to(conn)
-    if last is not None and at <= last:
+    last = runs.settled_at(conn, at)
+    if last is not None:
         raise AccountStateError(
             "in_the_past", f"{at.isoformat()} is before the last charge tick ({last.isoformat()})")
 

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from billing.charging import runs
 from billing.charging.schedule import day_bounds_of_period
 from billing.periods import SettlementPeriod, period_bounds
 
@@ -139,10 +140,8 @@ def _require_tariff(conn: psycopg.Connection, tariff_id: int) -> None:
 def _require_after_last_tick(conn: psycopg.Connection, at: datetime) -> None:
     """A change takes effect after the last finished tick: the tick never reopens time it
     has charged, so an earlier switch would charge the old tariff for the new one's time."""
-    from billing.charging.tick import last_charged_to  # the tick imports this module
-
-    charged_to = last_charged_to(conn)
-    if charged_to is not None and at <= charged_to:
+    charged_to = runs.settled_at(conn, at)
+    if charged_to is not None:
         raise TariffChangeError(
             "before_last_tick",
             f"charges are already settled up to {charged_to.isoformat()}; a change must"

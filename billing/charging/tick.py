@@ -45,7 +45,7 @@ import psycopg
 from psycopg.conninfo import make_conninfo
 
 from billing import promise, suspension, tariff_change
-from billing.charging import fillup, onetime, package, periodic
+from billing.charging import fillup, onetime, package, periodic, runs
 
 CHUNK_ACCOUNTS = 50_000
 _MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
@@ -145,13 +145,6 @@ _CHUNKS = """
 """
 
 
-def last_charged_to(conn: psycopg.Connection) -> datetime | None:
-    """The moment up to which the latest finished tick charged."""
-    return conn.execute(
-        "SELECT max(charged_to) FROM charge_runs WHERE finished_at IS NOT NULL"
-    ).fetchone()[0]
-
-
 def _prepare(conn: psycopg.Connection, after: datetime | None, at: datetime, tz: ZoneInfo,
              services: list[periodic.PeriodicService], tariffs: list[int],
              accounts: tuple[int, int]) -> None:
@@ -210,7 +203,7 @@ def charge(
         raise ValueError("at must be timezone-aware")
     if not conn.autocommit:
         raise ValueError("charge() needs an autocommit connection: each chunk commits")
-    after = last_charged_to(conn)
+    after = runs.last_charged_to(conn)
     if after is not None and after > at:
         # Never reopen time a later tick has closed: what it skipped (a suspension, an
         # unmet condition) stays skipped. Only postponed one-time fees remain possible.
@@ -272,10 +265,7 @@ class _Plan:
 
 
 def _run(conn, summary, after, at, tz, progress, chunk_accounts, workers) -> None:
-    run_id = conn.execute(
-        "INSERT INTO charge_runs (charged_to, charged_from) VALUES (%s, %s) RETURNING id",
-        (at, after),
-    ).fetchone()[0]
+    run_id = runs.start_run(conn, at, after)
     # Before the spans are built: scheduled tariff changes due by now open their
     # assignments (so this tick charges by them), and promised payments close.
     tariff_change.apply_scheduled_changes(conn, at, tz)
@@ -305,10 +295,7 @@ def _run(conn, summary, after, at, tz, progress, chunk_accounts, workers) -> Non
     for part in parts:
         summary.merge(part)
     package.lift_blocks(conn, at)
-    conn.execute(
-        "UPDATE charge_runs SET finished_at = now(), entries = %s, amount = %s WHERE id = %s",
-        (summary.entries, summary.amount, run_id),
-    )
+    runs.finish_run(conn, run_id, summary.entries, summary.amount)
 
 
 def _charge_range_connected(conninfo: str, plan: _Plan, accounts: tuple[int, int],
