@@ -77,13 +77,23 @@ ON CONFLICT (acct_unique_id, desired_state) DO UPDATE
 RETURNING c.id, c.acct_unique_id
 """
 
+# A CoA the NAS ACKed is what the session has now: its desired state becomes the
+# session's given_state, which the enforcement compares with what is due
+# (billing.enforcement).
 _RECORD = """
-UPDATE coa_requests c
-   SET state = 'done', result = x.result, error_cause = x.cause, error = x.error,
-       attempts = c.attempts + x.attempts, finished_at = clock_timestamp()
-  FROM unnest(%(id)s::bigint[], %(result)s::text[], %(cause)s::integer[], %(error)s::text[],
-              %(attempts)s::integer[]) AS x(id, result, cause, error, attempts)
- WHERE c.id = x.id
+WITH done AS (
+    UPDATE coa_requests c
+       SET state = 'done', result = x.result, error_cause = x.cause, error = x.error,
+           attempts = c.attempts + x.attempts, finished_at = clock_timestamp()
+      FROM unnest(%(id)s::bigint[], %(result)s::text[], %(cause)s::integer[],
+                  %(error)s::text[], %(attempts)s::integer[])
+           AS x(id, result, cause, error, attempts)
+     WHERE c.id = x.id
+    RETURNING c.acct_unique_id, c.desired_state, c.kind, c.result
+)
+UPDATE sessions_open so SET given_state = d.desired_state
+  FROM done d
+ WHERE so.acct_unique_id = d.acct_unique_id AND d.kind = 'coa' AND d.result = 'ACK'
 """
 
 

@@ -12,17 +12,10 @@ from zoneinfo import ZoneInfo
 
 from billing import settings as settings_mod
 from billing.db import connect
+from billing.enforcement import DISCONNECTED, Request, Wanted, speed_change, verdict
 from worker.app import celery
-from worker.coa import Kind
 from worker.coa_store import Sent, perform
-from worker.live_sessions import (
-    DISCONNECTED,
-    action,
-    fetch_one,
-    load_tariff_rules,
-    speed_change,
-    verdict,
-)
+from worker.live_sessions import action, fetch_one, load_tariff_rules
 
 
 def summary(sent: Sent) -> dict:
@@ -53,7 +46,7 @@ def kick_session(session_id: str, reason: str = "admin") -> dict:
         row = fetch_one(conn, datetime.now(UTC), session_id)
         if row is None:
             return _refused(session_id, "no such open session")
-        [sent] = perform(conn, [action(row, DISCONNECTED, Kind.DISCONNECT, reason)])
+        [sent] = perform(conn, [action(row, Wanted(DISCONNECTED, Request.DISCONNECT, reason))])
     return summary(sent)
 
 
@@ -73,12 +66,13 @@ def change_speed(session_id: str) -> dict:
         if row is None:
             return _refused(session_id, "no such open session")
         rules = load_tariff_rules(conn)
-        decision = verdict(row, now, tz, rules)
+        decision = verdict(row.facts, now, tz, rules)
         if not decision.accepted or decision.guest:
             return _refused(session_id, f"access is not full: {decision.reason}")
-        change = speed_change(row, now, tz, rules)
+        change = speed_change(row.facts, now, tz, rules)
         if change is None:
             return _refused(session_id, "no speed to send for this tariff and NAS vendor")
         desired, attributes = change
-        [sent] = perform(conn, [action(row, desired, Kind.COA, "admin", attributes)])
+        wanted = Wanted(desired, Request.COA, "admin", tuple(attributes))
+        [sent] = perform(conn, [action(row, wanted)])
     return summary(sent)

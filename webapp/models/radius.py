@@ -41,6 +41,8 @@ class OpenSession(_SessionColumns, Model):
     acct_unique_id: Mapped[str] = mapped_column(Text, primary_key=True)
     updated_at: Mapped[datetime] = mapped_column(TSTZ)
     interim_interval: Mapped[int] = mapped_column(Integer, default=300)
+    # What the login or the last ACKed CoA gave (billing/enforcement.py); NULL: unknown.
+    given_state: Mapped[str | None] = mapped_column(Text)
 
 
 class SessionHistory(_SessionColumns, Model):
