@@ -64,11 +64,7 @@ def up(with_demo: bool, detach: bool) -> None:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(5):
-        dead = [name for name, alive, _ in stack.status() if not alive]
-        if dead:
-            _say(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}")
-            break
+    stack.watch(stop, _say)
     stack.down(_say)
     _say("stopped")
 

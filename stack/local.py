@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -157,3 +158,13 @@ class Stack:
 
     def status(self) -> list[tuple[str, bool, str]]:
         return [(c.name, c.running(), c.address) for c in self.components()]
+
+    def watch(self, stop: threading.Event, report: Callable[[str], None],
+              every: float = 5.0) -> None:
+        """Return when ``stop`` is set or a part has stopped (reported with where its
+        log is); the caller then takes the rest down."""
+        while not stop.wait(every):
+            dead = [name for name, alive, _ in self.status() if not alive]
+            if dead:
+                report(f"{', '.join(dead)} stopped unexpectedly; see {self.log_dir}")
+                return
