@@ -4,6 +4,14 @@ One NAS (127.0.0.1), an IPv4 pool and a guest pool, three tariffs (monthly AT_ST
 connection fee, daily GRADUAL, night-only with an access window), ten subscribers among
 them a debtor and a suspended one, and staff ``admin`` and ``cashier``. Loading twice
 changes nothing.
+
+The history is made through the same doors as real life, never written around them: the
+subscribers connected ``HISTORY_DAYS`` ago and paid through ``billing.payments``, the
+charge tick (``billing.charging.tick``) charged them up to ``SUSPENDED_DAYS`` ago, one of
+them suspended the service then (``billing.suspension``), the tick charged the rest up to
+now, and those who keep their balance up paid again today. So every charge carries the
+engine's own key and the worker's next tick starts where the demo's last one ended: a
+demo left running keeps its banner (one debtor, one suspended, the rest in credit).
 """
 
 from __future__ import annotations
@@ -11,40 +19,51 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
+from zoneinfo import ZoneInfo
 
 import psycopg
 
-from billing import ledger
+from billing import settings as settings_mod
+from billing.charging import tick
 from billing.credentials import nt_password_hash
 from billing.passwords import hash_password
+from billing.payments import post_payment
 from billing.staff import ensure_staff
+from billing.suspension import suspend_account
 
 DEMO_NAS_NAME = "demo-nas"
 
+HISTORY_DAYS = 40  # the subscribers connected this long before the demo starts
+SUSPENDED_DAYS = 10  # the suspended one froze the service this long ago
+
 SUBSCRIBERS = [
-    # contract, login, full name, phone, street, house, flat, tariff, payment, state
+    # contract, login, full name, phone, street, house, flat, tariff, paid at connection,
+    # the balance the subscriber keeps up by paying again today (None: does not pay), state
     ("10001", "ivanov", "Иванов Иван Иванович", "+79161234501", "ул. Ленина", "1", "10",
-     "Домашний 100", "1500.00", "active"),
+     "Домашний 100", "1100.00", "900.00", "active"),
     ("10002", "petrova", "Петрова Анна Сергеевна", "+79161234502", "ул. Ленина", "1", "11",
-     "Домашний 100", "900.00", "active"),
+     "Домашний 100", "1100.00", "650.00", "active"),
     ("10003", "sidorov", "Сидоров Пётр Алексеевич", "+79161234503", "ул. Мира", "5", "3",
-     "Посуточный", "300.00", "active"),
+     "Посуточный", "300.00", "280.00", "active"),
     ("10004", "kuznetsova", "Кузнецова Мария Петровна", "+79161234504", "ул. Мира", "5", "7",
-     "Посуточный", "120.00", "active"),
+     "Посуточный", "120.00", "100.00", "active"),
     ("10005", "smirnov", "Смирнов Алексей Викторович", "+79161234505", "пр. Победы", "12", "44",
-     "Ночной", "400.00", "active"),
+     "Ночной", "400.00", "300.00", "active"),
     ("10006", "popov", "Попов Дмитрий Олегович", "+79161234506", "пр. Победы", "12", "45",
-     "Домашний 100", "2000.00", "active"),
+     "Домашний 100", "2000.00", "1400.00", "active"),
     ("10007", "vasilieva", "Васильева Елена Игоревна", "+79161234507", "ул. Садовая", "3", "1",
-     "Посуточный", "60.00", "active"),
+     "Посуточный", "60.00", "60.00", "active"),
     ("10008", "morozov", "Морозов Сергей Андреевич", "+79161234508", "ул. Садовая", "3", "2",
-     "Ночной", "250.00", "active"),
+     "Ночной", "250.00", "260.00", "active"),
     ("10009", "debtor", "Должников Олег Павлович", "+79161234509", "ул. Заречная", "8", "16",
-     "Домашний 100", "100.00", "debtor"),
+     "Домашний 100", "100.00", None, "debtor"),
     ("10010", "suspended", "Отпускова Ольга Николаевна", "+79161234510", "ул. Заречная", "8", "17",
-     "Домашний 100", "700.00", "suspended"),
+     "Домашний 100", "1800.00", None, "suspended"),
 ]
+# Each kept balance covers the largest charge a day can bring (a month's fee at the 1st, a
+# day of the daily tariff), so the banner holds for a demo left running over a month end.
+TOP_UP_STEP = Decimal("50.00")
 
 
 @dataclass(frozen=True)
@@ -58,9 +77,12 @@ def _id(conn: psycopg.Connection, sql: str, params: tuple) -> int:
     return conn.execute(sql, params).fetchone()[0]
 
 
-def load(conn: psycopg.Connection, now: datetime | None = None) -> DemoInfo:
+def load(conn: psycopg.Connection, now: datetime | None = None,
+         tz: ZoneInfo | None = None) -> DemoInfo:
+    """Load the demo into the database behind ``conn`` (autocommit: the charge tick commits
+    per chunk). ``now`` is the demo's present, ``tz`` the ISP's (default: the settings')."""
     now = now or datetime.now(UTC)
-    month_start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    tz = tz or ZoneInfo(settings_mod.load().TIME_ZONE)
     with conn.transaction():
         existing = conn.execute(
             "SELECT secret FROM nas WHERE name = %s", (DEMO_NAS_NAME,)
@@ -86,7 +108,8 @@ def load(conn: psycopg.Connection, now: datetime | None = None) -> DemoInfo:
             "VALUES (%s, %s, %s, %s) "
             "ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id"
         )
-        month = _id(conn, upsert_period, ("Месяц с 1-го числа", "MONTH", False, month_start))
+        month = _id(conn, upsert_period, ("Месяц с 1-го числа", "MONTH", False,
+                                           datetime(2020, 1, 1, tzinfo=tz)))
         day = _id(conn, upsert_period, ("Сутки от подключения", "DAY", True, None))
         night = _id(
             conn,
@@ -132,10 +155,12 @@ def load(conn: psycopg.Connection, now: datetime | None = None) -> DemoInfo:
                 "VALUES (%s, 'Подключение', 500.00)",
                 (tariffs["Домашний 100"],),
             )
-        admin_id = ensure_staff(conn, "admin", "admin", "Admin", "Администратор")
-        ensure_staff(conn, "cashier", "cashier", "Cashier", "Кассир")
+        ensure_staff(conn, "admin", "admin", "Admin", "Администратор")
+        cashier_id = ensure_staff(conn, "cashier", "cashier", "Cashier", "Кассир")
         subscribers = []
-        for i, (contract, login, name, phone, street, house, flat, tariff, pay, state) in enumerate(
+        created: dict[str, int] = {}
+        connected = now - timedelta(days=HISTORY_DAYS)
+        for i, (contract, login, name, phone, street, house, flat, tariff, *_) in enumerate(
             SUBSCRIBERS
         ):
             password = f"demo{contract[-2:]}"
@@ -144,17 +169,16 @@ def load(conn: psycopg.Connection, now: datetime | None = None) -> DemoInfo:
                 continue
             account = _id(
                 conn,
-                "INSERT INTO accounts (contract, login, password_hash, status, full_name, phone, "
-                "city, street, house, flat, credit) VALUES (%s, %s, %s, %s, %s, %s, 'Москва', "
-                "%s, %s, %s, %s) RETURNING id",
-                (contract, login, hash_password(password, iterations=50_000),
-                 "suspended" if state == "suspended" else "active", name, phone, street, house,
-                 flat, Decimal("0.00")),
+                "INSERT INTO accounts (contract, login, password_hash, full_name, phone, city,"
+                " street, house, flat, credit, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, 'Москва', %s, %s, %s, 0, %s) RETURNING id",
+                (contract, login, hash_password(password, iterations=50_000), name, phone,
+                 street, house, flat, connected),
             )
             conn.execute(
                 "INSERT INTO account_tariffs (account_id, tariff_id, assigned_at) "
                 "VALUES (%s, %s, %s)",
-                (account, tariffs[tariff], now - timedelta(days=40)),
+                (account, tariffs[tariff], connected),
             )
             conn.execute(
                 "INSERT INTO subaccounts (account_id, username, nt_password_hash, ip_address) "
@@ -162,17 +186,41 @@ def load(conn: psycopg.Connection, now: datetime | None = None) -> DemoInfo:
                 (account, login, nt_password_hash(password),
                  f"10.10.0.{10 + i}" if i % 2 == 0 else None),
             )
-            ledger.post(conn, ledger.Entry(
-                account, "payment", Decimal(pay), f"demo:payment:{contract}",
-                now - timedelta(days=35), staff_user_id=admin_id, description="Демо: оплата",
-            ))
-            if state == "debtor":
-                ledger.post(conn, ledger.Entry(
-                    account, "charge_periodic", Decimal("-600.00"), f"demo:charge:{contract}",
-                    now - timedelta(days=5), description="Абонентская плата",
-                ))
+            created[contract] = account
+    if created:
+        _history(conn, created, cashier_id, now, tz)
     return DemoInfo(
         nas_secret=secret,
         staff=[("admin", "admin", "Admin"), ("cashier", "cashier", "Cashier")],
         subscribers=subscribers,
     )
+
+
+def _history(conn: psycopg.Connection, accounts: dict[str, int], cashier_id: int,
+             now: datetime, tz: ZoneInfo) -> None:
+    """The new subscribers' last ``HISTORY_DAYS``, each step through its service."""
+    connected = now - timedelta(days=HISTORY_DAYS)
+    suspended_at = now - timedelta(days=SUSPENDED_DAYS)
+    for contract, *_, paid, _keeps, _state in SUBSCRIBERS:
+        if contract in accounts:
+            post_payment(conn, accounts[contract], Decimal(paid), source="demo",
+                         unique_id=f"{contract}:connection", staff_user_id=cashier_id,
+                         comment="Демо: оплата при подключении",
+                         at=connected - timedelta(minutes=10))
+    tick.charge(conn, suspended_at, tz)
+    for contract, *_, state in SUBSCRIBERS:
+        if state == "suspended" and contract in accounts:
+            suspend_account(conn, accounts[contract], at=suspended_at + timedelta(minutes=1),
+                            tz=tz, reason="Демо: отпуск")
+    tick.charge(conn, now, tz)
+    for contract, *_, keeps, _state in SUBSCRIBERS:
+        if keeps is None or contract not in accounts:
+            continue
+        balance = conn.execute("SELECT balance FROM accounts WHERE id = %s",
+                               (accounts[contract],)).fetchone()[0]
+        short = Decimal(keeps) - balance
+        if short > 0:
+            amount = (short / TOP_UP_STEP).to_integral_value(ROUND_CEILING) * TOP_UP_STEP
+            post_payment(conn, accounts[contract], amount, source="demo",
+                         unique_id=f"{contract}:top-up", staff_user_id=cashier_id,
+                         comment="Демо: оплата", at=now)

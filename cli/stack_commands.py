@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from zoneinfo import ZoneInfo
 
 import click
 import psycopg
@@ -51,7 +52,7 @@ def up(with_demo: bool, detach: bool) -> None:
         if with_demo:
             conninfo = settings_mod.database_conninfo(settings)
             with psycopg.connect(conninfo, autocommit=True) as conn:
-                info = demo.load(conn)
+                info = demo.load(conn, tz=ZoneInfo(settings.TIME_ZONE))
             stack.sync_radius_clients()  # the demo NAS is a new RADIUS client
             _print_demo(settings, info)
     except (ServerError, psycopg.Error) as exc:
