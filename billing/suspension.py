@@ -10,8 +10,8 @@ itself (:func:`expire_suspensions`, set-based). While it runs the account is
   so GRADUAL steps starting inside one are not charged, an AT_END period is charged for
   its parts before and after, and a part after a resume is charged at the resume;
 * an AT_START charge already taken for time after the start gets that part back
-  (prorated by the cumulative rule, so the kept part plus the part charged after the
-  resume add up as a split period does).
+  (``charging.refunds``, the return a tariff change makes too: the kept part plus the
+  part charged after the resume add up as a split period does).
 
 Charges after a resume carry the resume moment in their key (``:r{microseconds}``), so
 they never collide with the charges of the same period made before the suspension.
@@ -28,8 +28,7 @@ import psycopg
 
 from billing import ledger
 from billing.accounts import AccountStateError, record_actor
-from billing.charging import runs
-from billing.charging.schedule import day_bounds_of_period, piece_amount
+from billing.charging import refunds, runs
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,49 +127,11 @@ def suspend_account(
             ledger.post(conn, ledger.Entry(
                 account_id, "charge_suspension", -cost, f"suspension:{suspension_id}", at,
                 staff_user_id, "Suspension", {"suspension_id": suspension_id}))
-        refunded = _refund_at_start(conn, account_id, assignment_id, suspension_id, at, tz)
+        # AT_START charges already taken for time after the start give that part back.
+        refunded = refunds.return_unused(
+            conn, [(assignment_id, at)], tz, note="suspended part returned",
+            details={"suspension_id": suspension_id})
     return Suspension(suspension_id, account_id, at, planned, None, cost, refunded)
-
-
-# AT_START charges of the current assignment that paid, in advance, for time after the
-# suspension's start and had nothing returned yet. A return is keyed by the charge
-# (``periodic_cut:{entry}``, the key a tariff change's return uses too), so the database
-# lets one charge be returned once, whichever comes first.
-_PAID_AHEAD = """
-    SELECT e.id, s.cost, e.details
-      FROM ledger_entries e
-      JOIN periodic_services s ON s.id = (e.details->>'service_id')::integer
-     WHERE e.account_id = %(account)s AND e.kind = 'charge_periodic' AND e.amount < 0
-       AND e.details->>'method' = 'AT_START'
-       AND (e.details->>'assignment_id')::bigint = %(assignment)s
-       AND (e.details->>'from')::timestamptz < %(at)s
-       AND (e.details->>'to')::timestamptz > %(at)s
-       AND NOT EXISTS (SELECT 1 FROM ledger_entries r
-                        WHERE r.idempotency_key = 'periodic_cut:' || e.id)
-     ORDER BY e.id
-"""
-
-
-def _refund_at_start(conn: psycopg.Connection, account_id: int, assignment_id: int,
-                     suspension_id: int, at: datetime, tz: ZoneInfo) -> Decimal:
-    """Give back the part after ``at`` of AT_START charges, as entries of the same period
-    and assignment (so package fill-up and coverage see the net)."""
-    total = Decimal("0.00")
-    params = {"account": account_id, "assignment": assignment_id, "at": at}
-    for entry_id, cost, details in conn.execute(_PAID_AHEAD, params).fetchall():
-        start = datetime.fromisoformat(details["period_start"])
-        end = datetime.fromisoformat(details["period_end"])
-        paid_to = datetime.fromisoformat(details["to"])
-        amount = piece_amount(cost, at, paid_to, day_bounds_of_period(start, end, tz))
-        if amount == 0:
-            continue
-        refund_details = {**details, "from": at.isoformat(), "refunds": entry_id,
-                          "suspension_id": suspension_id}
-        ledger.post(conn, ledger.Entry(
-            account_id, "refund_periodic", amount, f"periodic_cut:{entry_id}", at, None,
-            f"{details.get('service', '')}: suspended part returned", refund_details))
-        total += amount
-    return total
 
 
 def resume_account(

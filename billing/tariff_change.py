@@ -8,10 +8,10 @@ GRADUAL steps starting before the switch belong to the old tariff and those afte
 the new one, AT_END charges the old tariff's piece at the switch, and the new tariff's
 AT_START charges its piece from the switch. What the tick cannot do is take back money
 charged in advance: the old assignment's AT_START charge was posted at the period start for
-the span known then. ``_return_unused`` prices that charge again by the same rule over the
-span as it now ends and returns the difference (kind ``refund_periodic``, key
-``periodic_cut:{entry id}``), so the old tariff keeps exactly its piece of the period by
-the cumulative rule, as if the switch had been known when it was charged.
+the span known then. ``charging.refunds.return_unused`` (the same return a suspension
+makes) prices that charge again by the same rule over the span as it now ends and returns
+the difference, so the old tariff keeps exactly its piece of the period by the cumulative
+rule, as if the switch had been known when it was charged.
 
 Every change is a ``tariff_changes`` row and is applied by one set-based statement
 (``_APPLY``), whether it is a change now (one row), scheduled changes reached by the tick
@@ -31,8 +31,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from billing.charging import runs
-from billing.charging.schedule import day_bounds_of_period
+from billing.charging import refunds, runs
 from billing.periods import SettlementPeriod, period_bounds
 
 BULK_CHUNK = 10_000
@@ -364,81 +363,5 @@ def _apply(
     """Apply due pending changes (inside the caller's transaction); {change id: status}."""
     rows = conn.execute(_APPLY, {"at": at, "ids": ids}).fetchall()
     cuts = [(r[2], r[3]) for r in rows if r[1] == "applied" and r[2] is not None]
-    if cuts:
-        _return_unused(conn, cuts, tz)
+    refunds.return_unused(conn, cuts, tz)
     return {r[0]: r[1] for r in rows}
-
-
-# AT_START charges of the ended assignments that paid beyond the new end (``to`` is the
-# end of the span the charge was priced for). The range on effective_at keeps the ledger
-# lookup on its (account_id, effective_at) index.
-_ADVANCE_CHARGES = """
-    FROM unnest(%(assignments)s::bigint[], %(cuts)s::timestamptz[]) AS x(assignment_id, cut_at)
-    JOIN account_tariffs t ON t.id = x.assignment_id
-    JOIN ledger_entries e
-      ON e.account_id = t.account_id
-     AND e.effective_at >= t.assigned_at AND e.effective_at <= x.cut_at
-     AND e.kind = 'charge_periodic'
-     AND e.details->>'method' = 'AT_START'
-     AND (e.details->>'assignment_id')::bigint = x.assignment_id
-     AND (e.details->>'to')::timestamptz > x.cut_at
-"""
-
-_RETURN = """
-    WITH periods AS MATERIALIZED (
-        SELECT period_start, period_end, bounds::timestamptz[] AS bounds
-          FROM unnest(%(starts)s::timestamptz[], %(ends)s::timestamptz[], %(bounds)s::text[])
-               AS p(period_start, period_end, bounds)
-    ),
-    charged AS MATERIALIZED (
-        SELECT e.id, e.account_id, -e.amount AS charged, s.cost, s.id AS service_id,
-               s.name, x.assignment_id, x.cut_at, e.details->>'period_start' AS period_start,
-               (e.details->>'from')::timestamptz AS piece_from, p.bounds
-          {advance}
-          JOIN periodic_services s ON s.id = (e.details->>'service_id')::integer
-          JOIN periods p ON p.period_start = (e.details->>'period_start')::timestamptz
-                        AND p.period_end = (e.details->>'period_end')::timestamptz
-    ),
-    priced AS MATERIALIZED (
-        SELECT c.*, greatest(0, least(c.charged, c.charged - ebs_prorate_piece(
-                   c.cost, ebs_charging_position(c.piece_from, c.bounds),
-                   ebs_charging_position(c.cut_at, c.bounds),
-                   (cardinality(c.bounds) - 1)::bigint * 86400))) AS unused
-          FROM charged c
-    )
-    INSERT INTO ledger_entries (account_id, kind, amount, idempotency_key, effective_at,
-                                description, details)
-    SELECT account_id, 'refund_periodic', unused, 'periodic_cut:' || id, cut_at, name,
-           jsonb_build_object('refunds', id, 'service_id', service_id,
-                              'assignment_id', assignment_id, 'period_start', period_start,
-                              'from', piece_from, 'to', cut_at)
-      FROM priced
-     WHERE unused > 0
-     ORDER BY account_id
-    ON CONFLICT (idempotency_key) DO NOTHING
-"""
-
-
-def _return_unused(
-    conn: psycopg.Connection, cuts: list[tuple[int, datetime]], tz: ZoneInfo
-) -> int:
-    """Return the unused part of AT_START charges of assignments now ending at ``cut``.
-
-    The service's current cost prices the kept piece (the part is never more than was
-    charged, never negative). Day bounds of each period come from the same pure function
-    the tick uses; the pricing itself is one statement for every ended assignment.
-    """
-    params = {"assignments": [c[0] for c in cuts], "cuts": [c[1] for c in cuts]}
-    periods = conn.execute(
-        "SELECT DISTINCT (e.details->>'period_start')::timestamptz,"
-        " (e.details->>'period_end')::timestamptz " + _ADVANCE_CHARGES, params
-    ).fetchall()
-    if not periods:
-        return 0
-    bounds = [day_bounds_of_period(ps, pe, tz) for ps, pe in periods]
-    params |= {
-        "starts": [p[0] for p in periods],
-        "ends": [p[1] for p in periods],
-        "bounds": ["{" + ",".join(f'"{b.isoformat()}"' for b in bs) + "}" for bs in bounds],
-    }
-    return conn.execute(_RETURN.format(advance=_ADVANCE_CHARGES), params).rowcount
