@@ -5,6 +5,12 @@ NAS) is created when absent; then accounts are generated in chunks by
 :mod:`cli.seed_data` and loaded with COPY, one transaction per chunk, while a worker
 thread already generates the next chunk. Ledger entries go through the ledger's own
 balance trigger, so ``ebs ledger verify`` holds afterwards without any special case.
+
+The history ends where the charging engine takes over: before the first chunk the seed
+runs the charge tick (``billing.charging.tick``) up to its own moment, so what was due
+until then is settled (on an empty base that only records the moment), and the engine's
+next tick charges the seeded subscribers from that moment on, never a period the seeded
+history already charged.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from zoneinfo import ZoneInfo
 import click
 import psycopg
 
+from billing.charging import tick
 from cli import seed_data as data
 from cli.common import load_settings, open_db
 
@@ -284,6 +291,7 @@ def run_seed(
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
     try:
         plans, network = _ensure_reference(conn, tz)
+        tick.charge(conn, now, ZoneInfo(tz))
         clock = data.Clock(now, months, tz)
         generator = data.Generator(seed, plans, network, clock)
         first = _next_number(conn)

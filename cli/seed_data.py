@@ -199,12 +199,16 @@ class Clock:
     """The history window and fast timestamp text.
 
     The window is ``months`` whole calendar months (ISP-local) before the current one plus
-    the current one so far. ``month_starts`` holds the start (epoch seconds) of each month
-    of the window and of the month after it; ``month_days`` their lengths in days.
+    the current one so far. Every charge lies before ``now`` at the moment the charging
+    engine would make it (or, for steps summed per month, inside the time they cover), so
+    the engine, which charges from ``now`` on, never charges a period the history did.
+    ``month_starts`` holds the start (epoch seconds) of each month of the window and of the
+    month after it; ``month_days`` their lengths in days.
     """
 
     def __init__(self, now: datetime, months: int, tz: str) -> None:
         zone = ZoneInfo(tz)
+        self.zone = zone
         self.now = int(now.timestamp())
         local = now.astimezone(zone)
         starts = []
@@ -226,6 +230,19 @@ class Clock:
         self._hms = [
             f"{h:02d}:{m:02d}:{s:02d}+00" for h in range(24) for m in range(60) for s in range(60)
         ]
+
+    def anniversaries(self, assigned: int) -> list[int]:
+        """For each month of the window, the moment a monthly period started at
+        ``assigned`` renews in it: the same local day (clamped to the month's length) and
+        time of day, as ``billing.periods`` counts a period from the connection."""
+        local = datetime.fromtimestamp(assigned, self.zone)
+        out = []
+        for start, days in zip(self.month_starts, self.month_days, strict=False):
+            month = datetime.fromtimestamp(start, self.zone)
+            wall = local.replace(year=month.year, month=month.month,
+                                 day=min(local.day, days), tzinfo=None)
+            out.append(int(wall.replace(tzinfo=self.zone).timestamp()))
+        return out
 
     @property
     def window_start(self) -> int:
@@ -332,7 +349,9 @@ class Generator:
         """
         clock = self.clock
         starts, now = clock.month_starts, clock.now
-        day_of_month = int(r() * 28)
+        anniversary = clock.anniversaries(assigned) if any(
+            s.autostart and s.method == "AT_START" and s.unit == "MONTH"
+            for s in plan.services) else ()
         out = []
         for j in range(first_month, clock.months):
             begin, end, days = starts[j], starts[j + 1], clock.month_days[j]
@@ -346,21 +365,27 @@ class Generator:
                         amount = s.cost * covered // days
                     else:
                         amount = s.month_amount(covered)
-                    t = until - 600 - int(r() * 3000)
+                    t = due = until - 600 - int(r() * 3000)
                 elif s.method == "AT_END":
                     amount = s.cost
+                    due = end
                     t = end + 300 + int(r() * 600)
                     if begin < assigned:  # the first, partial month: prorated by days
                         amount = amount * ((end - assigned) // DAY) // days
                 elif s.autostart:
+                    # On the anniversary of the connection, as the charging engine does.
                     amount = s.cost
-                    t = begin + day_of_month * DAY + 300 + int(r() * 600)
+                    due = t = anniversary[j]
                 else:
                     amount = s.cost
+                    due = begin
                     t = begin + 300 + int(r() * 600)
                     if begin < assigned:
                         amount = amount * ((end - assigned) // DAY) // days
+                        due = assigned
                         t = assigned + 60 + int(r() * 600)
+                if due < now <= t:
+                    t = now - 1  # due before the seed's moment: the engine will not charge it
                 if t >= now or t < assigned or amount <= 0:
                     continue
                 out.append((t, amount, i, j))
