@@ -21,6 +21,7 @@ from decimal import Decimal
 import psycopg
 
 from billing import ledger
+from billing.assignments import in_force
 from billing.money import to_money
 
 # Ledger kinds that count as real money covering a promise.
@@ -83,13 +84,11 @@ def check_promise(
         )
 
 
-_SETTINGS = """
+_SETTINGS = f"""
     SELECT s.allowed, s.max_sum, s.min_balance, s.days, s.cooldown_days
       FROM promise_settings s
      WHERE s.tariff_id IS NULL
-        OR s.tariff_id = (SELECT t.tariff_id FROM account_tariffs t
-                           WHERE t.account_id = %s AND t.assigned_at <= %s
-                           ORDER BY t.assigned_at DESC LIMIT 1)
+        OR s.tariff_id = ({in_force("%s", "%s", columns="t.tariff_id")})
      ORDER BY s.tariff_id NULLS LAST
      LIMIT 1
 """

@@ -28,6 +28,7 @@ import psycopg
 
 from billing import ledger
 from billing.accounts import AccountStateError, record_actor
+from billing.assignments import in_force
 from billing.charging import refunds, runs
 
 
@@ -58,12 +59,10 @@ def add_local_days(at: datetime, days: int, tz: ZoneInfo) -> datetime:
     return wall.replace(tzinfo=tz).astimezone(UTC)
 
 
-_TARIFF = """
+_TARIFF = f"""
     SELECT x.id, t.id, t.allow_self_suspension, t.suspension_cost, t.suspension_min_balance,
            t.suspension_max_days
-      FROM account_tariffs x JOIN tariffs t ON t.id = x.tariff_id
-     WHERE x.account_id = %s AND x.assigned_at <= %s
-     ORDER BY x.assigned_at DESC LIMIT 1
+      FROM ({in_force("%s", "%s")}) x JOIN tariffs t ON t.id = x.tariff_id
 """
 
 

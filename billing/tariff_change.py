@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from billing.assignments import in_force
 from billing.charging import refunds, runs
 from billing.periods import SettlementPeriod, period_bounds
 
@@ -108,14 +109,11 @@ def check_rule(
 
 
 # The assignment in force just before a moment (a change at t ends the one before t).
-_CURRENT = """
+_CURRENT = f"""
     SELECT t.id, t.tariff_id, t.assigned_at, p.unit, p.length_seconds, p.anchor, p.autostart
-      FROM account_tariffs t
+      FROM ({in_force("%s", "%s", before=True)}) t
       JOIN tariffs tf ON tf.id = t.tariff_id
       LEFT JOIN settlement_periods p ON p.id = tf.settlement_period_id
-     WHERE t.account_id = %s AND t.assigned_at < %s
-     ORDER BY t.assigned_at DESC
-     LIMIT 1
 """
 
 
@@ -275,14 +273,12 @@ def bulk_change_tariff(
     return BulkResult(changed, unchanged)
 
 
-_BULK_RECORD = """
+_BULK_RECORD = f"""
     INSERT INTO tariff_changes (account_id, from_tariff_id, to_tariff_id, effective_at,
                                 requested_at, cost, source, staff_user_id)
     SELECT a.id, cur.tariff_id, %(to)s, %(at)s, %(at)s, 0, 'bulk', %(staff)s
       FROM accounts a
-      LEFT JOIN LATERAL (SELECT t.tariff_id FROM account_tariffs t
-                          WHERE t.account_id = a.id AND t.assigned_at < %(at)s
-                          ORDER BY t.assigned_at DESC LIMIT 1) cur ON true
+      LEFT JOIN LATERAL ({in_force("a.id", "%(at)s", before=True)}) cur ON true
      WHERE a.id = ANY(%(ids)s) AND cur.tariff_id IS DISTINCT FROM %(to)s
      ORDER BY a.id
     RETURNING id
@@ -292,15 +288,13 @@ _BULK_RECORD = """
 # the rows, open the new assignments, settle the rows, post the costs. A change made from
 # a tariff the account has since left, or onto a moment already taken by another
 # assignment, is cancelled, not forced.
-_APPLY = """
+_APPLY = f"""
     WITH due AS (
         SELECT c.id, c.account_id, c.from_tariff_id, c.to_tariff_id, c.effective_at,
                cur.id AS old_assignment_id, cur.tariff_id AS current_tariff_id
           FROM tariff_changes c
-          LEFT JOIN LATERAL (SELECT t.id, t.tariff_id FROM account_tariffs t
-                              WHERE t.account_id = c.account_id
-                                AND t.assigned_at < c.effective_at
-                              ORDER BY t.assigned_at DESC LIMIT 1) cur ON true
+          LEFT JOIN LATERAL ({in_force("c.account_id", "c.effective_at", before=True)}) cur
+                 ON true
          WHERE c.status = 'pending' AND c.effective_at <= %(at)s
            AND (%(ids)s::bigint[] IS NULL OR c.id = ANY(%(ids)s::bigint[]))
          ORDER BY c.account_id

@@ -23,6 +23,7 @@ from decimal import Decimal
 import psycopg
 
 from billing import ledger
+from billing.assignments import in_force
 from billing.money import to_money
 
 
@@ -63,11 +64,9 @@ def check_transfer(
 
 _LOCK = "SELECT id, balance FROM accounts WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
 
-_ALLOWED = """
-    SELECT coalesce((SELECT tf.allow_balance_transfer
-                       FROM account_tariffs t JOIN tariffs tf ON tf.id = t.tariff_id
-                      WHERE t.account_id = %s AND t.assigned_at <= %s
-                      ORDER BY t.assigned_at DESC LIMIT 1), false)
+_ALLOWED = f"""
+    SELECT coalesce((SELECT tf.allow_balance_transfer FROM tariffs tf
+                      WHERE tf.id = ({in_force("%s", "%s", columns="t.tariff_id")})), false)
 """
 
 
