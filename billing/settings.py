@@ -1,10 +1,13 @@
 """Settings: defaults here, overridden by an operator's ``settings_local.py`` and ``EBS_*``.
 
 The override file is plain Python, as in ExpertBilling, so an operator's existing file
-(``GETPAID_BACKENDS``, ``SENDSMS_BACKENDS`` …) keeps working. It is found through the
-``EBS_SETTINGS`` environment variable, else ``./settings_local.py``. Secrets may instead
-come from the environment: ``EBS_DB_PASSWORD`` overrides ``DB_PASSWORD`` and so on for
-every upper-case name defined below.
+(``GETPAID_BACKENDS``, ``SENDSMS_BACKENDS`` …) keeps working. It is the file named by the
+``EBS_SETTINGS`` environment variable, else ``/etc/ebs/settings_local.py`` (an installed
+system), else the checkout's own ``settings_local.py`` (the local stack), and never one in
+the current directory: a command must not change its database by where it was started.
+Secrets may instead come from the environment: ``EBS_DB_PASSWORD`` overrides
+``DB_PASSWORD`` and so on for every upper-case name defined below. ``docs/settings.md``
+lists every setting; a test keeps it equal to :data:`DEFAULTS`.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from types import SimpleNamespace
 from typing import Any
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SYSTEM_SETTINGS = Path("/etc/ebs/settings_local.py")
+CHECKOUT_SETTINGS = PROJECT_ROOT / "settings_local.py"
 
 DEFAULTS: dict[str, Any] = {
     # Where the local stack keeps its data, sockets, logs and pid files.
@@ -44,7 +49,15 @@ DEFAULTS: dict[str, Any] = {
     "RADIUS_ACCT_MODE": "spool",
     "NETFLOW_LISTEN_IP": "127.0.0.1",
     "NETFLOW_PORT": 12055,
+    "WEB_LISTEN_IP": "127.0.0.1",
     "WEB_PORT": 8080,
+    # The web app's session and token signing key; empty: one is generated once under
+    # STATE_DIR/secrets and kept.
+    "SECRET_KEY": "",
+    # The admin's and cabinet's language when the browser asks for none we speak.
+    "LANGUAGE_CODE": "ru",
+    # Where FreeRADIUS spools accounting in "spool" mode; empty: under STATE_DIR.
+    "RADIUS_ACCT_SPOOL_DIR": "",
     # Days to keep the record of CoA and Disconnect requests (coa_requests); the daily
     # ebs.prune_coa deletes older finished ones, never the latest of a live session.
     "COA_RETENTION_DAYS": 90,
@@ -61,6 +74,11 @@ DEFAULTS: dict[str, Any] = {
     "SENDSMS_IF_BALLANCE_AMOUNT": None,
 }
 
+# Backend names the guide spells two ways: its GETPAID_BACKENDS example lists
+# "payments.simplaterminal" while the backend's settings key and URL say
+# "payments.simpleterminal". Either spelling enables the one backend.
+BACKEND_ALIASES = {"payments.simplaterminal": "payments.simpleterminal"}
+
 _INT_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
 
 
@@ -68,19 +86,33 @@ class SettingsError(ValueError):
     """A settings file or variable that cannot be used; the message names it."""
 
 
+def settings_file(environ: dict[str, str] | None = None) -> Path | None:
+    """The override file in force: ``EBS_SETTINGS``, else the system's, else the
+    checkout's; None when there is none (defaults and the environment only)."""
+    env = os.environ if environ is None else environ
+    named = env.get("EBS_SETTINGS")
+    if named:
+        path = Path(named)
+        if not path.exists():
+            raise SettingsError(f"settings file {path} (from EBS_SETTINGS) does not exist")
+        return path
+    for candidate in (SYSTEM_SETTINGS, CHECKOUT_SETTINGS):
+        if candidate.exists():
+            return candidate
+    return None
+
+
 def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
     """Merge defaults, the override file and the environment into one namespace."""
     env = os.environ if environ is None else environ
     values = dict(DEFAULTS)
-    path = Path(env.get("EBS_SETTINGS", "settings_local.py"))
-    if path.exists():
+    path = settings_file(env)
+    if path is not None:
         try:
             found = runpy.run_path(str(path))
         except Exception as exc:  # the operator's file: report which one and why
             raise SettingsError(f"cannot load settings file {path}: {exc}") from exc
         values.update({k: v for k, v in found.items() if k.isupper()})
-    elif "EBS_SETTINGS" in env:
-        raise SettingsError(f"settings file {path} (from EBS_SETTINGS) does not exist")
     for name in list(values):
         raw = env.get(f"EBS_{name}")
         if raw is None:
@@ -92,7 +124,29 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
                 raise SettingsError(f"EBS_{name} must be an integer, got {raw!r}") from None
         else:
             values[name] = raw
+    values["GETPAID_BACKENDS"] = _backend_names(values["GETPAID_BACKENDS"])
+    values["GETPAID_BACKENDS_SETTINGS"] = _backend_settings(values["GETPAID_BACKENDS_SETTINGS"])
     return SimpleNamespace(**values)
+
+
+def _backend_names(names) -> list[str]:
+    """Enabled backends by their one name, each once, in the operator's order."""
+    out: list[str] = []
+    for name in names or ():
+        name = BACKEND_ALIASES.get(name, name)
+        if name not in out:
+            out.append(name)
+    return out
+
+
+def _backend_settings(by_name) -> dict[str, Any]:
+    """Backend settings under their one name; the proper spelling wins over the alias."""
+    out = dict(by_name or {})
+    for alias, name in BACKEND_ALIASES.items():
+        if alias in out:
+            value = out.pop(alias)
+            out.setdefault(name, value)
+    return out
 
 
 def database_conninfo(settings: SimpleNamespace, dbname: str | None = None) -> str:
