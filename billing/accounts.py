@@ -16,17 +16,20 @@ from datetime import datetime
 
 import psycopg
 
+from billing.errors import Refused
+
 STATUSES = ("active", "inactive_charged", "inactive_uncharged", "suspended")
 CHARGED_STATUSES = ("active", "inactive_charged")
 ACTORS = ("subscriber", "staff", "system")
 
 
-class AccountStateError(ValueError):
-    """A state change that is refused; ``reason`` is a code the caller can act on."""
+class AccountStateError(Refused):
+    """A state change that is refused; ``code`` is what the caller acts on."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
+    @property
+    def reason(self) -> str:
+        """The code under its older name."""
+        return self.code
 
 
 def record_actor(

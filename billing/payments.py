@@ -19,10 +19,11 @@ from typing import Any
 import psycopg
 
 from billing import ledger
+from billing.errors import Refused
 from billing.money import MoneyError, to_money
 
 
-class PaymentError(ValueError):
+class PaymentError(Refused):
     """A posting that is refused; ``code`` is what the caller acts on:
 
     ``bad_amount`` (not a positive sum with at most two decimals), ``no_account``,
@@ -30,10 +31,6 @@ class PaymentError(ValueError):
     ``no_entry`` (nothing to reverse), ``is_reversal`` (a reversal is not reversed: post
     a new entry instead).
     """
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

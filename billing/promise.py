@@ -22,18 +22,15 @@ import psycopg
 
 from billing import ledger
 from billing.assignments import in_force
+from billing.errors import Refused
 from billing.money import to_money
 
 # Ledger kinds that count as real money covering a promise.
 PAYMENT_KINDS = ("payment",)
 
 
-class PromiseError(ValueError):
+class PromiseError(Refused):
     """A promised payment that cannot be given; ``code`` is what the caller acts on."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,7 @@ def suspend_account(
     """Suspend an active account from ``at`` for ``days`` (default and maximum: the
     tariff's ``suspension_max_days``; none there and none given: until resumed).
 
-    Refused (``AccountStateError.reason``): ``no_account``, ``already_suspended``,
+    Refused (``AccountStateError.code``): ``no_account``, ``already_suspended``,
     ``not_active``, ``in_the_past``, ``no_tariff``, ``not_allowed``, ``balance_too_low``,
     ``too_short``, ``too_long``. The tariff's cost is charged at ``at``.
     """

@@ -33,6 +33,7 @@ import psycopg
 
 from billing.assignments import in_force
 from billing.charging import refunds, runs
+from billing.errors import Refused
 from billing.periods import SettlementPeriod, period_bounds
 
 BULK_CHUNK = 10_000
@@ -45,12 +46,8 @@ class Effective(StrEnum):
     NEXT_PERIOD = "NEXT_PERIOD"
 
 
-class TariffChangeError(ValueError):
+class TariffChangeError(Refused):
     """A change that cannot be made; ``code`` is what a caller (cabinet, cashier) acts on."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

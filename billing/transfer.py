@@ -24,15 +24,12 @@ import psycopg
 
 from billing import ledger
 from billing.assignments import in_force
+from billing.errors import Refused
 from billing.money import to_money
 
 
-class TransferError(ValueError):
+class TransferError(Refused):
     """A transfer that cannot be made; ``code`` is what the caller acts on."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,11 +14,9 @@ import click
 import psycopg
 
 from billing import promise, suspension, transfer
-from billing.accounts import AccountStateError
+from billing.errors import Refused
 from cli.charge_commands import _parse_at
 from cli.common import load_settings, open_db
-
-_REFUSALS = (AccountStateError, promise.PromiseError, transfer.TransferError)
 
 
 def _account_id(conn: psycopg.Connection, account: str) -> int:
@@ -38,9 +36,8 @@ def _money(value: str) -> Decimal:
         raise click.BadParameter(f"{value!r} is not an amount (e.g. 150.00)") from None
 
 
-def _refused(exc: Exception) -> click.ClickException:
-    code = getattr(exc, "reason", None) or getattr(exc, "code", "refused")
-    return click.ClickException(f"refused ({code}): {exc}")
+def _refused(exc: Refused) -> click.ClickException:
+    return click.ClickException(f"refused ({exc.code}): {exc}")
 
 
 def _moment(at_text: str | None) -> tuple[datetime, ZoneInfo]:
@@ -71,7 +68,7 @@ def suspend(account_ref: str, days: int | None, reason: str, at_text: str | None
         try:
             done = suspension.suspend_account(conn, _account_id(conn, account_ref), at=at,
                                               tz=tz, days=days, reason=reason)
-        except _REFUSALS as exc:
+        except Refused as exc:
             raise _refused(exc) from None
     until = done.planned_until.isoformat() if done.planned_until else "resumed"
     click.echo(f"suspended from {done.starts_at.isoformat()} until {until}; "
@@ -89,7 +86,7 @@ def resume(account_ref: str, reason: str, at_text: str | None) -> None:
         try:
             done = suspension.resume_account(conn, _account_id(conn, account_ref), at=at,
                                              reason=reason)
-        except _REFUSALS as exc:
+        except Refused as exc:
             raise _refused(exc) from None
     click.echo(f"suspension ended at {done.ended_at.isoformat()}")
 
@@ -105,7 +102,7 @@ def promise_command(account_ref: str, amount: str, at_text: str | None) -> None:
         try:
             given = promise.take_promise(conn, _account_id(conn, account_ref),
                                          _money(amount), at=at)
-        except _REFUSALS as exc:
+        except Refused as exc:
             raise _refused(exc) from None
     click.echo(f"promised payment {given.amount} until {given.expires_at.isoformat()}")
 
@@ -125,6 +122,6 @@ def transfer_command(from_ref: str, to_ref: str, amount: str, request_key: str |
             done = transfer.transfer_balance(
                 conn, _account_id(conn, from_ref), _account_id(conn, to_ref),
                 _money(amount), request_key=request_key, at=at)
-        except _REFUSALS as exc:
+        except Refused as exc:
             raise _refused(exc) from None
     click.echo(f"transferred {done.amount} (request {done.request_key})")

@@ -17,9 +17,9 @@ from flask_appbuilder.security.decorators import permission_name
 from sqlalchemy import text
 
 from billing import payments
-from billing.accounts import AccountStateError
+from billing.errors import Refused
 from billing.suspension import resume_account, suspend_account
-from billing.tariff_change import TariffChangeError, change_tariff
+from billing.tariff_change import change_tariff
 from webapp import audit
 from webapp.api import schemas
 from webapp.api.base import EbsBaseApi
@@ -190,7 +190,7 @@ class AccountActionApi(EbsBaseApi):
         try:
             done = change_tariff(self.conn(), pk, data["tariff_id"], tz=_tz(),
                                  staff_user_id=self.staff_id())
-        except TariffChangeError as exc:
+        except Refused as exc:
             return self._refused(exc.code, str(exc))
         result = schemas.TariffChangeResultSchema().dump(asdict(done))
         audit.record_action(self.db(), "tariff_change", "accounts", pk, result)
@@ -246,8 +246,8 @@ class AccountActionApi(EbsBaseApi):
             done = suspend_account(self.conn(), pk, at=datetime.now(UTC), tz=_tz(),
                                    days=data["days"], staff_user_id=self.staff_id(),
                                    reason=data["reason"])
-        except AccountStateError as exc:
-            return self._refused(exc.reason, str(exc))
+        except Refused as exc:
+            return self._refused(exc.code, str(exc))
         return self._state_changed("suspend", pk, done, 201)
 
     @expose("/<int:pk>/resume", methods=["POST"])
@@ -298,8 +298,8 @@ class AccountActionApi(EbsBaseApi):
         try:
             done = resume_account(self.conn(), pk, at=datetime.now(UTC),
                                   staff_user_id=self.staff_id(), reason=data["reason"])
-        except AccountStateError as exc:
-            return self._refused(exc.reason, str(exc))
+        except Refused as exc:
+            return self._refused(exc.code, str(exc))
         return self._state_changed("resume", pk, done, 200)
 
     def _state_changed(self, action: str, pk: int, suspension, status: int):
