@@ -12,8 +12,11 @@ import os
 import secrets
 from pathlib import Path
 
+import psycopg
 from Crypto.Cipher import AES
 from Crypto.Hash import MD4
+
+from billing.passwords import hash_password
 
 _VERSION = b"\x01"
 _NONCE = 12
@@ -78,3 +81,45 @@ def load_key(key_hex: str, key_file: str | Path, create: bool = False) -> bytes:
         return bytes.fromhex(path.read_text().strip())
     except ValueError:
         raise CredentialError(f"credentials key file {path} does not hold 64 hex digits") from None
+
+
+def optional_key(key_hex: str, key_file: str | Path) -> bytes | None:
+    """The credentials key when this host has one, else None (CHAP stays off)."""
+    try:
+        return load_key(key_hex, key_file)
+    except (CredentialError, OSError):
+        return None
+
+
+def network_credentials(password: str, key: bytes | None) -> tuple[str, bytes | None]:
+    """What a subaccount stores for ``password``: its NT hash and, where a key exists, the
+    cleartext sealed for CHAP (None without a key: no stale secret of an old password
+    stays behind)."""
+    sealed = CredentialCipher(key).seal(password) if key is not None else None
+    return nt_password_hash(password), sealed
+
+
+def set_network_password(
+    conn: psycopg.Connection, subaccount_id: int, password: str, *, key: bytes | None
+) -> None:
+    """Give a subaccount a new network password (PAP, MS-CHAPv2 and, with a key, CHAP)."""
+    nt_hash, sealed = network_credentials(password, key)
+    updated = conn.execute(
+        "UPDATE subaccounts SET nt_password_hash = %s, chap_password_encrypted = %s"
+        " WHERE id = %s", (nt_hash, sealed, subaccount_id),
+    ).rowcount
+    if not updated:
+        raise CredentialError(f"subaccount {subaccount_id} does not exist")
+
+
+def set_cabinet_password(conn: psycopg.Connection, account_id: int, password: str) -> None:
+    """Give an account a new cabinet password (stored as the pbkdf2 hash the cabinet
+    checks)."""
+    if not password:
+        raise CredentialError("an empty password cannot be hashed")
+    updated = conn.execute(
+        "UPDATE accounts SET password_hash = %s WHERE id = %s",
+        (hash_password(password), account_id),
+    ).rowcount
+    if not updated:
+        raise CredentialError(f"account {account_id} does not exist")

@@ -12,9 +12,9 @@ from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import text
 from wtforms.validators import ValidationError
 
+from billing.ip_pools import PoolError, check_pool_range
 from billing.speeds import Speed
 
 
@@ -62,7 +62,8 @@ class IpRangeEnd:
 
 
 class PoolDoesNotOverlap:
-    """No two pools share an address (the one being edited excepted)."""
+    """No two pools share an address (the one being edited excepted): the rule is
+    ``billing.ip_pools.check_pool_range``'s, shown under the field."""
 
     def __call__(self, form, field) -> None:
         try:
@@ -70,19 +71,17 @@ class PoolDoesNotOverlap:
         except ValueError:
             return
         editing = request.args.get("pk") or (request.view_args or {}).get("pk")
-        row = current_app.appbuilder.session.execute(
-            text(
-                "SELECT name, host(range_start), host(range_end) FROM ip_pools "
-                "WHERE family(range_start) = family(CAST(:s AS inet)) "
-                "AND range_start <= CAST(:e AS inet) AND range_end >= CAST(:s AS inet) "
-                "AND (CAST(:pk AS integer) IS NULL OR id <> CAST(:pk AS integer)) LIMIT 1"
-            ),
-            {"s": str(start), "e": str(end), "pk": int(editing) if editing else None},
-        ).fetchone()
-        if row is not None:
-            raise ValidationError(
-                _l("Overlaps pool %(name)s (%(s)s – %(e)s).", name=row[0], s=row[1], e=row[2])
-            )
+        session = current_app.appbuilder.session
+        try:
+            check_pool_range(session.connection().connection.driver_connection,
+                             str(start), str(end), pool_id=int(editing) if editing else None)
+        except PoolError as exc:
+            if exc.code != "pool_overlap":
+                return  # IpRangeEnd words the others under the field
+            other = exc.overlaps
+            raise ValidationError(_l("Overlaps pool %(name)s (%(s)s – %(e)s).",
+                                     name=other.name, s=other.range_start,
+                                     e=other.range_end)) from None
 
 
 class SpeedSyntax:

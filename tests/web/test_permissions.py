@@ -15,9 +15,13 @@ ALLOWED = {
                 "LedgerView", "AccountLedgerView", "TariffView", "PeriodicServiceView",
                 "OnetimeServiceView", "TariffSpeedView", "SettlementPeriodView",
                 "TimePeriodView", "TimePeriodNodeView", "IpPoolView", "IpPoolOccupancyView",
-                "OpenSessionView", "AuthLogView", "IpLeaseView"},
+                "OpenSessionView", "AuthLogView", "IpLeaseView", "SuspensionView",
+                "PromisedPaymentView", "StatusHistoryView", "TariffChangeRuleView",
+                "PromiseSettingsView"},
 }
-ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsView"}
+ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsView",
+                                            "SwitchView", "SubaccountSwitchPortView",
+                                            "RadiusReplyAttributeView", "CoaRequestView"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
                 "this_form_get", "userinfo", "download"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",

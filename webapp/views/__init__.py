@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from webapp.views.account_actions import AccountActionsView
+from webapp.views.account_history import (
+    CoaRequestView,
+    PromisedPaymentView,
+    StatusHistoryView,
+    SuspensionView,
+)
 from webapp.views.accounts import AccountTariffView, AccountView, SubaccountView
 from webapp.views.audit import AuditLogView
 from webapp.views.cashier import CashierView
@@ -13,6 +20,8 @@ from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
 from webapp.views.periods import SettlementPeriodView, TimePeriodNodeView, TimePeriodView
 from webapp.views.reports import register_reports
 from webapp.views.staff_networks import StaffNetworkView
+from webapp.views.switches import RadiusReplyAttributeView, SubaccountSwitchPortView, SwitchView
+from webapp.views.tariff_rules import PromiseSettingsView, TariffChangeRuleView
 from webapp.views.tariffs import (
     OnetimeServiceView,
     PeriodicServiceView,
@@ -32,6 +41,13 @@ def register_views(appbuilder) -> None:
         category=subscribers)
     add(AccountTariffView, "Tariff assignments", icon="fa-exchange",
         label=_l("Tariff assignments"), category=subscribers)
+    add(SuspensionView, "Suspensions", icon="fa-pause", label=_l("Suspensions"),
+        category=subscribers)
+    add(PromisedPaymentView, "Promised payments", icon="fa-handshake-o",
+        label=_l("Promised payments"), category=subscribers)
+    add(StatusHistoryView, "Status history", icon="fa-history", label=_l("Status history"),
+        category=subscribers)
+    appbuilder.add_view_no_menu(AccountActionsView)
     add(LedgerView, "Ledger", icon="fa-book", label=_l("Ledger"), category=money,
         category_label=_l("Money"), category_icon="fa-rub")
     appbuilder.add_view_no_menu(AccountLedgerView)
@@ -42,6 +58,10 @@ def register_views(appbuilder) -> None:
     add(OnetimeServiceView, "One-time services", icon="fa-bolt",
         label=_l("One-time services"), category=tariffs)
     add(TariffSpeedView, "Speeds", icon="fa-tachometer", label=_l("Speeds"), category=tariffs)
+    add(TariffChangeRuleView, "Tariff-change rules", icon="fa-random",
+        label=_l("Tariff-change rules"), category=tariffs)
+    add(PromiseSettingsView, "Promised-payment settings", icon="fa-credit-card",
+        label=_l("Promised-payment settings"), category=tariffs)
     add(SettlementPeriodView, "Settlement periods", icon="fa-calendar",
         label=_l("Settlement periods"), category=tariffs)
     add(TimePeriodView, "Time periods", icon="fa-clock-o", label=_l("Time periods"),
@@ -52,11 +72,18 @@ def register_views(appbuilder) -> None:
     add(IpPoolView, "IP pools", icon="fa-cubes", label=_l("IP pools"), category=network)
     add(IpPoolOccupancyView, "IP pool occupancy", icon="fa-pie-chart",
         label=_l("IP pool occupancy"), category=network)
+    add(SwitchView, "Switches", icon="fa-random", label=_l("Switches"), category=network)
+    add(SubaccountSwitchPortView, "Switch ports", icon="fa-plug", label=_l("Switch ports"),
+        category=network)
+    add(RadiusReplyAttributeView, "RADIUS reply attributes", icon="fa-reply",
+        label=_l("RADIUS reply attributes"), category=network)
     operations = "Operations"
     add(OpenSessionView, "Online sessions", icon="fa-signal", label=_l("Online sessions"),
         category=operations, category_label=_l("Operations"), category_icon="fa-wrench")
     add(AuthLogView, "Auth log", icon="fa-sign-in", label=_l("Auth log"), category=operations)
     add(IpLeaseView, "IP leases", icon="fa-map-marker", label=_l("IP leases"),
+        category=operations)
+    add(CoaRequestView, "CoA requests", icon="fa-bolt", label=_l("CoA requests"),
         category=operations)
     add(AuditLogView, "Audit log", icon="fa-history", label=_l("Audit log"),
         category="Security")

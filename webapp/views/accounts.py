@@ -1,44 +1,42 @@
 """Accounts with their subaccounts and tariff assignments.
 
-The balance is shown, never edited: money moves through the ledger views. Passwords are
-typed in clear once and stored as the hashes the cabinet (pbkdf2) and RADIUS (NT hash)
-check; the cleartext for CHAP is sealed with the credentials key when one exists.
+The balance is shown, never edited: money moves through the ledger views. Status,
+suspension, tariff assignment and passwords are not columns of these forms: they change
+through the account's actions (``webapp.views.account_actions``), each calling its
+``billing`` service. A password is typed in clear once, when the account or subaccount is
+created, and stored by ``billing.credentials`` as the hashes the cabinet (pbkdf2) and
+RADIUS (NT hash) check; the cleartext for CHAP is sealed with the credentials key when
+one exists.
 """
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, redirect, url_for
+from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Optional
 
-from billing.credentials import CredentialCipher, CredentialError, load_key, nt_password_hash
+from billing import credentials
 from billing.passwords import hash_password
 from webapp.models.accounts import Account, AccountTariff, Subaccount
 from webapp.validators import IpAddress, MacAddress, NonNegativeMoney
 from webapp.views.base import (
+    READ,
     BoundedInterface,
     EbsModelView,
     FilterFilledEqual,
-    choice_field,
     exact,
     prefix,
     text_field,
 )
 from webapp.views.ledger import AccountLedgerView
 
-ACCOUNT_STATUSES = [
-    ("active", _l("Active")),
-    ("inactive_charged", _l("Inactive, charged")),
-    ("inactive_uncharged", _l("Inactive, not charged")),
-    ("suspended", _l("Suspended")),
-]
-
 
 def _password_field(label):
     return PasswordField(label, validators=[Optional()], widget=BS3PasswordFieldWidget(),
-                         description=_l("Leave empty to keep the current one."))
+                         description=_l("Empty: no password yet."))
 
 
 class SubaccountView(EbsModelView):
@@ -52,18 +50,21 @@ class SubaccountView(EbsModelView):
         "ip_address": text_field(_l("IP address")),
         "mac_address": text_field(_l("MAC address")),
     }
-    edit_columns = add_columns = [
-        "account", "username", "password", "ip_address", "mac_address", "ip_pool", "nas",
+    edit_columns = [
+        "account", "username", "ip_address", "mac_address", "ip_pool", "nas",
         "option82_remote_id", "option82_circuit_id", "bind_to_mac", "bind_to_ip",
         "simultaneous_use", "allow_at_zero", "allow_negative", "allow_when_blocked",
     ]
+    add_columns = [*edit_columns[:2], "password", *edit_columns[2:]]
     show_exclude_columns = ["nt_password_hash", "chap_password_encrypted"]
-    add_form_extra_fields = edit_form_extra_fields = {
-        "password": _password_field(_l("Network password")),
+    show_template = "accounts/subaccount_show.html"
+    edit_form_extra_fields = {
         "ip_address": text_field(_l("IP address"), Optional(), IpAddress(),
                                  description=_l("Empty: an address from the pool.")),
         "mac_address": text_field(_l("MAC address"), Optional(), MacAddress()),
     }
+    add_form_extra_fields = {**edit_form_extra_fields,
+                             "password": _password_field(_l("Network password"))}
     label_columns = {
         "account": _l("Account"), "username": _l("Login"), "ip_address": _l("IP address"),
         "mac_address": _l("MAC address"), "nas": _l("NAS"), "ip_pool": _l("IP pool"),
@@ -72,32 +73,27 @@ class SubaccountView(EbsModelView):
         "simultaneous_use": _l("Simultaneous sessions"),
     }
 
-    def _set_password(self, item: Subaccount) -> None:
-        password = getattr(item, "password", None)
-        if not password:
-            return
-        item.nt_password_hash = nt_password_hash(password)
-        settings = current_app.config["EBS_SETTINGS"]
-        try:
-            key = load_key(settings.CREDENTIALS_KEY, settings.CREDENTIALS_KEY_FILE)
-        except (CredentialError, OSError):
-            return  # no key on this host: CHAP stays off for this subaccount
-        item.chap_password_encrypted = CredentialCipher(key).seal(password)
-
     def pre_add(self, item: Subaccount) -> None:
+        """The first network password, stored as ``billing.credentials`` stores every one
+        (a later one is set by the subaccount's password action)."""
         super().pre_add(item)
-        self._set_password(item)
-
-    def pre_update(self, item: Subaccount) -> None:
-        super().pre_update(item)
-        self._set_password(item)
+        password = getattr(item, "password", None)
+        if password:
+            settings = current_app.config["EBS_SETTINGS"]
+            key = credentials.optional_key(settings.CREDENTIALS_KEY,
+                                           settings.CREDENTIALS_KEY_FILE)
+            item.nt_password_hash, item.chap_password_encrypted = (
+                credentials.network_credentials(password, key))
 
 
 class AccountTariffView(EbsModelView):
+    """Read-only: an assignment is made by the account's tariff action (one account) or
+    the list's bulk action, both ``billing.tariff_change.bulk_change_tariff``."""
+
     datamodel = BoundedInterface(AccountTariff, eager=("account", "tariff"))
+    base_permissions = list(READ)
     list_title = _l("Tariff assignments")
     list_columns = ["account", "tariff", "assigned_at"]
-    add_columns = edit_columns = ["account", "tariff", "assigned_at"]
     base_order = ("assigned_at", "desc")
     label_columns = {"account": _l("Account"), "tariff": _l("Tariff"),
                      "assigned_at": _l("From")}
@@ -119,19 +115,14 @@ class AccountView(EbsModelView):
     search_columns = ["contract", "login", "full_name", "phone", "street", "status"]
     order_columns = ["contract", "login"]  # the indexed ones: a sort never scans 500k rows
     show_exclude_columns = ["password_hash", "subaccounts"]
-    add_columns = edit_columns = [
-        "contract", "login", "cabinet_password", "full_name", "phone", "email", "city",
-        "street", "house", "flat", "status", "credit", "comment",
-    ]
+    edit_columns = ["contract", "login", "full_name", "phone", "email", "city", "street",
+                    "house", "flat", "credit", "comment"]
+    add_columns = [*edit_columns[:2], "cabinet_password", *edit_columns[2:]]
     add_form_extra_fields = {
         "cabinet_password": PasswordField(_l("Cabinet password"), validators=[DataRequired()],
                                           widget=BS3PasswordFieldWidget()),
-        "status": choice_field(_l("Status"), ACCOUNT_STATUSES),
     }
-    edit_form_extra_fields = {
-        "cabinet_password": _password_field(_l("Cabinet password")),
-        "status": choice_field(_l("Status"), ACCOUNT_STATUSES),
-    }
+    show_template = "accounts/show.html"
     validators_columns = {
         "contract": [DataRequired()], "login": [DataRequired()], "credit": [NonNegativeMoney()],
     }
@@ -147,15 +138,17 @@ class AccountView(EbsModelView):
         "cabinet_password": _l("Cabinet password"),
     }
 
-    def _set_password(self, item: Account) -> None:
+    def pre_add(self, item: Account) -> None:
+        """A new account starts active with the cabinet password typed here; a later
+        status or password is set by the account's actions."""
+        super().pre_add(item)
         password = getattr(item, "cabinet_password", None)
         if password:
             item.password_hash = hash_password(password)
 
-    def pre_add(self, item: Account) -> None:
-        super().pre_add(item)
-        self._set_password(item)
-
-    def pre_update(self, item: Account) -> None:
-        super().pre_update(item)
-        self._set_password(item)
+    @action("bulk_tariff", _l("Change tariff"), icon="fa-exchange", single=False)
+    def bulk_tariff(self, items):
+        """The chosen accounts go to the bulk form (tariff and moment chosen there)."""
+        items = items if isinstance(items, list) else [items]
+        ids = ",".join(str(item.id) for item in items if item is not None)
+        return redirect(url_for("AccountActionsView.bulk_tariff", ids=ids))

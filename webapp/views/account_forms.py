@@ -1,0 +1,123 @@
+"""The small forms of the account actions (status, suspension, tariff, passwords,
+promised payment) and the operator's words for each refusal code of the ``billing``
+services they call."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget
+from flask_appbuilder.forms import DynamicForm
+from flask_babel import lazy_gettext as _l
+from wtforms import DecimalField, IntegerField, PasswordField, SelectField, StringField
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    ValidationError,
+)
+
+from webapp.validators import NonNegativeMoney
+
+# Statuses an operator sets directly; "suspended" is entered by the suspension action.
+SETTABLE_STATUSES = [
+    ("active", _l("Active")),
+    ("inactive_charged", _l("Inactive, charged")),
+    ("inactive_uncharged", _l("Inactive, not charged")),
+]
+MOMENT_FORMAT = "%Y-%m-%d %H:%M"
+
+
+def _reason_field():
+    return StringField(_l("Reason"), widget=BS3TextFieldWidget(), validators=[Length(max=500)])
+
+
+class StatusForm(DynamicForm):
+    status = SelectField(_l("New status"), choices=SETTABLE_STATUSES, widget=Select2Widget())
+    reason = _reason_field()
+
+
+class SuspendForm(DynamicForm):
+    days = IntegerField(_l("Days"), widget=BS3TextFieldWidget(),
+                        validators=[Optional(), NumberRange(min=1)],
+                        description=_l("Empty: the tariff's maximum, or until resumed."))
+    reason = _reason_field()
+
+
+class ResumeForm(DynamicForm):
+    reason = _reason_field()
+
+
+class _Moment:
+    """A local wall-clock moment ``YYYY-MM-DD HH:MM`` (the ISP's timezone); empty is now."""
+
+    def __call__(self, form, field) -> None:
+        if field.data and parse_moment(field.data, ZoneInfo("UTC")) is None:
+            raise ValidationError(_l("Give the moment as YYYY-MM-DD HH:MM."))
+
+
+def parse_moment(raw: str | None, tz: ZoneInfo) -> datetime | None:
+    """The moment typed in ``tz``; None when the text is not one."""
+    try:
+        return datetime.strptime((raw or "").strip(), MOMENT_FORMAT).replace(tzinfo=tz)
+    except ValueError:
+        return None
+
+
+def moment_or_now(raw: str | None, tz: ZoneInfo) -> datetime:
+    return parse_moment(raw, tz) if (raw or "").strip() else datetime.now(UTC)
+
+
+class TariffForm(DynamicForm):
+    tariff = SelectField(_l("Tariff"), coerce=int, widget=Select2Widget(),
+                         validators=[InputRequired(message=_l("Choose a tariff."))])
+    at = StringField(_l("From"), widget=BS3TextFieldWidget(), validators=[_Moment()],
+                     description=_l("YYYY-MM-DD HH:MM, local time; empty: now. Not inside "
+                                    "time already charged."))
+
+
+class PasswordForm(DynamicForm):
+    password = PasswordField(_l("New password"), widget=BS3PasswordFieldWidget(),
+                             validators=[DataRequired(), Length(max=128)])
+
+
+class PromiseForm(DynamicForm):
+    amount = DecimalField(_l("Amount"), places=2, widget=BS3TextFieldWidget(),
+                          validators=[InputRequired(message=_l("Enter the amount.")),
+                                      NonNegativeMoney()])
+
+
+# The operator's words for the services' refusal codes (AccountStateError.reason,
+# TariffChangeError.code, PromiseError.code); an unknown code shows the service's text.
+REFUSALS = {
+    "no_account": _l("No such account."),
+    "unknown_account": _l("No such account."),
+    "suspended": _l("The account is suspended: resume it first."),
+    "already_suspended": _l("The account is already suspended."),
+    "not_suspended": _l("The account is not suspended."),
+    "not_active": _l("Only an active account can be suspended."),
+    "in_the_past": _l("Charges are already settled past this moment."),
+    "before_last_tick": _l("Charges are already settled past this moment: an assignment "
+                           "cannot start inside time already charged."),
+    "no_tariff": _l("The account has no tariff."),
+    "not_allowed": _l("The tariff does not allow this."),
+    "balance_too_low": _l("The balance is below the tariff's minimum for this."),
+    "balance_below_minimum": _l("The balance is below the minimum for this."),
+    "too_short": _l("A suspension lasts at least one day."),
+    "too_long": _l("The tariff allows fewer days."),
+    "unknown_tariff": _l("This tariff is not available."),
+    "tariff_inactive": _l("This tariff is not available."),
+    "over_max_sum": _l("The amount is above the promised payment's maximum."),
+    "already_open": _l("A promised payment is still open."),
+    "too_soon": _l("The next promised payment is not possible yet."),
+    "amount_not_positive": _l("The amount must be above zero."),
+}
+
+
+def refusal_text(exc: Exception) -> str:
+    code = getattr(exc, "code", None) or getattr(exc, "reason", None)
+    known = REFUSALS.get(code or "")
+    return f"{known} ({exc})" if known is not None else str(exc)
