@@ -1,0 +1,90 @@
+"""The tables that had no admin view: tariff-change rules, promised-payment settings,
+custom RADIUS reply attributes, switches and ports (edited here), and CoA requests (read
+only: history). Each list renders and a form creates a row; the database's refusals are
+field messages first."""
+
+from __future__ import annotations
+
+from tests.web.conftest import submit
+
+
+def _tariff(conn, name: str) -> int:
+    return conn.execute("INSERT INTO tariffs (name) VALUES (%s) RETURNING id",
+                        (name,)).fetchone()[0]
+
+
+def test_tariff_change_rule_from_the_form(as_admin, conn):
+    home, turbo = _tariff(conn, "Home"), _tariff(conn, "Turbo")
+    same = submit(as_admin, "/tariffchangeruleview/add", {
+        "from_tariff": str(home), "to_tariff": str(home), "allowed": "y", "cost": "0",
+        "min_balance": "0", "min_time_on_tariff": "0:00", "effective": "NOW"})
+    assert "A change goes to another tariff." in same.text
+    submit(as_admin, "/tariffchangeruleview/add", {
+        "from_tariff": str(home), "to_tariff": str(turbo), "allowed": "y", "cost": "50.00",
+        "min_balance": "100", "min_time_on_tariff": "30 d 00:00", "effective": "NEXT_PERIOD"})
+    row = conn.execute("SELECT from_tariff_id, to_tariff_id, cost, min_time_on_tariff::text,"
+                       " effective FROM tariff_change_rules").fetchone()
+    assert row == (home, turbo, 50, "30 days", "NEXT_PERIOD")
+    listing = as_admin.get("/tariffchangeruleview/list/")
+    assert "Turbo" in listing.text and "50.00" in listing.text
+
+
+def test_promise_settings_from_the_form(as_admin, conn):
+    home = _tariff(conn, "Home")
+    bad = submit(as_admin, "/promisesettingsview/add", {
+        "tariff": str(home), "allowed": "y", "max_sum": "-1", "min_balance": "0",
+        "days": "0", "cooldown_days": "0"})
+    assert "The amount cannot be negative." in bad.text
+    submit(as_admin, "/promisesettingsview/add", {
+        "tariff": str(home), "allowed": "y", "max_sum": "300", "min_balance": "-100",
+        "days": "5", "cooldown_days": "10"})
+    assert conn.execute("SELECT tariff_id, max_sum, days, cooldown_days FROM promise_settings"
+                        ).fetchone() == (home, 300, 5, 10)
+    assert "300.00" in as_admin.get("/promisesettingsview/list/").text
+
+
+def test_reply_attribute_from_the_form(as_admin, conn):
+    home = _tariff(conn, "Home")
+    bad = submit(as_admin, "/radiusreplyattributeview/add", {
+        "tariff": str(home), "attribute": "Bad Name", "op": "+=", "value": "x",
+        "applies_when": "accept"})
+    assert "An attribute name of the dictionary" in bad.text
+    submit(as_admin, "/radiusreplyattributeview/add", {
+        "tariff": str(home), "attribute": "Mikrotik-Address-List", "op": "=",
+        "value": "paid", "applies_when": "guest", "description": "guests"})
+    assert conn.execute("SELECT tariff_id, nas_id, attribute, op, value, applies_when"
+                        " FROM radius_reply_attributes").fetchone() == (
+        home, None, "Mikrotik-Address-List", "=", "paid", "guest")
+    assert "Mikrotik-Address-List" in as_admin.get("/radiusreplyattributeview/list/").text
+
+
+def test_switch_and_port_from_the_forms(as_admin, conn):
+    account = conn.execute("INSERT INTO accounts (contract, login) VALUES ('1', 'a')"
+                           " RETURNING id").fetchone()[0]
+    sub = conn.execute("INSERT INTO subaccounts (account_id, username) VALUES (%s, 'ipoe-1')"
+                       " RETURNING id", (account,)).fetchone()[0]
+    submit(as_admin, "/switchview/add", {"name": "sw-1", "remote_id": "aa:bb:cc:dd:ee:01"})
+    switch = conn.execute("SELECT id FROM switches WHERE name = 'sw-1'").fetchone()[0]
+    submit(as_admin, "/subaccountswitchportview/add",
+           {"subaccount": str(sub), "switch": str(switch), "port": "7"})
+    assert conn.execute("SELECT subaccount_id, switch_id, port FROM subaccount_switch_ports"
+                        ).fetchone() == (sub, switch, 7)
+    bad = submit(as_admin, "/subaccountswitchportview/add",
+                 {"subaccount": str(sub), "switch": str(switch), "port": "70000"})
+    assert "Number must be between 0 and 65535." in bad.text
+    assert "aa:bb:cc:dd:ee:01" in as_admin.get("/switchview/list/").text
+    ports = as_admin.get("/subaccountswitchportview/list/")
+    assert "ipoe-1" in ports.text and "sw-1" in ports.text
+
+
+def test_coa_requests_are_read_only_history(as_admin, conn):
+    conn.execute("INSERT INTO coa_requests (acct_unique_id, desired_state, kind, state, result,"
+                 " finished_at) VALUES ('sess-1', 'speed:10M/10M', 'coa', 'done', 'ACK', now())")
+    listing = as_admin.get("/coarequestview/list/")
+    assert listing.status_code == 200 and "speed:10M/10M" in listing.text
+    assert as_admin.get("/coarequestview/add").status_code == 403
+    row = conn.execute("SELECT id FROM coa_requests").fetchone()[0]
+    assert as_admin.get(f"/coarequestview/edit/{row}").status_code == 403
+    assert as_admin.get("/statushistoryview/add").status_code == 403
+    assert as_admin.get("/suspensionview/add").status_code == 403
+    assert as_admin.get("/promisedpaymentview/add").status_code == 403
