@@ -7,9 +7,10 @@ changes nothing.
 
 The history is made through the same doors as real life, never written around them: the
 subscribers connected ``HISTORY_DAYS`` ago and paid through ``billing.payments``, the
-charge tick (``billing.charging.tick``) charged them up to ``SUSPENDED_DAYS`` ago, one of
-them suspended the service then (``billing.suspension``), the tick charged the rest up to
-now, and those who keep their balance up paid again today. So every charge carries the
+charge tick (``billing.charging.tick``) charged the connection fees then and the months
+up to ``SUSPENDED_DAYS`` ago, one of them suspended the service then
+(``billing.suspension``), the tick charged the rest up to now, and those who keep their
+balance up paid again today. So every charge carries the
 engine's own key and the worker's next tick starts where the demo's last one ended: a
 demo left running keeps its banner (one debtor, one suspended, the rest in credit).
 """
@@ -207,6 +208,7 @@ def _history(conn: psycopg.Connection, accounts: dict[str, int], cashier_id: int
                          unique_id=f"{contract}:connection", staff_user_id=cashier_id,
                          comment="Демо: оплата при подключении",
                          at=connected - timedelta(minutes=10))
+    tick.charge(conn, connected + timedelta(minutes=5), tz)  # the connection fees
     tick.charge(conn, suspended_at, tz)
     for contract, *_, state in SUBSCRIBERS:
         if state == "suspended" and contract in accounts:
