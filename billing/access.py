@@ -61,7 +61,7 @@ from decimal import Decimal
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from billing.periods import TimeNode, in_time_period, next_boundary
+from billing.time_windows import TimeNode, in_time_period, next_boundary
 
 __all__ = [
     "AccessFacts",

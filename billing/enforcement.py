@@ -42,7 +42,6 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from billing.access import AccessFacts, Decision, Reason, decide_live
-from billing.periods import Repeat, TimeNode
 from billing.speeds import (
     Speed,
     SpeedOverride,
@@ -51,6 +50,7 @@ from billing.speeds import (
     render,
     speed_for,
 )
+from billing.time_windows import Repeat, TimeNode
 
 __all__ = [
     "DISCONNECTED",

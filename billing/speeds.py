@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from billing.periods import TimeNode, active_node, last_edge, next_boundary
+from billing.time_windows import TimeNode, active_node, last_edge, next_boundary
 
 __all__ = [
     "VENDORS",
@@ -307,7 +307,7 @@ class TariffSpeeds:
 def speed_for(speeds: TariffSpeeds, now: datetime, tz: ZoneInfo) -> Speed | None:
     """The speed in force at ``now``: the override whose node started most recently.
 
-    So a night speed inside a weekend speed wins while the night lasts (periods.active_node
+    So a night speed inside a weekend speed wins while the night lasts (time_windows.active_node
     decides; among equal starts the later override wins). Outside every override, the
     default.
     """

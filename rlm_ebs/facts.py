@@ -22,8 +22,8 @@ from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
 from billing.access import AccessFacts
-from billing.periods import Repeat, TimeNode
 from billing.speeds import Speed, SpeedOverride, TariffSpeeds
+from billing.time_windows import Repeat, TimeNode
 from rlm_ebs.request import VALUE_LIMIT, AccessRequest, BadRequest, first
 
 FACTS_VERSION = "1"

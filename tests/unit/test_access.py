@@ -20,7 +20,7 @@ from billing.access import (
     request_access,
     tariff_access,
 )
-from billing.periods import Repeat, TimeNode
+from billing.time_windows import Repeat, TimeNode
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOON = datetime(2026, 11, 24, 12, tzinfo=MOSCOW)

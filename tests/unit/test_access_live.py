@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from billing.access import AccessFacts, AccountStatus, Decision, Reason, decide, decide_live
-from billing.periods import Repeat, TimeNode
+from billing.time_windows import Repeat, TimeNode
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 NOON = datetime(2026, 11, 24, 12, tzinfo=MOSCOW)

@@ -8,17 +8,19 @@ import pytest
 
 from billing.periods import (
     PeriodUnit,
-    Repeat,
     SettlementPeriod,
-    TimeNode,
-    active_node,
     day_bounds,
-    in_time_period,
     local_days,
-    next_boundary,
-    node_occurrence,
     period_bounds,
     periods_between,
+)
+from billing.time_windows import (
+    Repeat,
+    TimeNode,
+    active_node,
+    in_time_period,
+    next_boundary,
+    node_occurrence,
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")

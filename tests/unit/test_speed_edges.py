@@ -1,5 +1,5 @@
 """The last moment a tariff's speed may have changed (billing.speeds.last_speed_change,
-billing.periods.last_edge): the live sessions' time-of-day speed leaves every session
+billing.time_windows.last_edge): the live sessions' time-of-day speed leaves every session
 that began after it alone, so it must never be earlier than the real last change."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from billing.periods import Repeat, TimeNode, last_edge
 from billing.speeds import SpeedOverride, TariffSpeeds, last_speed_change, speed_for
+from billing.time_windows import Repeat, TimeNode, last_edge
 
 # The day, night and weekend tariff the speed tests already describe.
 from tests.unit.test_speeds import (

@@ -10,7 +10,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing.periods import Repeat, TimeNode
 from billing.speeds import (
     VENDORS,
     Speed,
@@ -22,6 +21,7 @@ from billing.speeds import (
     render,
     speed_for,
 )
+from billing.time_windows import Repeat, TimeNode
 
 MOSCOW = ZoneInfo("Europe/Moscow")
 FULL = "10M/20M 15M/25M 8M/16M 10/12 5 1M/2M"
