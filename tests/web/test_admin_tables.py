@@ -5,7 +5,7 @@ field messages first."""
 
 from __future__ import annotations
 
-from tests.web.conftest import submit
+from tests.web.conftest import ADMIN, login, submit
 
 
 def _tariff(conn, name: str) -> int:
@@ -88,3 +88,22 @@ def test_coa_requests_are_read_only_history(as_admin, conn):
     assert as_admin.get("/statushistoryview/add").status_code == 403
     assert as_admin.get("/suspensionview/add").status_code == 403
     assert as_admin.get("/promisedpaymentview/add").status_code == 403
+
+
+def test_new_views_speak_russian(web_settings, staff, conn):
+    from webapp.app import create_app
+
+    web_settings.LANGUAGE_CODE = "ru"
+    client = create_app(web_settings, TESTING=True, FAB_UPDATE_PERMS=False).test_client()
+    login(client, *ADMIN)
+    account = conn.execute("INSERT INTO accounts (contract, login) VALUES ('1', 'a')"
+                           " RETURNING id").fetchone()[0]
+    menu = client.get("/tariffchangeruleview/list/").text
+    for label in ("Правила смены тарифа", "Настройки обещанного платежа", "Коммутаторы",
+                  "Атрибуты ответа RADIUS", "Приостановки", "Обещанные платежи",
+                  "Запросы CoA", "История статусов"):
+        assert label in menu, label
+    show = client.get(f"/accountview/show/{account}").text
+    assert "Изменить статус" in show and "Приостановить" in show
+    page = client.get(f"/account-actions/{account}/tariff").text
+    assert "Не внутри уже списанного времени." in page
