@@ -15,6 +15,7 @@ from cli import (
     ledger_commands,
     seed,
     stack_commands,
+    tariff_commands,
 )
 
 
@@ -35,6 +36,7 @@ cli.add_command(seed.seed)
 cli.add_command(stack_commands.up)
 cli.add_command(stack_commands.down)
 cli.add_command(stack_commands.status)
+cli.add_command(tariff_commands.tariff)
 
 
 def main() -> None:
