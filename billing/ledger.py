@@ -1,6 +1,7 @@
 """The ledger: every change of a balance is an append-only entry with an idempotency key.
 
-The database enforces the rules (see ``sql/migrations/*_billing_core.sql``): entries cannot
+The database enforces the rules (``ledger_entries`` in ``sql/migrations/202612060900_baseline.sql``
+and its trigger functions in ``sql/functions/``): entries cannot
 be updated or deleted, a key posts once, and ``accounts.balance`` follows the entries in the
 same statement. This module is the one way the code posts, reverses and verifies.
 """

@@ -20,7 +20,8 @@ CHUNK = 10_000
 
 # One chunk: lock stale rows (skipping any an Accounting packet holds right now), delete
 # them and write them to history in one statement. updated_at has no index on purpose
-# (interim updates stay HOT, see the accounting migration): each chunk scans the table.
+# (interim updates stay HOT, see sessions_open in sql/migrations/202612060900_baseline.sql):
+# each chunk scans the table.
 # stopped_at is the last time we heard from the session; a Stop arriving later fills in
 # the real counters and cause, and an Interim arriving later reopens the session (see
 # ebs_acct_apply).

@@ -1,4 +1,4 @@
-"""``ebs db``: schema migrations."""
+"""``ebs db``: the schema (migrations and function files under sql/)."""
 
 from __future__ import annotations
 
@@ -15,24 +15,36 @@ def db() -> None:
 
 @db.command()
 def upgrade() -> None:
-    """Apply pending migrations from sql/migrations (a second run changes nothing)."""
+    """Apply pending migrations from sql/migrations and the function files of sql/functions
+    whose text changed (a second run changes nothing)."""
+    functions = []
+
+    def tell(item) -> None:
+        if isinstance(item, schema.FunctionFile):
+            functions.append(item)
+        click.echo(f"applying {item.label}")
+
     with open_db() as conn:
         try:
-            applied = schema.upgrade(
-                conn, progress=lambda m: click.echo(f"applying {m.path.name}")
-            )
+            applied = schema.upgrade(conn, progress=tell)
         except schema.MigrationError as exc:
             raise click.ClickException(str(exc)) from None
-    if applied:
-        click.echo(f"applied {len(applied)} migration(s)")
+    if applied or functions:
+        click.echo(f"applied {len(applied)} migration(s), {len(functions)} function file(s)")
     else:
         click.echo("schema is up to date")
 
 
 @db.command()
 def status() -> None:
-    """List migrations and whether each is applied."""
+    """List migrations and function files, and whether each is applied as it is now."""
     with open_db() as conn:
-        done = set(schema.applied_versions(conn))
+        try:
+            waiting = {m.version for m in schema.pending(conn)}
+            changed = {f.name for f in schema.changed_functions(conn)}
+        except schema.MigrationError as exc:
+            raise click.ClickException(str(exc)) from None
     for m in schema.available():
-        click.echo(f"{'applied' if m.version in done else 'pending':8} {m.path.name}")
+        click.echo(f"{'pending' if m.version in waiting else 'applied':8} {m.label}")
+    for f in schema.function_files():
+        click.echo(f"{'changed' if f.name in changed else 'applied':8} {f.label}")

@@ -1,12 +1,12 @@
 """What rlm_sql fetched (``ebs_radius_check()``'s control attributes) as typed facts.
 
-The SQL function (sql/migrations/*_radius_authorize.sql) writes, and this module reads:
+The SQL function (sql/functions/ebs_radius_check.sql) writes, and this module reads:
 
 * ``EBS-Facts``: ``key=value`` pairs joined by ``;`` (free text percent-encoded);
 * ``EBS-Access-Node``: one ``epoch,seconds,REPEAT`` per node of the access window;
 * ``EBS-Speed``: ``speed`` (the default) or ``speed;epoch,seconds,REPEAT;…`` (an override);
 * ``EBS-Chap-Sealed``: the sealed CHAP cleartext, hex;
-* ``EBS-Reply-Attr``: a custom reply attribute (*_ip_leases.sql, rlm_ebs/reply.py).
+* ``EBS-Reply-Attr``: a custom reply attribute (``radius_reply_attributes``, rlm_ebs/reply.py).
 
 A value that reached rlm_python3's buffer limit may have been cut: refused, not guessed.
 """

@@ -2,7 +2,7 @@
 
 rlm_sql's check query brings them as ``EBS-Reply-Attr`` control values,
 ``applies;op;attribute;value`` with the value percent-encoded (see
-``ebs_radius_check`` in sql/migrations/*_radius_auth_fast.sql). Each applies to a normal
+sql/functions/ebs_radius_check.sql). Each applies to a normal
 accept, to a guest-pool accept, or to both (``always``); a reject carries none.
 
 A row we cannot read is logged and skipped, never a failed request: the operator typed

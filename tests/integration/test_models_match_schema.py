@@ -17,7 +17,7 @@ for module in pkgutil.walk_packages(webapp.models.__path__, "webapp.models."):
     importlib.import_module(module.name)
 
 # Tables the ORM does not serve: written by FreeRADIUS/nfacctd or by migrations only.
-NOT_MAPPED = {"schema_migrations", "flow_raw"}
+NOT_MAPPED = {"schema_migrations", "schema_functions", "flow_raw"}
 
 DIALECT = postgresql.dialect()
 

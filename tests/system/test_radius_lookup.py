@@ -1,6 +1,6 @@
 """Finding the subscriber of a DHCP/IPoE Access-Request without a login: by the DHCP relay's
 option 82 (a bound remote/circuit id pair, or a switch and port), by MAC in any common
-spelling. A real FreeRADIUS; ebs_radius_check (sql/migrations/*_radius_lookup.sql) finds
+spelling. A real FreeRADIUS; ebs_radius_check (sql/functions/ebs_radius_subaccount.sql) finds
 the subaccount in its one rlm_sql query."""
 
 from __future__ import annotations

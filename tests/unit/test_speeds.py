@@ -180,7 +180,7 @@ def test_every_rendered_attribute_exists_in_freeradius_dictionaries(vendor):
 
 
 def test_migration_check_admits_what_the_parser_admits():
-    sql = Path(__file__).parents[2] / "sql/migrations/202611232030_tariff_speeds.sql"
+    sql = Path(__file__).parents[2] / "sql/migrations/202612060900_baseline.sql"
     pattern = re.search(r"speed ~ '([^']+)'", sql.read_text()).group(1)
     for text in (FULL, "512k", "1.5M/0.5K", "1M/2M 2M/4M 1M/2M 8s/16s"):
         assert re.search(pattern, text), text

@@ -1,5 +1,5 @@
 """The charging engine's own tables: the tick's runs and the package-cost blocks
-(``*_charging.sql``, ``*_package_suspension.sql``). Read-only in the admin, written by
+(``charge_runs``, ``package_blocks``). Read-only in the admin, written by
 ``billing.charging.tick``."""
 
 from __future__ import annotations

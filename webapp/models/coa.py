@@ -1,4 +1,4 @@
-"""The CoA/Disconnect record (``*_coa.sql``): one row per (session, desired state), so a
+"""The CoA/Disconnect record (``coa_requests``): one row per (session, desired state), so a
 retry or a duplicate request sends nothing twice. Read-only in the admin, written by
 ``worker.coa_store``."""
 

@@ -27,7 +27,8 @@ class LedgerEntry(Model):
     __tablename__ = "ledger_entries"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     # The account and the kind are checked once per statement by the ledger's triggers
-    # (202611300900_ledger_lean.sql), not by foreign keys: the joins are declared here.
+    # (sql/functions/ebs_ledger_apply_balances.sql, ebs_ledger_accept_kinds.sql), not by
+    # foreign keys: the joins are declared here.
     account_id: Mapped[int] = mapped_column(BigInteger)
     kind: Mapped[str] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(MONEY)

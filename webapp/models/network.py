@@ -1,5 +1,5 @@
 """The network the subscribers reach us through: NAS, IP pools and their leases, and the
-access switches of DHCP option 82 (sql/migrations/202611282305_radius_lookup.sql).
+access switches of DHCP option 82 (sql/functions/ebs_radius_subaccount.sql).
 
 Leases are written by FreeRADIUS (rlm_sql calls ``ebs_radius_lease`` in post-auth) and by
 accounting; the admin reads them. A switch is known by the remote id it inserts, written

@@ -1,5 +1,5 @@
 """Promised payments and their per-tariff settings
-(``*_tariff_change_promise_transfer.sql``). The settings are admin CRUD; a promise is
+(``sql/migrations/202612060900_baseline.sql``). The settings are admin CRUD; a promise is
 taken and closed by ``billing.promise`` only."""
 
 from __future__ import annotations

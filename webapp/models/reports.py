@@ -1,6 +1,7 @@
-"""What the reports and the dashboard read (sql/migrations/202611291100_reports.sql,
-*_ledger_totals_append.sql): rows appended by triggers in the change's transaction and
-folded by ``ebs.fold_totals``; only read here."""
+"""What the reports and the dashboard read (``account_stats_deltas``, ``ledger_totals``):
+rows appended by triggers (sql/functions/ebs_account_stats_track.sql,
+ebs_ledger_add_totals.sql) in the change's transaction and folded by ``ebs.fold_totals``;
+only read here."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Staff security: the audit log the admin views write after each add, edit and delete
-(sql/migrations/202611282330_webapp.sql; read-only in the admin) and the networks a
+(``staff_audit_log``; read-only in the admin) and the networks a
 staff member or role may log in from (edited in the admin)."""
 
 from __future__ import annotations

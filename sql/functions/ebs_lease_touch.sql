@@ -1,0 +1,30 @@
+-- Start or Interim of a session: its lease becomes (or stays) active for p_hold_seconds.
+-- Found by the session key once linked; before that, by the lease id the Class names or,
+-- from a NAS that does not echo Class, by the subscriber and the address it reports. A
+-- lease taken over by someone else meanwhile (its subaccount changed) is left alone.
+CREATE OR REPLACE FUNCTION ebs_lease_touch(
+    p_acct_unique_id text, p_lease_id bigint, p_subaccount_id bigint, p_framed_ip inet,
+    p_hold_seconds integer
+) RETURNS void LANGUAGE plpgsql VOLATILE
+    SET search_path = public, pg_temp
+    AS $$
+DECLARE
+    v_expires timestamptz := now() + make_interval(secs => 3 * greatest(p_hold_seconds, 60));
+BEGIN
+    UPDATE ip_leases SET state = 'active', expires_at = v_expires
+     WHERE session_key = p_acct_unique_id;
+    IF FOUND OR p_subaccount_id IS NULL THEN
+        RETURN;
+    END IF;
+    UPDATE ip_leases
+       SET state = 'active', session_key = p_acct_unique_id, expires_at = v_expires
+     WHERE id = (SELECT l.id FROM ip_leases l
+                  WHERE l.subaccount_id = p_subaccount_id
+                    AND CASE WHEN p_lease_id IS NOT NULL THEN l.id = p_lease_id
+                             ELSE l.address = p_framed_ip AND l.state <> 'free' END
+                    AND (p_framed_ip IS NULL OR l.address = p_framed_ip)
+                  ORDER BY l.state = 'offered' DESC, l.leased_at DESC
+                  LIMIT 1);
+END $$;
+
+REVOKE ALL ON FUNCTION ebs_lease_touch(p_acct_unique_id text, p_lease_id bigint, p_subaccount_id bigint, p_framed_ip inet, p_hold_seconds integer) FROM PUBLIC;

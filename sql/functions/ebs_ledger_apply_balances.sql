@@ -1,0 +1,29 @@
+-- Balances follow the ledger in the same statement: one set-based UPDATE per INSERT or
+-- COPY, however many entries it brings (a charge tick of 500k rows is one update).
+CREATE OR REPLACE FUNCTION ebs_ledger_apply_balances() RETURNS trigger LANGUAGE plpgsql
+    SET search_path = public, pg_temp
+    AS $$
+DECLARE
+    posted bigint;
+    moved bigint;
+BEGIN
+    PERFORM set_config('ebs.ledger_posting', 'on', true);
+    WITH sums AS (
+        SELECT account_id, sum(amount) AS total FROM new_entries GROUP BY account_id
+    ), updated AS (
+        UPDATE accounts a
+           SET balance = a.balance + s.total
+          FROM sums s
+         WHERE a.id = s.account_id
+        RETURNING 1
+    )
+    SELECT (SELECT count(*) FROM sums), (SELECT count(*) FROM updated) INTO posted, moved;
+    PERFORM set_config('ebs.ledger_posting', 'off', true);
+    IF moved <> posted THEN
+        RAISE EXCEPTION 'ledger entries for % account(s) that do not exist', posted - moved
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN NULL;
+END $$;
+
+REVOKE ALL ON FUNCTION ebs_ledger_apply_balances() FROM PUBLIC;
