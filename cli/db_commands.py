@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from billing import schema
+from cli import release_fixture
 from cli.common import open_db
 
 
@@ -48,3 +51,17 @@ def status() -> None:
         click.echo(f"{'pending' if m.version in waiting else 'applied':8} {m.label}")
     for f in schema.function_files():
         click.echo(f"{'changed' if f.name in changed else 'applied':8} {f.label}")
+
+
+@db.command("release-fixture")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Where to write (default: tests/fixtures/release-<version>.sql.gz).")
+@click.option("--upto", metavar="VERSION", default=None,
+              help="Leave out the migrations newer than this one (YYYYMMDDHHMM).")
+def release_fixture_command(out: Path | None, upto: str | None) -> None:
+    """Build the release fixture of this checkout's version: the schema from scratch and
+    the demo data on a private PostgreSQL, dumped as gzipped SQL (run it as the service
+    user; scripts/release-fixture.sh does)."""
+    version = release_fixture.current_version()
+    path = release_fixture.build(out or release_fixture.fixture_path(version), upto)
+    click.echo(f"release {version} fixture: {path} ({path.stat().st_size // 1024} KiB)")
