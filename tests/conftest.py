@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -86,6 +88,25 @@ def db(pg_server, template_db):
 def conn(db):
     with psycopg.connect(db, autocommit=True) as connection:
         yield connection
+
+
+@pytest.fixture
+def fresh_conn(pg_server, template_db):
+    """Opens connections to further clean databases, one per call: for a test that needs
+    another walk as if it ran alone (the charge tick's settled time is per database)."""
+    names: list[str] = []
+
+    @contextmanager
+    def connect() -> Iterator[psycopg.Connection]:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        pg_server.create_database(name, template=template_db)
+        names.append(name)
+        with psycopg.connect(pg_server.conninfo(name), autocommit=True) as connection:
+            yield connection
+
+    yield connect
+    for name in names:
+        pg_server.drop_database(name)
 
 
 @pytest.fixture
