@@ -1,4 +1,5 @@
 import threading
+import time
 from decimal import Decimal
 
 import psycopg
@@ -88,30 +89,52 @@ def test_post_many_is_one_statement_and_skips_duplicates(conn):
 
 
 def test_duplicate_key_from_two_concurrent_connections_posts_once(db):
+    """Two connections post one key at once: the second is seen waiting on the first's
+    lock while the first's transaction is still open (the two overlap), and once the
+    first commits, the second finds its entry instead of posting again."""
     with psycopg.connect(db, autocommit=True) as c:
         acc = make_account(c)
-    barrier = threading.Barrier(2)
     results, errors = [], []
+    with (psycopg.connect(db) as first, psycopg.connect(db) as second,
+          psycopg.connect(db, autocommit=True) as observer):
 
-    def worker():
-        try:
-            with psycopg.connect(db) as c, c.transaction():
-                barrier.wait()
-                results.append(ledger.post(c, entry(acc, "70.00", "gw:payme:dup")))
-                c.execute("SELECT pg_sleep(0.2)")  # hold the row lock while the other waits
-        except Exception as exc:  # collected and asserted below
-            errors.append(exc)
+        def post_second():
+            try:
+                with second.transaction():
+                    results.append(ledger.post(second, entry(acc, "70.00", "gw:payme:dup")))
+            except Exception as exc:  # collected and asserted below
+                errors.append(exc)
 
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+        later = threading.Thread(target=post_second)
+        with first.transaction():
+            results.append(ledger.post(first, entry(acc, "70.00", "gw:payme:dup")))
+            later.start()
+            blockers, waiting = _blocked_on(observer, second.info.backend_pid)
+            # The first posting's transaction is still open and the second is inside its
+            # own posting, waiting for the first's lock: they overlapped.
+            assert first.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+            assert first.info.backend_pid in blockers
+            assert waiting == "Lock"
+            assert len(results) == 1 and later.is_alive()
+        later.join(timeout=30)
+    assert not later.is_alive()
     assert errors == []
     assert sorted(r.created for r in results) == [False, True]
     with psycopg.connect(db) as c:
         assert balance(c, acc) == Decimal("70.00")
         assert c.execute("SELECT count(*) FROM ledger_entries").fetchone()[0] == 1
+
+
+def _blocked_on(observer, pid: int, timeout: float = 30.0) -> tuple[list[int], str | None]:
+    """The backends ``pid`` waits for and its wait event type, once it waits on a lock."""
+    deadline = time.monotonic() + timeout
+    while True:
+        blockers, waiting = observer.execute(
+            "SELECT pg_blocking_pids(%s), (SELECT wait_event_type FROM pg_stat_activity"
+            " WHERE pid = %s)", (pid, pid)).fetchone()
+        if (blockers and waiting == "Lock") or time.monotonic() > deadline:
+            return blockers, waiting
+        time.sleep(0.01)
 
 
 def test_verify_names_a_corrupted_account(conn):
