@@ -6,11 +6,12 @@ NAS) is created when absent; then accounts are generated in chunks by
 thread already generates the next chunk. Ledger entries go through the ledger's own
 balance trigger, so ``ebs ledger verify`` holds afterwards without any special case.
 
-The history ends where the charging engine takes over: before the first chunk the seed
-runs the charge tick (``billing.charging.tick``) up to its own moment, so what was due
-until then is settled (on an empty base that only records the moment), and the engine's
-next tick charges the seeded subscribers from that moment on, never a period the seeded
-history already charged.
+The history ends where the charging engine takes over, at the seed's moment: on a base
+the engine has never charged, the seed records that moment as settled once the chunks are
+in (``billing.charging.runs``), so the first tick starts there instead of charging every
+seeded subscriber from the connection; on a base it charges already, the seed first runs
+the tick up to that moment. Either way the engine's next tick charges the seeded
+subscribers from the seed's moment on, never a period the seeded history charged.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from zoneinfo import ZoneInfo
 import click
 import psycopg
 
-from billing.charging import tick
+from billing.charging import runs, tick
 from cli import seed_data as data
 from cli.common import load_settings, open_db
 
@@ -291,7 +292,9 @@ def run_seed(
     conn.execute("SELECT pg_advisory_lock(%s)", (_LOCK_ID,))
     try:
         plans, network = _ensure_reference(conn, tz)
-        tick.charge(conn, now, ZoneInfo(tz))
+        first_handover = runs.last_charged_to(conn) is None
+        if not first_handover:
+            tick.charge(conn, now, ZoneInfo(tz))
         clock = data.Clock(now, months, tz)
         generator = data.Generator(seed, plans, network, clock)
         first = _next_number(conn)
@@ -336,6 +339,9 @@ def run_seed(
                         submit()
         finally:
             pool_of.close()
+        if first_handover:
+            run = runs.start_run(conn, now, None)
+            runs.finish_run(conn, run, 0, Decimal("0.00"))
         # Fresh statistics, and the accounts' dead versions (one per balance update) gone.
         conn.execute("VACUUM (ANALYZE) accounts")
         conn.execute("ANALYZE subaccounts, account_tariffs, ledger_entries, sessions_history")
@@ -387,8 +393,11 @@ def seed(count: int, history: bool, months: int, seed_value: int) -> None:
     settings = load_settings()
     bar = click.progressbar(length=count, label="seeding accounts", show_pos=True)
     with open_db() as conn, bar:
-        result = run_seed(conn, accounts=count, history=history, months=months,
-                          seed=seed_value, tz=settings.TIME_ZONE, progress=bar.update)
+        try:
+            result = run_seed(conn, accounts=count, history=history, months=months,
+                              seed=seed_value, tz=settings.TIME_ZONE, progress=bar.update)
+        except psycopg.errors.CheckViolation as exc:  # a rule of the data said no
+            raise click.ClickException(str(exc).splitlines()[0]) from None
     click.echo(
         f"seeded {result.accounts} accounts (numbers {result.first_number}-"
         f"{result.last_number}), {result.entries} ledger entries, {result.sessions} sessions "
