@@ -10,9 +10,11 @@ password.
 
 Every answer sets ``EBS-Reason`` (a :class:`billing.access.Reason` value) and
 ``EBS-Decision`` (accept / guest / reject) in control, for post-auth's log row. An accept
-also names the subaccount (``EBS-Subaccount``, for the Class) and, unless the subscriber
-has a static address, the pool to lease from (``EBS-Lease-Pool``): post-auth leases
-through rlm_sql (freeradius_conf/mods-config/sql/lease.post-auth), not Python.
+also names the subaccount (``EBS-Subaccount``, for the Class), what the login gives
+(``EBS-Given``: the speed's state or ``guest``, for the Class, so the enforcement knows
+what the session has) and, unless the subscriber has a static address, the pool to lease
+from (``EBS-Lease-Pool``): post-auth leases through rlm_sql
+(freeradius_conf/mods-config/sql/lease.post-auth), not Python.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from billing.access import Decision, Reason, RequestAccess, decide
 from billing.credentials import CredentialCipher, CredentialError
+from billing.enforcement import given_state
 from billing.speeds import Speed, render, speed_for
 from rlm_ebs.facts import StoredFacts, access_facts, stored_facts
 from rlm_ebs.reply import custom_reply
@@ -107,8 +110,9 @@ def _rate_limit(vendor: str, speed: Speed | None) -> tuple[tuple[str, str], ...]
 
 
 def reply_attributes(
-    stored: StoredFacts, decision: Decision, now: datetime, tz: ZoneInfo
+    stored: StoredFacts, decision: Decision, speed: Speed | None
 ) -> list[tuple[str, str]]:
+    """The accept's reply; ``speed`` is the tariff's speed in force (``speed_for``)."""
     reply: list[tuple[str, str]] = []
     if decision.session_timeout is not None:
         reply.append(("Session-Timeout", str(decision.session_timeout)))
@@ -118,7 +122,7 @@ def reply_attributes(
         return reply  # restricted: a guest-pool address (leased), no tariff speed
     if stored.ip_address:
         reply.append(("Framed-IP-Address", stored.ip_address))
-    reply += _rate_limit(stored.nas_vendor, speed_for(stored.speeds, now, tz))
+    reply += _rate_limit(stored.nas_vendor, speed)
     return reply
 
 
@@ -161,9 +165,12 @@ def authorize(p: object, settings: Settings, log: Callable[[str], None] = print)
         decision = decide(access_facts(stored, request, now, settings.tz))
         if not decision.accepted or stored is None:
             return rejected(decision.reason)
+        speed = speed_for(stored.speeds, now, settings.tz)
+        # What this login gives, for the Class (billing.enforcement compares it later).
+        given = (("EBS-Given", given_state(decision.guest, speed)),)
         config = (_control(decision) + _credential(stored, request, settings)
-                  + lease_control(stored, decision))
-        reply = tuple(reply_attributes(stored, decision, now, settings.tz)) + tuple(
+                  + lease_control(stored, decision) + given)
+        reply = tuple(reply_attributes(stored, decision, speed)) + tuple(
             custom_reply(stored.reply_rows, decision.guest, log))
         return UPDATED, {"config": config, "reply": reply}
     except BadRequest as error:

@@ -196,7 +196,8 @@ BEGIN
     INSERT INTO sessions_open AS o (
         acct_unique_id, acct_session_id, subaccount_id, account_id, nas_id, nas_ip,
         username, framed_ip, calling_station_id, called_station_id, nas_port_id,
-        started_at, updated_at, input_octets, output_octets, session_time, interim_interval)
+        started_at, updated_at, input_octets, output_octets, session_time, interim_interval,
+        given_state)
     SELECT p_acct_unique_id, coalesce(p_acct_session_id, ''), s.id, s.account_id, n.id,
            p_nas_ip, coalesce(p_username, ''), p_framed_ip, coalesce(p_calling, ''),
            coalesce(p_called, ''), coalesce(p_nas_port_id, ''),
@@ -207,7 +208,8 @@ BEGIN
            greatest(v_in, coalesce(v_closed.input_octets, 0)),
            greatest(v_out, coalesce(v_closed.output_octets, 0)),
            greatest(v_time, coalesce(v_closed.session_time, 0)),
-           coalesce(p_interim_interval, n.acct_interim_interval, 300)
+           coalesce(p_interim_interval, n.acct_interim_interval, 300),
+           ebs_class_given(p_class)
       FROM (SELECT 1) AS one
       LEFT JOIN subaccounts s ON s.id = ebs_acct_subaccount(p_class, p_username)
       LEFT JOIN nas n ON n.ip_address = p_nas_ip
@@ -219,7 +221,8 @@ BEGIN
            input_octets = greatest(o.input_octets, excluded.input_octets),
            output_octets = greatest(o.output_octets, excluded.output_octets),
            session_time = greatest(o.session_time, excluded.session_time),
-           interim_interval = coalesce(p_interim_interval, o.interim_interval)
+           interim_interval = coalesce(p_interim_interval, o.interim_interval),
+           given_state = coalesce(o.given_state, excluded.given_state)
     RETURNING o.subaccount_id, o.interim_interval INTO v_sid, v_interim;
     PERFORM ebs_lease_touch(p_acct_unique_id, (ebs_class_ids(p_class)).lease_id, v_sid,
                             p_framed_ip, v_interim);

@@ -86,16 +86,19 @@ def make_nas(conn, port: int, vendor: str = "mikrotik") -> int:
     ).fetchone()[0]
 
 
+def shared_pool(conn, name: str, start: str, end: str) -> int:
+    """The test's one pool for this range (pools may not overlap), made on first use."""
+    found = conn.execute("SELECT id FROM ip_pools WHERE name = %s", (name,)).fetchone()
+    if found:
+        return found[0]
+    return conn.execute("INSERT INTO ip_pools (name, range_start, range_end) VALUES"
+                        " (%s, %s, %s) RETURNING id", (name, start, end)).fetchone()[0]
+
+
 def make_tariff(conn, *, guest_pool: bool = False, speed: str | None = "10M/20M") -> int:
     n = next(_seq)
-    pool = conn.execute(
-        "INSERT INTO ip_pools (name, range_start, range_end) VALUES (%s, '10.10.0.1',"
-        " '10.10.0.250') RETURNING id", (f"pool{n}",)).fetchone()[0]
-    guest = None
-    if guest_pool:
-        guest = conn.execute(
-            "INSERT INTO ip_pools (name, range_start, range_end) VALUES (%s, '10.99.0.1',"
-            " '10.99.0.250') RETURNING id", (f"guest{n}",)).fetchone()[0]
+    pool = shared_pool(conn, "subscribers", "10.10.0.1", "10.10.0.250")
+    guest = shared_pool(conn, "guests", "10.99.0.1", "10.99.0.250") if guest_pool else None
     tariff_id = conn.execute(
         "INSERT INTO tariffs (name, ip_pool_id, guest_pool_id) VALUES (%s, %s, %s) RETURNING id",
         (f"tariff{n}", pool, guest),

@@ -143,8 +143,8 @@ def test_accept_leases_an_address_and_the_class_names_it(radius, dbc):
     address = reply.attributes["Framed-IP-Address"]
     assert address.startswith("10.20.0.")
     assert "Framed-Pool" not in reply.attributes
-    prefix, sid, lease_id = class_of(reply).split(":")
-    assert (prefix, int(sid)) == ("ebs", sub_id)
+    prefix, sid, lease_id, given = class_of(reply).split(":", 3)
+    assert (prefix, int(sid), given) == ("ebs", sub_id, "speed:none")
     row = lease(dbc, int(lease_id))
     assert (row["address"], row["state"], row["subaccount_id"]) == (address, "offered", sub_id)
     assert timedelta(0) < row["left"] <= timedelta(minutes=1)  # expires unless confirmed
@@ -207,6 +207,7 @@ def test_a_debtor_gets_an_address_from_the_guest_pool(radius, dbc):
     assert reply.code == "Access-Accept", reply.output
     assert reply.attributes["Framed-IP-Address"].startswith("10.25.9.")
     assert class_of(reply).startswith(f"ebs:{sub_id}:")
+    assert class_of(reply).endswith(":guest")  # what the login gave: the guest pool
     assert logged(dbc, user) == [("balance_negative", True, True)]
 
 
@@ -215,7 +216,7 @@ def test_a_static_address_is_replied_with_a_class_and_no_lease(radius, dbc):
                               ip_address="10.26.5.5")
     reply = login(radius, user)
     assert reply.attributes["Framed-IP-Address"] == "10.26.5.5"
-    assert class_of(reply) == f"ebs:{sub_id}:0"
+    assert class_of(reply) == f"ebs:{sub_id}:0:speed:none"
     assert dbc.execute("SELECT count(*) AS n FROM ip_leases WHERE subaccount_id = %s",
                        (sub_id,)).fetchone()["n"] == 0
 
@@ -483,4 +484,4 @@ def test_an_ipv6_pool_is_left_to_the_nas_by_name(radius, dbc):
     assert reply.code == "Access-Accept", reply.output
     assert reply.attributes["Framed-Pool"] == prefixes["name"]
     assert "Framed-IP-Address" not in reply.attributes
-    assert class_of(reply) == f"ebs:{sub_id}:0"
+    assert class_of(reply) == f"ebs:{sub_id}:0:speed:none"

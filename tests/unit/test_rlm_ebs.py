@@ -50,7 +50,8 @@ def test_accept_replies_with_interim_pool_and_speed():
                                 ("Mikrotik-Rate-Limit", "10M/20M"))
     # The address is leased in post-auth (rlm_sql) from the pool named here.
     assert updates["config"] == (("EBS-Reason", "ok"), ("EBS-Decision", "accept"),
-                                 ("EBS-Subaccount", "7"), ("EBS-Lease-Pool", "main;pool"))
+                                 ("EBS-Subaccount", "7"), ("EBS-Lease-Pool", "main;pool"),
+                                 ("EBS-Given", "speed:10M/20M"))
     # Real tuples, as rlm_python3 requires (lists are silently ignored).
     assert all(isinstance(v, tuple) for v in updates.values())
 
@@ -88,7 +89,8 @@ def test_debtor_with_guest_pool_is_a_guest_without_speed():
     assert code == core.UPDATED
     assert dict(updates["reply"]) == {"Acct-Interim-Interval": "300"}
     assert control((code, updates)) == {"EBS-Reason": "balance_negative", "EBS-Decision": "guest",
-                                        "EBS-Subaccount": "7", "EBS-Lease-Pool": "guests"}
+                                        "EBS-Subaccount": "7", "EBS-Lease-Pool": "guests",
+                                        "EBS-Given": "guest"}
 
 
 def test_unknown_login_when_rlm_sql_found_nothing():
