@@ -74,6 +74,7 @@ __all__ = [
     "decide_live",
     "normalize_mac",
     "request_access",
+    "session_hold",
     "tariff_access",
 ]
 
@@ -192,18 +193,30 @@ def _same_ip(a: str, b: str) -> bool:
         return False
 
 
+# A session is presumed dead after this many missed interim updates.
+MISSED_INTERIMS = 3
+# The nas table's lower bound on Acct-Interim-Interval, also the floor applied here.
+MIN_INTERIM_SECONDS = 60
+
+
+def session_hold(interim_interval: int) -> timedelta:
+    """How long a session (and its leased address) is held after the last word from it;
+    the twin of SQL ``ebs_session_hold`` (sql/functions/), which the sweep, the RADIUS
+    facts and the lease renewals ask."""
+    return timedelta(seconds=MISSED_INTERIMS * max(interim_interval, MIN_INTERIM_SECONDS))
+
+
 def count_live_sessions(
     last_updates: Iterable[datetime],
     now: datetime,
     interim_interval: int,
-    silent_intervals: int = 3,
 ) -> int:
-    """Open sessions heard from within ``silent_intervals`` interim intervals of ``now``.
+    """Open sessions heard from within their hold (:func:`session_hold`) of ``now``.
 
     A session whose NAS went quiet for longer is stale (the sweep will close it) and must
     not lock its owner out; it is the same rule ``ebs.sweep_sessions`` uses.
     """
-    horizon = now - timedelta(seconds=interim_interval * silent_intervals)
+    horizon = now - session_hold(interim_interval)
     return sum(1 for seen in last_updates if seen >= horizon)
 
 

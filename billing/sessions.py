@@ -12,10 +12,6 @@ from datetime import datetime
 import psycopg
 
 STALE_CAUSE = "Stale-Session"
-# A session is presumed dead after this many missed interim updates.
-MISSED_INTERIMS = 3
-# The nas table's lower bound on Acct-Interim-Interval, also the floor applied here.
-MIN_INTERIM_SECONDS = 60
 CHUNK = 10_000
 
 # One chunk: lock stale rows (skipping any an Accounting packet holds right now), delete
@@ -29,8 +25,7 @@ _SWEEP_CHUNK = """
 WITH stale AS (
     SELECT acct_unique_id
       FROM sessions_open
-     WHERE updated_at < %(now)s
-                        - make_interval(secs => %(missed)s * greatest(interim_interval, %(floor)s))
+     WHERE updated_at < %(now)s - ebs_session_hold(interim_interval)
      LIMIT %(chunk)s
        FOR UPDATE SKIP LOCKED
 ), gone AS (
@@ -74,7 +69,8 @@ def ensure_history_partitions(conn: psycopg.Connection, now: datetime) -> int:
 def sweep_stale_sessions(
     conn: psycopg.Connection, now: datetime, chunk: int = CHUNK
 ) -> SweepResult:
-    """Close every open session silent for more than 3 of its interim intervals.
+    """Close every open session silent for longer than its hold (``ebs_session_hold``:
+    3 of its interim intervals).
 
     Moves them to sessions_history with cause 'Stale-Session', one committed chunk at a
     time, so a sweep after an outage never holds half a million row locks at once.
@@ -83,8 +79,7 @@ def sweep_stale_sessions(
     created = ensure_history_partitions(conn, now)
     conn.commit()
     closed = 0
-    params = {"now": now, "missed": MISSED_INTERIMS, "floor": MIN_INTERIM_SECONDS,
-              "chunk": chunk, "cause": STALE_CAUSE}
+    params = {"now": now, "chunk": chunk, "cause": STALE_CAUSE}
     while True:
         with conn.transaction():
             cursor = conn.execute(_SWEEP_CHUNK, params)

@@ -60,8 +60,8 @@ CREATE TEMP TABLE IF NOT EXISTS acct_spool_batch (
 # (no Start, Stop or NAS reboot that their order would matter against) and are open get
 # their counters raised at once, by the same rule as the live interim query in
 # mods-config/sql/accounting.conf (counters only grow; the last address and interval sent
-# win; the lease is held three more intervals once less than 1.5 are left). Their rows
-# leave the batch.
+# win; the lease is renewed for its hold when sql/functions/ebs_lease_renew_due.sql says
+# so). Their rows leave the batch.
 _FAST_INTERIMS = """
 WITH reset AS (
     SELECT DISTINCT nas_ip FROM acct_spool_batch
@@ -93,10 +93,10 @@ WITH reset AS (
     RETURNING o.acct_unique_id, o.interim_interval
 ), lease AS (
     UPDATE ip_leases l
-       SET expires_at = now() + make_interval(secs => 3 * greatest(a.interim_interval, 60))
+       SET expires_at = now() + ebs_session_hold(a.interim_interval)
       FROM applied a
      WHERE l.session_key = a.acct_unique_id
-       AND l.expires_at < now() + make_interval(secs => 1.5 * greatest(a.interim_interval, 60))
+       AND ebs_lease_renew_due(l.expires_at, a.interim_interval)
 )
 DELETE FROM acct_spool_batch b USING applied
  WHERE b.unique_id = applied.acct_unique_id

@@ -1,4 +1,5 @@
--- Start or Interim of a session: its lease becomes (or stays) active for p_hold_seconds.
+-- Start or Interim of a session: its lease becomes (or stays) active for the session
+-- hold of its interim interval p_hold_seconds (ebs_session_hold).
 -- Found by the session key once linked; before that, by the lease id the Class names or,
 -- from a NAS that does not echo Class, by the subscriber and the address it reports. A
 -- lease taken over by someone else meanwhile (its subaccount changed) is left alone.
@@ -9,7 +10,7 @@ CREATE OR REPLACE FUNCTION ebs_lease_touch(
     SET search_path = public, pg_temp
     AS $$
 DECLARE
-    v_expires timestamptz := now() + make_interval(secs => 3 * greatest(p_hold_seconds, 60));
+    v_expires timestamptz := now() + ebs_session_hold(p_hold_seconds);
 BEGIN
     UPDATE ip_leases SET state = 'active', expires_at = v_expires
      WHERE session_key = p_acct_unique_id;

@@ -90,12 +90,11 @@ BEGIN
                'bi=' || sa.bind_to_ip::int,
                'ip=' || coalesce(host(sa.ip_address), ''),
                'su=' || sa.simultaneous_use,
-               -- Live sessions: heard from within 3 of their interim intervals (floor
-               -- 60 s), the stale-session sweep's rule (billing/sessions.py).
+               -- Live sessions: heard from within their hold (ebs_session_hold), the
+               -- stale-session sweep's rule (billing/sessions.py).
                'live=' || (SELECT count(*) FROM sessions_open so
                             WHERE so.subaccount_id = sa.id
-                              AND so.updated_at >= now() - make_interval(
-                                  secs => 3 * greatest(so.interim_interval, 60))),
+                              AND so.updated_at >= now() - ebs_session_hold(so.interim_interval)),
                'ta=' || coalesce(t.active::int::text, ''),
                'at=' || coalesce(t.access_type, ''),
                'chap=' || coalesce(t.chap_enabled::int::text, '0'),
