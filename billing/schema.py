@@ -208,14 +208,14 @@ def changed_functions(
 def _adopt_squashed(conn: psycopg.Connection) -> None:
     """Record a database built from the migrations the baseline replaced as carrying it."""
     done = set(applied_versions(conn))
-    if not done or not done <= _SQUASHED:
+    if not done & _SQUASHED:
         return
-    if done != _SQUASHED:
+    if not _SQUASHED.issubset(done):
         raise MigrationError(
             f"the database stopped part-way through the migrations squashed into "
-            f"{BASELINE}_baseline.sql (latest: {max(done)}); rebuild it from scratch"
+            f"{BASELINE}_baseline.sql (latest: {max(done & _SQUASHED)}); rebuild it from scratch"
         )
-    conn.execute("DELETE FROM schema_migrations")
+    conn.execute("DELETE FROM schema_migrations WHERE version = ANY(%s)", (sorted(_SQUASHED),))
     conn.execute(
         "INSERT INTO schema_migrations (version, name, checksum) VALUES (%s, 'baseline', %s)",
         (BASELINE, next(m.checksum for m in available() if m.version == BASELINE)),
@@ -256,7 +256,8 @@ def _function_error(f: FunctionFile, exc: Exception) -> MigrationError:
                 f"or types, defaults, return type): add a migration that runs "
                 f"DROP FUNCTION {f.name}(<old argument types>), and keep the new definition "
                 f"in {f.label}")
-    return MigrationError(f"{f.label} failed and the upgrade was rolled back: {exc}{hint}")
+    what = getattr(getattr(exc, "diag", None), "message_primary", None) or str(exc)
+    return MigrationError(f"{f.label} failed and the upgrade was rolled back: {what}{hint}")
 
 
 def _check_functions(conn: psycopg.Connection, files: list[FunctionFile]) -> None:

@@ -14,9 +14,7 @@ import re
 from dataclasses import dataclass
 
 _DOLLAR_TAG = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-_BEGIN_ATOMIC = re.compile(r"\bBEGIN\s+ATOMIC\b", re.IGNORECASE)
-# Inside BEGIN ATOMIC, statements end in ';' too; the body ends at an END that opens a line.
-_ATOMIC_END = re.compile(r"(?:^|\n)END\s*;$", re.IGNORECASE)
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*")
 
 
 @dataclass(frozen=True)
@@ -67,9 +65,13 @@ def _skip_quoted(text: str, i: int) -> tuple[int, bool]:
 
 
 def statements(text: str) -> list[Statement]:
-    """The statements of a script in order; comments after the last one are dropped."""
+    """The statements of a script in order; comments after the last one are dropped.
+
+    A ';' inside a SQL-standard body (``BEGIN ATOMIC … END``) does not end the statement:
+    as psql does, BEGIN in a CREATE statement opens a block, CASE inside one opens another,
+    and END closes one."""
     found: list[Statement] = []
-    i, lead_start, start, dollar = 0, 0, None, False
+    i, lead_start, start, dollar, depth = 0, 0, None, False, 0
     while i < len(text):
         after = _skip_comment(text, i)
         if after != i:
@@ -84,11 +86,19 @@ def statements(text: str) -> list[Statement]:
         if after != i:
             i, dollar = after, dollar or was_dollar
             continue
-        if text[i] == ";":
-            stmt = text[start:i + 1]
-            if not (_BEGIN_ATOMIC.search(stmt) and not _ATOMIC_END.search(stmt)):
-                found.append(Statement(stmt, text[lead_start:start], dollar))
-                lead_start, start, dollar = i + 1, None, False
+        word = _WORD.match(text, i)
+        if word:
+            keyword = word.group(0).upper()
+            in_create = text[start:start + 6].upper() == "CREATE"
+            if (keyword == "BEGIN" and in_create) or (keyword == "CASE" and depth):
+                depth += 1
+            elif keyword == "END" and depth:
+                depth -= 1
+            i = word.end()
+            continue
+        if text[i] == ";" and not depth:
+            found.append(Statement(text[start:i + 1], text[lead_start:start], dollar))
+            lead_start, start, dollar = i + 1, None, False
         i += 1
     if start is not None:
         found.append(Statement(text[start:].rstrip(), text[lead_start:start], dollar))
