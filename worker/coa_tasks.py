@@ -54,7 +54,8 @@ def kick_session(session_id: str, reason: str = "admin") -> dict:
 def change_speed(session_id: str) -> dict:
     """CoA-Request giving one open session its tariff's speed in force now.
 
-    Called after an admin changes a tariff's speeds or a subscriber's tariff. Refused for
+    An operator's explicit re-apply (the online sessions page); tariff changes and speed
+    edits reach live sessions by themselves through ``ebs.enforce_access``. Refused for
     a session whose account may not have full access (that is ``ebs.enforce_access``'s
     business) and when there is nothing to send (no speed, or a vendor we cannot shape).
     """

@@ -22,7 +22,6 @@ from sqlalchemy import text
 
 from billing import payments
 from billing.tariff_change import TariffChangeError, change_tariff
-from webapp import tasks_client
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
 from webapp.views import cashier_tariff
 from webapp.views.base import like_prefix
@@ -207,10 +206,8 @@ class CashierView(BaseView):
 
     def _changed(self, account_id: int, done, tariff_name: str):
         db = self._db()
-        if done.applied:
-            # The new tariff's speed reaches live sessions by CoA once this commits.
-            for (session_id,) in db.execute(cashier_tariff.OPEN_SESSIONS, {"id": account_id}):
-                tasks_client.send_after_commit(db, tasks_client.CHANGE_SPEED, session_id)
+        # Live sessions get the new tariff's speed from the next ebs.enforce_access run,
+        # which compares what each was given with what is due (billing.enforcement).
         db.commit()
         if done.applied:
             flash(str(_l("The tariff is now %(tariff)s; charged %(cost)s.",

@@ -51,9 +51,6 @@ OPTIONS = text(
     """
 )
 
-OPEN_SESSIONS = text("SELECT acct_unique_id FROM sessions_open WHERE account_id = :id")
-
-
 class TariffChangeForm(DynamicForm):
     to_tariff = SelectField(_l("New tariff"), coerce=int, widget=Select2Widget(),
                             validators=[InputRequired(message=_l("Choose a tariff."))])
