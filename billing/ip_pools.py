@@ -2,7 +2,7 @@
 
 Two pools sharing an address would lease it twice (each pool's leases are kept apart), so
 the rule is the data's: the database refuses an overlapping range by a trigger
-(sql/functions/ebs_ip_pools_no_overlap.sql), and :func:`check_pool_range` says which pool
+(sql/functions/ebs_ip_pools_refuse_overlap.sql), and :func:`check_pool_range` says which pool
 is in the way before a form saves, in words an operator can act on.
 """
 
