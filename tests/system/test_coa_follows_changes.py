@@ -16,11 +16,13 @@ from itertools import count
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
 from billing.accounts import set_status
 from billing.credentials import nt_password_hash
 from billing.staff import ensure_staff
-from billing.tariff_change import bulk_change_tariff, change_tariff
+from billing.tariff_change import change_tariff
+from cli.main import cli
 from stack.servers.base import free_port
 from stack.servers.freeradius import FreeRadiusServer, radclient
 from tests.conftest import ebs_env
@@ -203,16 +205,23 @@ def test_a_scheduled_change_applied_by_the_tick_reaches_the_session(env, conn, s
     assert_one_coa(conn, sim, uid, b"50M/50M")
 
 
-def test_a_bulk_change_reaches_every_session_it_moved(env, conn, sim):
+def test_a_bulk_change_reaches_every_session_it_moved(env, db, conn, sim, tmp_path):
+    """The operator's ``ebs tariff bulk-change`` (billing.tariff_change.bulk_change_tariff)."""
     make_nas(conn, sim.port)
     old, new = make_tariff(conn), make_tariff(conn, speed="50M/50M")
     moved = [live(conn, old) for _ in range(3)]
     _, stays = live(conn, old)
-    admin = ensure_staff(conn, "bulk-follow", "secret-pw-1", "Admin")
+    ensure_staff(conn, "bulk-follow", "Bulk-Secret-1", "Admin")
+    contracts = [conn.execute("SELECT contract FROM accounts WHERE id = %s", (a,)).fetchone()[0]
+                 for a, _ in moved]
+    to = conn.execute("SELECT name FROM tariffs WHERE id = %s", (new,)).fetchone()[0]
+    (tmp_path / "none.py").write_text("")
 
-    result = bulk_change_tariff(conn, [a for a, _ in moved], new, staff_user_id=admin,
-                                tz=MOSCOW)
-    assert result.changed == 3
+    done = CliRunner().invoke(cli, ["tariff", "bulk-change", *contracts, "--to", to,
+                                    "--staff", "bulk-follow"],
+                              env=ebs_env(db, tmp_path / "none.py"))
+    assert done.exit_code == 0, done.output
+    assert "changed 3, unchanged 0" in done.output
     summary = enforce()
 
     assert (summary["coa"], summary["ACK"]) == (3, 3)
