@@ -1,6 +1,6 @@
 -- An account with entries keeps its row and its id: what the foreign key refused (delete,
 -- change of id, truncate) stays refused. The id check runs AFTER, like the balance guard
--- above, so that no BEFORE UPDATE row trigger makes every update lock its row first.
+-- (accounts_guard_balance_update), so that no BEFORE UPDATE row trigger makes every update lock its row first.
 CREATE OR REPLACE FUNCTION ebs_accounts_keep_ledger() RETURNS trigger LANGUAGE plpgsql
     SET search_path = public, pg_temp
     AS $$

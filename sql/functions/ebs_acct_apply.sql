@@ -17,6 +17,9 @@
 -- ebs_rlm_sql_text); they are decoded only on the paths that store them, so the common
 -- Interim-Update pays nothing for it (decoding all six in the query cost a third of the
 -- rate).
+-- The last argument is the Class the NAS echoes: its subaccount wins over the User-Name
+-- (ebs_acct_subaccount), and Start and Interim confirm / hold the session's lease
+-- (ebs_lease_touch); closing the session frees it (ebs_leases_free_closed).
 CREATE OR REPLACE FUNCTION ebs_acct_apply(
     p_status text,
     p_acct_unique_id text,

@@ -1,10 +1,7 @@
--- Accounting with leases and Class: ebs_acct_apply as before (202611232050_accounting.sql
--- explains its rules), plus a last argument, the Class the NAS echoes: its subaccount id
--- wins over the User-Name lookup (a DHCP subscriber's User-Name is a MAC), and Start and
--- Interim confirm / hold the session's lease (ebs_lease_touch). Closing frees it (the
--- trigger above). The signature grows, so the old function goes first.
+-- The subaccount of an Accounting-Request (ebs_acct_apply): the one the Class the NAS
+-- echoes names wins over the User-Name lookup (a DHCP subscriber's User-Name is a MAC).
 -- A SQL-standard body (RETURN / BEGIN ATOMIC) binds its names when it is created, so no
--- search_path applies to it; without a SET clause the planner can inline it.
+-- search_path applies to it.
 CREATE OR REPLACE FUNCTION ebs_acct_subaccount(p_class text, p_username text)
     RETURNS bigint LANGUAGE sql STABLE
     RETURN coalesce(

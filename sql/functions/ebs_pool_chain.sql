@@ -1,6 +1,6 @@
 -- A pool and the pools it overflows to, in order; a cycle ends the chain.
 -- A SQL-standard body (RETURN / BEGIN ATOMIC) binds its names when it is created, so no
--- search_path applies to it; without a SET clause the planner can inline it.
+-- search_path applies to it.
 CREATE OR REPLACE FUNCTION ebs_pool_chain(p_pool text)
     RETURNS integer[] LANGUAGE sql STABLE
 BEGIN ATOMIC

@@ -2,8 +2,9 @@
 -- (eight random addresses, anti-joined with ip_leases) let the planner flatten the
 -- random() expression into the join, where no index can take it: each probe compared
 -- against every lease of the pool (3,000 leases: 3,000 rows read per login, growing with
--- the pool). A probe by constant is one look-up in the (pool, address) key. The rest
--- (the gap walk of a crowded pool, marking a full pool) is as in 202611282300_ip_leases.sql.
+-- the pool). A probe by constant is one look-up in the (pool, address) key. When eight
+-- probes miss, the pool is crowded: its gaps are walked (ebs_pool_gap) from a random
+-- pivot; a pool with none is marked in ip_pools_filled.
 CREATE OR REPLACE FUNCTION ebs_pool_hole(p_pool_id integer)
     RETURNS inet LANGUAGE plpgsql VOLATILE
     SET search_path = public, pg_temp
