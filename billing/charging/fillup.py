@@ -24,11 +24,8 @@ _INSERT = """
     WITH parts AS (
         SELECT s.account_id, s.assignment_id, c.period_start, c.period_end,
                least(s.assignment_ended_at, c.period_end) AS due,
-               ebs_prorate_piece(
-                   t.package_cost,
-                   ebs_charging_position(greatest(s.started_at, c.period_start), c.bounds),
-                   ebs_charging_position(least(s.ended_at, c.period_end), c.bounds),
-                   (cardinality(c.bounds) - 1)::bigint * 86400) AS part
+               ebs_period_piece(t.package_cost, greatest(s.started_at, c.period_start),
+                                least(s.ended_at, c.period_end), c.bounds) AS part
           FROM charge_spans s
           JOIN tariffs t ON t.id = s.tariff_id
                         AND t.fill_up_to_package_cost AND t.package_cost > 0

@@ -120,11 +120,8 @@ _CHECKS = """
     SELECT DISTINCT ON (account_id) account_id, assignment_id, period_start, required, starts
       FROM (SELECT s.account_id, s.assignment_id, c.period_start,
                    greatest(c.period_start, s.started_at) AS starts,
-                   ebs_prorate_piece(
-                       t.package_cost,
-                       ebs_charging_position(greatest(c.period_start, s.started_at), c.bounds),
-                       (cardinality(c.bounds) - 1)::bigint * 86400,
-                       (cardinality(c.bounds) - 1)::bigint * 86400) AS required
+                   ebs_period_piece(t.package_cost, greatest(c.period_start, s.started_at),
+                                    c.period_end, c.bounds) AS required
               FROM charge_spans s
               JOIN tariffs t ON t.id = s.tariff_id
                             AND t.require_package_cost AND t.package_cost > 0

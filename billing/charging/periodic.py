@@ -172,10 +172,8 @@ _CANDIDATES = """
 _DUE = {
     ChargeMethod.GRADUAL: ("x.step_start", "x.step_amount",
                            "x.step_start >= x.a AND x.step_start < x.b"),
-    ChargeMethod.AT_START: ("x.a", _PIECE := (
-        "ebs_prorate_piece(%(cost)s, ebs_charging_position(x.a, x.bounds),"
-        " ebs_charging_position(x.b, x.bounds), (cardinality(x.bounds) - 1)::bigint * 86400)"
-    ), "x.a < x.b"),
+    ChargeMethod.AT_START: ("x.a", _PIECE := "ebs_period_piece(%(cost)s, x.a, x.b, x.bounds)",
+                            "x.a < x.b"),
     ChargeMethod.AT_END: ("x.b", _PIECE, "x.a < x.b"),
 }
 

@@ -59,10 +59,8 @@ _RETURN = """
                         AND p.period_end = (e.details->>'period_end')::timestamptz
     ),
     priced AS MATERIALIZED (
-        SELECT c.*, greatest(0, least(c.charged, c.charged - ebs_prorate_piece(
-                   c.cost, ebs_charging_position(c.piece_from, c.bounds),
-                   ebs_charging_position(c.cut_at, c.bounds),
-                   (cardinality(c.bounds) - 1)::bigint * 86400))) AS unused
+        SELECT c.*, greatest(0, least(c.charged, c.charged - ebs_period_piece(
+                   c.cost, c.piece_from, c.cut_at, c.bounds))) AS unused
           FROM charged c
     ),
     returned AS (

@@ -97,7 +97,8 @@ def position(at: datetime, bounds: tuple[datetime, ...]) -> int:
 def piece_amount(
     cost: Decimal, start: datetime, end: datetime, bounds: tuple[datetime, ...]
 ) -> Decimal:
-    """The cost of [start, end) of a period, by the cumulative rule over day units."""
+    """The cost of [start, end) of a period, by the cumulative rule over day units; twin
+    of SQL ``ebs_period_piece``."""
     total = (len(bounds) - 1) * DAY_UNITS
     return prorate_piece(cost, position(start, bounds), position(end, bounds), total)
 
