@@ -67,10 +67,10 @@ def change_speed(session_id: str) -> dict:
         if row is None:
             return _refused(session_id, "no such open session")
         rules = load_tariff_rules(conn)
-        decision = verdict(row.facts, now, tz, rules)
+        decision = verdict(row, now, tz, rules)
         if not decision.accepted or decision.guest:
             return _refused(session_id, f"access is not full: {decision.reason}")
-        change = speed_change(row.facts, now, tz, rules)
+        change = speed_change(row, now, tz, rules)
         if change is None:
             return _refused(session_id, "no speed to send for this tariff and NAS vendor")
         desired, attributes = change

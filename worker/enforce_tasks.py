@@ -32,7 +32,7 @@ def enforce(conn, now: datetime, tz: ZoneInfo, chunk: int = CHUNK) -> dict:
         rows = fetch(conn, now, ids[start : start + chunk])
         totals["checked"] += len(rows)
         actions = [action(row, wanted) for row in rows
-                   if (wanted := plan(row.facts, now, tz, rules)) is not None]
+                   if (wanted := plan(row, now, tz, rules)) is not None]
         for sent in perform(conn, actions):
             totals[str(sent.action.kind)] += 1
             totals[str(sent.outcome.result) if sent.outcome else "already_done"] += 1

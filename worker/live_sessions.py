@@ -11,9 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 import psycopg
 from psycopg.rows import class_row
@@ -43,53 +42,27 @@ _KINDS = {Request.DISCONNECT: Kind.DISCONNECT, Request.COA: Kind.COA}
 
 
 @dataclass(frozen=True, slots=True)
-class LiveSession:
-    """One open session with its account's facts, its NAS and our last request to it."""
+class LiveSession(SessionFacts):
+    """One open session: the policy's facts (its account, tariff, what it was given, our
+    last request) and what names it to its NAS and reaches that NAS."""
 
-    acct_unique_id: str
-    acct_session_id: str
-    username: str
-    nas_ip: str
-    framed_ip: str | None
-    account_id: int | None
-    nas_id: int | None
-    status: str | None
-    blocked_by_balance: bool | None
-    blocked_by_limit: bool | None
-    balance: Decimal | None
-    credit: Decimal | None
-    allow_at_zero: bool
-    allow_negative: bool
-    allow_when_blocked: bool
-    tariff_id: int | None
-    tariff_active: bool | None
-    access_type: str | None
-    guest_pool_id: int | None
-    in_guest_pool: bool
-    vendor: str | None
-    nas_address: str | None
-    coa_port: int | None
-    secret: str | None
-    coa_timeout_ms: int | None
-    coa_attempts: int | None
-    last_desired: str | None
-    last_kind: str | None
-    last_result: str | None
-    started_at: datetime | None = None
-    given_state: str | None = None
+    acct_unique_id: str = ""
+    acct_session_id: str = ""
+    username: str = ""
+    nas_ip: str = ""
+    framed_ip: str | None = None
+    nas_id: int | None = None
+    nas_address: str | None = None
+    coa_port: int | None = None
+    secret: str | None = None
+    coa_timeout_ms: int | None = None
+    coa_attempts: int | None = None
 
-    @property
-    def facts(self) -> SessionFacts:
-        """What the policy reads of this row."""
-        values = {name: getattr(self, name) for name in _FACT_FIELDS if name != "nas_known"}
-        return SessionFacts(nas_known=self.nas_id is not None, **values)
-
-
-_FACT_FIELDS = tuple(f.name for f in fields(SessionFacts))
 
 _SELECT = """
 SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS nas_ip,
        host(so.framed_ip) AS framed_ip, so.account_id, so.nas_id,
+       so.nas_id IS NOT NULL AS nas_known,
        a.status, a.blocked_by_balance, a.blocked_by_limit, a.balance, a.credit,
        coalesce(sa.allow_at_zero, false) AS allow_at_zero,
        coalesce(sa.allow_negative, false) AS allow_negative,

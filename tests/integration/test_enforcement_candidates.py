@@ -133,7 +133,7 @@ def test_every_session_plan_acts_on_is_a_candidate(conn):
         rows = fetch(conn, now, ids)
         assert len(rows) == len(ids)
         wanted = {row.acct_unique_id for row in rows
-                  if plan(row.facts, now, MOSCOW, rules) is not None}
+                  if plan(row, now, MOSCOW, rules) is not None}
         assert wanted - found == set(), f"skipped at {now}: {sorted(wanted - found)[:5]}"
         acted_on += len(wanted)
         # The query is a narrowing, not everything: healthy sessions given what is due

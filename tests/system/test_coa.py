@@ -20,18 +20,16 @@ from itertools import count
 import pytest
 
 from billing import ledger
-from tests.conftest import ebs_env
 from tests.nas_simulator import (
     COA_REQUEST,
     DISCONNECT_REQUEST,
     MESSAGE_AUTHENTICATOR,
-    nas_simulator,
     reply_packet,
     zero_message_authenticator,
 )
+from tests.system.conftest import SECRET
 from worker.coa import Kind, Reply, build_request, verify_reply
 
-SECRET = b"coa-test-secret"
 NAS_IP = "127.0.0.1"
 _seq = count(1)
 
@@ -65,18 +63,6 @@ def identity(username: str, session_id: str, nas_ip: str, framed_ip: str | None)
 
 
 # --- the world -------------------------------------------------------------------------
-
-@pytest.fixture
-def sim():
-    with nas_simulator(SECRET) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def env(db, monkeypatch):
-    for name, value in ebs_env(db).items():
-        monkeypatch.setenv(name, value)
-
 
 def make_nas(conn, port: int, vendor: str = "mikrotik") -> int:
     return conn.execute(

@@ -15,7 +15,6 @@ from decimal import Decimal
 from itertools import count
 from zoneinfo import ZoneInfo
 
-import pytest
 from click.testing import CliRunner
 
 from billing.accounts import set_status
@@ -27,7 +26,7 @@ from stack.servers.base import free_port
 from stack.servers.freeradius import FreeRadiusServer, radclient
 from tests.conftest import ebs_env
 from tests.harness import radius_db_fields, start_with_retry
-from tests.nas_simulator import COA_REQUEST, DISCONNECT_REQUEST, nas_simulator
+from tests.nas_simulator import COA_REQUEST, DISCONNECT_REQUEST
 from tests.system.test_coa import (
     NAS_IP,
     SECRET,
@@ -44,18 +43,6 @@ from tests.system.test_coa_speed_schedule import rate_limits
 MOSCOW = ZoneInfo("Europe/Moscow")
 PASSWORD = "follow-Pass-1"
 _seq = count(1)
-
-
-@pytest.fixture
-def sim():
-    with nas_simulator(SECRET) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def env(db, monkeypatch):
-    for name, value in ebs_env(db).items():
-        monkeypatch.setenv(name, value)
 
 
 def enforce(at: datetime | None = None) -> dict:

@@ -10,10 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from tests.conftest import ebs_env
-from tests.nas_simulator import COA_REQUEST, DISCONNECT_REQUEST, nas_simulator
+from tests.nas_simulator import COA_REQUEST, DISCONNECT_REQUEST
 from tests.system.test_coa import (
     SECRET,
     hand_request,
@@ -32,18 +29,6 @@ RATE_LIMIT = 8
 
 def msk(*args) -> datetime:
     return datetime(*args, tzinfo=MOSCOW)
-
-
-@pytest.fixture
-def sim():
-    with nas_simulator(SECRET) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def env(db, monkeypatch):
-    for name, value in ebs_env(db).items():
-        monkeypatch.setenv(name, value)
 
 
 def night_tariff(conn, night: str = "50M/100M") -> int:

@@ -9,7 +9,8 @@ import pytest
 
 from tests.conftest import ebs_env
 from tests.nas_simulator import COA_REQUEST, nas_simulator
-from tests.system.test_coa import SECRET, make_nas, make_tariff, record
+from tests.system.conftest import SECRET
+from tests.system.test_coa import make_nas, make_tariff, record
 from tests.system.test_coa_follows_changes import account_on, enforce, start
 from tests.system.test_coa_speed_schedule import rate_limits
 from tests.web.api_tools import api_as
