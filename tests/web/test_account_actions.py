@@ -91,6 +91,10 @@ def test_status_changes_through_billing_and_lands_in_the_history(as_admin, conn,
                         "moved out")]
     listing = as_admin.get("/statushistoryview/list/")
     assert "moved out" in listing.text and "inactive_uncharged" in listing.text
+    logged = conn.execute("SELECT action, object_type, object_id, new_values, staff_user_id"
+                          " FROM staff_audit_log").fetchall()
+    assert logged == [("status", "accounts", str(account),
+                       {"status": "inactive_uncharged", "reason": "moved out"}, staff["admin"])]
 
 
 def test_status_of_a_suspended_account_is_refused_on_the_form(as_admin, conn):
@@ -203,6 +207,10 @@ def test_passwords_change_through_billing_credentials(as_admin, conn):
     assert nt_hash == nt_password_hash("net-2")
     empty = submit(as_admin, f"/account-actions/{account}/password", {"password": ""})
     assert "This field is required." in empty.text
+    logged = conn.execute("SELECT action, object_type, new_values FROM staff_audit_log"
+                          " ORDER BY id").fetchall()
+    assert logged == [("password", "accounts", {"password_hash": "***"}),
+                      ("password", "subaccounts", {"nt_password_hash": "***"})]
 
 
 @pytest.fixture

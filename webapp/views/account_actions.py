@@ -6,7 +6,8 @@ Status (``billing.accounts.set_status``), suspension and resume (``billing.suspe
 tariff assignment, one account or many (``billing.tariff_change.bulk_change_tariff``: an
 admin's change bypasses the change matrix, never the settled time), cabinet and network
 passwords (``billing.credentials``) and promised payments (``billing.promise``). A refusal
-is shown on the form in the operator's words, and nothing is written.
+is shown on the form in the operator's words, and nothing is written; a done action
+leaves its row in the staff audit log, in the same transaction.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from sqlalchemy import text
 from billing import credentials, promise, suspension
 from billing.accounts import AccountStateError, set_status
 from billing.tariff_change import TariffChangeError, bulk_change_tariff
+from webapp import audit
 from webapp.views import account_forms as forms
 from webapp.views.ledger import raw_connection
 
@@ -73,15 +75,17 @@ class AccountActionsView(BaseView):
             abort(404)
         return account
 
-    def _run(self, form, call: Callable, done: str, back: str):
-        """Call the service on the ORM session's connection; commit and go back on
-        success, or roll back and return the refusal's words."""
+    def _run(self, form, call: Callable, done, back: str, logged: tuple):
+        """Call the service on the ORM session's connection and log ``logged`` (action,
+        object type, id, details) with it; commit and go back on success, or roll back
+        and return the refusal's words."""
         db = self._db()
         try:
             result = call(raw_connection(db))
         except REFUSED as exc:
             db.rollback()
             return None, forms.refusal_text(exc)
+        audit.record_action(db, *logged)
         db.commit()
         flash(done if not callable(done) else done(result), "success")
         return redirect(back), None
@@ -107,7 +111,9 @@ class AccountActionsView(BaseView):
                 form, lambda conn: set_status(
                     conn, account_id, form.status.data, at=datetime.now(UTC),
                     staff_user_id=g.user.id, reason=form.reason.data or ""),
-                str(_l("The status is changed.")), self._back(account_id))
+                str(_l("The status is changed.")), self._back(account_id),
+                ("status", "accounts", account_id,
+                 {"status": form.status.data, "reason": form.reason.data or ""}))
             if done:
                 return done
         return self._page(account, form, _l("Change status"), _l("Change status"),
@@ -126,7 +132,9 @@ class AccountActionsView(BaseView):
                     conn, account_id, at=datetime.now(UTC), tz=self._tz(),
                     days=form.days.data, staff_user_id=g.user.id,
                     reason=form.reason.data or ""),
-                str(_l("The account is suspended.")), self._back(account_id))
+                str(_l("The account is suspended.")), self._back(account_id),
+                ("suspend", "accounts", account_id,
+                 {"days": form.days.data, "reason": form.reason.data or ""}))
             if done:
                 return done
         return self._page(account, form, _l("Suspend"), _l("Suspend"), refused,
@@ -146,7 +154,8 @@ class AccountActionsView(BaseView):
                 form, lambda conn: suspension.resume_account(
                     conn, account_id, at=datetime.now(UTC), staff_user_id=g.user.id,
                     reason=form.reason.data or ""),
-                str(_l("The account is resumed.")), self._back(account_id))
+                str(_l("The account is resumed.")), self._back(account_id),
+                ("resume", "accounts", account_id, {"reason": form.reason.data or ""}))
             if done:
                 return done
         return self._page(account, form, _l("Resume"), _l("Resume"), refused,
@@ -169,7 +178,10 @@ class AccountActionsView(BaseView):
             form, lambda conn: bulk_change_tariff(
                 conn, account_ids, form.tariff.data, staff_user_id=g.user.id, tz=self._tz(),
                 at=at),
-            done, back)
+            done, back,
+            ("tariff_change", "accounts", account_ids[0] if len(account_ids) == 1 else "bulk",
+             {"tariff_id": form.tariff.data, "at": at.isoformat(),
+              "accounts": len(account_ids)}))
 
     @expose("/<int:account_id>/tariff", methods=["GET", "POST"])
     @has_access
@@ -218,7 +230,8 @@ class AccountActionsView(BaseView):
             done, refused = self._run(
                 form, lambda conn: credentials.set_cabinet_password(
                     conn, account_id, form.password.data),
-                str(_l("The cabinet password is changed.")), self._back(account_id))
+                str(_l("The cabinet password is changed.")), self._back(account_id),
+                ("password", "accounts", account_id, {"password_hash": "changed"}))
             if done:
                 return done
         return self._page(account, form, _l("Cabinet password"), _l("Change password"),
@@ -243,7 +256,9 @@ class AccountActionsView(BaseView):
                 form, lambda conn: credentials.set_network_password(
                     conn, subaccount_id, form.password.data, key=key),
                 str(_l("The network password of %(login)s is changed.",
-                       login=sub["username"] or "")), back)
+                       login=sub["username"] or "")), back,
+                ("password", "subaccounts", subaccount_id,
+                 {"nt_password_hash": "changed"}))
             if done:
                 return done
         return self._page(account, form, _l("Network password of %(login)s",
@@ -261,7 +276,8 @@ class AccountActionsView(BaseView):
             done, refused = self._run(
                 form, lambda conn: promise.take_promise(
                     conn, account_id, form.amount.data, staff_user_id=g.user.id),
-                str(_l("The promised payment is given.")), self._back(account_id))
+                str(_l("The promised payment is given.")), self._back(account_id),
+                ("promise", "accounts", account_id, {"amount": form.amount.data}))
             if done:
                 return done
         return self._page(account, form, _l("Promised payment"), _l("Give"), refused,
