@@ -15,6 +15,8 @@ import psycopg
 
 from billing.errors import Refused
 
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
 
 class PoolError(Refused):
     """A pool range that is refused; ``code`` is what the caller acts on."""
@@ -42,11 +44,9 @@ _OVERLAPPING = """
 """
 
 
-def check_pool_range(
-    conn: psycopg.Connection, range_start: str, range_end: str, *, pool_id: int | None = None
-) -> None:
-    """Refuse a range that is not one family, ends before it starts, or shares an address
-    with another pool (``pool_id``: the pool being edited, which may keep its own)."""
+def check_range(range_start: str, range_end: str) -> tuple[IpAddress, IpAddress]:
+    """The range's two ends, refused unless both are addresses of one family and the end
+    is not below the start (the table's CHECK, in words)."""
     try:
         start, end = ipaddress.ip_address(range_start), ipaddress.ip_address(range_end)
     except ValueError as exc:
@@ -55,6 +55,15 @@ def check_pool_range(
         raise PoolError("mixed_families", "start and end must both be IPv4 or both IPv6")
     if end < start:
         raise PoolError("ends_before_start", "the range ends before it starts")
+    return start, end
+
+
+def check_pool_range(
+    conn: psycopg.Connection, range_start: str, range_end: str, *, pool_id: int | None = None
+) -> None:
+    """Refuse a range :func:`check_range` refuses, or one that shares an address with
+    another pool (``pool_id``: the pool being edited, which may keep its own)."""
+    start, end = check_range(range_start, range_end)
     row = conn.execute(
         _OVERLAPPING, {"start": str(start), "end": str(end), "pool": pool_id}).fetchone()
     if row is not None:

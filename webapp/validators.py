@@ -14,7 +14,7 @@ from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
-from billing.ip_pools import PoolError, check_pool_range
+from billing.ip_pools import PoolError, check_pool_range, check_range
 from billing.speeds import Speed
 
 
@@ -43,22 +43,26 @@ class MacAddress:
             raise ValidationError(_l("Not a MAC address: %(v)s", v=field.data))
 
 
+_RANGE_REFUSALS = {
+    "mixed_families": _l("Start and end must both be IPv4 or both IPv6."),
+    "ends_before_start": _l("The range ends before it starts."),
+}
+
+
 class IpRangeEnd:
-    """The range's end: an address of the start's family, not below the start."""
+    """The range's end: an address of the start's family, not below the start
+    (``billing.ip_pools.check_range``)."""
 
     def __init__(self, start_field: str = "range_start") -> None:
         self.start_field = start_field
 
     def __call__(self, form, field) -> None:
         try:
-            end = _ip(field.data)
-            start = _ip(form[self.start_field].data)
-        except ValueError:
-            return  # IpAddress on each field reports the bad one
-        if start.version != end.version:
-            raise ValidationError(_l("Start and end must both be IPv4 or both IPv6."))
-        if end < start:
-            raise ValidationError(_l("The range ends before it starts."))
+            check_range(str(form[self.start_field].data).strip(), str(field.data).strip())
+        except PoolError as exc:
+            message = _RANGE_REFUSALS.get(exc.code)
+            if message is not None:  # not an address: IpAddress on each field says which
+                raise ValidationError(message) from None
 
 
 class PoolDoesNotOverlap:
