@@ -23,14 +23,16 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from billing import credentials, promise, suspension
-from billing.accounts import AccountStateError, set_status
-from billing.tariff_change import TariffChangeError, bulk_change_tariff
+from billing.accounts import set_status
+from billing.errors import Refused
+from billing.tariff_change import bulk_change_tariff
 from webapp import audit
 from webapp.views import account_forms as forms
 from webapp.views.ledger import raw_connection
 
-REFUSED = (AccountStateError, TariffChangeError, promise.PromiseError,
-           credentials.CredentialError)
+# Every service's refusal is a billing.errors.Refused with its code; a password the
+# credentials module cannot store is refused as well.
+REFUSED = (Refused, credentials.CredentialError)
 
 _ACCOUNT = text(
     """

@@ -90,8 +90,8 @@ class PromiseForm(DynamicForm):
                                       NonNegativeMoney()])
 
 
-# The operator's words for the services' refusal codes (AccountStateError.reason,
-# TariffChangeError.code, PromiseError.code); an unknown code shows the service's text.
+# The operator's words for the services' refusal codes (``billing.errors.Refused.code``);
+# an unknown code shows the service's text.
 REFUSALS = {
     "no_account": _l("No such account."),
     "unknown_account": _l("No such account."),
@@ -118,6 +118,5 @@ REFUSALS = {
 
 
 def refusal_text(exc: Exception) -> str:
-    code = getattr(exc, "code", None) or getattr(exc, "reason", None)
-    known = REFUSALS.get(code or "")
+    known = REFUSALS.get(getattr(exc, "code", ""))
     return f"{known} ({exc})" if known is not None else str(exc)
