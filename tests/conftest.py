@@ -90,6 +90,12 @@ def conn(db):
         yield connection
 
 
+@pytest.fixture(scope="module")
+def zone_results() -> dict:
+    """What a module's walks found, by timezone, for its "same in every zone" test."""
+    return {}
+
+
 @pytest.fixture
 def fresh_conn(pg_server, template_db):
     """Opens connections to further clean databases, one per call: for a test that needs

@@ -22,6 +22,7 @@ from tests.integration.charging_helpers import (
     settlement_period,
     tariff,
     tick,
+    walked_in_every_zone,
 )
 
 ZONES = ["UTC", "Europe/Moscow"]
@@ -50,16 +51,9 @@ def blocked(conn, account_id) -> bool:
                         (account_id,)).fetchone()[0]
 
 
-@pytest.fixture(scope="module")
-def results():
-    """Each zone's money, kept once walked: a walk is deterministic, so the comparison
-    reuses what the walks of this module found and makes the missing ones itself."""
-    return {}
-
-
 @pytest.mark.parametrize("tz_name", ZONES)
-def test_fill_up_charges_the_difference_once_per_period(conn, tz_name, results):
-    results[tz_name] = fill_up_walk(conn, tz_name)
+def test_fill_up_charges_the_difference_once_per_period(conn, tz_name, zone_results):
+    zone_results[tz_name] = fill_up_walk(conn, tz_name)
 
 
 def fill_up_walk(conn, tz_name: str) -> list[tuple[int, Decimal]]:
@@ -124,12 +118,9 @@ def fill_up_walk(conn, tz_name: str) -> list[tuple[int, Decimal]]:
     return [charged(conn, a) for a in (partial, pauser, over, prepaid)]
 
 
-def test_fill_up_costs_the_same_in_every_timezone(results, fresh_conn):
-    for tz_name in ZONES:
-        if tz_name not in results:  # run alone, or before the walks: walk here
-            with fresh_conn() as conn:
-                results[tz_name] = fill_up_walk(conn, tz_name)
-    assert results["UTC"] == results["Europe/Moscow"]
+def test_fill_up_costs_the_same_in_every_timezone(zone_results, fresh_conn):
+    utc, moscow = walked_in_every_zone(zone_results, ZONES, fill_up_walk, fresh_conn)
+    assert utc == moscow
 
 
 @pytest.mark.parametrize("tz_name", ZONES)

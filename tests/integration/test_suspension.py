@@ -26,6 +26,7 @@ from tests.integration.charging_helpers import (
     settlement_period,
     tariff,
     tick,
+    walked_in_every_zone,
 )
 
 ZONES = ["UTC", "Europe/Moscow"]
@@ -68,16 +69,9 @@ def walk(conn, tz, acc, moments, expected, actions=None):
             actions[at]()
 
 
-@pytest.fixture(scope="module")
-def results():
-    """Each zone's money, kept once walked: a walk is deterministic, so the comparison
-    reuses what the walks of this module found and makes the missing ones itself."""
-    return {}
-
-
 @pytest.mark.parametrize("tz_name", ZONES)
-def test_a_suspension_ends_by_itself_and_its_time_is_not_charged(conn, tz_name, results):
-    results[tz_name] = suspension_ending_by_itself(conn, tz_name)
+def test_a_suspension_ends_by_itself_and_its_time_is_not_charged(conn, tz_name, zone_results):
+    zone_results[tz_name] = suspension_ending_by_itself(conn, tz_name)
 
 
 def suspension_ending_by_itself(conn, tz_name: str) -> tuple[int, Decimal]:
@@ -133,12 +127,10 @@ def suspension_ending_by_itself(conn, tz_name: str) -> tuple[int, Decimal]:
     return got
 
 
-def test_the_same_suspension_costs_the_same_in_every_timezone(results, fresh_conn):
-    for tz_name in ZONES:
-        if tz_name not in results:  # run alone, or before the walks: walk here
-            with fresh_conn() as conn:
-                results[tz_name] = suspension_ending_by_itself(conn, tz_name)
-    assert len(ZONES) > 1 and len({results[z] for z in ZONES}) == 1
+def test_the_same_suspension_costs_the_same_in_every_timezone(zone_results, fresh_conn):
+    money_by_zone = walked_in_every_zone(zone_results, ZONES, suspension_ending_by_itself,
+                                         fresh_conn)
+    assert len(ZONES) > 1 and len(set(money_by_zone)) == 1
 
 
 @pytest.mark.parametrize("tz_name", ZONES)

@@ -32,6 +32,7 @@ from tests.integration.charging_helpers import (
     periodic_service,
     settlement_period,
     tariff,
+    walked_in_every_zone,
 )
 
 DAYS = 400
@@ -196,26 +197,15 @@ def walk(conn, tz_name: str) -> dict[str, tuple[int, Decimal]]:
 ZONES = ["UTC", "Europe/Moscow", "Europe/Berlin"]
 
 
-@pytest.fixture(scope="module")
-def results():
-    """Each zone's walk, kept once made: a walk is deterministic, so the comparison below
-    reuses what the walks of this module found and makes the missing ones itself."""
-    return {}
-
-
 @pytest.mark.parametrize("tz_name", ZONES)
-def test_a_year_of_ticks_charges_exactly_the_model(conn, tz_name, results):
-    results[tz_name] = walk(conn, tz_name)
-    got = results[tz_name]
+def test_a_year_of_ticks_charges_exactly_the_model(conn, tz_name, zone_results):
+    got = zone_results[tz_name] = walk(conn, tz_name)
     # Spot figures a person can check by hand (the model agrees after every tick anyway):
     # one GRADUAL charge a day for 400 days; the fee, a partial January and 13 months.
     assert got["gradual"][0] == DAYS
     assert got["at_start"][0] == 1 + 14
 
 
-def test_the_same_walk_costs_the_same_in_every_timezone(results, fresh_conn):
-    for tz_name in ZONES:
-        if tz_name not in results:  # run alone, or before the walks: walk here
-            with fresh_conn() as conn:
-                results[tz_name] = walk(conn, tz_name)
-    assert results["UTC"] == results["Europe/Moscow"] == results["Europe/Berlin"]
+def test_the_same_walk_costs_the_same_in_every_timezone(zone_results, fresh_conn):
+    utc, moscow, berlin = walked_in_every_zone(zone_results, ZONES, walk, fresh_conn)
+    assert utc == moscow == berlin
