@@ -107,3 +107,59 @@ def test_new_views_speak_russian(web_settings, staff, conn):
     assert "Изменить статус" in show and "Приостановить" in show
     page = client.get(f"/account-actions/{account}/tariff").text
     assert "Не внутри уже списанного времени." in page
+
+
+def _rows_for_every_new_list(conn, n: int, offset: int) -> None:
+    """n rows in each table the new lists show, each with the relations the list names."""
+    for i in range(offset, offset + n):
+        a, b = _tariff(conn, f"A{i}"), _tariff(conn, f"B{i}")
+        nas = conn.execute("INSERT INTO nas (name, ip_address, secret) VALUES (%s, %s,"
+                           " 'secret-1') RETURNING id", (f"n{i}", f"192.0.2.{i + 1}")
+                           ).fetchone()[0]
+        account = conn.execute("INSERT INTO accounts (contract, login) VALUES (%s, %s)"
+                               " RETURNING id", (f"c{i}", f"l{i}")).fetchone()[0]
+        sub = conn.execute("INSERT INTO subaccounts (account_id, username) VALUES (%s, %s)"
+                           " RETURNING id", (account, f"s{i}")).fetchone()[0]
+        switch = conn.execute("INSERT INTO switches (name, remote_id) VALUES (%s, %s)"
+                              " RETURNING id", (f"sw{i}", f"r{i}")).fetchone()[0]
+        conn.execute("INSERT INTO subaccount_switch_ports VALUES (%s, %s, 1)", (sub, switch))
+        conn.execute("INSERT INTO tariff_change_rules (from_tariff_id, to_tariff_id)"
+                     " VALUES (%s, %s)", (a, b))
+        conn.execute("INSERT INTO promise_settings (tariff_id, max_sum, days)"
+                     " VALUES (%s, 100, 3)", (a,))
+        conn.execute("INSERT INTO radius_reply_attributes (tariff_id, nas_id, attribute, value)"
+                     " VALUES (%s, %s, 'Session-Timeout', '60')", (a, nas))
+        conn.execute("INSERT INTO account_suspensions (account_id, tariff_id, starts_at,"
+                     " requested_by) VALUES (%s, %s, now(), 'staff')", (account, a))
+        conn.execute("INSERT INTO promised_payments (account_id, amount, taken_at, expires_at)"
+                     " VALUES (%s, 10, now(), now() + interval '1 day')", (account,))
+        conn.execute("UPDATE accounts SET status = 'inactive_charged' WHERE id = %s",
+                     (account,))  # a status history row, by the database's trigger
+        conn.execute("INSERT INTO coa_requests (acct_unique_id, desired_state, kind,"
+                     " account_id, nas_id) VALUES (%s, 'disconnected', 'disconnect', %s, %s)",
+                     (f"u{i}", account, nas))
+
+
+NEW_LISTS = ["/tariffchangeruleview/list/", "/promisesettingsview/list/",
+             "/radiusreplyattributeview/list/", "/switchview/list/",
+             "/subaccountswitchportview/list/", "/suspensionview/list/",
+             "/promisedpaymentview/list/", "/statushistoryview/list/", "/coarequestview/list/"]
+
+
+def test_new_lists_run_as_many_queries_for_2_rows_as_for_20(as_admin, conn, count_queries):
+    _rows_for_every_new_list(conn, 2, 0)
+    counter = count_queries()
+    small = {}
+    for url in NEW_LISTS:
+        with counter as seen:
+            assert as_admin.get(url).status_code == 200
+        small[url] = seen.count
+        seen.statements.clear()
+    _rows_for_every_new_list(conn, 18, 2)
+    for url in NEW_LISTS:
+        with counter as seen:
+            page = as_admin.get(url)
+        assert page.status_code == 200
+        assert seen.count == small[url], f"{url}: {small[url]} queries with 2 rows, " \
+                                         f"{seen.count} with 20"
+        seen.statements.clear()
