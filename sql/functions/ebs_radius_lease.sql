@@ -10,8 +10,8 @@
 -- naming its last subaccount, so that subscriber gets the same address back while nobody
 -- else has taken it (sticky). An address is leasable when it has no row, or its row's
 -- expires_at has passed: a freed lease expires at the moment it is freed, an offered one
--- a short while after the Access-Accept unless a Start confirms it, an active one three
--- interim intervals after the last word from its session (the stale-session rule).
+-- a short while after the Access-Accept unless a Start confirms it, an active one its
+-- session's hold after the last word from it (ebs_session_hold, the stale-session rule).
 --
 -- Two FreeRADIUS nodes on one database never lease one address twice: (pool, address)
 -- is unique; an existing row is taken under FOR UPDATE SKIP LOCKED (a row another
@@ -27,10 +27,8 @@
 -- stale-session sweep all delete from sessions_open, and one statement trigger frees
 -- the leases of every deleted session.
 --
--- The Interim fast path rewrites expires_at only once less than 1.5 intervals of the
--- 3 are left, so a lease row is written every other interim, not on each: the hottest
--- write of the system stays cheap, and an active lease is never reused while its session
--- is open anyway (ebs_radius_lease checks).
+-- The Interim fast paths rewrite expires_at only once less than half of the hold is left
+-- (ebs_lease_renew_due), so a lease row is written every other interim, not on each.
 --
 -- The lease's row searches are kept on their own indexes whatever the statistics say.
 -- Both check that the address is still inside its pool's range (a range can shrink).
