@@ -151,7 +151,7 @@ def create_subscriber(page, shots) -> None:
     choose(page, "tariff", "Домашний 100")
     page.click("button[type=submit]:has-text('Change tariff')")
     page.wait_for_load_state()
-    flash(page, "Tariff changed for 1 accounts")
+    flash(page, "The tariff is Домашний 100 from")
     expect(page.locator(LIST).first).to_contain_text(SUBSCRIBER["login"])
     tab(page, "Subaccounts")
     expect(page.locator(f"{LIST} tr").filter(has_text=SUBSCRIBER["username"])).to_have_count(1)

@@ -143,10 +143,15 @@ def test_tariff_assignment_through_billing(as_admin, conn, staff):
     _assign(conn, account, home, NOW - timedelta(days=3))
     page = submit(as_admin, f"/account-actions/{account}/tariff",
                   {"tariff": str(turbo), "at": ""})
-    assert "Tariff changed for 1 accounts" in page.text
+    assert "The tariff is Turbo from" in page.text
     assert _assignments(conn, account) == [home, turbo]
     change = conn.execute("SELECT source, status, staff_user_id FROM tariff_changes").fetchone()
     assert change == ("bulk", "applied", staff["admin"])
+    again = submit(as_admin, f"/account-actions/{account}/tariff",
+                   {"tariff": str(turbo), "at": ""})
+    assert "Nothing to change: the account is already on this tariff" in _refusal(again)
+    assert _assignments(conn, account) == [home, turbo]
+    assert conn.execute("SELECT count(*) FROM tariff_changes").fetchone()[0] == 1
 
 
 def test_assignment_inside_charged_time_is_refused_on_the_form(as_admin, conn, web_settings):
@@ -185,7 +190,7 @@ def test_bulk_tariff_change_from_the_accounts_list(as_admin, conn, staff):
     done = as_admin.post("/account-actions/bulk-tariff", data={
         "ids": ids, "tariff": str(turbo), "at": "", "csrf_token": csrf_token(form.text)},
         follow_redirects=True)
-    assert "Tariff changed for 3 accounts; 0 unchanged" in done.text
+    assert "Moved to Turbo: 3; unchanged: 0" in done.text
     assert [_assignments(conn, a) for a in chosen] == [[home, turbo]] * 3
     assert _assignments(conn, other) == [home]
     assert conn.execute("SELECT count(*) FROM tariff_changes WHERE source = 'bulk'"

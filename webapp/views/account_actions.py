@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
+from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
@@ -169,19 +170,33 @@ class AccountActionsView(BaseView):
         return form
 
     def _assign(self, form, account_ids: list[int], back: str):
+        """One account or many to the chosen tariff at the chosen moment. For one account a
+        change that moves nothing (already on the tariff, or an assignment at that very
+        moment) is refused, so the operator sees why and nothing is written."""
         at = forms.moment_or_now(form.at.data, self._tz())
+        single = len(account_ids) == 1
+        tariff_name = dict(form.tariff.choices).get(form.tariff.data, "")
+
+        def change(conn):
+            result = bulk_change_tariff(conn, account_ids, form.tariff.data,
+                                        staff_user_id=g.user.id, tz=self._tz(), at=at)
+            if single and not result.changed:
+                raise Refused("unchanged", "the account is already on this tariff, or has an "
+                                           "assignment at that moment")
+            return result
 
         def done(result) -> str:
-            return str(_l("Tariff changed for %(changed)s accounts; %(unchanged)s unchanged "
+            if single:
+                return str(_l("The tariff is %(tariff)s from %(when)s.", tariff=tariff_name,
+                              when=format_datetime(at, "short")))
+            return str(_l("Moved to %(tariff)s: %(changed)s; unchanged: %(unchanged)s "
                           "(already on it, or an assignment at that moment).",
-                          changed=result.changed, unchanged=result.unchanged))
+                          tariff=tariff_name, changed=result.changed,
+                          unchanged=result.unchanged))
 
         return self._run(
-            form, lambda conn: bulk_change_tariff(
-                conn, account_ids, form.tariff.data, staff_user_id=g.user.id, tz=self._tz(),
-                at=at),
-            done, back,
-            ("tariff_change", "accounts", account_ids[0] if len(account_ids) == 1 else "bulk",
+            form, change, done, back,
+            ("tariff_change", "accounts", account_ids[0] if single else "bulk",
              {"tariff_id": form.tariff.data, "at": at.isoformat(),
               "accounts": len(account_ids)}))
 

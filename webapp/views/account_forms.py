@@ -108,6 +108,8 @@ REFUSALS = {
     "balance_below_minimum": _l("The balance is below the minimum for this."),
     "too_short": _l("A suspension lasts at least one day."),
     "too_long": _l("The tariff allows fewer days."),
+    "unchanged": _l("Nothing to change: the account is already on this tariff, or has an "
+                    "assignment at that moment."),
     "unknown_tariff": _l("This tariff is not available."),
     "tariff_inactive": _l("This tariff is not available."),
     "over_max_sum": _l("The amount is above the promised payment's maximum."),
