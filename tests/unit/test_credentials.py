@@ -1,6 +1,13 @@
 import pytest
 
-from billing.credentials import CredentialCipher, CredentialError, load_key, nt_password_hash
+from billing.credentials import (
+    CredentialCipher,
+    CredentialError,
+    load_key,
+    network_credentials,
+    nt_password_hash,
+    optional_key,
+)
 
 
 def test_nt_hash_matches_rfc_2759_vector():
@@ -49,3 +56,13 @@ def test_key_file_is_created_private_and_reused(tmp_path):
     assert load_key("ab" * 32, path) == bytes.fromhex("ab" * 32)
     with pytest.raises(CredentialError, match="64 hex digits"):
         load_key("zz", path)
+
+
+def test_network_credentials_seal_chap_only_with_a_key(tmp_path):
+    key = load_key("", tmp_path / "key", create=True)
+    nt_hash, sealed = network_credentials("net-pass", key)
+    assert nt_hash == nt_password_hash("net-pass")
+    assert CredentialCipher(key).open(sealed) == "net-pass"
+    assert network_credentials("net-pass", None) == (nt_hash, None)  # no stale CHAP secret
+    assert optional_key("", tmp_path / "absent") is None
+    assert optional_key("", tmp_path / "key") == key
