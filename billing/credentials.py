@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 from Crypto.Cipher import AES
 from Crypto.Hash import MD4
 
 from billing.passwords import hash_password
+
+if TYPE_CHECKING:  # the FreeRADIUS hook imports this module and must load no DB driver
+    import psycopg
 
 _VERSION = b"\x01"
 _NONCE = 12
