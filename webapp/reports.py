@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
+from billing.assignments import all_in_force
+
 MONEY, COUNT, TEXT, DATE, KIND = "money", "count", "text", "date", "kind"
 
 # A range longer than this buckets payments by month instead of by day.
@@ -132,13 +134,11 @@ REPORTS = {
         ),
         Report(
             "tariffs", _l("Tariff distribution"),
-            """
+            f"""
             SELECT t.name AS tariff, count(*) AS accounts,
                    count(*) FILTER (WHERE cur.assigned_at >= :start) AS joined
-              FROM (SELECT DISTINCT ON (account_id) account_id, tariff_id, assigned_at
-                      FROM account_tariffs
-                     WHERE assigned_at < :end
-                     ORDER BY account_id, assigned_at DESC) cur
+              FROM ({all_in_force(":end", before=True,
+                                  columns="t.account_id, t.tariff_id, t.assigned_at")}) cur
               JOIN tariffs t ON t.id = cur.tariff_id
              GROUP BY t.id, t.name ORDER BY accounts DESC, t.name
             """,

@@ -17,6 +17,7 @@ from datetime import datetime
 import psycopg
 from psycopg.rows import class_row
 
+from billing.assignments import all_in_force, in_force
 from billing.enforcement import (
     LOGIN_SLACK,
     Request,
@@ -59,7 +60,7 @@ class LiveSession(SessionFacts):
     coa_attempts: int | None = None
 
 
-_SELECT = """
+_SELECT = f"""
 SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS nas_ip,
        host(so.framed_ip) AS framed_ip, so.account_id, so.nas_id,
        so.nas_id IS NOT NULL AS nas_known,
@@ -79,10 +80,8 @@ SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS na
   LEFT JOIN nas n ON n.id = so.nas_id
   LEFT JOIN LATERAL (
         SELECT tr.id, tr.active, tr.access_type, tr.guest_pool_id, tr.access_time_period_id
-          FROM account_tariffs at JOIN tariffs tr ON tr.id = at.tariff_id
-         WHERE at.account_id = so.account_id AND at.assigned_at <= %(now)s
-         ORDER BY at.assigned_at DESC
-         LIMIT 1) t ON true
+          FROM ({in_force("so.account_id", "%(now)s", columns="t.tariff_id")}) at
+          JOIN tariffs tr ON tr.id = at.tariff_id) t ON true
   LEFT JOIN ip_pools gp ON gp.id = t.guest_pool_id
   LEFT JOIN LATERAL (
         SELECT c.desired_state, c.kind, c.result
@@ -117,7 +116,7 @@ SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS na
 # changes no outcome (tests/integration/test_enforcement_candidates.py holds the query
 # against plan on a generated grid) and keeps a run over 500k healthy sessions to a few
 # scans.
-_CANDIDATES = """
+_CANDIDATES = f"""
 SELECT so.acct_unique_id
   FROM sessions_open so JOIN accounts a ON a.id = so.account_id
  WHERE NOT (a.status = 'active' AND NOT a.blocked_by_balance AND NOT a.blocked_by_limit
@@ -132,9 +131,7 @@ SELECT l.acct_unique_id
  WHERE NOT coalesce(l.kind = 'disconnect' AND l.result = 'ACK', false)
    AND NOT coalesce(l.result IN ('ACK', 'NAK') AND l.desired_state = (
            SELECT CASE WHEN st.tariff_id IS NULL THEN 'speed:none' ELSE st.state END
-             FROM (SELECT at.tariff_id FROM account_tariffs at
-                    WHERE at.account_id = l.account_id AND at.assigned_at <= %(now)s
-                    ORDER BY at.assigned_at DESC LIMIT 1) cur
+             FROM ({in_force("l.account_id", "%(now)s", columns="t.tariff_id")}) cur
              LEFT JOIN unnest(%(state_tariffs)s::integer[], %(states)s::text[])
                   AS st(tariff_id, state) ON st.tariff_id = cur.tariff_id), false)
 UNION
@@ -152,10 +149,8 @@ SELECT so.acct_unique_id
 UNION
 SELECT so.acct_unique_id
   FROM sessions_open so
-  LEFT JOIN (SELECT DISTINCT ON (at.account_id) at.account_id, at.tariff_id
-               FROM account_tariffs at
-              WHERE at.assigned_at <= %(now)s
-              ORDER BY at.account_id, at.assigned_at DESC) cur ON cur.account_id = so.account_id
+  LEFT JOIN ({all_in_force("%(now)s", columns="t.account_id, t.tariff_id")}) cur
+       ON cur.account_id = so.account_id
   LEFT JOIN unnest(%(state_tariffs)s::integer[], %(states)s::text[]) AS st(tariff_id, state)
        ON st.tariff_id = cur.tariff_id
  WHERE so.account_id IS NOT NULL

@@ -110,15 +110,12 @@ BEGIN
       INTO v_nt, v_chap_sealed, v_tariff, v_chap, v_period, v_nas, v_facts
       FROM subaccounts sa
       JOIN accounts a ON a.id = sa.account_id
-      -- The current tariff: the latest assignment that has taken effect.
+      -- The current tariff (ebs_assignment_in_force, inlined: the same index read).
       LEFT JOIN LATERAL (
           SELECT tr.id, tr.active, tr.access_type, tr.chap_enabled,
                  tr.access_time_period_id, tr.guest_pool_id, tr.ip_pool_id
-            FROM account_tariffs at
-            JOIN tariffs tr ON tr.id = at.tariff_id
-           WHERE at.account_id = sa.account_id AND at.assigned_at <= now()
-           ORDER BY at.assigned_at DESC
-           LIMIT 1) t ON true
+            FROM ebs_assignment_in_force(sa.account_id, now()) at
+            JOIN tariffs tr ON tr.id = at.tariff_id) t ON true
       -- The client the packet came from; the NAS-IP-Address attribute only when the
       -- source is no NAS of ours.
       LEFT JOIN LATERAL (

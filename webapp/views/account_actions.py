@@ -30,6 +30,7 @@ from billing.tariff_change import bulk_change_tariff
 from webapp import audit
 from webapp.views import account_forms as forms
 from webapp.views.ledger import raw_connection
+from webapp.views.tariff_in_force import account_with_tariff
 
 # Every service's refusal is a billing.errors.Refused with its code; a password the
 # credentials module cannot store is refused as well.
@@ -37,13 +38,8 @@ REFUSED = (Refused, credentials.CredentialError)
 
 _ACCOUNT = text(
     """
-    SELECT a.id, a.contract, a.full_name, a.status, a.balance, cur.tariff_name,
-           cur.assigned_at
+    SELECT a.id, a.contract, a.full_name, a.status, a.balance
       FROM accounts a
-      LEFT JOIN LATERAL (SELECT tf.name AS tariff_name, t.assigned_at
-                           FROM account_tariffs t JOIN tariffs tf ON tf.id = t.tariff_id
-                          WHERE t.account_id = a.id AND t.assigned_at <= now()
-                          ORDER BY t.assigned_at DESC LIMIT 1) cur ON true
      WHERE a.id = :id
     """
 )
@@ -73,7 +69,7 @@ class AccountActionsView(BaseView):
         return ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
 
     def _account(self, account_id: int):
-        account = self._db().execute(_ACCOUNT, {"id": account_id}).mappings().first()
+        account = account_with_tariff(self._db(), _ACCOUNT, account_id)
         if account is None:
             abort(404)
         return account

@@ -27,6 +27,7 @@ from webapp.views import cashier_tariff
 from webapp.views.base import like_prefix
 from webapp.views.cashier_shift import shift_day, shift_report
 from webapp.views.ledger import kind_label, raw_connection
+from webapp.views.tariff_in_force import account_with_tariff
 
 SEARCH_LIMIT = 50
 
@@ -44,12 +45,8 @@ _SEARCH = text(
 _ACCOUNT = text(
     """
     SELECT a.id, a.contract, a.login, a.full_name, a.phone, a.city, a.street, a.house, a.flat,
-           a.status, a.balance, a.credit, cur.tariff_name
+           a.status, a.balance, a.credit
       FROM accounts a
-      LEFT JOIN LATERAL (SELECT tf.name AS tariff_name
-                           FROM account_tariffs t JOIN tariffs tf ON tf.id = t.tariff_id
-                          WHERE t.account_id = a.id AND t.assigned_at <= now()
-                          ORDER BY t.assigned_at DESC LIMIT 1) cur ON true
      WHERE a.id = :id
     """
 )
@@ -108,7 +105,7 @@ class CashierView(BaseView):
                                     limit=SEARCH_LIMIT)
 
     def _account_page(self, account_id: int, form=None, correction=None):
-        account = self._db().execute(_ACCOUNT, {"id": account_id}).mappings().first()
+        account = account_with_tariff(self._db(), _ACCOUNT, account_id)
         if account is None:
             abort(404)
         entries = self._db().execute(_RECENT, {"id": account_id}).mappings().all()
@@ -179,8 +176,7 @@ class CashierView(BaseView):
     def tariff(self, account_id: int):
         """The matrix's choices for the account; a POST changes (or schedules) by it."""
         db = self._db()
-        account = db.execute(cashier_tariff.ACCOUNT_WITH_TARIFF, {"id": account_id}
-                             ).mappings().first()
+        account = account_with_tariff(db, cashier_tariff.ACCOUNT_WITH_CHANGE, account_id)
         if account is None:
             abort(404)
         options = db.execute(cashier_tariff.OPTIONS, {"current": account["tariff_id"]}

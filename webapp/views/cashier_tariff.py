@@ -21,17 +21,13 @@ from wtforms.validators import InputRequired
 
 from billing.tariff_change import TariffChangeError
 
-# The account with its tariff in force and a scheduled change, in one round trip.
-ACCOUNT_WITH_TARIFF = text(
+# The account with its scheduled change (the tariff in force joins it by
+# webapp.views.tariff_in_force).
+ACCOUNT_WITH_CHANGE = text(
     """
     SELECT a.id, a.contract, a.full_name, a.balance,
-           cur.tariff_id, cur.tariff_name, cur.assigned_at,
            pend.to_name AS pending_name, pend.effective_at AS pending_at
       FROM accounts a
-      LEFT JOIN LATERAL (SELECT t.tariff_id, tf.name AS tariff_name, t.assigned_at
-                           FROM account_tariffs t JOIN tariffs tf ON tf.id = t.tariff_id
-                          WHERE t.account_id = a.id AND t.assigned_at <= now()
-                          ORDER BY t.assigned_at DESC LIMIT 1) cur ON true
       LEFT JOIN LATERAL (SELECT tf.name AS to_name, c.effective_at
                            FROM tariff_changes c JOIN tariffs tf ON tf.id = c.to_tariff_id
                           WHERE c.account_id = a.id AND c.status = 'pending') pend ON true
