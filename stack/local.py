@@ -45,16 +45,16 @@ class Stack:
             user=settings.DB_USER,
         )
         self.redis = RedisServer(self.state / "redis", settings.REDIS_PORT)
+        # How FreeRADIUS's rlm_sql and nfacctd reach the local database.
+        database = {"db_host": "127.0.0.1", "db_port": settings.DB_PORT,
+                    "db_name": settings.DB_NAME, "db_user": settings.DB_USER,
+                    "db_password": settings.DB_PASSWORD}
         self.freeradius = FreeRadiusServer(
             directory=radius_clients.local_server_dir(self.state),
             auth_port=settings.RADIUS_AUTH_PORT,
             acct_port=settings.RADIUS_ACCT_PORT,
             listen_ip=settings.RADIUS_LISTEN_IP,
-            db_host="127.0.0.1",
-            db_port=settings.DB_PORT,
-            db_name=settings.DB_NAME,
-            db_user=settings.DB_USER,
-            db_password=settings.DB_PASSWORD,
+            **database,
             time_zone=settings.TIME_ZONE,
             credentials_key=settings.CREDENTIALS_KEY,
             credentials_key_file=settings.CREDENTIALS_KEY_FILE,
@@ -67,11 +67,7 @@ class Stack:
             directory=self.state / "nfacctd",
             port=settings.NETFLOW_PORT,
             listen_ip=settings.NETFLOW_LISTEN_IP,
-            db_host="127.0.0.1",
-            db_port=settings.DB_PORT,
-            db_name=settings.DB_NAME,
-            db_user=settings.DB_USER,
-            db_password=settings.DB_PASSWORD,
+            **database,
         )
         celery = [sys.executable, "-m", "celery", "-A", "worker.app:celery"]
         root = str(settings_mod.PROJECT_ROOT)

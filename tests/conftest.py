@@ -20,6 +20,7 @@ from stack.servers.base import free_port
 from stack.servers.postgres import PostgresServer
 from stack.servers.redis import RedisServer
 from tests.harness import start_with_retry
+from tests.nas_simulator import nas_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTEFACTS = ROOT / "var" / "test-artefacts"
@@ -122,6 +123,25 @@ def empty_db(pg_server):
     pg_server.create_database(name)
     yield pg_server.conninfo(name)
     pg_server.drop_database(name)
+
+
+# The secret every CoA test's NAS row and simulator share.
+COA_SECRET = b"coa-test-secret"
+
+
+@pytest.fixture
+def sim():
+    """A NAS's Dynamic Authorization server on 127.0.0.1 (tests/nas_simulator.py), for the
+    CoA/Disconnect tests."""
+    with nas_simulator(COA_SECRET) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def env(db, monkeypatch):
+    """The EBS_* variables that point worker tasks run in the test at its database."""
+    for name, value in ebs_env(db).items():
+        monkeypatch.setenv(name, value)
 
 
 @pytest.fixture(scope="session")

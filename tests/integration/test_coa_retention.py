@@ -7,19 +7,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from itertools import count
 
-import pytest
-
-from tests.conftest import ebs_env
 from worker.coa_retention import prune
 
 NOW = datetime(2026, 11, 29, 3, tzinfo=UTC)
 _seq = count(1)
-
-
-@pytest.fixture
-def env(db, monkeypatch):
-    for name, value in ebs_env(db).items():
-        monkeypatch.setenv(name, value)
 
 
 def open_session(conn, uid: str) -> None:

@@ -20,6 +20,7 @@ from itertools import count
 import pytest
 
 from billing import ledger
+from tests.conftest import COA_SECRET as SECRET
 from tests.nas_simulator import (
     COA_REQUEST,
     DISCONNECT_REQUEST,
@@ -27,7 +28,6 @@ from tests.nas_simulator import (
     reply_packet,
     zero_message_authenticator,
 )
-from tests.system.conftest import SECRET
 from worker.coa import Kind, Reply, build_request, verify_reply
 
 NAS_IP = "127.0.0.1"

@@ -5,28 +5,12 @@ says what its login gave, and the enforcement compares it with what is due."""
 
 from __future__ import annotations
 
-import pytest
-
-from tests.conftest import ebs_env
-from tests.nas_simulator import COA_REQUEST, nas_simulator
-from tests.system.conftest import SECRET
+from tests.nas_simulator import COA_REQUEST
 from tests.system.test_coa import make_nas, make_tariff, record
 from tests.system.test_coa_follows_changes import account_on, enforce, start
 from tests.system.test_coa_speed_schedule import rate_limits
 from tests.web.api_tools import api_as
 from tests.web.conftest import submit
-
-
-@pytest.fixture
-def sim():
-    with nas_simulator(SECRET) as simulator:
-        yield simulator
-
-
-@pytest.fixture
-def worker_env(db, monkeypatch):
-    for name, value in ebs_env(db).items():
-        monkeypatch.setenv(name, value)
 
 
 def _on_line(conn, sim) -> tuple[int, int, str]:
@@ -49,7 +33,7 @@ def _sent_the_new_speed(conn, sim, uid: str) -> None:
     assert record(conn, uid) == [("coa", "speed:50M/50M", "ACK", None, 1, "done")]
 
 
-def test_a_cashier_tariff_change_reaches_the_live_session(as_cashier, conn, worker_env, sim):
+def test_a_cashier_tariff_change_reaches_the_live_session(as_cashier, conn, env, sim):
     account, new, uid = _on_line(conn, sim)
 
     page = submit(as_cashier, f"/cashier/account/{account}/tariff", {"to_tariff": str(new)})
@@ -58,7 +42,7 @@ def test_a_cashier_tariff_change_reaches_the_live_session(as_cashier, conn, work
     _sent_the_new_speed(conn, sim, uid)
 
 
-def test_an_api_tariff_change_reaches_the_live_session(client, conn, staff, worker_env, sim):
+def test_an_api_tariff_change_reaches_the_live_session(client, conn, staff, env, sim):
     account, new, uid = _on_line(conn, sim)
 
     done = api_as(client, "Cashier").post(f"/api/v1/account/{account}/tariff",
