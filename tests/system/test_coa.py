@@ -28,6 +28,7 @@ from tests.nas_simulator import (
     reply_packet,
     zero_message_authenticator,
 )
+from tests.pools import shared_pool
 from worker.coa import Kind, Reply, build_request, verify_reply
 
 NAS_IP = "127.0.0.1"
@@ -70,15 +71,6 @@ def make_nas(conn, port: int, vendor: str = "mikrotik") -> int:
         " coa_attempts) VALUES (%s, %s, %s, %s, %s, 200, 3) RETURNING id",
         (f"nas{next(_seq)}", vendor, NAS_IP, SECRET.decode(), port),
     ).fetchone()[0]
-
-
-def shared_pool(conn, name: str, start: str, end: str) -> int:
-    """The test's one pool for this range (pools may not overlap), made on first use."""
-    found = conn.execute("SELECT id FROM ip_pools WHERE name = %s", (name,)).fetchone()
-    if found:
-        return found[0]
-    return conn.execute("INSERT INTO ip_pools (name, range_start, range_end) VALUES"
-                        " (%s, %s, %s) RETURNING id", (name, start, end)).fetchone()[0]
 
 
 def make_tariff(conn, *, guest_pool: bool = False, speed: str | None = "10M/20M") -> int:

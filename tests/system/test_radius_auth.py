@@ -22,6 +22,7 @@ from stack.servers.base import free_port
 from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests import mschapv2
 from tests.harness import radius_db_fields, start_with_retry
+from tests.pools import shared_pool
 
 SECRET = "auth-secret-1"
 KEY = secrets.token_bytes(32)
@@ -86,13 +87,9 @@ def tariff(dbc, *, chap: bool = False, guest_pool: bool = False, window: bool = 
            speed: str | None = "10M/20M") -> int:
     name = "t-" + os.urandom(4).hex()
     pool_id = guest_id = period_id = None
-    pool_id = dbc.execute(
-        "INSERT INTO ip_pools (name, range_start, range_end) VALUES (%s, '10.0.0.1', "
-        "'10.0.0.254') RETURNING id", (name + "-pool",)).fetchone()["id"]
+    pool_id = shared_pool(dbc, "subscribers", "10.0.0.1", "10.0.0.254")
     if guest_pool:
-        guest_id = dbc.execute(
-            "INSERT INTO ip_pools (name, range_start, range_end) VALUES (%s, '10.99.0.1', "
-            "'10.99.0.254') RETURNING id", (name + "-guest",)).fetchone()["id"]
+        guest_id = shared_pool(dbc, "guests", "10.99.0.1", "10.99.0.254")
     if window:
         period_id = dbc.execute(
             "INSERT INTO time_periods (name) VALUES (%s) RETURNING id", (name,)).fetchone()["id"]
