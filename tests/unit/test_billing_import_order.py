@@ -5,38 +5,26 @@ so the services must not need the tick: what they share with it (the settled tim
 in ``billing.charging.runs``. A circle means two modules are one rule split in two.
 """
 
-import ast
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-def _billing_imports(path: Path, modules: set[str]) -> set[str]:
-    """Every billing module ``path`` imports, at the top or inside a function."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            names = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module] + [f"{node.module}.{alias.name}" for alias in node.names]
-        else:
-            continue
-        found.update(name for name in names if name in modules)
-    return found
+from tests.import_graph import ROOT, module_name, project_imports
 
 
 def _graph() -> dict[str, set[str]]:
-    paths = sorted((ROOT / "billing").rglob("*.py"))
-    modules = {_module_name(p) for p in paths}
-    graph = {_module_name(p): _billing_imports(p, modules) for p in paths}
-    for name, targets in graph.items():  # a package's __init__ is not a dependency
+    """billing's modules and the billing modules each imports (at the top or inside a
+    function); a package's own ``__init__`` is not counted as a dependency."""
+    imports = list(project_imports(packages=("billing",)))
+    modules = {module for module, _ in imports} | {
+        module_name(p, ROOT)[0] for p in (ROOT / "billing").rglob("*.py")
+    }
+    graph: dict[str, set[str]] = {module: set() for module in modules}
+    for module, name in imports:
+        if name in modules:
+            graph[module].add(name)
+        elif name.rsplit(".", 1)[0] in modules:  # ``from billing.x import f``
+            graph[module].add(name.rsplit(".", 1)[0])
+    for name, targets in graph.items():
         targets.discard(name.rsplit(".", 1)[0])
         targets.discard("billing")
+        targets.discard(name)
     return graph
 
 
