@@ -11,6 +11,9 @@ Precedence: when several checks fail, the first in this list wins::
        ACCOUNT_DISABLED          status 'inactive_charged' / 'inactive_uncharged'
     3. TARIFF_INACTIVE           no current tariff, or the tariff is not active
     4. WRONG_ACCESS_TYPE         request kind (PPP / HotSpot / DHCP-IPoE) not the tariff's
+       CHAP_NOT_ENABLED          a CHAP request, and CHAP cannot be checked for this
+                                 subscriber: the tariff does not enable it, or no sealed
+                                 CHAP password is stored (set while no key existed)
     5. WRONG_NAS                 subaccount bound to another NAS
     6. MAC_MISMATCH              bound to a MAC, Calling-Station-Id differs or is missing
     7. IP_MISMATCH               bound to an IP, the request's Framed-IP-Address differs
@@ -89,6 +92,7 @@ class Reason(StrEnum):
     ACCOUNT_SUSPENDED = "account_suspended"
     TARIFF_INACTIVE = "tariff_inactive"
     WRONG_ACCESS_TYPE = "wrong_access_type"
+    CHAP_NOT_ENABLED = "chap_not_enabled"
     WRONG_NAS = "wrong_nas"
     MAC_MISMATCH = "mac_mismatch"
     IP_MISMATCH = "ip_mismatch"
@@ -250,6 +254,9 @@ class AccessFacts:
     guest_pool_id: int | None = None
     # The request and live state.
     request_access: RequestAccess = RequestAccess.PPP
+    # A CHAP request, and whether CHAP can be checked (tariff enables it, password sealed).
+    chap_requested: bool = False
+    chap_available: bool = False
     request_nas_id: int | None = None
     calling_station_id: str | None = None
     framed_ip: str | None = None
@@ -294,6 +301,9 @@ def _connection(facts: AccessFacts) -> Reason | None:
     assert facts.tariff_access_type is not None
     if tariff_access(facts.tariff_access_type) is not RequestAccess(facts.request_access):
         return Reason.WRONG_ACCESS_TYPE
+    if facts.chap_requested and not facts.chap_available:
+        # Said apart from a wrong password: the fix is the tariff or the key, not the user.
+        return Reason.CHAP_NOT_ENABLED
     if facts.bound_nas_id is not None and facts.bound_nas_id != facts.request_nas_id:
         return Reason.WRONG_NAS
     if facts.bind_to_mac and facts.mac_address is not None:

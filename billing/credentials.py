@@ -4,6 +4,13 @@ against, and, only where CHAP is enabled, the cleartext CHAP needs, encrypted at
 CHAP cannot be verified from a hash, so a tariff or NAS that enables it forces us to keep
 the password recoverable. It is sealed with AES-256-GCM under a key that lives outside the
 database (a file or an environment variable): a stolen dump alone does not reveal it.
+
+The sealed value is bound to its subaccount (the id is AES-GCM's associated data, format
+version 2): copied onto another subaccount's row it no longer opens, so whoever can write
+that column cannot hand one subscriber's CHAP password to another login. Values sealed
+before the binding (version 1, no associated data) still open, unbound, so CHAP keeps
+working after an upgrade, and the subaccount's next password change seals it bound (the
+key alone could not re-seal them in a migration: the database never sees the key).
 """
 
 from __future__ import annotations
@@ -21,7 +28,8 @@ from billing.passwords import hash_password
 if TYPE_CHECKING:  # the FreeRADIUS hook imports this module and must load no DB driver
     import psycopg
 
-_VERSION = b"\x01"
+_VERSION = b"\x02"  # bound to the subaccount id (associated data)
+_UNBOUND = b"\x01"  # sealed before the binding; opened, never written
 _NONCE = 12
 _TAG = 16
 
@@ -46,22 +54,38 @@ class CredentialCipher:
             raise CredentialError("the credentials key must be 32 bytes (64 hex digits)")
         self._key = key
 
-    def seal(self, cleartext: str) -> bytes:
+    def seal(self, cleartext: str, subaccount_id: int) -> bytes:
+        """``cleartext`` sealed for ``subaccount_id`` alone."""
         nonce = secrets.token_bytes(_NONCE)
         cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce)
+        cipher.update(_associated(subaccount_id))
         body, tag = cipher.encrypt_and_digest(cleartext.encode())
         return _VERSION + nonce + body + tag
 
-    def open(self, blob: bytes) -> str:
-        if len(blob) < 1 + _NONCE + _TAG or blob[:1] != _VERSION:
+    def open(self, blob: bytes, subaccount_id: int) -> str:
+        """The cleartext, if ``blob`` was sealed under this key for ``subaccount_id`` (or
+        sealed unbound, format 1)."""
+        if len(blob) < 1 + _NONCE + _TAG or blob[:1] not in (_VERSION, _UNBOUND):
             raise CredentialError("not a sealed credential")
         nonce, body, tag = blob[1:1 + _NONCE], blob[1 + _NONCE:-_TAG], blob[-_TAG:]
         cipher = AES.new(self._key, AES.MODE_GCM, nonce=nonce)
+        if blob[:1] == _VERSION:
+            cipher.update(_associated(subaccount_id))
         try:
             return cipher.decrypt_and_verify(body, tag).decode()
         except ValueError:
-            raise CredentialError("sealed credential does not match the key (wrong key or "
-                                  "tampered data)") from None
+            raise CredentialError("sealed credential does not match the key and subaccount "
+                                  "(wrong key, another subaccount's value or tampered data)"
+                                  ) from None
+
+    @staticmethod
+    def is_bound(blob: bytes) -> bool:
+        """Whether ``blob`` is in the bound format (False: re-seal it)."""
+        return blob[:1] == _VERSION
+
+
+def _associated(subaccount_id: int) -> bytes:
+    return b"ebs-chap:subaccount:" + str(int(subaccount_id)).encode()
 
 
 def load_key(key_hex: str, key_file: str | Path, create: bool = False) -> bytes:
@@ -94,11 +118,14 @@ def optional_key(key_hex: str, key_file: str | Path) -> bytes | None:
         return None
 
 
-def network_credentials(password: str, key: bytes | None) -> tuple[str, bytes | None]:
-    """What a subaccount stores for ``password``: its NT hash and, where a key exists, the
-    cleartext sealed for CHAP (None without a key: no stale secret of an old password
-    stays behind)."""
-    sealed = CredentialCipher(key).seal(password) if key is not None else None
+def network_credentials(
+    password: str, key: bytes | None, subaccount_id: int
+) -> tuple[str, bytes | None]:
+    """What subaccount ``subaccount_id`` stores for ``password``: its NT hash and, where a
+    key exists, the cleartext sealed for CHAP, bound to the subaccount (None without a
+    key: no stale secret of an old password stays behind)."""
+    sealed = (CredentialCipher(key).seal(password, subaccount_id)
+              if key is not None else None)
     return nt_password_hash(password), sealed
 
 
@@ -106,7 +133,7 @@ def set_network_password(
     conn: psycopg.Connection, subaccount_id: int, password: str, *, key: bytes | None
 ) -> None:
     """Give a subaccount a new network password (PAP, MS-CHAPv2 and, with a key, CHAP)."""
-    nt_hash, sealed = network_credentials(password, key)
+    nt_hash, sealed = network_credentials(password, key, subaccount_id)
     updated = conn.execute(
         "UPDATE subaccounts SET nt_password_hash = %s, chap_password_encrypted = %s"
         " WHERE id = %s", (nt_hash, sealed, subaccount_id),

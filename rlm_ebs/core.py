@@ -144,7 +144,8 @@ def _credential(stored: StoredFacts, request: AccessRequest, settings: Settings)
         return ()
     if settings.cipher is None:
         raise CredentialError("CHAP is enabled but no credentials key is configured")
-    return (("Cleartext-Password", settings.cipher.open(stored.chap_sealed)),)
+    cleartext = settings.cipher.open(stored.chap_sealed, stored.subaccount_id)
+    return (("Cleartext-Password", cleartext),)
 
 
 def authorize(p: object, settings: Settings, log: Callable[[str], None] = print) -> Result:

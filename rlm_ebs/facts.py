@@ -218,6 +218,8 @@ def access_facts(
         access_window=stored.access_window,
         guest_pool_id=stored.guest_pool_id,
         request_access=request.access,
+        chap_requested=request.chap,
+        chap_available=stored.chap_enabled and stored.chap_sealed is not None,
         request_nas_id=stored.nas_id,
         calling_station_id=request.calling_station_id,
         framed_ip=request.framed_ip,

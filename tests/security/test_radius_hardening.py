@@ -133,3 +133,52 @@ def test_a_reply_checked_with_another_secret_fails(radius, dbc):
     assert not forged.message_authenticator_valid
     assert not forged.response_authenticator_valid
     assert radius_wire.check_reply(request, raw, SECRET.encode()).message_authenticator_valid
+
+
+def test_chap_accept_with_a_signed_reply(radius, dbc):
+    user, _ = subscriber(dbc, tariff(dbc, chap=True))
+    reply = ask(radius, user, chap_password=PASSWORD)
+    assert reply.code == radius_wire.ACCESS_ACCEPT
+    assert_signed(reply)
+    assert ask(radius, user, chap_password="wrong").code == radius_wire.ACCESS_REJECT
+    assert logged(dbc, user) == ["ok", "wrong_password"]
+
+
+def test_chap_on_a_tariff_without_chap_has_its_own_reason(radius, dbc):
+    user, _ = subscriber(dbc, tariff(dbc, chap=False))
+    reply = ask(radius, user, chap_password=PASSWORD)
+    assert reply.code == radius_wire.ACCESS_REJECT
+    assert_signed(reply)
+    assert ask(radius, user, password=PASSWORD).code == radius_wire.ACCESS_ACCEPT  # PAP works
+    assert logged(dbc, user) == ["chap_not_enabled", "ok"]
+
+
+def test_chap_without_a_stored_chap_password_is_not_a_wrong_password(radius, dbc):
+    user, _ = subscriber(dbc, tariff(dbc, chap=True), key=None)  # set while no key existed
+    assert ask(radius, user, chap_password=PASSWORD).code == radius_wire.ACCESS_REJECT
+    assert logged(dbc, user) == ["chap_not_enabled"]
+
+
+def test_a_sealed_chap_password_copied_to_another_subaccount_does_not_open(radius, dbc):
+    chap = tariff(dbc, chap=True)
+    alice, alice_id = subscriber(dbc, chap)
+    mallory, mallory_id = subscriber(dbc, chap)
+    dbc.execute(  # whoever can write the column hands alice's sealed password to mallory
+        "UPDATE subaccounts SET chap_password_encrypted = (SELECT chap_password_encrypted"
+        " FROM subaccounts WHERE id = %s) WHERE id = %s", (alice_id, mallory_id))
+    assert ask(radius, mallory, chap_password=PASSWORD).code == radius_wire.ACCESS_REJECT
+    assert logged(dbc, mallory) == ["internal_error"]  # the seal refused, logged as a fault
+    assert ask(radius, alice, chap_password=PASSWORD).code == radius_wire.ACCESS_ACCEPT
+
+
+def test_a_password_change_reseals_the_chap_password(radius, dbc):
+    user, sub_id = subscriber(dbc, tariff(dbc, chap=True))
+    set_network_password(dbc, sub_id, "new-Pass-2", key=KEY)
+    assert ask(radius, user, chap_password=PASSWORD).code == radius_wire.ACCESS_REJECT
+    assert ask(radius, user, chap_password="new-Pass-2").code == radius_wire.ACCESS_ACCEPT
+    set_network_password(dbc, sub_id, "new-Pass-3", key=None)  # no key: CHAP cleared
+    stored = dbc.execute("SELECT chap_password_encrypted FROM subaccounts WHERE id = %s",
+                         (sub_id,)).fetchone()
+    assert stored["chap_password_encrypted"] is None
+    assert ask(radius, user, chap_password="new-Pass-2").code == radius_wire.ACCESS_REJECT
+    assert logged(dbc, user) == ["wrong_password", "ok", "chap_not_enabled"]

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
-from billing.credentials import CredentialCipher, nt_password_hash
+from billing.credentials import nt_password_hash, set_network_password
 from stack.servers.base import free_port
 from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests import mschapv2
@@ -109,7 +109,7 @@ def tariff(dbc, *, chap: bool = False, guest_pool: bool = False, window: bool = 
 
 
 def subscriber(dbc, tariff_id: int | None, *, balance: str = "100", status: str = "active",
-               password: str = PASSWORD, chap_sealed: bytes | None = None,
+               password: str = PASSWORD, chap_key: bytes | None = None,
                **columns: object) -> str:
     login = "u" + os.urandom(5).hex()
     account_id = dbc.execute(
@@ -125,9 +125,11 @@ def subscriber(dbc, tariff_id: int | None, *, balance: str = "100", status: str 
             "INSERT INTO account_tariffs (account_id, tariff_id, assigned_at) "
             "VALUES (%s, %s, now() - interval '1 day')", (account_id, tariff_id))
     sub_id = dbc.execute(
-        "INSERT INTO subaccounts (account_id, username, nt_password_hash, "
-        "chap_password_encrypted) VALUES (%s, %s, %s, %s) RETURNING id",
-        (account_id, login, nt_password_hash(password), chap_sealed)).fetchone()["id"]
+        "INSERT INTO subaccounts (account_id, username, nt_password_hash) "
+        "VALUES (%s, %s, %s) RETURNING id",
+        (account_id, login, nt_password_hash(password))).fetchone()["id"]
+    if chap_key is not None:  # the CHAP cleartext, sealed for this subaccount
+        set_network_password(dbc, sub_id, password, key=chap_key)
     for column, value in columns.items():  # names are the test's own, never input
         dbc.execute(f"UPDATE subaccounts SET {column} = %s WHERE id = %s", (value, sub_id))
     return login
@@ -314,8 +316,7 @@ def test_dhcp_subscriber_found_by_mac_or_address_without_a_password(radius, dbc)
 
 
 def test_chap_accept_with_the_sealed_password(radius, dbc):
-    sealed = CredentialCipher(KEY).seal(PASSWORD)
-    user = subscriber(dbc, tariff(dbc, chap=True), chap_sealed=sealed)
+    user = subscriber(dbc, tariff(dbc, chap=True), chap_key=KEY)
     reply = auth(radius, [("User-Name", user), ("CHAP-Password", PASSWORD)])
     assert reply.code == "Access-Accept", reply.output
     assert reply.attributes["Mikrotik-Rate-Limit"] == "10M/20M"
@@ -325,8 +326,7 @@ def test_chap_accept_with_the_sealed_password(radius, dbc):
 
 
 def test_chap_is_refused_where_the_tariff_does_not_enable_it(radius, dbc):
-    sealed = CredentialCipher(KEY).seal(PASSWORD)
-    user = subscriber(dbc, tariff(dbc, chap=False), chap_sealed=sealed)
+    user = subscriber(dbc, tariff(dbc, chap=False), chap_key=KEY)
     reply = auth(radius, [("User-Name", user), ("CHAP-Password", PASSWORD)])
     assert reply.code == "Access-Reject"
     assert pap(radius, user).code == "Access-Accept"  # PAP still works from the NT hash

@@ -44,6 +44,7 @@ FAILURES = {
     Reason.ACCOUNT_DISABLED: {"account_status": "inactive_charged"},
     Reason.TARIFF_INACTIVE: {"tariff_active": False},
     Reason.WRONG_ACCESS_TYPE: {"request_access": RequestAccess.HOTSPOT},
+    Reason.CHAP_NOT_ENABLED: {"chap_requested": True, "chap_available": False},
     Reason.WRONG_NAS: {"bound_nas_id": 2},
     Reason.MAC_MISMATCH: {
         "bind_to_mac": True,

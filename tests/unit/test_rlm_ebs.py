@@ -99,7 +99,7 @@ def test_unknown_login_when_rlm_sql_found_nothing():
 
 
 def test_cleartext_only_for_chap_requests_on_chap_tariffs():
-    sealed = CredentialCipher(KEY).seal("chap-secret").hex()
+    sealed = CredentialCipher(KEY).seal("chap-secret", 7).hex()
     chap_facts = FACTS.replace("chap=0", "chap=1")
     chap_request = (("User-Name", "alice"), ("CHAP-Password", "0x" + "00" * 17),
                     ("Framed-Protocol", "PPP"))
@@ -113,7 +113,7 @@ def test_cleartext_only_for_chap_requests_on_chap_tariffs():
 
 
 def test_a_sealed_password_under_another_key_is_an_internal_error_not_a_crash():
-    sealed = CredentialCipher(secrets.token_bytes(32)).seal("x").hex()
+    sealed = CredentialCipher(secrets.token_bytes(32)).seal("x", 7).hex()
     chap_request = (("User-Name", "alice"), ("CHAP-Password", "0x00"), ("Framed-Protocol", "PPP"))
     result, logged = call(facts=FACTS.replace("chap=0", "chap=1"), request=chap_request,
                           extra=(("EBS-Chap-Sealed", sealed),))

@@ -82,8 +82,11 @@ class SubaccountView(EbsModelView):
             settings = current_app.config["EBS_SETTINGS"]
             key = credentials.optional_key(settings.CREDENTIALS_KEY,
                                            settings.CREDENTIALS_KEY_FILE)
+            if key is not None:  # the sealed CHAP password is bound to the row's id
+                self.datamodel.session.add(item)
+                self.datamodel.session.flush()
             item.nt_password_hash, item.chap_password_encrypted = (
-                credentials.network_credentials(password, key))
+                credentials.network_credentials(password, key, item.id))
 
 
 class AccountTariffView(EbsModelView):
