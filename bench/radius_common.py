@@ -18,7 +18,7 @@ from stack.servers.base import ServerError, free_port
 from stack.servers.freeradius import CONF_TEMPLATES, FreeRadiusServer
 from stack.servers.postgres import PostgresServer
 
-SECRET = "bench-secret-1"
+SECRET = "bench-secret-1-for-the-bench"
 NAS_IP = "127.0.0.1"
 DB = "bench"
 WINDOW = 64

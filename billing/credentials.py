@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 from Crypto.Cipher import AES
 from Crypto.Hash import MD4
 
+from billing.errors import Refused
 from billing.passwords import hash_password
 
 if TYPE_CHECKING:  # the FreeRADIUS hook imports this module and must load no DB driver
@@ -116,6 +117,21 @@ def optional_key(key_hex: str, key_file: str | Path) -> bytes | None:
         return load_key(key_hex, key_file)
     except (CredentialError, OSError):
         return None
+
+
+class ChapRefused(Refused):
+    """CHAP asked for where it cannot work; ``code`` says why."""
+
+
+def check_chap_enabling(chap_enabled: bool, key: bytes | None) -> None:
+    """Refuse to enable CHAP on a host without the credentials key (``chap_without_key``):
+    no password could be sealed, so every CHAP login would be refused. ``ebs up`` and the
+    installer generate the key."""
+    if chap_enabled and key is None:
+        raise ChapRefused(
+            "chap_without_key",
+            "CHAP needs the credentials key (CREDENTIALS_KEY or CREDENTIALS_KEY_FILE), "
+            "which this host does not have: without it no CHAP password can be stored")
 
 
 def network_credentials(

@@ -17,7 +17,6 @@ demo left running keeps its banner (one debtor, one suspended, the rest in credi
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, Decimal
@@ -25,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
+from billing import nas_secrets
 from billing import settings as settings_mod
 from billing.charging import tick
 from billing.credentials import nt_password_hash
@@ -91,7 +91,7 @@ def load(conn: psycopg.Connection, now: datetime | None = None,
         if existing:
             secret = existing[0]
         else:
-            secret = secrets.token_urlsafe(12)
+            secret = nas_secrets.generate()
             conn.execute(
                 "INSERT INTO nas (name, vendor, ip_address, secret, description) "
                 "VALUES (%s, 'mikrotik', '127.0.0.1', %s, 'Демо NAS')",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import queue
-import secrets
 import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -30,6 +29,7 @@ from zoneinfo import ZoneInfo
 import click
 import psycopg
 
+from billing import nas_secrets
 from billing.charging import runs, tick
 from cli import seed_data as data
 from cli.common import load_settings, open_db
@@ -123,7 +123,7 @@ def _ensure_reference(conn: psycopg.Connection, tz: str) -> tuple[list[data.Plan
         conn.execute(
             "INSERT INTO nas (name, vendor, ip_address, secret, description) "
             "VALUES (%s, %s, %s, %s, 'created by ebs seed') ON CONFLICT DO NOTHING",
-            (*NAS, secrets.token_hex(8)),
+            (*NAS, nas_secrets.generate()),
         )
         nas_id, nas_ip = conn.execute(
             "SELECT id, host(ip_address) FROM nas WHERE name = %s OR ip_address = %s "

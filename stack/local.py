@@ -11,10 +11,11 @@ from types import SimpleNamespace
 
 import psycopg
 
-from billing import schema
+from billing import credentials, schema
 from billing import settings as settings_mod
 from stack import acct_spool, nas_sync, radius_clients
 from stack.servers.acct_drain import acct_drainer
+from stack.servers.base import ServerError
 from stack.servers.freeradius import FreeRadiusServer
 from stack.servers.nfacctd import NfacctdServer
 from stack.servers.postgres import PostgresServer
@@ -127,7 +128,18 @@ class Stack:
         for problem in found.refused:
             print(f"warning: {problem}", file=sys.stderr)
         self.freeradius.clients = [(c.name, c.ip, c.secret) for c in found.clients]
+        self.ensure_credentials_key()
         self.freeradius.start()
+
+    def ensure_credentials_key(self) -> None:
+        """The key that seals CHAP passwords: without one CHAP never works, so the set-up
+        makes it (CREDENTIALS_KEY_FILE, mode 0600) unless CREDENTIALS_KEY is given. The
+        admin and the worker read the same file."""
+        try:
+            credentials.load_key(self.settings.CREDENTIALS_KEY,
+                                 self.settings.CREDENTIALS_KEY_FILE, create=True)
+        except (credentials.CredentialError, OSError) as exc:
+            raise ServerError(f"credentials key: {exc}") from exc
 
     def sync_radius_clients(self) -> None:
         """Apply the ``nas`` table to the running server, as ``ebs.nas_changed`` does:

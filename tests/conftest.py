@@ -126,7 +126,7 @@ def empty_db(pg_server):
 
 
 # The secret every CoA test's NAS row and simulator share.
-COA_SECRET = b"coa-test-secret"
+COA_SECRET = b"coa-test-secret-of-the-nas"
 
 
 @pytest.fixture

@@ -13,12 +13,13 @@
 --   EBS-Chap-Sealed  := hex of the sealed CHAP cleartext, only when CHAP is enabled
 -- rlm_python3 hands every value to Python through a 1024-byte buffer, so each value is
 -- kept short; the hook refuses a value that reaches the limit rather than misread it.
--- The subscriber is found by User-Name (PPP, HotSpot); failing that, by MAC (the
--- Calling-Station-Id, else a User-Name that is a MAC, as DHCP servers send), then by the
--- request's Framed-IP-Address (IPoE). EBS-Facts says which (by=login|mac|ip): the hook
--- admits a MAC or address match only for DHCP/IPoE requests, where the NAS vouches for
--- the client and there is no password. Nothing matched: no rows, rlm_sql says notfound,
--- the hook rejects unknown_login.
+-- The subscriber is found by User-Name (PPP, HotSpot); failing that, and only when the
+-- request comes from a NAS marked for DHCP/IPoE (nas.dhcp_ipoe), by option 82, by MAC
+-- (the Calling-Station-Id, else a User-Name that is a MAC, as DHCP servers send), then by
+-- the request's Framed-IP-Address (IPoE). EBS-Facts says which (by=login|mac|ip): the
+-- hook also admits a MAC or address match only for DHCP/IPoE requests, where the NAS
+-- vouches for the client and there is no password. Nothing matched: no rows, rlm_sql
+-- says notfound, the hook rejects unknown_login.
 --
 -- The Access-Request path, cheaper per request in PostgreSQL's CPU (ebs bench radius-auth).
 -- An accept cost three statements (facts, lease, auth log); measured one call at a time,
@@ -59,9 +60,20 @@ DECLARE
     v_period integer;
     v_nas integer;
     v_facts text;
+    v_dhcp_ipoe boolean;
 BEGIN
     SELECT sa.id INTO v_id FROM subaccounts sa WHERE sa.username = p_username;
     IF v_id IS NULL THEN
+        -- Password-less lookups only for a NAS that serves DHCP/IPoE (the same client
+        -- rule as below: the packet's source, else NAS-IP-Address).
+        SELECT nas.dhcp_ipoe INTO v_dhcp_ipoe
+          FROM nas
+         WHERE nas.ip_address = p_src_ip OR nas.ip_address = p_nas_ip
+         ORDER BY (nas.ip_address = p_src_ip) IS TRUE DESC
+         LIMIT 1;
+        IF v_dhcp_ipoe IS NOT TRUE THEN
+            RETURN;
+        END IF;
         SELECT s.subaccount_id, s.found_by INTO v_id, v_by
           FROM ebs_radius_subaccount(p_username, p_calling_station_id, p_framed_ip,
                                      p_remote_id, p_circuit_id) s;

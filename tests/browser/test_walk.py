@@ -24,7 +24,7 @@ pytestmark = pytest.mark.slow
 
 NEW_ADMIN_PASSWORD = "Admin-Secret-2026"
 CASHIER = ("kassir", "Kassir-Secret-1")
-NAS_SECRET = b"walk-coa-secret"
+NAS_SECRET = b"walk-coa-secret-of-the-nas"
 LIST = "table.table-bordered"  # FAB's list and show tables (not the search form's)
 SUBSCRIBER = {"contract": "77001", "login": "ivanov", "full_name": "Иванов Иван Иванович",
               "username": "ivanov-ppp"}

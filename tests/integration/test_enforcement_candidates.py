@@ -87,7 +87,7 @@ def _grid(tariffs: dict[str, int]) -> list[tuple]:
 def _populate(conn, tariffs: dict[str, int]) -> None:
     nas = conn.execute(
         "INSERT INTO nas (name, vendor, ip_address, secret, coa_port) VALUES"
-        " ('grid', 'mikrotik', '127.0.0.1', 'grid-secret', 3799) RETURNING id").fetchone()[0]
+        " ('grid', 'mikrotik', '127.0.0.1', 'grid-secret-16ch', 3799) RETURNING id").fetchone()[0]
     started_base = DAY.replace(hour=23)
     for (status, balance, blocked), tariff, given, guest_ip, last, minutes in _grid(tariffs):
         n = next(_seq)

@@ -17,9 +17,11 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from billing import nas_secrets
 from billing.credentials import set_network_password
+from stack.radius_clients import RadiusClient
 from stack.servers.base import free_port
-from stack.servers.freeradius import FreeRadiusServer
+from stack.servers.freeradius import FreeRadiusServer, radclient
 from tests import radius_wire
 from tests.harness import radius_db_fields, start_with_retry
 from tests.pools import shared_pool
@@ -182,3 +184,39 @@ def test_a_password_change_reseals_the_chap_password(radius, dbc):
     assert stored["chap_password_encrypted"] is None
     assert ask(radius, user, chap_password="new-Pass-2").code == radius_wire.ACCESS_REJECT
     assert logged(dbc, user) == ["wrong_password", "ok", "chap_not_enabled"]
+
+
+def test_nas_secrets_shorter_than_16_are_refused_and_generated_ones_are_long(dbc):
+    with pytest.raises(psycopg.errors.CheckViolation):
+        dbc.execute("INSERT INTO nas (name, ip_address, secret) "
+                    "VALUES ('short', '192.0.2.31', 'fifteen-chars..')")
+    with pytest.raises(nas_secrets.SecretRefused) as refused:
+        nas_secrets.given_or_generated("fifteen-chars..")
+    assert refused.value.code == "nas_secret_short"
+    generated = {nas_secrets.given_or_generated("") for _ in range(20)}
+    assert len(generated) == 20
+    assert all(len(s) >= 32 and not s.startswith("-") for s in generated)
+    for secret in generated:  # clients.conf holds each literally
+        RadiusClient("nasx", "192.0.2.32", secret).validated()
+    assert nas_secrets.given_or_generated("sixteen-chars-ok") == "sixteen-chars-ok"
+
+
+def dhcp_request(radius: FreeRadiusServer, mac: str) -> str | None:
+    """A DHCP server's Access-Request: the client's MAC as User-Name, no password."""
+    return radclient(radius.auth_port, "auth", SECRET, [
+        ("User-Name", mac), ("NAS-IP-Address", "127.0.0.1"),
+        ("Message-Authenticator", "0x00")], raddb=radius.directory, timeout=2.0).code
+
+
+def test_a_mac_as_user_name_logs_in_only_from_a_nas_marked_for_dhcp_ipoe(radius, dbc):
+    mac = "02:" + secrets.token_hex(5).upper()
+    mac = ":".join(mac.replace(":", "")[i:i + 2] for i in range(0, 12, 2))
+    subscriber(dbc, tariff(dbc, access_type="dhcp"), mac_address=mac)
+    assert dhcp_request(radius, mac) == "Access-Reject"  # the NAS serves no DHCP/IPoE
+    assert logged(dbc, mac) == ["unknown_login"]
+    dbc.execute("UPDATE nas SET dhcp_ipoe = true WHERE name = 'local'")
+    try:
+        assert dhcp_request(radius, mac) == "Access-Accept"
+    finally:
+        dbc.execute("UPDATE nas SET dhcp_ipoe = false WHERE name = 'local'")
+    assert logged(dbc, mac) == ["unknown_login", "ok"]

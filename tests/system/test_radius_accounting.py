@@ -26,7 +26,7 @@ from stack.servers.freeradius import FreeRadiusServer, radclient
 from tests.conftest import ebs_env
 from tests.harness import radius_db_fields, start_with_retry
 
-SECRET = "acct-secret-1"
+SECRET = "acct-secret-1-for-tests"
 GIB4 = 2**32
 # Packets without an Event-Timestamp happen "now": the scenario starts a few hours ago.
 T0 = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(hours=3)
@@ -122,7 +122,7 @@ def new_session() -> str:
 def test_start_creates_the_open_session_resolved_to_the_subscriber(radius, dbc):
     nas_id = dbc.execute(
         "INSERT INTO nas (name, ip_address, secret, acct_interim_interval) "
-        "VALUES ('nas-start', '198.51.100.7', 'secret-1', 120) RETURNING id"
+        "VALUES ('nas-start', '198.51.100.7', 'secret-1-of-nas-start', 120) RETURNING id"
     ).fetchone()["id"]
     account_id = dbc.execute(
         "INSERT INTO accounts (contract, login) VALUES ('C-1', 'bob') RETURNING id"

@@ -24,7 +24,7 @@ from tests import mschapv2
 from tests.harness import radius_db_fields, start_with_retry
 from tests.pools import shared_pool
 
-SECRET = "auth-secret-1"
+SECRET = "auth-secret-1-for-tests"
 KEY = secrets.token_bytes(32)
 PASSWORD = "s3cret-Pass"
 NAS_INTERIM = 120
@@ -230,7 +230,8 @@ def test_suspended_account(radius, dbc):
 
 def other_nas(dbc) -> int:
     return dbc.execute(
-        "INSERT INTO nas (name, ip_address, secret) VALUES (%s, %s, 'secret-2') RETURNING id",
+        "INSERT INTO nas (name, ip_address, secret) VALUES (%s, %s, 'far-secret-2-16c') "
+        "RETURNING id",
         ("far-" + os.urandom(3).hex(), f"192.0.2.{secrets.randbelow(250) + 1}"),
     ).fetchone()["id"]
 
@@ -293,6 +294,7 @@ def test_stale_sessions_do_not_count_and_a_static_address_is_replied(radius, dbc
 
 
 def test_dhcp_subscriber_found_by_mac_or_address_without_a_password(radius, dbc):
+    dbc.execute("UPDATE nas SET dhcp_ipoe = true WHERE name = 'local'")  # serves DHCP/IPoE
     dhcp = tariff(dbc)
     dbc.execute("UPDATE tariffs SET access_type = 'dhcp' WHERE id = %s", (dhcp,))
     subscriber(dbc, dhcp, mac_address="02:00:00:00:00:01")

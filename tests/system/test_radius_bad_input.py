@@ -41,8 +41,10 @@ def bad_db(pg_server, template_db):
 def dbc(bad_db):
     with psycopg.connect(bad_db, autocommit=True, row_factory=dict_row) as connection:
         connection.execute(
-            "INSERT INTO nas (name, vendor, ip_address, secret, acct_interim_interval) "
-            "VALUES ('local', 'mikrotik', '127.0.0.1', %s, %s)", (SECRET, NAS_INTERIM))
+            # A NAS serving DHCP/IPoE: its requests may find subscribers without a login.
+            "INSERT INTO nas (name, vendor, ip_address, secret, acct_interim_interval, "
+            "dhcp_ipoe) VALUES ('local', 'mikrotik', '127.0.0.1', %s, %s, true)",
+            (SECRET, NAS_INTERIM))
         yield connection
 
 
@@ -108,7 +110,7 @@ def test_unknown_or_forged_nas_ip_address_does_not_change_the_nas(radius, dbc, s
     """The packet's source, vouched for by the NAS's secret, names the NAS; a
     NAS-IP-Address no NAS has, or another NAS's, changes nothing."""
     far = dbc.execute("INSERT INTO nas (name, vendor, ip_address, secret) VALUES "
-                      "('far', 'cisco', '192.0.2.77', 'far-secret') RETURNING id").fetchone()
+                      "('far', 'cisco', '192.0.2.77', 'far-secret-16-ch') RETURNING id").fetchone()
     user = subscriber(dbc, tariff(dbc))
     for nas_ip in ("198.51.100.1", "192.0.2.77"):
         reply = send(radius, [("User-Name", user), ("User-Password", PASSWORD),

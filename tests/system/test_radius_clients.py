@@ -44,7 +44,7 @@ def radius(db, dbc, state):
     """The server ``ebs up`` would run: its directory under the state dir, its clients
     from the nas table (here one far-away NAS, none on 127.0.0.1 yet)."""
     dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('far', '192.0.2.10', "
-                "'far-secret-1')")
+                "'far-secret-1-for-tests')")
     params = conninfo_to_dict(db)
 
     def make() -> FreeRadiusServer:
@@ -73,16 +73,16 @@ def login(radius: FreeRadiusServer, user: str, secret: str) -> RadiusReply:
 
 def test_a_new_nas_and_a_new_secret_take_effect_through_the_task(radius, dbc):
     user = subscriber(dbc, tariff(dbc))
-    assert login(radius, user, "local-secret-1").code is None  # not a client yet
+    assert login(radius, user, "local-secret-1-for-tests").code is None  # not a client yet
     assert "unknown client" in radius.log.read_text()
 
     nas_id = dbc.execute(
         "INSERT INTO nas (name, vendor, ip_address, secret) VALUES ('Офис NAS', 'mikrotik', "
-        "'127.0.0.1', 'local-secret-1') RETURNING id").fetchone()["id"]
+        "'127.0.0.1', 'local-secret-1-for-tests') RETURNING id").fetchone()["id"]
     result = nas_changed(nas_id)
     assert result["restarted"] is True, result
     assert f"nas{nas_id} 127.0.0.1" in result["clients"]
-    assert login(radius, user, "local-secret-1").code == "Access-Accept"
+    assert login(radius, user, "local-secret-1-for-tests").code == "Access-Accept"
     block = (radius.directory / "clients.conf").read_text()
     assert "require_message_authenticator = yes" in block
     assert (radius.directory / "clients.conf").stat().st_mode & 0o077 == 0
@@ -92,20 +92,20 @@ def test_a_new_nas_and_a_new_secret_take_effect_through_the_task(radius, dbc):
     assert nas_changed(nas_id)["restarted"] is False
     assert radius.pid() == pid
 
-    dbc.execute("UPDATE nas SET secret = 'local-secret-2' WHERE id = %s", (nas_id,))
+    dbc.execute("UPDATE nas SET secret = 'local-secret-2-for-tests' WHERE id = %s", (nas_id,))
     assert nas_changed(nas_id)["restarted"] is True
-    assert login(radius, user, "local-secret-2").code == "Access-Accept"
-    assert login(radius, user, "local-secret-1").code is None  # the old secret is dropped
+    assert login(radius, user, "local-secret-2-for-tests").code == "Access-Accept"
+    assert login(radius, user, "local-secret-1-for-tests").code is None  # the old secret is dropped
 
     dbc.execute("DELETE FROM nas WHERE id = %s", (nas_id,))
     assert nas_changed(nas_id)["restarted"] is True
-    assert login(radius, user, "local-secret-2").code is None
+    assert login(radius, user, "local-secret-2-for-tests").code is None
     assert "Traceback" not in radius.log.read_text()
 
 
 def test_a_restart_lost_after_the_file_was_written_is_made_good(radius, dbc):
     dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('local', '127.0.0.1', "
-                "'local-secret-1')")
+                "'local-secret-1-for-tests')")
     nas_changed()
     pid = radius.pid()
     # The worker wrote the file and died before the restart: the file is newer than the
@@ -124,7 +124,7 @@ def test_a_refused_configuration_leaves_the_running_server_and_its_file(radius, 
     before, pid = path.read_text(), radius.pid()
     (radius.directory / "mods-enabled" / "broken").write_text("this is { not a module\n")
     dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('local', '127.0.0.1', "
-                "'local-secret-1')")
+                "'local-secret-1-for-tests')")
     with pytest.raises(ConfigError):
         nas_changed()
     assert radius.pid() == pid
@@ -135,18 +135,19 @@ def test_a_nas_that_cannot_be_a_client_is_left_out_not_fatal(radius, dbc):
     # Rows from before the table's check: the table now refuses them, so drop it here.
     dbc.execute("ALTER TABLE nas DROP CONSTRAINT nas_secret_renderable")
     dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('quoted', '192.0.2.11', "
-                "'bad\"secret')")
+                "'bad\"secret-of-16-chars')")
     dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('local', '127.0.0.1', "
-                "'local-secret-1')")
+                "'local-secret-1-for-tests')")
     result = nas_changed()
     assert result["restarted"] is True
     assert [r for r in result["refused"] if "quoted" in r]
     user = subscriber(dbc, tariff(dbc))
-    assert login(radius, user, "local-secret-1").code == "Access-Accept"
+    assert login(radius, user, "local-secret-1-for-tests").code == "Access-Accept"
 
 
 def test_the_table_refuses_a_secret_freeradius_could_not_read(dbc):
-    for secret in ('with"quote', "with\\slash", "with${var}", "кириллица"):
+    for secret in ('with"quote-and-16-chars', "with\\slash-and-16-chars", "with${var}-and-16-chars",
+                   "кириллица-и-ещё-16-знаков"):
         with pytest.raises(psycopg.errors.CheckViolation):
             dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('x', '192.0.2.12', "
                         "%s)", (secret,))

@@ -25,7 +25,7 @@ from stack.servers.base import free_port
 from stack.servers.freeradius import FreeRadiusServer, RadiusReply, radclient
 from tests.harness import radius_db_fields, start_with_retry
 
-SECRET = "lease-secret-1"
+SECRET = "lease-secret-1-for-tests"
 PASSWORD = "lease-Pass-1"
 NAS_IP = "127.0.0.1"
 
@@ -328,7 +328,7 @@ def test_custom_reply_attributes_for_accept_and_guest(radius, dbc):
     tariff_id = tariff(dbc, pool(dbc, "10.32.0.1", "10.32.0.4"), guest)
     nas_id = dbc.execute("SELECT id FROM nas WHERE name = 'local'").fetchone()["id"]
     far_nas = dbc.execute(
-        "INSERT INTO nas (name, ip_address, secret) VALUES (%s, '192.0.2.77', 'secret-9') "
+        "INSERT INTO nas (name, ip_address, secret) VALUES (%s, '192.0.2.77', 'secret-9-16-char') "
         "RETURNING id", ("far-" + os.urandom(3).hex(),)).fetchone()["id"]
     dbc.cursor().executemany(
         "INSERT INTO radius_reply_attributes (tariff_id, nas_id, attribute, op, value, "

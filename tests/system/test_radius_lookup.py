@@ -35,8 +35,10 @@ def lookup_db(pg_server, template_db):
 def dbc(lookup_db):
     with psycopg.connect(lookup_db, autocommit=True, row_factory=dict_row) as connection:
         connection.execute(
-            "INSERT INTO nas (name, vendor, ip_address, secret, acct_interim_interval) "
-            "VALUES ('local', 'mikrotik', '127.0.0.1', %s, %s)", (SECRET, NAS_INTERIM))
+            # A NAS serving DHCP/IPoE: its requests may find subscribers without a login.
+            "INSERT INTO nas (name, vendor, ip_address, secret, acct_interim_interval, "
+            "dhcp_ipoe) VALUES ('local', 'mikrotik', '127.0.0.1', %s, %s, true)",
+            (SECRET, NAS_INTERIM))
         yield connection
 
 

@@ -114,7 +114,7 @@ def _rows_for_every_new_list(conn, n: int, offset: int) -> None:
     for i in range(offset, offset + n):
         a, b = _tariff(conn, f"A{i}"), _tariff(conn, f"B{i}")
         nas = conn.execute("INSERT INTO nas (name, ip_address, secret) VALUES (%s, %s,"
-                           " 'secret-1') RETURNING id", (f"n{i}", f"192.0.2.{i + 1}")
+                           " 'secret-1-for-tests') RETURNING id", (f"n{i}", f"192.0.2.{i + 1}")
                            ).fetchone()[0]
         account = conn.execute("INSERT INTO accounts (contract, login) VALUES (%s, %s)"
                                " RETURNING id", (f"c{i}", f"l{i}")).fetchone()[0]

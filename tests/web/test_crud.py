@@ -130,7 +130,8 @@ def test_changes_land_in_the_audit_log(as_admin, conn, staff):
         "name": "Audited", "access_type": "pppoe", "package_cost": "700.00",
         "suspension_cost": "0", "suspension_min_balance": "0"})
     submit(as_admin, "/nasview/add", {
-        "name": "nas1", "vendor": "cisco", "ip_address": "192.0.2.1", "secret": "s3cret-nas"})
+        "name": "nas1", "vendor": "cisco", "ip_address": "192.0.2.1",
+        "secret": "s3cret-nas-for-tests"})
     rows = conn.execute(
         "SELECT action, object_type, object_id, old_values, new_values, staff_user_id "
         "FROM staff_audit_log ORDER BY id").fetchall()

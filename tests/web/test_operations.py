@@ -49,7 +49,7 @@ def queued(broker) -> list[tuple[str, list]]:
 def _nas(conn) -> int:
     return conn.execute(
         "INSERT INTO nas (name, vendor, ip_address, secret) "
-        "VALUES ('core', 'mikrotik', '10.9.0.1', 'secret-123') RETURNING id").fetchone()[0]
+        "VALUES ('core', 'mikrotik', '10.9.0.1', 'secret-123-16-ch') RETURNING id").fetchone()[0]
 
 
 def _sessions(conn, count: int, start: int = 0, nas_ip: str = "10.9.0.1") -> None:
@@ -105,7 +105,7 @@ def test_nas_edit_announces_the_change_once(as_admin, conn, broker):
     nas = _nas(conn)
     submit(as_admin, f"/nasview/edit/{nas}", {
         "name": "core-2", "vendor": "mikrotik", "ip_address": "10.9.0.1",
-        "secret": "secret-123", "coa_port": "3799", "acct_interim_interval": "300",
+        "secret": "secret-123-16-ch", "coa_port": "3799", "acct_interim_interval": "300",
         "description": ""})
     assert conn.execute("SELECT name FROM nas").fetchone()[0] == "core-2"
     assert queued(broker) == [("ebs.nas_changed", [nas])]
@@ -113,7 +113,7 @@ def test_nas_edit_announces_the_change_once(as_admin, conn, broker):
 
 def test_nas_add_and_delete_announce_too(as_admin, conn, broker):
     submit(as_admin, "/nasview/add", {
-        "name": "edge", "vendor": "cisco", "ip_address": "10.9.0.2", "secret": "secret-456",
+        "name": "edge", "vendor": "cisco", "ip_address": "10.9.0.2", "secret": "secret-456-16-ch",
         "description": ""})
     nas = conn.execute("SELECT id FROM nas WHERE name = 'edge'").fetchone()[0]
     listing = as_admin.get("/nasview/list/")
@@ -202,7 +202,7 @@ def test_without_a_broker_the_edit_stands_and_the_kick_says_so(app, as_admin, co
     nas = _nas(conn)
     submit(as_admin, f"/nasview/edit/{nas}", {
         "name": "core-3", "vendor": "mikrotik", "ip_address": "10.9.0.1",
-        "secret": "secret-123", "description": ""})
+        "secret": "secret-123-16-ch", "description": ""})
     assert conn.execute("SELECT name FROM nas").fetchone()[0] == "core-3"
     _sessions(conn, 1)
     page = _action(as_admin, "opensessionview", "kick", "sess-1")

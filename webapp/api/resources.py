@@ -16,6 +16,7 @@ from marshmallow.validate import OneOf
 from sqlalchemy.exc import IntegrityError
 
 from webapp.api.base import EbsModelApi, ReadOnlyModelApi, invalid
+from webapp.credential_checks import chap_needs_key
 from webapp.models.accounts import Account
 from webapp.models.ledger import LedgerEntry
 from webapp.models.radius import OpenSession
@@ -91,8 +92,9 @@ class TariffApi(WritableModelApi):
                "suspension_max_days"]
     list_columns = show_columns = ["id", *_fields]
     add_columns = edit_columns = _fields
-    validators_columns = {name: _not_negative for name in
-                          ("package_cost", "suspension_cost", "suspension_min_balance")}
+    validators_columns = {**{name: _not_negative for name in
+                             ("package_cost", "suspension_cost", "suspension_min_balance")},
+                          "chap_enabled": chap_needs_key}
     order_columns = ["id", "name"]
     base_order = ("name", "asc")
 

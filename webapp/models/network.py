@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from flask_appbuilder import Model
-from sqlalchemy import BigInteger, ForeignKey, Integer, Text
+from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, Text
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -44,6 +44,7 @@ class Nas(Model):
     vendor: Mapped[str] = mapped_column(Text, default="mikrotik")
     ip_address: Mapped[str] = mapped_column(INET, unique=True)
     secret: Mapped[str] = mapped_column(Text)
+    dhcp_ipoe: Mapped[bool] = mapped_column(Boolean, default=False)
     coa_port: Mapped[int] = mapped_column(Integer, default=3799)
     coa_timeout_ms: Mapped[int] = mapped_column(Integer, default=3000)
     coa_attempts: Mapped[int] = mapped_column(Integer, default=3)

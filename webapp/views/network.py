@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 from wtforms import IntegerField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from billing import nas_secrets
 from billing.speeds import VENDORS
 from webapp import tasks_client
 from webapp.models.network import IpPool, Nas
@@ -104,8 +105,8 @@ class NasView(AdminOnlyModelView):
     search_columns = ["name", "ip_address"]
     search_form_extra_fields = {"ip_address": text_field(_l("IP address"))}
     show_exclude_columns = ["secret"]
-    add_columns = edit_columns = ["name", "vendor", "ip_address", "secret", "coa_port",
-                                  "acct_interim_interval", "description"]
+    add_columns = edit_columns = ["name", "vendor", "ip_address", "secret", "dhcp_ipoe",
+                                  "coa_port", "acct_interim_interval", "description"]
     add_form_extra_fields = edit_form_extra_fields = {
         "vendor": choice_field(_l("Vendor"), [(v, VENDOR_LABELS[v]) for v in VENDORS]),
         "ip_address": text_field(_l("IP address"), DataRequired(), IpAddress()),
@@ -118,15 +119,22 @@ class NasView(AdminOnlyModelView):
     }
     validators_columns = {
         "name": [DataRequired()],
-        "secret": [DataRequired(), Length(min=6, message=_l("At least 6 characters."))],
+        # Empty: one is generated (billing.nas_secrets), as the table's check asks.
+        "secret": [Optional(), Length(min=nas_secrets.MIN_LENGTH,
+                                      message=_l("At least 16 characters; leave it empty to "
+                                                 "have one generated."))],
     }
     description_columns = {
         "coa_port": _l("Empty: the vendor's usual port (MikroTik 3799, Cisco 1700)."),
         "acct_interim_interval": _l("Seconds; empty: the vendor preset."),
+        "secret": _l("At least 16 characters; empty: a 43-character one is generated."),
+        "dhcp_ipoe": _l("The NAS serves DHCP/IPoE: its requests may find a subscriber "
+                        "without a password, by option 82, MAC or address."),
     }
     label_columns = {
         "name": _l("Name"), "vendor": _l("Vendor"), "ip_address": _l("IP address"),
         "secret": _l("RADIUS secret"), "coa_port": _l("CoA port"),
+        "dhcp_ipoe": _l("DHCP / IPoE"),
         "acct_interim_interval": _l("Interim interval"), "description": _l("Description"),
     }
 
@@ -135,6 +143,7 @@ class NasView(AdminOnlyModelView):
         for column, value in preset.items():
             if getattr(item, column) in (None, ""):
                 setattr(item, column, value)
+        item.secret = nas_secrets.given_or_generated(item.secret)
 
     def pre_add(self, item: Nas) -> None:
         self._apply_preset(item)  # before the column defaults, which are MikroTik's

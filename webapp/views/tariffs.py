@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from webapp.credential_checks import ChapNeedsKey
 from webapp.models.tariffs import OnetimeService, PeriodicService, Tariff, TariffSpeed
 from webapp.validators import NonNegativeMoney, SpeedSyntax
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field, prefix
@@ -100,6 +101,7 @@ class TariffView(EbsModelView):
         "package_cost": [NonNegativeMoney()],
         "suspension_cost": [NonNegativeMoney()],
         "suspension_max_days": [Optional(), NumberRange(min=1)],
+        "chap_enabled": [ChapNeedsKey()],
     }
     related_views = [PeriodicServiceView, OnetimeServiceView, TariffSpeedView]
     label_columns = {
