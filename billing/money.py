@@ -7,28 +7,50 @@ agree, and the SQL twins (``ebs_round_money``, ``ebs_prorate``) are tested again
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, DecimalException
+
+from billing.errors import Refused
 
 CENT = Decimal("0.01")
+# The largest amount a NUMERIC(14,2) column holds: an amount beyond it is a typing
+# error or an attack, never money.
+MONEY_LIMIT = Decimal("999999999999.99")
 
 
-class MoneyError(ValueError):
-    """An amount that is not a valid sum of money (a float, NaN, too many decimals…)."""
+class MoneyError(Refused):
+    """An amount that is not a valid sum of money. ``code`` says why, for every adapter
+    to word once: ``not_an_amount`` (text, a float, NaN, Infinity), ``too_many_decimals``
+    or ``out_of_range`` (beyond :data:`MONEY_LIMIT`)."""
 
 
 def to_money(value: Decimal | int | str) -> Decimal:
-    """Parse an amount exactly; floats are refused because they are already inexact."""
+    """Parse an amount exactly: the one rule every form, API field and command applies.
+
+    Floats are refused because they are already inexact; NaN and Infinity because no
+    comparison or sum with them means anything; amounts beyond the column's range and
+    fractions of a kopeck because storing them would fail or round silently.
+    """
     if isinstance(value, (float, bool)):
-        raise MoneyError(f"amounts must be Decimal, int or str, not {type(value).__name__}")
+        raise MoneyError("not_an_amount",
+                         f"amounts must be Decimal, int or str, not {type(value).__name__}")
     try:
-        amount = Decimal(value)
-    except (InvalidOperation, TypeError):
-        raise MoneyError(f"not an amount: {value!r}") from None
+        amount = Decimal(value.strip() if isinstance(value, str) else value)
+    except (DecimalException, TypeError, ValueError):
+        raise MoneyError("not_an_amount", f"not an amount: {_shown(value)}") from None
     if not amount.is_finite():
-        raise MoneyError(f"not an amount: {value!r}")
+        raise MoneyError("not_an_amount", f"not an amount: {_shown(value)}")
+    if amount.copy_abs() > MONEY_LIMIT:
+        raise MoneyError("out_of_range", f"amount {_shown(value)} is out of range "
+                                         f"(at most {MONEY_LIMIT})")
     if amount != amount.quantize(CENT, rounding=ROUND_HALF_UP):
-        raise MoneyError(f"amount {value!r} has more than 2 decimals")
+        raise MoneyError("too_many_decimals", f"amount {_shown(value)} has more than 2 decimals")
     return amount.quantize(CENT)
+
+
+def _shown(value: object) -> str:
+    """The refused value for a message, cut short (it may be a megabyte of digits)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def round_money(value: Decimal | int) -> Decimal:

@@ -7,7 +7,7 @@ tariff's rules apply unchanged; a refusal prints its reason code and exits 1.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import click
@@ -15,6 +15,7 @@ import psycopg
 
 from billing import promise, suspension, transfer
 from billing.errors import Refused
+from billing.money import MoneyError, to_money
 from cli.charge_commands import _parse_at
 from cli.common import load_settings, open_db
 
@@ -30,10 +31,11 @@ def _account_id(conn: psycopg.Connection, account: str) -> int:
 
 
 def _money(value: str) -> Decimal:
+    """An amount argument by ``billing.money``'s rule (finite, in range, two decimals)."""
     try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise click.BadParameter(f"{value!r} is not an amount (e.g. 150.00)") from None
+        return to_money(value)
+    except MoneyError as exc:
+        raise click.BadParameter(f"{exc} (e.g. 150.00)") from None
 
 
 def _refused(exc: Refused) -> click.ClickException:

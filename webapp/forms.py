@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import DecimalField, HiddenField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
-from webapp.validators import NonNegativeMoney
+from webapp.validators import Money, NonNegativeMoney
 
 
 class _NotZero:
@@ -39,7 +39,8 @@ class CorrectionForm(PaymentForm):
     """A manual correction may take money off (negative) as well as add it."""
 
     amount = DecimalField(_l("Amount"), places=2, widget=BS3TextFieldWidget(),
-                          validators=[InputRequired(message=_l("Enter the amount.")), _NotZero()])
+                          validators=[InputRequired(message=_l("Enter the amount.")), Money(),
+                                      _NotZero()])
     description = StringField(_l("Reason"), widget=BS3TextFieldWidget(),
                               validators=[DataRequired(message=_l("Give the reason.")),
                                           Length(max=500)])

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from decimal import Decimal, InvalidOperation
 
 from flask import current_app, request
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
 from billing.ip_pools import PoolError, check_pool_range, check_range
+from billing.money import MoneyError, to_money
 from billing.speeds import Speed
 
 
@@ -98,15 +98,39 @@ class SpeedSyntax:
             raise ValidationError(_l("Not a valid speed: %(why)s", why=str(exc))) from None
 
 
-class NonNegativeMoney:
+MONEY_REFUSALS = {
+    "not_an_amount": _l("Not an amount: %(v)s"),
+    "too_many_decimals": _l("At most two decimals (kopecks)."),
+    "out_of_range": _l("The amount is too large."),
+}
+
+
+def money_message(exc: MoneyError, raw: object):
+    """The operator's words for a refused amount (the rule is ``billing.money.to_money``)."""
+    shown = str(raw)
+    return MONEY_REFUSALS.get(exc.code, MONEY_REFUSALS["not_an_amount"]) % {
+        "v": shown if len(shown) <= 40 else shown[:37] + "..."}
+
+
+class Money:
+    """Any amount ``billing.money.to_money`` takes: finite, within NUMERIC(14,2), at most
+    two decimals. It reads what was typed, so NaN or 1E+30 never reach a comparison."""
+
     def __call__(self, form, field) -> None:
-        if field.data in (None, ""):
+        if field.process_errors:  # not a number at all: the field has said so
+            return
+        raw = field.raw_data[0] if field.raw_data else field.data
+        if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
             return
         try:
-            value = Decimal(str(field.data))
-        except InvalidOperation:
-            raise ValidationError(_l("Not an amount: %(v)s", v=field.data)) from None
-        if value < 0:
+            field.data = to_money(raw)
+        except MoneyError as exc:
+            field.data = None  # later validators and the form's re-display see no value
+            raise ValidationError(money_message(exc, raw)) from None
+
+
+class NonNegativeMoney(Money):
+    def __call__(self, form, field) -> None:
+        super().__call__(form, field)
+        if field.data is not None and field.data < 0:
             raise ValidationError(_l("The amount cannot be negative."))
-        if value != value.quantize(Decimal("0.01")):
-            raise ValidationError(_l("At most two decimals (kopecks)."))

@@ -8,7 +8,6 @@ and come in only as strings, checked to have at most two decimals.
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import g, request
@@ -18,12 +17,12 @@ from flask_appbuilder.hooks import before_request
 from marshmallow import Schema, ValidationError, fields
 from sqlalchemy import Numeric
 
+from billing.money import MONEY_LIMIT, MoneyError, to_money
 from webapp.api import password_lock
 from webapp.views.base import EbsModelView
 from webapp.views.ledger import raw_connection
 
 READ = ("can_get", "can_info")
-MONEY_LIMIT = Decimal("999999999999.99")  # numeric(14,2)
 
 
 class Money(fields.Decimal):
@@ -34,7 +33,7 @@ class Money(fields.Decimal):
         "not_string": 'Send the amount as a string, e.g. "100.00".',
         "invalid": "Not a valid amount.",
         "places": "An amount has at most two decimals.",
-        "range": "The amount is out of range.",
+        "range": f"The amount is out of range (at most {MONEY_LIMIT}).",
     }
 
     def __init__(self, **kwargs: Any) -> None:
@@ -42,20 +41,18 @@ class Money(fields.Decimal):
                     **kwargs.pop("metadata", {})}
         super().__init__(places=2, as_string=True, metadata=metadata, **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs) -> Decimal:
+    def _deserialize(self, value, attr, data, **kwargs):
+        """``billing.money.to_money``'s rule, each refusal as this field's message."""
         if not isinstance(value, str):
             raise self.make_error("not_string")
         try:
-            amount = Decimal(value.strip())
-        except InvalidOperation as exc:
-            raise self.make_error("invalid") from exc
-        if not amount.is_finite():
-            raise self.make_error("invalid")
-        if amount.as_tuple().exponent < -2:
-            raise self.make_error("places")
-        if abs(amount) > MONEY_LIMIT:
-            raise self.make_error("range")
-        return amount.quantize(Decimal("0.01"))
+            return to_money(value)
+        except MoneyError as exc:
+            raise self.make_error(_MONEY_ERRORS.get(exc.code, "invalid")) from None
+
+
+_MONEY_ERRORS = {"not_an_amount": "invalid", "too_many_decimals": "places",
+                 "out_of_range": "range"}
 
 
 class MoneyConverter(Model2SchemaConverter):

@@ -19,12 +19,13 @@ from flask_appbuilder.models.filters import BaseFilter
 from flask_appbuilder.models.sqla.filters import FilterEqual, SQLAFilterConverter
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import DateTime, func, select, text
+from sqlalchemy import DateTime, Numeric, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
 from webapp import audit
+from webapp.validators import Money
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +194,19 @@ def prefix(*columns: str) -> dict[str, list[type[BaseFilter]]]:
     return {column: [FilterLowerPrefix] for column in columns}
 
 
+def with_money_rule(model, validators: dict) -> dict:
+    """``validators`` plus :class:`~webapp.validators.Money` for each money column
+    (NUMERIC with two decimals) of ``model`` that has no money validator yet."""
+    out = dict(validators)
+    for column in model.__table__.columns:
+        if not (isinstance(column.type, Numeric) and column.type.scale == 2):
+            continue
+        present = list(out.get(column.key, []))
+        if not any(isinstance(v, Money) for v in present):
+            out[column.key] = [*present, Money()]
+    return out
+
+
 class EbsModelView(ModelView):
     """Base of our CRUD views: 25 rows a page, readable by Cashier and ReadOnly unless a
     view says otherwise; writes stay with Admin."""
@@ -200,6 +214,14 @@ class EbsModelView(ModelView):
     page_size = 25
     role_grants: dict[str, tuple[str, ...]] = {"Cashier": READ, "ReadOnly": READ}
     audited = True  # every add, edit and delete lands in staff_audit_log
+
+    def _init_forms(self) -> None:
+        """Every money column's field takes only what ``billing.money`` takes (a view
+        that names its own money validator keeps it): NaN, 1E+30 or 0.001 typed into any
+        admin form is a message under the field, never a database error."""
+        self.validators_columns = with_money_rule(self.datamodel.obj,
+                                                  self.validators_columns or {})
+        super()._init_forms()
 
     def fill_defaults(self, item) -> None:
         """An input left empty takes the column's default instead of NULL (the ORM would

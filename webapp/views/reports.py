@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -18,7 +19,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
-from webapp.reports import COUNT, DAILY_UP_TO_DAYS, DATE, KIND, MONEY, REPORTS, Report
+from webapp.reports import COUNT, DAILY_UP_TO_DAYS, DATE, KIND, MONEY, REPORTS, TEXT, Report
 from webapp.views.ledger import kind_label
 
 PAGE_SIZE = 100
@@ -69,6 +70,27 @@ def bars(report: Report, rows: list) -> list[dict]:
              "width": round(100 * abs(row[value_key] or 0) / top, 1)} for row in rows]
 
 
+# What a spreadsheet program reads as the start of a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A text cell a spreadsheet shows as text: one that would start a formula (a
+    subscriber named ``=HYPERLINK(...)``) gets a leading single quote. A plain number
+    such as a phone ``+79001234567`` or ``-12.50`` stays as it is: it computes nothing."""
+    if len(text) > 1 and text.startswith(_FORMULA_START) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def csv_cell(kind: str, value) -> str:
+    """A value as the CSV carries it: :func:`cell`, text cells made spreadsheet-safe
+    (the figures we format ourselves cannot hold a formula)."""
+    shown = cell(kind, value)
+    return spreadsheet_safe(shown) if kind == TEXT else shown
+
+
 def csv_lines(report: Report, rows: Iterable) -> Iterator[str]:
     """The CSV, a batch of lines at a time; a BOM first so spreadsheet programs read the
     Cyrillic headers as UTF-8."""
@@ -77,7 +99,7 @@ def csv_lines(report: Report, rows: Iterable) -> Iterator[str]:
     buffer.write("\ufeff")
     writer.writerow([str(c.label) for c in report.columns])
     for n, row in enumerate(rows, 1):
-        writer.writerow([cell(c.kind, row[c.key]) for c in report.columns])
+        writer.writerow([csv_cell(c.kind, row[c.key]) for c in report.columns])
         if n % CSV_BATCH == 0:
             yield buffer.getvalue()
             buffer.seek(0)
