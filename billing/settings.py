@@ -17,6 +17,7 @@ import runpy
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from urllib.parse import quote
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_SETTINGS = Path("/etc/ebs/settings_local.py")
@@ -37,6 +38,15 @@ DEFAULTS: dict[str, Any] = {
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": 56379,
     "REDIS_DB": 0,
+    # Redis's password (requirepass): the broker carries it in its URL. Empty: the one in
+    # REDIS_PASSWORD_FILE (empty: STATE_DIR/secrets/redis.password), which the local
+    # stack generates once, readable by its owner only.
+    "REDIS_PASSWORD": "",
+    "REDIS_PASSWORD_FILE": "",
+    # How far ahead of the worker's clock a task posted through the broker may name its
+    # moment (ebs.charge_tick's ``at``): clocks of two hosts differ a little, a moment
+    # further ahead is refused (``ebs charge --at`` is free to name any).
+    "TASK_CLOCK_SKEW_SECONDS": 120,
     # The local stack listens on loopback; a production box sets its NAS-facing address.
     "RADIUS_LISTEN_IP": "127.0.0.1",
     "RADIUS_AUTH_PORT": 11812,
@@ -166,5 +176,28 @@ def database_conninfo(settings: SimpleNamespace, dbname: str | None = None) -> s
     return make_conninfo(**params)
 
 
+def redis_password_file(settings: SimpleNamespace) -> Path:
+    """Where the Redis password is kept (``REDIS_PASSWORD_FILE``, else under STATE_DIR)."""
+    named = getattr(settings, "REDIS_PASSWORD_FILE", "")
+    return Path(named) if named else Path(settings.STATE_DIR) / "secrets" / "redis.password"
+
+
+def redis_password(settings: SimpleNamespace) -> str:
+    """``REDIS_PASSWORD`` (e.g. ``EBS_REDIS_PASSWORD``), else the password file's; empty
+    when neither exists (Redis then refuses the connection: it always asks for one)."""
+    if getattr(settings, "REDIS_PASSWORD", ""):
+        return settings.REDIS_PASSWORD
+    path = redis_password_file(settings)
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        raise SettingsError(f"cannot read the Redis password file {path}: {exc}") from exc
+
+
 def redis_url(settings: SimpleNamespace) -> str:
-    return f"redis://{settings.REDIS_HOST}:{settings.REDIS_PORT}/{settings.REDIS_DB}"
+    """The broker's URL, its password included (so never printed or logged)."""
+    password = redis_password(settings)
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{settings.REDIS_HOST}:{settings.REDIS_PORT}/{settings.REDIS_DB}"

@@ -25,7 +25,8 @@ def _print_demo(settings, info: demo.DemoInfo) -> None:
     click.echo("Demo data loaded.")
     click.echo(f"  PostgreSQL   postgresql://{settings.DB_USER}@127.0.0.1:{settings.DB_PORT}/"
                f"{settings.DB_NAME}")
-    click.echo(f"  Redis        redis://127.0.0.1:{settings.REDIS_PORT}/{settings.REDIS_DB}")
+    click.echo(f"  Redis        redis://127.0.0.1:{settings.REDIS_PORT}/{settings.REDIS_DB} "
+               f"(password in {settings_mod.redis_password_file(settings)})")
     click.echo(f"  RADIUS       {settings.RADIUS_LISTEN_IP} auth {settings.RADIUS_AUTH_PORT}, "
                f"acct {settings.RADIUS_ACCT_PORT} (subscribers join with the AAA module)")
     click.echo(f"  NetFlow      {settings.NETFLOW_LISTEN_IP}:{settings.NETFLOW_PORT}/udp "

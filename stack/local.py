@@ -13,7 +13,7 @@ import psycopg
 
 from billing import credentials, schema
 from billing import settings as settings_mod
-from stack import acct_spool, nas_sync, radius_clients
+from stack import acct_spool, nas_sync, radius_clients, secret_file
 from stack.servers.acct_drain import acct_drainer
 from stack.servers.base import ServerError
 from stack.servers.freeradius import FreeRadiusServer
@@ -45,7 +45,8 @@ class Stack:
             socket_dir=self.run_dir,
             user=settings.DB_USER,
         )
-        self.redis = RedisServer(self.state / "redis", settings.REDIS_PORT)
+        self.redis = RedisServer(self.state / "redis", settings.REDIS_PORT,
+                                 password=settings_mod.redis_password(settings))
         # How FreeRADIUS's rlm_sql and nfacctd reach the local database.
         database = {"db_host": "127.0.0.1", "db_port": settings.DB_PORT,
                     "db_name": settings.DB_NAME, "db_user": settings.DB_USER,
@@ -96,7 +97,7 @@ class Stack:
         return [
             Component("postgresql", self._start_postgres, self.postgres.stop,
                       self.postgres.running, f"127.0.0.1:{s.DB_PORT}"),
-            Component("redis", self.redis.start, self.redis.stop, self.redis.running,
+            Component("redis", self._start_redis, self.redis.stop, self.redis.running,
                       f"127.0.0.1:{s.REDIS_PORT}"),
             Component("freeradius", self._start_freeradius, self.freeradius.stop,
                       self.freeradius.running,
@@ -112,6 +113,15 @@ class Stack:
                       "one beat"),
             Component("web", self.web.start, self.web.stop, self.web.running, self.web.url),
         ]
+
+    def _start_redis(self) -> None:
+        """Redis asks for a password: ``REDIS_PASSWORD`` when set, else the password
+        file's, generated (mode 0600) on the first start. The worker, beat and web app
+        read the same file through ``billing.settings.redis_url``."""
+        if not self.redis.password:
+            self.redis.password = secret_file.ensure(
+                settings_mod.redis_password_file(self.settings))
+        self.redis.start()
 
     def _start_postgres(self) -> None:
         self.postgres.start()

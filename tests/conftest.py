@@ -4,6 +4,7 @@ per test cloned from a migrated template (a file copy, a few tens of millisecond
 from __future__ import annotations
 
 import os
+import secrets
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -147,7 +148,9 @@ def env(db, monkeypatch):
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("redis")
-    server = start_with_retry(lambda: RedisServer(base, free_port(), persistent=False))
+    password = secrets.token_urlsafe(24)  # as the local stack's: no client gets in without
+    server = start_with_retry(lambda: RedisServer(base, free_port(), persistent=False,
+                                                  password=password))
     yield server
     server.stop()
 

@@ -4,25 +4,25 @@ batches by ``stack.acct_spool`` (beat runs it every few seconds)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import psycopg
 
 from billing import settings as settings_mod
 from billing.db import connect
 from stack import acct_spool
+from worker import arguments
 from worker.app import celery
 
 
 @celery.task(name="ebs.acct_drain")
 def acct_drain(spool_dir: str | None = None) -> dict:
-    """Drain the spool directory of this host (``RADIUS_ACCT_SPOOL_DIR`` by default).
+    """Drain the spool directory of this host (``RADIUS_ACCT_SPOOL_DIR``); a
+    ``spool_dir`` naming any other directory is refused.
 
     Idempotent and exclusive per directory: a run that overlaps another returns ``busy``;
     a run that dies is resumed by the next from the last committed batch.
     """
     settings = settings_mod.load()
-    directory = Path(spool_dir) if spool_dir else acct_spool.spool_dir(settings)
+    directory = arguments.spool_directory(spool_dir, settings)
     if not acct_spool.has_work(directory):
         return acct_spool.DrainResult().as_dict()
     try:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from billing import settings as settings_mod
 from billing.charging.tick import charge
 from billing.db import connect
+from worker import arguments
 from worker.app import celery
 
 
@@ -16,11 +16,11 @@ def charge_tick(at: str | None = None) -> dict:
     """Charge everything due up to ``at`` (ISO time, default now) for all accounts.
 
     Safe to deliver twice or to run beside another tick: every charge has its ledger key.
+    A moment beyond the clock (``TASK_CLOCK_SKEW_SECONDS``) is refused: posted through
+    the broker, it would charge every account for periods not yet begun.
     """
     settings = settings_mod.load()
-    moment = datetime.fromisoformat(at) if at else datetime.now(UTC)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+    moment = arguments.moment(at, settings)
     with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
         summary = charge(conn, moment, ZoneInfo(settings.TIME_ZONE))
     return summary.as_dict()

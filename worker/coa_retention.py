@@ -24,6 +24,7 @@ import psycopg
 
 from billing import settings as settings_mod
 from billing.db import connect
+from worker import arguments
 from worker.app import celery
 
 __all__ = ["BATCH", "prune", "prune_coa"]
@@ -77,11 +78,10 @@ def prune(conn: psycopg.Connection, before: datetime, batch: int = BATCH) -> tup
 @celery.task(name="ebs.prune_coa")
 def prune_coa(at: str | None = None) -> dict:
     """Delete CoA/Disconnect records older than ``COA_RETENTION_DAYS`` (beat, daily).
-    ``at`` (ISO 8601) replaces the clock for tests and replays; safe to run twice."""
+    ``at`` (ISO 8601) replaces the clock for tests and replays, never a moment ahead of
+    it (records still kept would go); safe to run twice."""
     settings = settings_mod.load()
-    now = datetime.fromisoformat(at) if at else datetime.now(UTC)
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
+    now = arguments.moment(at, settings)
     before = now - timedelta(days=int(settings.COA_RETENTION_DAYS))
     with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
         deleted, batches = prune(conn, before)

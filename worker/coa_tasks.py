@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from billing import settings as settings_mod
 from billing.db import connect
 from billing.enforcement import DISCONNECTED, Request, Wanted, speed_change, verdict
+from worker import arguments
 from worker.app import celery
 from worker.coa_store import Sent, perform
 from worker.live_sessions import action, fetch_one, load_tariff_rules
@@ -41,6 +42,8 @@ def _refused(session_id: str, error: str) -> dict:
 @celery.task(name="ebs.kick_session")
 def kick_session(session_id: str, reason: str = "admin") -> dict:
     """Disconnect-Request for one open session (desired state 'disconnected')."""
+    session_id = arguments.session_key(session_id)
+    reason = arguments.text(reason, "reason")
     settings = settings_mod.load()
     with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
         row = fetch_one(conn, datetime.now(UTC), session_id)
@@ -59,6 +62,7 @@ def change_speed(session_id: str) -> dict:
     a session whose account may not have full access (that is ``ebs.enforce_access``'s
     business) and when there is nothing to send (no speed, or a vendor we cannot shape).
     """
+    session_id = arguments.session_key(session_id)
     settings = settings_mod.load()
     tz = ZoneInfo(settings.TIME_ZONE)
     now = datetime.now(UTC)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from billing import settings as settings_mod
 from stack import nas_sync, radius_clients
+from worker import arguments
 from worker.app import celery
 
 
@@ -20,6 +21,7 @@ def nas_changed(nas_id: int | None = None) -> dict:
     """Re-render the clients from the ``nas`` table and restart the local FreeRADIUS if
     they changed. ``nas_id`` names the edited NAS (for the record; every NAS is rendered);
     the beat sends it without one as a periodic check."""
+    nas_id = arguments.integer_id(nas_id, "nas_id")
     settings = settings_mod.load()
     result = nas_sync.sync_clients(
         settings_mod.database_conninfo(settings),

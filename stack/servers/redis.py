@@ -1,12 +1,16 @@
-"""A private Redis: its own config, directory and port, daemonised, on 127.0.0.1 only."""
+"""A private Redis: its own config, directory and port, daemonised, on 127.0.0.1 only, and
+asking every client for its password (any local user can reach a loopback port: without
+one, anybody on the host could post Celery tasks)."""
 
 from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from stack.servers.base import ServerError, log_tail, read_pid, run, stop_pid, tcp_open, wait_until
+from stack.servers.templates import write_private
 
 
 @dataclass
@@ -14,6 +18,7 @@ class RedisServer:
     directory: Path
     port: int
     persistent: bool = True  # the broker's queue survives a restart of the local stack
+    password: str = ""  # requirepass; the config file holding it is the owner's only
 
     @property
     def pidfile(self) -> Path:
@@ -25,7 +30,8 @@ class RedisServer:
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        auth = f":{quote(self.password, safe='')}@" if self.password else ""
+        return f"redis://{auth}127.0.0.1:{self.port}/0"
 
     def _config(self) -> str:
         lines = [
@@ -38,6 +44,10 @@ class RedisServer:
             f"dir {self.directory}",
             "databases 16",
         ]
+        if self.password:
+            if any(c.isspace() or c in "\"'" for c in self.password):
+                raise ServerError("the Redis password may not hold spaces or quotes")
+            lines.append(f"requirepass {self.password}")
         lines += ["appendonly yes", "appendfsync everysec"] if self.persistent else ['save ""']
         return "\n".join(lines) + "\n"
 
@@ -52,7 +62,7 @@ class RedisServer:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         conf = self.directory / "redis.conf"
-        conf.write_text(self._config())
+        write_private(conf, self._config(), 0o600)
         run([binary, str(conf)])
         wait_until(self.running, 20, f"redis on port {self.port}", self.log)
 

@@ -91,6 +91,7 @@ def stack(db, redis_server, tmp_path) -> Iterator[Stack]:
         "EBS_REDIS_HOST": "127.0.0.1",
         "EBS_REDIS_PORT": str(redis_server.port),
         "EBS_REDIS_DB": REDIS_DB,
+        "EBS_REDIS_PASSWORD": redis_server.password,
         "EBS_SECRET_KEY": uuid.uuid4().hex,
         "EBS_LANGUAGE_CODE": "en",
         "PYTHONPATH": str(settings_mod.PROJECT_ROOT),

@@ -21,7 +21,7 @@ def test_second_postgres_and_redis_beside_the_first(pg_server, redis_server, tmp
             b.execute("SELECT 1")
             ports = {a.execute("SHOW port").fetchone()[0], b.execute("SHOW port").fetchone()[0]}
         assert ports == {str(pg_server.port), str(pg2.port)}
-        r1 = redis.Redis(port=redis_server.port)
+        r1 = redis.Redis.from_url(redis_server.url)
         r2 = redis.Redis(port=rd2.port)
         r1.set("who", "first")
         r2.set("who", "second")

@@ -169,6 +169,7 @@ def test_outage_spools_every_packet_and_the_drain_applies_each_once(pg, radius, 
     # The beat's task finds the database still away: it reports and leaves the spool.
     for name, value in ebs_env(pg.conninfo(DB)).items():
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EBS_RADIUS_ACCT_SPOOL_DIR", str(spool))  # the task drains no other
     from worker.acct_drain_tasks import acct_drain
 
     assert acct_drain.run(spool_dir=str(spool))["pending"]

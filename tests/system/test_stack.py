@@ -87,8 +87,12 @@ def test_up_with_demo_status_and_down(tmp_path):
             ).fetchone()
         assert counts == (10, 3, 1, 1)
 
-        client = Celery(broker=f"redis://127.0.0.1:{env['EBS_REDIS_PORT']}/0",
-                        backend=f"redis://127.0.0.1:{env['EBS_REDIS_PORT']}/0")
+        # ebs up generated Redis's password into the state directory, for its owner only.
+        password_file = tmp_path / "var" / "secrets" / "redis.password"
+        assert password_file.stat().st_mode & 0o777 == 0o600
+        url = (f"redis://:{password_file.read_text().strip()}@127.0.0.1:"
+               f"{env['EBS_REDIS_PORT']}/0")
+        client = Celery(broker=url, backend=url)
         result = client.send_task("ebs.health").get(timeout=60)
         assert result["schema_current"] is True
 

@@ -22,12 +22,13 @@ def web_settings(web_settings, redis_server):
     web_settings.REDIS_HOST = "127.0.0.1"
     web_settings.REDIS_PORT = redis_server.port
     web_settings.REDIS_DB = 0
+    web_settings.REDIS_PASSWORD = redis_server.password
     return web_settings
 
 
 @pytest.fixture
 def broker(redis_server):
-    client = redis.Redis(port=redis_server.port)
+    client = redis.Redis.from_url(redis_server.url)
     client.delete(QUEUE)
     yield client
     client.delete(QUEUE)
