@@ -72,8 +72,9 @@ DEFAULTS: dict[str, Any] = {
     # ebs.prune_coa deletes older finished ones, never the latest of a live session.
     "COA_RETENTION_DAYS": 90,
     # The key that encrypts CHAP cleartext passwords at rest; kept outside the database so
-    # a dump alone reveals nothing. EBS_CREDENTIALS_KEY (64 hex digits) overrides the file.
-    "CREDENTIALS_KEY_FILE": str(PROJECT_ROOT / "var" / "secrets" / "credentials.key"),
+    # a dump alone reveals nothing. EBS_CREDENTIALS_KEY (64 hex digits) overrides the file;
+    # an empty file name means STATE_DIR/secrets/credentials.key, which ebs up creates.
+    "CREDENTIALS_KEY_FILE": "",
     "CREDENTIALS_KEY": "",
     # Payment gateways and SMS, names as in ExpertBilling's settings.
     "GETPAID_BACKENDS": [],
@@ -134,6 +135,9 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
                 raise SettingsError(f"EBS_{name} must be an integer, got {raw!r}") from None
         else:
             values[name] = raw
+    if not values["CREDENTIALS_KEY_FILE"]:
+        values["CREDENTIALS_KEY_FILE"] = str(
+            Path(values["STATE_DIR"]) / "secrets" / "credentials.key")
     values["GETPAID_BACKENDS"] = _backend_names(values["GETPAID_BACKENDS"])
     values["GETPAID_BACKENDS_SETTINGS"] = _backend_settings(values["GETPAID_BACKENDS_SETTINGS"])
     return SimpleNamespace(**values)
