@@ -64,6 +64,23 @@ DEFAULTS: dict[str, Any] = {
     # The web app's session and token signing key; empty: one is generated once under
     # STATE_DIR/secrets and kept.
     "SECRET_KEY": "",
+    # The web app behind HTTPS: session cookies are then sent over HTTPS only (Secure).
+    "WEB_HTTPS": False,
+    # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; from
+    # anyone else the header is ignored and the connection's address is the client's.
+    "WEB_TRUSTED_PROXIES": [],
+    # How long an API refresh token lives, in seconds (a day). A password change, a
+    # deactivation or a source network the staff member may no longer use ends it sooner.
+    "WEB_REFRESH_TOKEN_SECONDS": 86400,
+    # Login attempts (UI form and API) a source address, and one login, may fail in a
+    # moving window (Flask-Limiter's notation); the next attempt gets 429 until it moves.
+    "WEB_LOGIN_RATE_LIMIT": "20 per 10 minutes",
+    "WEB_LOGIN_RATE_LIMIT_PER_LOGIN": "10 per 10 minutes",
+    # After this many failed passwords in a row a login is locked for
+    # WEB_LOGIN_LOCKOUT_SECONDS, doubled for each further failure up to the maximum.
+    "WEB_LOGIN_LOCKOUT_FAILURES": 5,
+    "WEB_LOGIN_LOCKOUT_SECONDS": 60,
+    "WEB_LOGIN_LOCKOUT_MAX_SECONDS": 3600,
     # The admin's and cabinet's language when the browser asks for none we speak.
     "LANGUAGE_CODE": "ru",
     # Where FreeRADIUS spools accounting in "spool" mode; empty: under STATE_DIR.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -22,8 +23,12 @@ from flask import Flask
 from sqlalchemy.engine import URL
 
 from billing import settings as settings_mod
+from webapp import login_guard
 from webapp.extensions import csrf, db, make_appbuilder
+from webapp.headers import add_security_headers
 from webapp.security import enforce_password_change, password_policy, sync_role_permissions
+from webapp.session_guard import check_browser_session
+from webapp.staff_networks import client_address, trusted_proxies
 
 HERE = Path(__file__).resolve().parent
 LANGUAGES = {
@@ -81,6 +86,13 @@ def database_url(settings: SimpleNamespace) -> URL:
     )
 
 
+def flag(value) -> bool:
+    """A yes/no setting, also when it comes from an ``EBS_*`` variable as text."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)
+
+
 def flask_config(settings: SimpleNamespace) -> dict:
     return {
         "APP_NAME": "EBS",
@@ -92,6 +104,22 @@ def flask_config(settings: SimpleNamespace) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,  # a cashier's form stays valid through the shift
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": flag(settings.WEB_HTTPS),
+        "JWT_REFRESH_TOKEN_EXPIRES": timedelta(seconds=int(settings.WEB_REFRESH_TOKEN_SECONDS)),
+        # Login limits (webapp.login_guard) counted in Redis, shared by every worker.
+        "RATELIMIT_ENABLED": True,  # FAB turns the limiter off unless its own limit is on
+        "RATELIMIT_STORAGE_URI": settings_mod.redis_url(settings),
+        "RATELIMIT_STRATEGY": "moving-window",
+        # Redis down: each worker counts in its own memory meanwhile (the locks, kept in
+        # PostgreSQL, hold regardless), so staff can still log in.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_KEY_FUNC": client_address,
+        "RATELIMIT_KEY_PREFIX": "ebs-web",
+        "AUTH_RATE_LIMITED": False,  # FAB's own single limit: ours are set in login_guard
+        "EBS_TRUSTED_PROXIES": trusted_proxies(settings.WEB_TRUSTED_PROXIES),
+        "EBS_LOGIN_LOCKOUT_FAILURES": settings.WEB_LOGIN_LOCKOUT_FAILURES,
+        "EBS_LOGIN_LOCKOUT_SECONDS": settings.WEB_LOGIN_LOCKOUT_SECONDS,
+        "EBS_LOGIN_LOCKOUT_MAX_SECONDS": settings.WEB_LOGIN_LOCKOUT_MAX_SECONDS,
         "AUTH_TYPE": 1,  # AUTH_DB
         "AUTH_USER_REGISTRATION": False,
         "FAB_CREATE_DB": False,  # sql/migrations own every table, FAB's included
@@ -116,6 +144,9 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
     app = Flask(__name__, template_folder=str(HERE / "templates"))
     app.config.update(flask_config(settings))
     app.config.update(overrides)
+    # Unknown logins check this hash: the same method, so the same work, as a real one.
+    app.config.setdefault("AUTH_DB_FAKE_PASSWORD_HASH_CHECK",
+                          login_guard.dummy_hash(app.config["FAB_PASSWORD_HASH_METHOD"]))
     db.init_app(app)
     csrf.init_app(app)
     with app.app_context():
@@ -126,9 +157,12 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
         from webapp.api import register_api
 
         register_api(appbuilder)
+        login_guard.install(appbuilder, settings)
         sync_role_permissions(appbuilder)
         # gunicorn --preload forks after this: children must open their own connections.
         db.session.remove()
         db.engine.dispose()
+    app.before_request(lambda: check_browser_session(appbuilder))
     app.before_request(enforce_password_change)
+    app.after_request(add_security_headers)
     return app

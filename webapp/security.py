@@ -14,12 +14,20 @@ from collections.abc import Iterable
 
 from flask import flash, g, redirect, request, session, url_for
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
+from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.sqla.manager import SecurityManager
 from flask_appbuilder.security.views import ResetMyPasswordView
+from flask_appbuilder.validators import PasswordComplexityValidator
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import text
+from werkzeug.security import check_password_hash
+from wtforms import PasswordField
+from wtforms.validators import DataRequired, EqualTo, ValidationError
 
+from webapp import login_guard
+from webapp.session_guard import remember, token_user
 from webapp.staff_networks import client_address, login_allowed
 
 # Passwords shipped in the documentation and the demo; a login with one of them must
@@ -61,14 +69,41 @@ def _violates_policy(password: str) -> bool:
     return False
 
 
+def current_password_matches(_form, field) -> None:
+    """Changing one's password takes the current one: a session left open (or taken)
+    is not enough to lock its owner out."""
+    if not check_password_hash(g.user.password or "", field.data or ""):
+        raise ValidationError(str(_l("The current password is wrong.")))
+
+
+class OwnPasswordForm(DynamicForm):
+    current_password = PasswordField(
+        _l("Current password"), validators=[DataRequired(), current_password_matches],
+        widget=BS3PasswordFieldWidget())
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(), PasswordComplexityValidator()],
+        widget=BS3PasswordFieldWidget())
+    conf_password = PasswordField(
+        _l("Confirm Password"),
+        validators=[EqualTo("password", message=_l("Passwords must match"))],
+        widget=BS3PasswordFieldWidget())
+
+
 class ForcedResetMyPasswordView(ResetMyPasswordView):
-    """The own-password form; a successful change lifts the forced-change lock."""
+    """The own-password form; a successful change lifts the forced-change lock and keeps
+    this session (every other session of the staff member ends)."""
+
+    form = OwnPasswordForm
 
     def form_post(self, form) -> None:
         super().form_post(form)
         session.pop(MUST_CHANGE_KEY, None)
+        remember(self.appbuilder.sm.get_user_by_id(g.user.id))
 
 
+# The request's permissions and, in the same round trip, whether the staff member may
+# work from the request's address (a marker row when not).
+_NETWORK_REFUSED = ("ebs:network", "refused")
 _ROLE_PERMISSIONS = text(
     """
     SELECT p.name, v.name
@@ -77,6 +112,9 @@ _ROLE_PERMISSIONS = text(
       JOIN ab_permission p ON p.id = pv.permission_id
       JOIN ab_view_menu v ON v.id = pv.view_menu_id
      WHERE pvr.role_id = ANY(:ids)
+    UNION ALL
+    SELECT 'ebs:network', 'refused'
+     WHERE ebs_staff_login_allowed(:user_id, CAST(:address AS inet)) IS FALSE
     """
 )
 
@@ -87,25 +125,61 @@ class EbsSecurityManager(SecurityManager):
     def create_db(self) -> None:
         """The schema, roles included, comes from sql/migrations; nothing to create."""
 
-    def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
+    def _access_facts(self, user) -> set[tuple[str, str]]:
         """FAB asks the database once per check, and a page makes dozens (menu, buttons,
-        related views); here a request loads the user's permissions in one query."""
+        related views); here a request loads the user's permissions in one query, which
+        also answers the source-network rule for this request's address."""
         role_ids = tuple(sorted(r.id for r in self.get_user_roles(user) if r is not None))
+        key = (getattr(user, "id", None), role_ids)
         cached = g.get("ebs_permissions")
-        if cached is None or cached[0] != role_ids:
-            rows = self.session.execute(_ROLE_PERMISSIONS, {"ids": list(role_ids)}).all()
-            cached = (role_ids, {(perm, view) for perm, view in rows})
+        if cached is None or cached[0] != key:
+            rows = self.session.execute(_ROLE_PERMISSIONS, {
+                "ids": list(role_ids), "user_id": key[0], "address": client_address(),
+            }).all()
+            cached = (key, {(perm, view) for perm, view in rows})
             g.ebs_permissions = cached
-        return (permission_name, view_name) in cached[1]
+        return cached[1]
+
+    def _has_view_access(self, user, permission_name: str, view_name: str) -> bool:
+        return (permission_name, view_name) in self._access_facts(user)
+
+    def network_allowed(self, user) -> bool:
+        """May ``user`` work from this request's address (checked on every request)?"""
+        return _NETWORK_REFUSED not in self._access_facts(user)
 
     def auth_user_db(self, username, password):
-        user = super().auth_user_db(username, password)
-        if user is not None and not login_allowed(self.session, user.id, client_address()):
-            flash(str(_l("Logins of %(user)s are not allowed from %(address)s.",
-                         user=user.username, address=client_address())), "danger")
+        """FAB's check (the same hash work for unknown logins), behind the lock of
+        ``login_guard``; every refusal is audited and answers alike, whatever its reason
+        (a source network the staff member may not use included)."""
+        address, login = client_address(), str(username or "")
+        known = self.find_user(username=username) if login else None
+        if known is not None and not known.is_active:
+            known = None
+        until = login_guard.locked_until(self.session, known.id) if known else None
+        if until is not None:
+            check_password_hash(known.password or "", password or "")  # the same work
+            login_guard.audit(self.session, "login_refused", login, known.id, address,
+                              "locked")
+            self.session.commit()
+            login_guard.announce_lock(until)
             return None
-        if user is not None and _violates_policy(password or ""):
+        user = super().auth_user_db(username, password)
+        if user is None:
+            reason = "wrong_password" if known is not None else "unknown_login"
+            login_guard.refused(self.session, login, known, address, reason)
+            return None
+        if not login_allowed(self.session, user.id, address):
+            login_guard.refused(self.session, login, user, address, "network")
+            return None
+        remember(user)
+        if _violates_policy(password or ""):
             session[MUST_CHANGE_KEY] = user.id
+        return user
+
+    def load_user_jwt(self, _jwt_header, jwt_data):
+        user = token_user(self, super().load_user_jwt(_jwt_header, jwt_data), jwt_data)
+        if user is None:
+            g.pop("user", None)
         return user
 
 

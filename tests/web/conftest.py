@@ -36,6 +36,8 @@ def settings_for(conninfo: str, web_state):
 
 
 FAST_HASH = "pbkdf2:sha256:1000"  # the format of production, fewer rounds for speed
+# Login limits count in process here; tests/security counts them in a real Redis.
+LIMITS_STORAGE = "memory://"
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +50,8 @@ def web_template(pg_server, template_db, web_state):
     name = f"webtpl_{uuid.uuid4().hex[:12]}"
     pg_server.create_database(name, template=template_db)
     create_app(settings_for(pg_server.conninfo(name), web_state), TESTING=True,
-               FAB_PASSWORD_HASH_METHOD=FAST_HASH)  # closes its connections when done
+               FAB_PASSWORD_HASH_METHOD=FAST_HASH,
+               RATELIMIT_STORAGE_URI=LIMITS_STORAGE)  # closes its connections when done
     yield name
     pg_server.drop_database(name)
 
@@ -85,7 +88,7 @@ def app(web_settings, staff):
 
     # The template holds every permission already (web_template).
     application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH,
-                             FAB_UPDATE_PERMS=False)
+                             FAB_UPDATE_PERMS=False, RATELIMIT_STORAGE_URI=LIMITS_STORAGE)
     yield application
     with application.app_context():
         from webapp.extensions import db as sqla

@@ -63,12 +63,14 @@ def test_default_password_locks_every_resource_until_it_is_changed(client, conn)
 
     # A weak new password is refused with the field's message; a good one lifts the lock
     # for the token in hand.
-    weak = api.post("/api/v1/me/password", {"password": "changeme"})
+    weak = api.post("/api/v1/me/password", {"current_password": "admin",
+                                          "password": "changeme"})
     assert weak.status_code == 400
     assert "documented default" in weak.json["errors"]["password"][0]
     assert api.post("/api/v1/me/password", {}).json["errors"]["password"]
     assert api.get("/api/v1/account/").status_code == 403
-    done = api.post("/api/v1/me/password", {"password": "Chief-Secret-9"})
+    done = api.post("/api/v1/me/password", {"current_password": "admin",
+                                          "password": "Chief-Secret-9"})
     assert done.status_code == 200
     assert api.get("/api/v1/account/").status_code == 200
     assert Api(client, renewed.json["access_token"]).get(
@@ -93,6 +95,6 @@ def test_a_password_changed_in_the_browser_lifts_the_lock_too(client, conn):
     assert api.get("/api/v1/account/").status_code == 403
     page = login(client, "chief", "admin")
     client.post("/resetmypassword/form", data={
-        "password": "Chief-Secret-9", "conf_password": "Chief-Secret-9",
-        "csrf_token": csrf_token(page.text)})
+        "current_password": "admin", "password": "Chief-Secret-9",
+        "conf_password": "Chief-Secret-9", "csrf_token": csrf_token(page.text)})
     assert api.get("/api/v1/account/").status_code == 200

@@ -24,16 +24,18 @@ def test_default_password_forces_a_change_before_anything_else(conn, client):
 
     # The default again, or a short one, is refused with a message under the field.
     form = client.get(RESET)
-    again = client.post(RESET, data={"password": "admin", "conf_password": "admin",
-                                     "csrf_token": csrf_token(form.text)})
+    again = client.post(RESET, data={"current_password": "admin", "password": "admin",
+                                     "conf_password": "admin", "csrf_token": csrf_token(form.text)})
     assert "at least 8 characters" in again.text
-    again = client.post(RESET, data={"password": "changeme", "conf_password": "changeme",
+    again = client.post(RESET, data={"current_password": "admin", "password": "changeme",
+                                     "conf_password": "changeme",
                                      "csrf_token": csrf_token(form.text)})
     assert "documented default password" in again.text
     assert client.get("/accountview/list/").status_code == 302
 
-    done = client.post(RESET, data={"password": "Chief-Secret-9", "conf_password":
-                                     "Chief-Secret-9", "csrf_token": csrf_token(form.text)},
+    done = client.post(RESET, data={"current_password": "admin", "password": "Chief-Secret-9",
+                                     "conf_password": "Chief-Secret-9",
+                                     "csrf_token": csrf_token(form.text)},
                        follow_redirects=True)
     assert done.status_code == 200
     assert client.get("/accountview/list/").status_code == 200

@@ -7,6 +7,7 @@ from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.exceptions import PasswordComplexityValidationError
 from flask_appbuilder.security.decorators import permission_name
 from marshmallow import Schema, fields
+from werkzeug.security import check_password_hash
 
 from webapp import audit
 from webapp.api import password_lock
@@ -16,6 +17,8 @@ SELF = ("can_me", "can_change_password")
 
 
 class PasswordSchema(Schema):
+    current_password = fields.String(
+        required=True, metadata={"description": "The password in use now"})
     password = fields.String(required=True, metadata={"description": "The new password"})
 
 
@@ -71,8 +74,9 @@ class MeApi(EbsBaseApi):
         ---
         post:
           description: >-
-            Set a new password (at least 8 characters, not a documented default). The
-            token in use stays valid and is no longer locked.
+            Set a new password (at least 8 characters, not a documented default), given
+            the current one. The access token in use stays valid and is no longer
+            locked; every refresh token and browser session issued before ends.
           requestBody:
             required: true
             content:
@@ -90,11 +94,14 @@ class MeApi(EbsBaseApi):
         data, error = self.load_body(PasswordSchema())
         if error:
             return error
+        user = self.appbuilder.sm.current_user
+        if not check_password_hash(user.password or "", data["current_password"]):
+            return self.response(400, **invalid(
+                {"current_password": ["The current password is wrong."]}))
         try:
             password_lock.password_policy(data["password"])
         except PasswordComplexityValidationError as exc:
             return self.response(400, **invalid({"password": [str(exc)]}))
-        user = self.appbuilder.sm.current_user
         audit.record_action(self.db(), "edit", "ab_user", user.id, {"password": "changed"})
         self.appbuilder.sm.reset_password(user.id, data["password"])  # commits both
         return self.response(200, message="The password is changed.")

@@ -21,6 +21,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 
 from webapp.security import password_policy
+from webapp.session_guard import STAMP_CLAIM, credential_stamp
 
 CLAIM = "ebs_pwlock"
 LOGIN_ENDPOINT = "SecurityApi.login"
@@ -40,18 +41,22 @@ def _weak(password) -> bool:
 
 
 def claims_for(appbuilder, identity) -> dict:
-    """flask-jwt-extended's additional claims for a token being issued."""
+    """flask-jwt-extended's additional claims for a token being issued: the lock, and
+    the stamp of the password the token is granted on (``webapp.session_guard``)."""
     if request.endpoint == LOGIN_ENDPOINT:
-        body = request.get_json(silent=True) or {}
-        if not _weak(body.get("password")):
-            return {}
         user = appbuilder.sm.get_user_by_id(int(identity))
-        return {CLAIM: fingerprint(user.password)} if user is not None else {}
-    try:  # a refresh: the lock of the refresh token goes on
-        lock = get_jwt().get(CLAIM)
+        if user is None:
+            return {}
+        claims = {STAMP_CLAIM: credential_stamp(user.password)}
+        body = request.get_json(silent=True) or {}
+        if _weak(body.get("password")):
+            claims[CLAIM] = fingerprint(user.password)
+        return claims
+    try:  # a refresh: the lock and the stamp of the refresh token go on
+        previous = get_jwt()
     except RuntimeError:  # no token in this request
-        lock = None
-    return {CLAIM: lock} if lock else {}
+        previous = {}
+    return {key: previous[key] for key in (CLAIM, STAMP_CLAIM) if previous.get(key)}
 
 
 def locked() -> bool:
