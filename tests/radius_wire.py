@@ -1,6 +1,7 @@
 """Access-Requests built byte by byte and replies checked the way a hardened NAS checks
 them (RFC 2865 section 3, RFC 3579 section 3.2): our own code, not radclient's, decides
-whether a reply's Response Authenticator and Message-Authenticator are genuine.
+whether a reply's Response Authenticator and Message-Authenticator are genuine. Attributes
+and User-Password hiding are the load generator's (bench/udp_sender.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ import socket
 import struct
 from dataclasses import dataclass
 
+from bench.udp_sender import attribute as _attribute
+from bench.udp_sender import hide_password as _hide_password
+
 ACCESS_REQUEST, ACCESS_ACCEPT, ACCESS_REJECT, ACCESS_CHALLENGE = 1, 2, 3, 11
 USER_NAME, USER_PASSWORD, CHAP_PASSWORD, NAS_IP_ADDRESS = 1, 2, 3, 4
 FRAMED_PROTOCOL, CHAP_CHALLENGE, MESSAGE_AUTHENTICATOR = 7, 60, 80
@@ -19,20 +23,6 @@ FRAMED_PROTOCOL, CHAP_CHALLENGE, MESSAGE_AUTHENTICATOR = 7, 60, 80
 
 def _md5(data: bytes) -> bytes:
     return hashlib.md5(data, usedforsecurity=False).digest()
-
-
-def _attribute(kind: int, value: bytes) -> bytes:
-    return bytes((kind, len(value) + 2)) + value
-
-
-def _hide_password(password: bytes, secret: bytes, authenticator: bytes) -> bytes:
-    """User-Password hiding (RFC 2865 section 5.2)."""
-    padded = password + bytes(-len(password) % 16 or (16 if not password else 0))
-    out, previous = b"", authenticator
-    for i in range(0, len(padded), 16):
-        block = bytes(a ^ b for a, b in zip(padded[i:i + 16], _md5(secret + previous), strict=True))
-        out, previous = out + block, block
-    return out
 
 
 def access_request(secret: bytes, user: str, *, password: str | None = None,
