@@ -4,7 +4,7 @@ tariff only where the credentials key exists."""
 
 from __future__ import annotations
 
-from billing.credentials import load_key
+from billing.credentials import CredentialCipher, load_key
 from tests.web.conftest import submit
 
 
@@ -48,3 +48,24 @@ def test_chap_is_refused_on_a_tariff_without_the_credentials_key(as_admin, app, 
     submit(as_admin, "/tariffview/add", _tariff_form("CHAP with key"))
     assert conn.execute("SELECT chap_enabled FROM tariffs WHERE name = 'CHAP with key'"
                         ).fetchone() == (True,)
+
+
+def test_a_network_password_reseals_chap_or_says_it_cannot(as_admin, app, conn, tmp_path):
+    settings = app.config["EBS_SETTINGS"]
+    settings.CREDENTIALS_KEY, settings.CREDENTIALS_KEY_FILE = "", str(tmp_path / "k.key")
+    key = load_key("", settings.CREDENTIALS_KEY_FILE, create=True)
+    account = conn.execute("INSERT INTO accounts (contract, login) VALUES ('c1', 'c1')"
+                           " RETURNING id").fetchone()[0]
+    sub = conn.execute("INSERT INTO subaccounts (account_id, username) VALUES (%s, 'chap1')"
+                       " RETURNING id", (account,)).fetchone()[0]
+    submit(as_admin, f"/account-actions/subaccount/{sub}/password", {"password": "net-Pass-2"})
+    sealed = conn.execute("SELECT chap_password_encrypted FROM subaccounts WHERE id = %s",
+                          (sub,)).fetchone()[0]
+    assert CredentialCipher(key).open(bytes(sealed), sub) == "net-Pass-2"
+
+    (tmp_path / "k.key").unlink()  # a server without the key: CHAP is cleared, and said so
+    page = submit(as_admin, f"/account-actions/subaccount/{sub}/password",
+                  {"password": "net-Pass-3"})
+    assert "CHAP will not work for it" in page.text
+    assert conn.execute("SELECT chap_password_encrypted FROM subaccounts WHERE id = %s",
+                        (sub,)).fetchone()[0] is None

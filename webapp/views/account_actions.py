@@ -269,6 +269,9 @@ class AccountActionsView(BaseView):
                 form, lambda conn: credentials.set_network_password(
                     conn, subaccount_id, form.password.data, key=key),
                 str(_l("The network password of %(login)s is changed.",
+                       login=sub["username"] or "") if key is not None else
+                    _l("The network password of %(login)s is changed; CHAP will not work "
+                       "for it: this server has no credentials key.",
                        login=sub["username"] or "")), back,
                 ("password", "subaccounts", subaccount_id,
                  {"nt_password_hash": "changed"}))
