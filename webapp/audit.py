@@ -73,8 +73,9 @@ _PENDING = "ebs_audit_expected"
 
 def expect(action: str, before: dict | None = None, after: dict | None = None) -> None:
     """Announce the change this request is about to make. ``add`` takes its values after
-    the flush (ids and database defaults filled in); ``edit`` and ``delete`` take theirs
-    before the ORM forgets them."""
+    the flush (ids and database defaults filled in; ``after`` adds what no column holds,
+    e.g. a staff member's roles); ``edit`` and ``delete`` take theirs before the ORM
+    forgets them."""
     setattr(g, _PENDING, (action, before or {}, after))
 
 
@@ -90,7 +91,7 @@ def write_expected(session, item) -> None:
         return
     action, before, after = pending
     if action == "add":
-        after = column_values(item)
+        after = {**column_values(item), **(after or {})}
     if action == "edit" and not after:
         return
     record(session, action, item, before, after or {})

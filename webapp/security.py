@@ -26,7 +26,7 @@ from werkzeug.security import check_password_hash
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
-from webapp import login_guard
+from webapp import audit, login_guard, staff_audit
 from webapp.session_guard import remember, token_user
 from webapp.staff_networks import client_address, login_allowed
 
@@ -96,7 +96,9 @@ class ForcedResetMyPasswordView(ResetMyPasswordView):
     form = OwnPasswordForm
 
     def form_post(self, form) -> None:
-        super().form_post(form)
+        audit.record_action(self.appbuilder.session, "edit", "ab_user", g.user.id,
+                            {"password": "changed"})
+        super().form_post(form)  # reset_password commits the row with the change
         session.pop(MUST_CHANGE_KEY, None)
         remember(self.appbuilder.sm.get_user_by_id(g.user.id))
 
@@ -121,6 +123,13 @@ _ROLE_PERMISSIONS = text(
 
 class EbsSecurityManager(SecurityManager):
     resetmypasswordview = ForcedResetMyPasswordView
+    userdbmodelview = staff_audit.UserDBModelView
+    rolemodelview = staff_audit.RoleModelView
+    resetpasswordview = staff_audit.ResetPasswordView
+
+    def __init__(self, appbuilder):
+        super().__init__(appbuilder)
+        staff_audit.install(self)
 
     def create_db(self) -> None:
         """The schema, roles included, comes from sql/migrations; nothing to create."""
