@@ -182,3 +182,24 @@ def test_a_mac_match_admits_dhcp_only_and_skips_the_password_check():
            ("Framed-Protocol", "PPP"))
     result, _ = call(facts=facts.replace("at=dhcp", "at=pppoe"), request=ppp)
     assert result[0] == core.REJECT and control(result)["EBS-Reason"] == "unknown_login"
+
+
+def test_chap_the_subscriber_cannot_use_has_its_own_reason():
+    chap_request = (("User-Name", "alice"), ("CHAP-Password", "0x" + "00" * 17),
+                    ("Framed-Protocol", "PPP"))
+    sealed = CredentialCipher(KEY).seal("chap-secret", 7).hex()
+    off, _ = call(request=chap_request, extra=(("EBS-Chap-Sealed", sealed),))
+    assert off[0] == core.REJECT and control(off)["EBS-Reason"] == "chap_not_enabled"
+    nothing_sealed, _ = call(facts=FACTS.replace("chap=0", "chap=1"), request=chap_request)
+    assert control(nothing_sealed)["EBS-Reason"] == "chap_not_enabled"
+
+
+def test_chap_sealed_for_another_subaccount_does_not_open():
+    chap_request = (("User-Name", "alice"), ("CHAP-Password", "0x" + "00" * 17),
+                    ("Framed-Protocol", "PPP"))
+    sealed = CredentialCipher(KEY).seal("chap-secret", 8).hex()  # the facts say sid=7
+    result, logged = call(facts=FACTS.replace("chap=0", "chap=1"), request=chap_request,
+                          extra=(("EBS-Chap-Sealed", sealed),))
+    assert result[0] == core.REJECT and control(result)["EBS-Reason"] == "internal_error"
+    assert "Cleartext-Password" not in control(result)
+    assert "another subaccount" in logged[0]
