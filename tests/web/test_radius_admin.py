@@ -5,6 +5,7 @@ tariff only where the credentials key exists."""
 from __future__ import annotations
 
 from billing.credentials import CredentialCipher, load_key
+from tests.web.api_tools import api_as
 from tests.web.conftest import submit
 
 
@@ -69,3 +70,15 @@ def test_a_network_password_reseals_chap_or_says_it_cannot(as_admin, app, conn, 
     assert "CHAP will not work for it" in page.text
     assert conn.execute("SELECT chap_password_encrypted FROM subaccounts WHERE id = %s",
                         (sub,)).fetchone()[0] is None
+
+
+def test_the_api_refuses_chap_without_the_credentials_key(client, app, conn, staff, tmp_path):
+    settings = app.config["EBS_SETTINGS"]
+    settings.CREDENTIALS_KEY, settings.CREDENTIALS_KEY_FILE = "", str(tmp_path / "none.key")
+    api = api_as(client, "Admin")
+    refused = api.post("/api/v1/tariff/", {"name": "CHAP", "chap_enabled": True})
+    assert refused.status_code == 400, refused.text
+    assert "credentials key" in refused.json["errors"]["chap_enabled"][0]
+    load_key("", settings.CREDENTIALS_KEY_FILE, create=True)
+    assert api.post("/api/v1/tariff/", {"name": "CHAP", "chap_enabled": True}
+                    ).status_code == 201
