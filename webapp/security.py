@@ -100,7 +100,9 @@ class ForcedResetMyPasswordView(ResetMyPasswordView):
                             {"password": "changed"})
         super().form_post(form)  # reset_password commits the row with the change
         session.pop(MUST_CHANGE_KEY, None)
-        remember(self.appbuilder.sm.get_user_by_id(g.user.id))
+        sm = self.appbuilder.sm
+        user = sm.get_user_by_id(g.user.id)
+        remember(user, sm.session_epoch(user))
 
 
 # The request's permissions and, in the same round trip, whether the staff member may
@@ -117,8 +119,11 @@ _ROLE_PERMISSIONS = text(
     UNION ALL
     SELECT 'ebs:network', 'refused'
      WHERE ebs_staff_login_allowed(:user_id, CAST(:address AS inet)) IS FALSE
+    UNION ALL
+    SELECT 'ebs:epoch', CAST(session_epoch AS text) FROM ab_user WHERE id = :user_id
     """
 )
+_NEXT_EPOCH = text("UPDATE ab_user SET session_epoch = session_epoch + 1 WHERE id = :id")
 
 
 class EbsSecurityManager(SecurityManager):
@@ -156,6 +161,18 @@ class EbsSecurityManager(SecurityManager):
         """May ``user`` work from this request's address (checked on every request)?"""
         return _NETWORK_REFUSED not in self._access_facts(user)
 
+    def session_epoch(self, user) -> int:
+        """The count of the staff member's logouts (part of every stamp)."""
+        return next((int(value) for perm, value in self._access_facts(user)
+                     if perm == "ebs:epoch"), 0)
+
+    def on_user_logout(self, user) -> None:
+        """Logging out ends every session and refresh token of the staff member, the
+        copies of this session's cookie included."""
+        super().on_user_logout(user)
+        self.session.execute(_NEXT_EPOCH, {"id": user.id})
+        self.session.commit()
+
     def auth_user_db(self, username, password):
         """FAB's check (the same hash work for unknown logins), behind the lock of
         ``login_guard``; every refusal is audited and answers alike, whatever its reason
@@ -180,7 +197,7 @@ class EbsSecurityManager(SecurityManager):
         if not login_allowed(self.session, user.id, address):
             login_guard.refused(self.session, login, user, address, "network")
             return None
-        remember(user)
+        remember(user, self.session_epoch(user))
         if _violates_policy(password or ""):
             session[MUST_CHANGE_KEY] = user.id
         return user

@@ -1,8 +1,9 @@
 """A staff session or token lasts only while what it was granted on still holds.
 
-A browser session carries a stamp of the password hash it logged in with; a refresh token
-carries the same stamp as a claim. A password change (own or by an Admin) changes the
-hash, so every session and refresh token issued before it stops working; a deactivated
+A browser session carries a stamp of the password hash it logged in with and of the count
+of the staff member's logouts; a refresh token carries the same stamp as a claim. A
+password change (own or by an Admin) changes the hash and a logout the count, so every
+session and refresh token issued before stops working; a deactivated
 staff member is not loaded at all (FAB's ``load_user``). The staff source-network rule is
 checked again on every request, from the request's own address, so a session or token
 taken to a network the staff member may not use (or one a rule change has since closed)
@@ -24,18 +25,25 @@ GENERIC_FAILURE = _l("Invalid login. Please try again.")
 _OPEN_ENDPOINTS = {"static", "appbuilder.static", "AuthDBView.login", "AuthDBView.logout"}
 
 
-def credential_stamp(password_hash: str | None) -> str:
-    """What a session or refresh token remembers of the password it was granted on."""
-    return hashlib.sha256(b"ebs-stamp:" + (password_hash or "").encode()).hexdigest()[:32]
+def credential_stamp(password_hash: str | None, epoch: int) -> str:
+    """What a session or refresh token remembers of what it was granted on: the password
+    hash and the count of the staff member's logouts."""
+    material = f"ebs-stamp:{epoch}:{password_hash or ''}".encode()
+    return hashlib.sha256(material).hexdigest()[:32]
 
 
-def remember(user) -> None:
+def remember(user, epoch: int) -> None:
     """At login and after one's own password change: this session holds the new stamp."""
-    session[STAMP_KEY] = credential_stamp(user.password)
+    session[STAMP_KEY] = credential_stamp(user.password, epoch)
+
+
+def current_stamp(security_manager, user) -> str:
+    return credential_stamp(user.password, security_manager.session_epoch(user))
 
 
 def still_valid(security_manager, user, stamp: str | None) -> bool:
-    return stamp == credential_stamp(user.password) and security_manager.network_allowed(user)
+    return stamp == current_stamp(security_manager, user) and \
+        security_manager.network_allowed(user)
 
 
 def check_browser_session(appbuilder):
@@ -57,8 +65,8 @@ def token_user(security_manager, user, jwt_data: dict):
     the current stamp; every token must come from an allowed network."""
     if user is None:
         return None
-    if jwt_data.get("type") == "refresh" and jwt_data.get(STAMP_CLAIM) != credential_stamp(
-            user.password):
+    if jwt_data.get("type") == "refresh" and jwt_data.get(STAMP_CLAIM) != current_stamp(
+            security_manager, user):
         return None
     if not security_manager.network_allowed(user):
         return None

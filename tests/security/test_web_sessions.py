@@ -1,6 +1,6 @@
 # ruff: noqa: F811  (pytest fixtures imported from tests.security.web_fixtures)
 """Sessions and tokens end when what they were granted on changes: a password change, a
-deactivation, a source network no longer allowed (checked on every request, answered
+logout, a deactivation, a source network no longer allowed (checked on every request, answered
 with the generic failure). Changing one's password takes the current one. Every answer
 carries the security headers, and the session cookie its flags."""
 
@@ -72,6 +72,20 @@ def test_deactivation_ends_sessions_and_tokens(make_app, conn):
     assert not _in_session(browser)
     assert _refresh(api_client, tokens) == 401
     assert Api(api_client, tokens["access_token"]).get("/api/v1/me/").status_code == 401
+
+
+def test_a_logout_ends_copies_of_the_session_and_refresh_tokens(make_app):
+    app = make_app()
+    browser, thief, api_client = app.test_client(), app.test_client(), app.test_client()
+    login(browser, *CASHIER)
+    tokens = _tokens(api_client)
+    thief.set_cookie("session", browser.get_cookie("session").value)
+    assert _in_session(thief)
+    browser.get("/logout/")
+    assert not _in_session(thief) and not _in_session(browser)
+    assert _refresh(api_client, tokens) == 401
+    login(browser, *CASHIER)  # a new login works as before
+    assert _in_session(browser)
 
 
 def test_a_password_change_needs_the_current_password(make_app):

@@ -21,7 +21,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt import PyJWTError
 
 from webapp.security import password_policy
-from webapp.session_guard import STAMP_CLAIM, credential_stamp
+from webapp.session_guard import STAMP_CLAIM, current_stamp
 
 CLAIM = "ebs_pwlock"
 LOGIN_ENDPOINT = "SecurityApi.login"
@@ -47,7 +47,7 @@ def claims_for(appbuilder, identity) -> dict:
         user = appbuilder.sm.get_user_by_id(int(identity))
         if user is None:
             return {}
-        claims = {STAMP_CLAIM: credential_stamp(user.password)}
+        claims = {STAMP_CLAIM: current_stamp(appbuilder.sm, user)}
         body = request.get_json(silent=True) or {}
         if _weak(body.get("password")):
             claims[CLAIM] = fingerprint(user.password)
