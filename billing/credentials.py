@@ -9,14 +9,16 @@ The sealed value is bound to its subaccount (the id is AES-GCM's associated data
 version 2): copied onto another subaccount's row it no longer opens, so whoever can write
 that column cannot hand one subscriber's CHAP password to another login. Values sealed
 before the binding (version 1, no associated data) still open, unbound, so CHAP keeps
-working after an upgrade, and the subaccount's next password change seals it bound (the
-key alone could not re-seal them in a migration: the database never sees the key).
+working after an upgrade, until the subaccount's next password change or
+``ebs credentials reseal`` (:func:`reseal_unbound`: a migration could not, the database
+never sees the key) seals them bound.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -156,6 +158,35 @@ def set_network_password(
     ).rowcount
     if not updated:
         raise CredentialError(f"subaccount {subaccount_id} does not exist")
+
+
+@dataclass(frozen=True)
+class ResealResult:
+    resealed: int
+    unreadable: tuple[int, ...]  # subaccounts whose value this key does not open
+
+
+def reseal_unbound(conn: psycopg.Connection, key: bytes) -> ResealResult:
+    """Seal every CHAP password still in the unbound format 1 again, bound to its
+    subaccount, in one transaction. A value this key cannot open is left as it is and
+    named (it was sealed under another key: CHAP fails for it either way)."""
+    cipher = CredentialCipher(key)
+    resealed, unreadable = 0, []
+    with conn.transaction():
+        rows = conn.execute(
+            "SELECT id, chap_password_encrypted FROM subaccounts"
+            " WHERE substring(chap_password_encrypted FROM 1 FOR 1) = %s"
+            " ORDER BY id FOR UPDATE", (_UNBOUND,)).fetchall()
+        for subaccount_id, blob in rows:
+            try:
+                cleartext = cipher.open(bytes(blob), subaccount_id)
+            except CredentialError:
+                unreadable.append(subaccount_id)
+                continue
+            conn.execute("UPDATE subaccounts SET chap_password_encrypted = %s WHERE id = %s",
+                         (cipher.seal(cleartext, subaccount_id), subaccount_id))
+            resealed += 1
+    return ResealResult(resealed, tuple(unreadable))
 
 
 def set_cabinet_password(conn: psycopg.Connection, account_id: int, password: str) -> None:

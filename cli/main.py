@@ -11,6 +11,7 @@ from cli import (
     acct_commands,
     bench_commands,
     charge_commands,
+    credentials_commands,
     db_commands,
     ledger_commands,
     seed,
@@ -28,6 +29,7 @@ def cli() -> None:
 cli.add_command(account_commands.account)
 cli.add_command(acct_commands.acct)
 cli.add_command(charge_commands.charge)
+cli.add_command(credentials_commands.credentials_group)
 cli.add_command(charge_commands.bench)
 bench_commands.register(charge_commands.bench)
 cli.add_command(db_commands.db)

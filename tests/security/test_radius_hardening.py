@@ -15,14 +15,18 @@ import uuid
 
 import psycopg
 import pytest
+from click.testing import CliRunner
+from Crypto.Cipher import AES
 from psycopg.rows import dict_row
 
 from billing import nas_secrets
 from billing.credentials import set_network_password
+from cli.main import cli
 from stack.radius_clients import RadiusClient
 from stack.servers.base import free_port
 from stack.servers.freeradius import FreeRadiusServer, radclient
 from tests import radius_wire
+from tests.conftest import ebs_env
 from tests.harness import radius_db_fields, start_with_retry
 from tests.pools import shared_pool
 
@@ -220,3 +224,40 @@ def test_a_mac_as_user_name_logs_in_only_from_a_nas_marked_for_dhcp_ipoe(radius,
     finally:
         dbc.execute("UPDATE nas SET dhcp_ipoe = false WHERE name = 'local'")
     assert logged(dbc, mac) == ["unknown_login", "ok"]
+
+
+def legacy_seal(cleartext: str) -> bytes:
+    """A CHAP password sealed in format 1 (no associated data), as before the binding."""
+    nonce = secrets.token_bytes(12)
+    body, tag = AES.new(KEY, AES.MODE_GCM, nonce=nonce).encrypt_and_digest(cleartext.encode())
+    return b"\x01" + nonce + body + tag
+
+
+def test_old_unbound_chap_passwords_work_until_ebs_credentials_reseal_binds_them(
+        radius, dbc, hard_db, tmp_path):
+    chap = tariff(dbc, chap=True)
+    user, sub_id = subscriber(dbc, chap)
+    other, other_id = subscriber(dbc, chap)
+    stranger, stranger_id = subscriber(dbc, chap)
+    dbc.execute("UPDATE subaccounts SET chap_password_encrypted = %s WHERE id IN (%s, %s)",
+                (legacy_seal(PASSWORD), sub_id, other_id))
+    assert ask(radius, user, chap_password=PASSWORD).code == radius_wire.ACCESS_ACCEPT
+
+    (tmp_path / "none.py").write_text("")
+    env = {**ebs_env(hard_db, tmp_path / "none.py"), "EBS_CREDENTIALS_KEY": KEY.hex()}
+    done = CliRunner().invoke(cli, ["credentials", "reseal"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "2 CHAP passwords sealed again" in done.output
+    blobs = {r["id"]: bytes(r["chap_password_encrypted"]) for r in dbc.execute(
+        "SELECT id, chap_password_encrypted FROM subaccounts WHERE id IN (%s, %s)",
+        (sub_id, other_id))}
+    assert set(blobs) == {sub_id, other_id}
+    assert all(blob[:1] == b"\x02" for blob in blobs.values())
+    assert ask(radius, user, chap_password=PASSWORD).code == radius_wire.ACCESS_ACCEPT
+    assert ask(radius, other, chap_password=PASSWORD).code == radius_wire.ACCESS_ACCEPT
+    # Now bound: the value copied onto a third subaccount no longer opens there.
+    dbc.execute("UPDATE subaccounts SET chap_password_encrypted = %s WHERE id = %s",
+                (blobs[sub_id], stranger_id))
+    assert ask(radius, stranger, chap_password=PASSWORD).code == radius_wire.ACCESS_REJECT
+    again = CliRunner().invoke(cli, ["credentials", "reseal"], env=env)
+    assert again.exit_code == 0 and "0 CHAP passwords sealed again" in again.output
