@@ -70,17 +70,20 @@ def change_default_password(page, shots) -> None:
     flash(page, "Please choose a new password before you continue.")
     page.goto("/tariffview/list/")  # anything else leads back to the form
     expect(page).to_have_url(re.compile(r".*/resetmypassword/form"))
+    page.fill("#current_password", "admin")
     page.fill("#password", "admin")
     page.fill("#conf_password", "admin")
     save(page)
     expect(page.locator("form")).to_contain_text(
         "The password must be at least 8 characters long.")
+    page.fill("#current_password", "admin")
     page.fill("#password", "changeme")
     page.fill("#conf_password", "changeme")
     save(page)
     expect(page.locator("form")).to_contain_text(
         "This is a documented default password; choose another one.")
     shots.take(page, "forced-password-change")
+    page.fill("#current_password", "admin")
     page.fill("#password", NEW_ADMIN_PASSWORD)
     page.fill("#conf_password", NEW_ADMIN_PASSWORD)
     save(page)
