@@ -1,5 +1,10 @@
 """Shared fixtures: one private PostgreSQL and Redis per test session, a fresh database
-per test cloned from a migrated template (a file copy, a few tens of milliseconds)."""
+per test cloned from a migrated template (a file copy, a few tens of milliseconds).
+
+The cluster's roles (the owner and one per component, stack/db_roles.py) are created
+once at its start; every cloned database carries the migrations' grants to them. Tests
+connect as the owner over the socket; a part the test starts logs in with its own role
+(tests/harness.py role_fields, and ebs_env for worker tasks and the `ebs` command)."""
 
 from __future__ import annotations
 
@@ -17,10 +22,11 @@ from hypothesis.database import DirectoryBasedExampleDatabase
 from psycopg.conninfo import conninfo_to_dict
 
 from billing import schema
+from stack import db_roles
 from stack.servers.base import free_port
 from stack.servers.postgres import PostgresServer
 from stack.servers.redis import RedisServer
-from tests.harness import start_with_retry
+from tests.harness import secrets_dir, start_with_retry
 from tests.nas_simulator import nas_simulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,7 +44,8 @@ TEMPLATE_DB = "ebs_template"
 
 
 def ebs_env(conninfo: str, tmp_settings: Path | None = None) -> dict[str, str]:
-    """EBS_* variables that point the `ebs` command at a test database."""
+    """EBS_* variables that point the `ebs` command (the owner, over the socket) and every
+    component (its own role and generated password) at a test database."""
     params = conninfo_to_dict(conninfo)
     env = {
         "EBS_DB_HOST": params["host"],
@@ -47,6 +54,7 @@ def ebs_env(conninfo: str, tmp_settings: Path | None = None) -> dict[str, str]:
         "EBS_DB_USER": params["user"],
         "EBS_TIME_ZONE": "Europe/Moscow",
     }
+    env.update(db_roles.settings_env(secrets_dir(conninfo)))
     if tmp_settings is not None:
         env["EBS_SETTINGS"] = str(tmp_settings)
     return env

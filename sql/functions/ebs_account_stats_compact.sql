@@ -11,3 +11,4 @@ CREATE OR REPLACE FUNCTION ebs_account_stats_compact() RETURNS void LANGUAGE sql
 $$;
 
 REVOKE ALL ON FUNCTION ebs_account_stats_compact() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_account_stats_compact() TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -1,5 +1,7 @@
 -- Nothing but the ledger moves a balance: a stray UPDATE of accounts.balance is refused,
--- and a new account starts at zero.
+-- and a new account starts at zero. The update trigger's WHEN decides (a change of a
+-- balance outside the ledger's own trigger, by the trigger depth no session can set),
+-- so reaching this function on UPDATE means refusing.
 CREATE OR REPLACE FUNCTION ebs_accounts_guard_balance() RETURNS trigger LANGUAGE plpgsql
     SET search_path = public, pg_temp
     AS $$
@@ -9,7 +11,7 @@ BEGIN
             RAISE EXCEPTION 'a new account starts with balance 0; post a ledger entry instead'
                 USING ERRCODE = 'check_violation';
         END IF;
-    ELSIF coalesce(current_setting('ebs.ledger_posting', true), 'off') <> 'on' THEN
+    ELSE
         RAISE EXCEPTION 'accounts.balance changes only through ledger_entries (account %)', OLD.id
             USING ERRCODE = 'restrict_violation';
     END IF;

@@ -42,7 +42,7 @@ CREATE OR REPLACE FUNCTION ebs_acct_apply(
     p_rlm_sql_escaped boolean DEFAULT false,
     p_class text DEFAULT NULL
 ) RETURNS text LANGUAGE plpgsql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 DECLARE
     v_in bigint := coalesce(p_input_gigawords, 0) * 4294967296 + coalesce(p_input_octets, 0);
@@ -237,3 +237,4 @@ COMMENT ON FUNCTION ebs_acct_apply(text, text, text, text, inet, inet, text, tex
     IS 'Apply one RADIUS Accounting-Request (called by FreeRADIUS rlm_sql); idempotent.';
 
 REVOKE ALL ON FUNCTION ebs_acct_apply(p_status text, p_acct_unique_id text, p_acct_session_id text, p_username text, p_nas_ip inet, p_framed_ip inet, p_calling text, p_called text, p_nas_port_id text, p_input_octets bigint, p_input_gigawords bigint, p_output_octets bigint, p_output_gigawords bigint, p_session_time integer, p_event_time timestamp with time zone, p_terminate_cause text, p_interim_interval integer, p_delay integer, p_rlm_sql_escaped boolean, p_class text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_acct_apply(p_status text, p_acct_unique_id text, p_acct_session_id text, p_username text, p_nas_ip inet, p_framed_ip inet, p_calling text, p_called text, p_nas_port_id text, p_input_octets bigint, p_input_gigawords bigint, p_output_octets bigint, p_output_gigawords bigint, p_session_time integer, p_event_time timestamp with time zone, p_terminate_cause text, p_interim_interval integer, p_delay integer, p_rlm_sql_escaped boolean, p_class text) TO ebs_radius, ebs_acct;

@@ -9,3 +9,4 @@ CREATE OR REPLACE FUNCTION ebs_acct_subaccount(p_class text, p_username text)
         (SELECT s.id FROM subaccounts s WHERE s.username = p_username));
 
 REVOKE ALL ON FUNCTION ebs_acct_subaccount(p_class text, p_username text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_acct_subaccount(p_class text, p_username text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

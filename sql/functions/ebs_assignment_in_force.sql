@@ -17,3 +17,4 @@ BEGIN ATOMIC
 END;
 
 REVOKE ALL ON FUNCTION ebs_assignment_in_force(p_account bigint, p_at timestamp with time zone) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_assignment_in_force(p_account bigint, p_at timestamp with time zone) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -11,7 +11,7 @@ CREATE OR REPLACE FUNCTION ebs_auth_log_write(
     p_accepted boolean,
     p_guest boolean
 ) RETURNS void LANGUAGE plpgsql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 BEGIN
     -- Local to the statement's own transaction (rlm_sql runs it in autocommit).
@@ -21,3 +21,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_auth_log_write(p_username text, p_nas_ip inet, p_calling_station_id text, p_reason text, p_accepted boolean, p_guest boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_auth_log_write(p_username text, p_nas_ip inet, p_calling_station_id text, p_reason text, p_accepted boolean, p_guest boolean) TO ebs_radius;

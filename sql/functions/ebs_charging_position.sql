@@ -20,3 +20,4 @@ CREATE OR REPLACE FUNCTION ebs_charging_position(t timestamptz, bounds timestamp
     $$;
 
 REVOKE ALL ON FUNCTION ebs_charging_position(t timestamp with time zone, bounds timestamp with time zone[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_charging_position(t timestamp with time zone, bounds timestamp with time zone[]) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

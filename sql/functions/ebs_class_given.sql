@@ -19,3 +19,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_class_given(p_class text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_class_given(p_class text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

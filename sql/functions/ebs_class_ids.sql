@@ -21,3 +21,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_class_ids(p_class text, OUT subaccount_id bigint, OUT lease_id bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_class_ids(p_class text, OUT subaccount_id bigint, OUT lease_id bigint) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

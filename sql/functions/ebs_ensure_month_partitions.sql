@@ -1,7 +1,7 @@
 -- Monthly partitions (UTC months) for [from_ts, to_ts); existing ones are left alone.
 CREATE OR REPLACE FUNCTION ebs_ensure_month_partitions(parent regclass, from_ts timestamptz, to_ts timestamptz)
     RETURNS integer LANGUAGE plpgsql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 DECLARE
     month_start timestamptz := date_trunc('month', from_ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC';
@@ -22,3 +22,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_ensure_month_partitions(parent regclass, from_ts timestamp with time zone, to_ts timestamp with time zone) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_ensure_month_partitions(parent regclass, from_ts timestamp with time zone, to_ts timestamp with time zone) TO ebs_worker;

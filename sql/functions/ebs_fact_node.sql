@@ -6,3 +6,4 @@ CREATE OR REPLACE FUNCTION ebs_fact_node(starts_at timestamptz, length interval,
         || floor(extract(epoch FROM length))::bigint || ',' || repeat;
 
 REVOKE ALL ON FUNCTION ebs_fact_node(starts_at timestamp with time zone, length interval, repeat text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_fact_node(starts_at timestamp with time zone, length interval, repeat text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -6,3 +6,4 @@ CREATE OR REPLACE FUNCTION ebs_fact_text(s text) RETURNS text
     RETURN replace(replace(replace(coalesce(s, ''), '%', '%25'), ';', '%3B'), '=', '%3D');
 
 REVOKE ALL ON FUNCTION ebs_fact_text(s text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_fact_text(s text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

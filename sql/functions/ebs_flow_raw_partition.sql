@@ -2,7 +2,7 @@
 CREATE OR REPLACE FUNCTION ebs_flow_raw_partition(day date) RETURNS regclass
     LANGUAGE plpgsql
    
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
     DECLARE
         name text := format('flow_raw_%s', to_char(day, 'YYYYMMDD'));
@@ -19,3 +19,4 @@ CREATE OR REPLACE FUNCTION ebs_flow_raw_partition(day date) RETURNS regclass
     $$;
 
 REVOKE ALL ON FUNCTION ebs_flow_raw_partition(day date) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_flow_raw_partition(day date) TO ebs_worker;

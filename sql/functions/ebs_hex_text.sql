@@ -30,3 +30,4 @@ COMMENT ON FUNCTION ebs_hex_text(text) IS
     'Text from %{hex:...} (rlm_sql accounting): invalid UTF-8 and NUL as U+FFFD.';
 
 REVOKE ALL ON FUNCTION ebs_hex_text(h text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_hex_text(h text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

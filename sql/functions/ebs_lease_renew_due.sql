@@ -10,3 +10,4 @@ CREATE OR REPLACE FUNCTION ebs_lease_renew_due(p_expires_at timestamptz,
     RETURN p_expires_at < now() + ebs_session_hold(p_interim_interval) / 2;
 
 REVOKE ALL ON FUNCTION ebs_lease_renew_due(p_expires_at timestamptz, p_interim_interval integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_lease_renew_due(p_expires_at timestamptz, p_interim_interval integer) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -29,3 +29,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_lease_touch(p_acct_unique_id text, p_lease_id bigint, p_subaccount_id bigint, p_framed_ip inet, p_hold_seconds integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_lease_touch(p_acct_unique_id text, p_lease_id bigint, p_subaccount_id bigint, p_framed_ip inet, p_hold_seconds integer) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

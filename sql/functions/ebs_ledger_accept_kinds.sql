@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION ebs_ledger_accept_kinds() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 DECLARE
     kinds text[] := ARRAY(SELECT DISTINCT kind FROM new_entries);

@@ -1,5 +1,5 @@
 CREATE OR REPLACE FUNCTION ebs_ledger_add_totals() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 BEGIN
     INSERT INTO ledger_totals (bucket, kind, source, staff_user_id, entries, amount)

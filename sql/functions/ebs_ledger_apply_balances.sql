@@ -1,13 +1,14 @@
 -- Balances follow the ledger in the same statement: one set-based UPDATE per INSERT or
 -- COPY, however many entries it brings (a charge tick of 500k rows is one update).
+-- SECURITY DEFINER: the owner moves the balance (no application role may UPDATE it), and
+-- at trigger depth 1, which the balance guard's WHEN lets through.
 CREATE OR REPLACE FUNCTION ebs_ledger_apply_balances() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 DECLARE
     posted bigint;
     moved bigint;
 BEGIN
-    PERFORM set_config('ebs.ledger_posting', 'on', true);
     WITH sums AS (
         SELECT account_id, sum(amount) AS total FROM new_entries GROUP BY account_id
     ), updated AS (
@@ -18,7 +19,6 @@ BEGIN
         RETURNING 1
     )
     SELECT (SELECT count(*) FROM sums), (SELECT count(*) FROM updated) INTO posted, moved;
-    PERFORM set_config('ebs.ledger_posting', 'off', true);
     IF moved <> posted THEN
         RAISE EXCEPTION 'ledger entries for % account(s) that do not exist', posted - moved
             USING ERRCODE = 'foreign_key_violation';

@@ -6,3 +6,4 @@ CREATE OR REPLACE FUNCTION ebs_ledger_bucket(at timestamptz) RETURNS timestamptz
     RETURN date_bin('15 minutes', at, timestamptz '2000-01-01 00:00:00+00');
 
 REVOKE ALL ON FUNCTION ebs_ledger_bucket(at timestamp with time zone) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_ledger_bucket(at timestamp with time zone) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

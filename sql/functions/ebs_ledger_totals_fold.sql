@@ -3,7 +3,7 @@
 -- at once skips the rows the first deleted (and cannot see the first's new rows), so
 -- nothing is counted twice or lost. Returns the number of rows removed by the merge.
 CREATE OR REPLACE FUNCTION ebs_ledger_totals_fold() RETURNS bigint LANGUAGE sql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
     WITH keys AS (
         SELECT bucket, kind, source, staff_user_id
@@ -27,3 +27,4 @@ CREATE OR REPLACE FUNCTION ebs_ledger_totals_fold() RETURNS bigint LANGUAGE sql
 $$;
 
 REVOKE ALL ON FUNCTION ebs_ledger_totals_fold() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_ledger_totals_fold() TO ebs_worker;

@@ -1,7 +1,7 @@
 -- A payment (any entry bringing money) unblocks at once, in the same transaction. Runs
 -- after the balance trigger (triggers fire in name order); free when nobody is blocked.
 CREATE OR REPLACE FUNCTION ebs_ledger_unblock_package() RETURNS trigger LANGUAGE plpgsql
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM package_blocks) THEN

@@ -9,3 +9,4 @@ CREATE OR REPLACE FUNCTION ebs_option82_bytes(s text) RETURNS bytea
                 ELSE convert_to(s, 'UTF8') END;
 
 REVOKE ALL ON FUNCTION ebs_option82_bytes(s text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_option82_bytes(s text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -11,3 +11,4 @@ CREATE OR REPLACE FUNCTION ebs_option82_port(b bytea) RETURNS integer
                 ELSE get_byte(b, length(b) - 1) END;
 
 REVOKE ALL ON FUNCTION ebs_option82_port(b bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_option82_port(b bytea) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

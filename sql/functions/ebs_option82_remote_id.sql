@@ -8,3 +8,4 @@ CREATE OR REPLACE FUNCTION ebs_option82_remote_id(b bytea) RETURNS text
                 ELSE ebs_option82_text(b) END;
 
 REVOKE ALL ON FUNCTION ebs_option82_remote_id(b bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_option82_remote_id(b bytea) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -10,3 +10,4 @@ CREATE OR REPLACE FUNCTION ebs_option82_text(b bytea) RETURNS text
                 ELSE encode(b, 'hex') END;
 
 REVOKE ALL ON FUNCTION ebs_option82_text(b bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_option82_text(b bytea) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -23,3 +23,4 @@ CREATE OR REPLACE FUNCTION ebs_package_covered(acc bigint, assignment bigint,
     $$;
 
 REVOKE ALL ON FUNCTION ebs_package_covered(acc bigint, assignment bigint, period_start timestamp with time zone, since timestamp with time zone, required numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_package_covered(acc bigint, assignment bigint, period_start timestamp with time zone, since timestamp with time zone, required numeric) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

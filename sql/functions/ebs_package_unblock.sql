@@ -31,3 +31,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_package_unblock(ids bigint[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_package_unblock(ids bigint[]) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -14,3 +14,4 @@ CREATE OR REPLACE FUNCTION ebs_period_piece(cost numeric, piece_from timestamptz
                              (cardinality(bounds) - 1)::bigint * 86400);
 
 REVOKE ALL ON FUNCTION ebs_period_piece(cost numeric, piece_from timestamp with time zone, piece_to timestamp with time zone, bounds timestamp with time zone[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_period_piece(cost numeric, piece_from timestamp with time zone, piece_to timestamp with time zone, bounds timestamp with time zone[]) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -15,3 +15,4 @@ BEGIN ATOMIC
 END;
 
 REVOKE ALL ON FUNCTION ebs_pool_chain(p_pool text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_pool_chain(p_pool text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -22,3 +22,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_pool_gap(p_pool_id integer, p_from inet, p_to inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_pool_gap(p_pool_id integer, p_from inet, p_to inet) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

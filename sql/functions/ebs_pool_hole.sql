@@ -42,3 +42,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_pool_hole(p_pool_id integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_pool_hole(p_pool_id integer) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -7,3 +7,4 @@ CREATE OR REPLACE FUNCTION ebs_prorate(cost numeric, done bigint, total bigint) 
     RETURN round(sign(cost) * div(2 * abs(round(cost * 100)) * done + total, 2 * total) / 100, 2);
 
 REVOKE ALL ON FUNCTION ebs_prorate(cost numeric, done bigint, total bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_prorate(cost numeric, done bigint, total bigint) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

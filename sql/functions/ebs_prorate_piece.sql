@@ -8,3 +8,4 @@ CREATE OR REPLACE FUNCTION ebs_prorate_piece(cost numeric, done_from bigint, don
     RETURN round(ebs_prorate(cost, done_to, total) - ebs_prorate(cost, done_from, total), 2);
 
 REVOKE ALL ON FUNCTION ebs_prorate_piece(cost numeric, done_from bigint, done_to bigint, total bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_prorate_piece(cost numeric, done_from bigint, done_to bigint, total bigint) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -48,7 +48,7 @@ CREATE OR REPLACE FUNCTION ebs_radius_check(
 )
     RETURNS TABLE (id bigint, username text, attribute text, value text, op text)
     LANGUAGE plpgsql STABLE
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 DECLARE
     v_id bigint;
@@ -189,3 +189,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_radius_check(p_username text, p_nas_ip inet, p_calling_station_id text, p_framed_ip inet, p_remote_id text, p_circuit_id text, p_src_ip inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_radius_check(p_username text, p_nas_ip inet, p_calling_station_id text, p_framed_ip inet, p_remote_id text, p_circuit_id text, p_src_ip inet) TO ebs_radius;

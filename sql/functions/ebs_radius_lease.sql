@@ -51,7 +51,7 @@ CREATE OR REPLACE FUNCTION ebs_radius_lease(
     p_nas_ip inet DEFAULT NULL,
     p_offer_seconds integer DEFAULT 60
 ) RETURNS text LANGUAGE plpgsql VOLATILE
-    SET search_path = public, pg_temp
+    SECURITY DEFINER SET search_path = public, pg_temp
     AS $$
 DECLARE
     v_pools integer[];
@@ -145,3 +145,4 @@ COMMENT ON FUNCTION ebs_radius_lease(bigint, text, inet, integer) IS
     'Lease an address from a pool chain for one Access-Accept (FreeRADIUS post-auth).';
 
 REVOKE ALL ON FUNCTION ebs_radius_lease(p_subaccount_id bigint, p_pool text, p_nas_ip inet, p_offer_seconds integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_radius_lease(p_subaccount_id bigint, p_pool text, p_nas_ip inet, p_offer_seconds integer) TO ebs_radius;

@@ -63,3 +63,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_radius_subaccount(p_username text, p_calling_station_id text, p_framed_ip inet, p_remote_id text, p_circuit_id text, OUT subaccount_id bigint, OUT found_by text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_radius_subaccount(p_username text, p_calling_station_id text, p_framed_ip inet, p_remote_id text, p_circuit_id text, OUT subaccount_id bigint, OUT found_by text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

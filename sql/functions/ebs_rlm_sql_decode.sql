@@ -25,3 +25,4 @@ EXCEPTION WHEN character_not_in_repertoire OR untranslatable_character THEN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_rlm_sql_decode(s text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_rlm_sql_decode(s text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

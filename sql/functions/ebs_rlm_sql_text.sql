@@ -5,3 +5,4 @@ CREATE OR REPLACE FUNCTION ebs_rlm_sql_text(s text) RETURNS text
     RETURN CASE WHEN strpos(s, '=') = 0 THEN s ELSE ebs_rlm_sql_decode(s) END;
 
 REVOKE ALL ON FUNCTION ebs_rlm_sql_text(s text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_rlm_sql_text(s text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -6,3 +6,4 @@ CREATE OR REPLACE FUNCTION ebs_round_money(value numeric) RETURNS numeric
     RETURN round(value, 2);
 
 REVOKE ALL ON FUNCTION ebs_round_money(value numeric) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_round_money(value numeric) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -11,3 +11,4 @@ CREATE OR REPLACE FUNCTION ebs_session_hold(p_interim_interval integer) RETURNS 
     RETURN make_interval(secs => 3 * greatest(p_interim_interval, 60));
 
 REVOKE ALL ON FUNCTION ebs_session_hold(p_interim_interval integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_session_hold(p_interim_interval integer) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

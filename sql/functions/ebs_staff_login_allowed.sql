@@ -15,3 +15,4 @@ CREATE OR REPLACE FUNCTION ebs_staff_login_allowed(staff integer, address inet) 
 $$;
 
 REVOKE ALL ON FUNCTION ebs_staff_login_allowed(staff integer, address inet) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_staff_login_allowed(staff integer, address inet) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -9,3 +9,4 @@ CREATE OR REPLACE FUNCTION ebs_try_macaddr(s text) RETURNS macaddr
                 THEN regexp_replace(s, '[\s:.-]', '', 'g')::macaddr END;
 
 REVOKE ALL ON FUNCTION ebs_try_macaddr(s text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_try_macaddr(s text) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

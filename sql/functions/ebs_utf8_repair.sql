@@ -51,3 +51,4 @@ BEGIN
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_utf8_repair(b bytea) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ebs_utf8_repair(b bytea) TO ebs_web, ebs_worker, ebs_radius, ebs_acct, ebs_reports;

@@ -1,7 +1,14 @@
-"""A private PostgreSQL cluster: initdb into a directory, listen on 127.0.0.1 and a socket."""
+"""A private PostgreSQL cluster: initdb into a directory, listen on 127.0.0.1 and a socket.
+
+Nothing is trusted: the cluster's superuser and the owner log in over the Unix socket by
+peer authentication (the service account only), every role over TCP by SCRAM password
+(stack/db_roles.py creates the roles and their password files at each start).
+"""
 
 from __future__ import annotations
 
+import os
+import pwd
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,6 +16,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from stack import db_roles
 from stack.servers.base import ServerError, log_tail, run
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -33,15 +41,41 @@ class PostgresServer:
     datadir: Path
     port: int
     socket_dir: Path
-    user: str = "ebs"
+    user: str = "ebs"  # the owner: runs the migrations, owns every object
     durable: bool = True  # tests run with fsync off: a crash there loses nothing of value
+    superuser: str = "postgres"
+    # Where the roles' password files are kept; None: beside the socket directory
+    # (STATE_DIR/secrets for the local stack).
+    secrets_dir: Path | None = None
+    roles: tuple[str, ...] = tuple(db_roles.COMPONENT_ROLES.values())
 
     @property
     def log(self) -> Path:
         return self.datadir.parent / "postgresql.log"
 
+    @property
+    def secrets(self) -> Path:
+        return self.secrets_dir or self.socket_dir.parent / "secrets"
+
     def conninfo(self, dbname: str = "postgres") -> str:
-        return f"host=127.0.0.1 port={self.port} user={self.user} dbname={dbname}"
+        """The owner's connection: the Unix socket, peer authentication."""
+        return f"host={self.socket_dir} port={self.port} user={self.user} dbname={dbname}"
+
+    def admin_conninfo(self, dbname: str = "postgres") -> str:
+        """The cluster superuser's connection (set-up only: roles, databases, extensions)."""
+        return (f"host={self.socket_dir} port={self.port} user={self.superuser} "
+                f"dbname={dbname}")
+
+    def role_conninfo(self, role: str, dbname: str = "postgres") -> str:
+        """A component role's connection: TCP and its generated password."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host="127.0.0.1", port=self.port, user=role, dbname=dbname,
+            password=db_roles.read_password(db_roles.password_file(self.secrets, role)))
+
+    def password(self, role: str) -> str:
+        return db_roles.read_password(db_roles.password_file(self.secrets, role))
 
     def initialised(self) -> bool:
         return (self.datadir / "PG_VERSION").exists()
@@ -53,11 +87,29 @@ class PostgresServer:
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         run(
             [
-                str(pg_bindir() / "initdb"), "-D", str(self.datadir), "-U", self.user,
-                "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
+                str(pg_bindir() / "initdb"), "-D", str(self.datadir), "-U", self.superuser,
+                "--auth-local=peer", "--auth-host=scram-sha-256",
+                "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions",
             ],
             log=self.log,
         )
+
+    def write_hba(self) -> None:
+        """No ``trust``: the service account reaches the superuser and the owner through
+        the socket (peer, mapped by pg_ident.conf), everyone else gives a password."""
+        account = pwd.getpwuid(os.geteuid()).pw_name
+        (self.datadir / "pg_ident.conf").write_text(
+            f"ebs {account} {self.superuser}\nebs {account} {self.user}\n", encoding="utf-8")
+        (self.datadir / "pg_hba.conf").write_text(
+            f"local all {self.superuser},{self.user} peer map=ebs\n"
+            "local all all scram-sha-256\n"
+            "host all all 127.0.0.1/32 scram-sha-256\n"
+            "host all all ::1/128 scram-sha-256\n", encoding="utf-8")
+
+    def setup_roles(self) -> None:
+        """The owner and the component roles with their password files (idempotent)."""
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as admin:
+            db_roles.ensure_roles(admin, self.user, self.secrets, self.roles)
 
     def _options(self) -> str:
         opts = {
@@ -80,15 +132,39 @@ class PostgresServer:
 
     def running(self) -> bool:
         try:
-            with psycopg.connect(self.conninfo(), connect_timeout=2):
+            with psycopg.connect(self.admin_conninfo(), connect_timeout=2):
                 return True
         except psycopg.OperationalError:
             return False
 
+    def _trusting(self) -> bool:
+        """A cluster initialised by an earlier version: ``trust``, its owner superuser."""
+        hba = self.datadir / "pg_hba.conf"
+        return hba.exists() and any(
+            line.split()[-1:] == ["trust"]
+            for line in hba.read_text(encoding="utf-8").splitlines()
+            if line.strip() and not line.lstrip().startswith("#"))
+
+    def _adopt(self) -> None:
+        """Take an earlier version's cluster over: a superuser of its own (the owner stops
+        being one in setup_roles), then no ``trust`` from the next connection on."""
+        with psycopg.connect(f"host={self.socket_dir} port={self.port} user={self.user} "
+                             "dbname=postgres", autocommit=True) as conn:
+            if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s",
+                                (self.superuser,)).fetchone():
+                conn.execute(sql.SQL("CREATE ROLE {} SUPERUSER LOGIN").format(
+                    sql.Identifier(self.superuser)))
+        self.write_hba()
+        run([str(pg_bindir() / "pg_ctl"), "reload", "-D", str(self.datadir)])
+
     def start(self) -> None:
         self.init()
         if self.running():
+            self.setup_roles()
             return
+        legacy = self._trusting()
+        if not legacy:
+            self.write_hba()
         try:
             run(
                 [
@@ -98,6 +174,9 @@ class PostgresServer:
             )
         except ServerError as exc:
             raise ServerError(f"{exc}{log_tail(self.log)}") from None
+        if legacy:
+            self._adopt()
+        self.setup_roles()
 
     def stop(self) -> None:
         if not (self.datadir / "postmaster.pid").exists():
@@ -105,19 +184,25 @@ class PostgresServer:
         run([str(pg_bindir() / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"])
 
     def create_database(self, name: str, template: str | None = None) -> None:
-        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+        """A database the owner owns; a new one (no template) gets the extensions that
+        need the superuser first."""
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
             if exists:
                 return
-            query = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+            query = sql.SQL("CREATE DATABASE {} OWNER {}").format(
+                sql.Identifier(name), sql.Identifier(self.user))
             if template:
                 query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
             conn.execute(query)
+        if not template:
+            with psycopg.connect(self.admin_conninfo(name), autocommit=True) as conn:
+                db_roles.prepare_database(conn, self.user)
 
     def drop_database(self, name: str) -> None:
-        with psycopg.connect(self.conninfo(), autocommit=True) as conn:
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     sql.Identifier(name)
