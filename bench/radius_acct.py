@@ -47,6 +47,7 @@ from bench.radius_common import (
     start_postgres,
 )
 from bench.udp_sender import ACCOUNTING_RESPONSE, accounting_request, attribute, run_load
+from stack import db_roles
 from stack.servers.acct_drain import acct_drainer
 
 USER_NAME, NAS_IP_ADDRESS, NAS_PORT = 1, 4, 5
@@ -198,7 +199,7 @@ def wait_applied(conn: psycopg.Connection, side: str, lap: int, target: int,
 
 def db_env(pg) -> dict[str, str]:
     return {"EBS_DB_HOST": "127.0.0.1", "EBS_DB_PORT": str(pg.port), "EBS_DB_NAME": DB,
-            "EBS_DB_USER": pg.user}
+            "EBS_DB_USER": pg.user, **db_roles.settings_env(pg.secrets, pg.user)}
 
 
 @dataclass

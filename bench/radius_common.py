@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 
 from billing import schema
+from stack import db_roles
 from stack.servers.base import ServerError, free_port
 from stack.servers.freeradius import CONF_TEMPLATES, FreeRadiusServer
 from stack.servers.postgres import PostgresServer
@@ -114,7 +115,8 @@ def radius_server(directory: Path, db: PostgresServer | None,
             templates=templates,
             db_port=db.port if db else 5432,
             db_name=DB if db else None,
-            db_user=db.user if db else "ebs",
+            db_user=db_roles.COMPONENT_ROLES["radius"] if db else "ebs",
+            db_password=db.password(db_roles.COMPONENT_ROLES["radius"]) if db else "",
             credentials_key=os.urandom(32).hex(),
             accounting_mode=accounting_mode,
         )

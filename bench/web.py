@@ -28,6 +28,7 @@ from sqlalchemy import event
 from billing import schema
 from billing import settings as settings_mod
 from billing.staff import ensure_staff
+from stack import db_roles
 from stack.servers.base import free_port
 from stack.servers.postgres import PostgresServer
 
@@ -154,6 +155,8 @@ def _settings(params: dict, state_dir: Path):
         "EBS_DB_HOST": params["host"], "EBS_DB_PORT": str(params["port"]),
         "EBS_DB_NAME": params["dbname"], "EBS_DB_USER": params["user"],
         "EBS_STATE_DIR": str(state_dir),
+        # The web app's own role, its password beside the cluster's socket directory.
+        **db_roles.settings_env(Path(params["host"]).parent / "secrets"),
     }
     return settings_mod.load(environ=environ)
 

@@ -33,8 +33,27 @@ DEFAULTS: dict[str, Any] = {
     "DB_HOST": "127.0.0.1",
     "DB_PORT": 55432,
     "DB_NAME": "ebs",
+    # The owner role: runs the migrations and the `ebs` command, owns every object.
     "DB_USER": "ebs",
     "DB_PASSWORD": "",
+    # A file holding the owner's password when DB_PASSWORD is empty; empty:
+    # STATE_DIR/secrets/db-<DB_USER>.password (none there: the socket's peer login).
+    "DB_PASSWORD_FILE": "",
+    # Each component's own login role and its password file (generated at set-up, mode
+    # 0600; empty: STATE_DIR/secrets/db-<role>.password). The migrations grant to these
+    # role names; another name must be a member of the one it replaces.
+    "DB_WEB_USER": "ebs_web",
+    "DB_WEB_PASSWORD_FILE": "",
+    "DB_WORKER_USER": "ebs_worker",
+    "DB_WORKER_PASSWORD_FILE": "",
+    "DB_RADIUS_USER": "ebs_radius",
+    "DB_RADIUS_PASSWORD_FILE": "",
+    "DB_ACCT_USER": "ebs_acct",
+    "DB_ACCT_PASSWORD_FILE": "",
+    "DB_FLOW_USER": "ebs_flow",
+    "DB_FLOW_PASSWORD_FILE": "",
+    "DB_REPORTS_USER": "ebs_reports",
+    "DB_REPORTS_PASSWORD_FILE": "",
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": 56379,
     "REDIS_DB": 0,
@@ -180,20 +199,50 @@ def _backend_settings(by_name) -> dict[str, Any]:
     return out
 
 
-def database_conninfo(settings: SimpleNamespace, dbname: str | None = None) -> str:
-    """A libpq connection string for the configured database."""
+# The components that log in with a role of their own (DB_<NAME>_USER).
+COMPONENTS = ("web", "worker", "radius", "acct", "flow", "reports")
+
+
+def database_role(settings: SimpleNamespace, component: str | None = None) -> tuple[str, str]:
+    """The role and password ``component`` logs in with; None: the owner (DB_USER)."""
+    if component is None:
+        user, password, named = settings.DB_USER, settings.DB_PASSWORD, settings.DB_PASSWORD_FILE
+    elif component in COMPONENTS:
+        prefix = f"DB_{component.upper()}"
+        user, password = getattr(settings, f"{prefix}_USER"), ""
+        named = getattr(settings, f"{prefix}_PASSWORD_FILE")
+    else:
+        raise SettingsError(f"no database role for component {component!r}")
+    if not password:
+        path = Path(named) if named else (
+            Path(settings.STATE_DIR) / "secrets" / f"db-{user}.password")
+        try:
+            password = path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            if named:
+                raise SettingsError(f"database password file {path} does not exist") from None
+        except OSError as exc:
+            raise SettingsError(f"cannot read database password file {path}: {exc}") from None
+    return user, password
+
+
+def database_conninfo(settings: SimpleNamespace, dbname: str | None = None,
+                      component: str | None = None) -> str:
+    """A libpq connection string for the configured database, as ``component``'s role
+    (web, worker, radius, acct, flow, reports) or, without one, as the owner."""
     from psycopg.conninfo import make_conninfo
 
     host = settings.DB_HOST or str(Path(settings.STATE_DIR) / "run")
+    user, password = database_role(settings, component)
     params = {
         "host": host,
         "port": settings.DB_PORT,
         "dbname": dbname or settings.DB_NAME,
-        "user": settings.DB_USER,
-        "application_name": "ebs",
+        "user": user,
+        "application_name": f"ebs-{component}" if component else "ebs",
     }
-    if settings.DB_PASSWORD:
-        params["password"] = settings.DB_PASSWORD
+    if password:
+        params["password"] = password
     return make_conninfo(**params)
 
 

@@ -52,7 +52,7 @@ def drain(spool: Path | None, batch: int, as_json: bool, follow: bool, poll: flo
         click.echo(f"{name}: {position}/{size} bytes, {result.applied} applied, "
                    f"{result.skipped} skipped", file=sys.stderr)
 
-    with open_db(autocommit=False) as conn:
+    with open_db(autocommit=False, component="acct") as conn:
         result = acct_spool.drain(conn, directory, batch_size=batch, progress=progress)
     if as_json:
         click.echo(json.dumps(result.as_dict()))
@@ -75,7 +75,7 @@ def _follow(directory: Path, batch: int, poll: float, as_json: bool) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
     click.echo(f"following {directory} (poll {poll} s, batch {batch})", file=sys.stderr)
-    conninfo = settings_mod.database_conninfo(load_settings())
+    conninfo = settings_mod.database_conninfo(load_settings(), component="acct")
     total = acct_follow.follow(lambda: connect(conninfo), directory,
                                poll=poll, batch_size=batch, stop=stop)
     summary = total.as_dict()

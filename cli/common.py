@@ -18,10 +18,14 @@ def load_settings() -> SimpleNamespace:
         raise click.ClickException(str(exc)) from None
 
 
-def open_db(autocommit: bool = True) -> psycopg.Connection:
-    """Connect to the configured database or fail with one line saying where we tried."""
+def open_db(autocommit: bool = True, component: str | None = None) -> psycopg.Connection:
+    """Connect to the configured database or fail with one line saying where we tried:
+    as the owner, or as ``component``'s role for a command that does that part's work."""
     settings = load_settings()
-    conninfo = settings_mod.database_conninfo(settings)
+    try:
+        conninfo = settings_mod.database_conninfo(settings, component=component)
+    except settings_mod.SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
     try:
         return connect(conninfo, autocommit=autocommit)
     except psycopg.OperationalError as exc:

@@ -11,12 +11,12 @@ verifier.
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 import psycopg
 from psycopg import sql
+
+from stack import secret_file
 
 # The login role of each component; sql/migrations/*_database_roles.sql grants to these.
 COMPONENT_ROLES: dict[str, str] = {
@@ -44,17 +44,7 @@ def read_password(path: Path) -> str:
 
 def ensure_password(secrets_dir: Path, role: str) -> str:
     """``role``'s password, generated into its file (0600) the first time."""
-    path = password_file(secrets_dir, role)
-    found = read_password(path)
-    if found:
-        return found
-    path.parent.mkdir(parents=True, exist_ok=True)
-    os.chmod(path.parent, 0o700)
-    value = secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as out:
-        out.write(value + "\n")
-    return value
+    return secret_file.ensure(password_file(secrets_dir, role))
 
 
 def ensure_roles(admin: psycopg.Connection, owner: str, secrets_dir: Path,

@@ -13,7 +13,7 @@ import psycopg
 
 from billing import credentials, schema
 from billing import settings as settings_mod
-from stack import acct_spool, nas_sync, radius_clients, secret_file
+from stack import acct_spool, db_roles, nas_sync, radius_clients, secret_file
 from stack.servers.acct_drain import acct_drainer
 from stack.servers.base import ServerError
 from stack.servers.freeradius import FreeRadiusServer
@@ -47,16 +47,23 @@ class Stack:
         )
         self.redis = RedisServer(self.state / "redis", settings.REDIS_PORT,
                                  password=settings_mod.redis_password(settings))
-        # How FreeRADIUS's rlm_sql and nfacctd reach the local database.
-        database = {"db_host": "127.0.0.1", "db_port": settings.DB_PORT,
-                    "db_name": settings.DB_NAME, "db_user": settings.DB_USER,
-                    "db_password": settings.DB_PASSWORD}
+        # The roles' passwords exist before anything that logs in with them is configured
+        # (the server's start creates the roles from the same files).
+        for role in (settings.DB_USER, *db_roles.COMPONENT_ROLES.values()):
+            db_roles.ensure_password(self.postgres.secrets, role)
+
+        def database(component: str) -> dict:
+            """How a part (FreeRADIUS's rlm_sql, nfacctd) reaches the local database: TCP,
+            its own role and password."""
+            user, password = settings_mod.database_role(settings, component)
+            return {"db_host": "127.0.0.1", "db_port": settings.DB_PORT,
+                    "db_name": settings.DB_NAME, "db_user": user, "db_password": password}
         self.freeradius = FreeRadiusServer(
             directory=radius_clients.local_server_dir(self.state),
             auth_port=settings.RADIUS_AUTH_PORT,
             acct_port=settings.RADIUS_ACCT_PORT,
             listen_ip=settings.RADIUS_LISTEN_IP,
-            **database,
+            **database("radius"),
             time_zone=settings.TIME_ZONE,
             credentials_key=settings.CREDENTIALS_KEY,
             credentials_key_file=settings.CREDENTIALS_KEY_FILE,
@@ -69,7 +76,7 @@ class Stack:
             directory=self.state / "nfacctd",
             port=settings.NETFLOW_PORT,
             listen_ip=settings.NETFLOW_LISTEN_IP,
-            **database,
+            **database("flow"),
         )
         celery = [sys.executable, "-m", "celery", "-A", "worker.app:celery"]
         root = str(settings_mod.PROJECT_ROOT)

@@ -74,11 +74,13 @@ def compile_translations(settings: SimpleNamespace) -> str:
 
 
 def database_url(settings: SimpleNamespace) -> URL:
+    """The web app's own role (DB_WEB_USER), never the owner."""
     host = settings.DB_HOST or str(Path(settings.STATE_DIR) / "run")
+    user, password = settings_mod.database_role(settings, "web")
     return URL.create(
         "postgresql+psycopg",
-        username=settings.DB_USER,
-        password=settings.DB_PASSWORD or None,
+        username=user,
+        password=password or None,
         host=host,
         port=int(settings.DB_PORT),
         database=settings.DB_NAME,

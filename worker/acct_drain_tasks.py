@@ -26,7 +26,7 @@ def acct_drain(spool_dir: str | None = None) -> dict:
     if not acct_spool.has_work(directory):
         return acct_spool.DrainResult().as_dict()
     try:
-        with connect(settings_mod.database_conninfo(settings)) as conn:
+        with connect(settings_mod.database_conninfo(settings, component="acct")) as conn:
             return acct_spool.drain(conn, directory).as_dict()
     except psycopg.OperationalError as exc:
         # Still away: the spool keeps everything and the next beat tries again.

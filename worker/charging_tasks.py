@@ -21,6 +21,7 @@ def charge_tick(at: str | None = None) -> dict:
     """
     settings = settings_mod.load()
     moment = arguments.moment(at, settings)
-    with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
+    with connect(settings_mod.database_conninfo(settings, component="worker"),
+                 autocommit=True) as conn:
         summary = charge(conn, moment, ZoneInfo(settings.TIME_ZONE))
     return summary.as_dict()

@@ -83,6 +83,7 @@ def prune_coa(at: str | None = None) -> dict:
     settings = settings_mod.load()
     now = arguments.moment(at, settings)
     before = now - timedelta(days=int(settings.COA_RETENTION_DAYS))
-    with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
+    with connect(settings_mod.database_conninfo(settings, component="worker"),
+                 autocommit=True) as conn:
         deleted, batches = prune(conn, before)
     return {"before": before.isoformat(), "deleted": deleted, "batches": batches}

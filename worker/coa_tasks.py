@@ -45,7 +45,8 @@ def kick_session(session_id: str, reason: str = "admin") -> dict:
     session_id = arguments.session_key(session_id)
     reason = arguments.text(reason, "reason")
     settings = settings_mod.load()
-    with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
+    with connect(settings_mod.database_conninfo(settings, component="worker"),
+                 autocommit=True) as conn:
         row = fetch_one(conn, datetime.now(UTC), session_id)
         if row is None:
             return _refused(session_id, "no such open session")
@@ -66,7 +67,8 @@ def change_speed(session_id: str) -> dict:
     settings = settings_mod.load()
     tz = ZoneInfo(settings.TIME_ZONE)
     now = datetime.now(UTC)
-    with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
+    with connect(settings_mod.database_conninfo(settings, component="worker"),
+                 autocommit=True) as conn:
         row = fetch_one(conn, now, session_id)
         if row is None:
             return _refused(session_id, "no such open session")

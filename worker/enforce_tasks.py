@@ -49,5 +49,6 @@ def enforce_access(at: str | None = None) -> dict:
     now = datetime.fromisoformat(at) if at else datetime.now(UTC)
     if now.tzinfo is None:
         now = now.replace(tzinfo=UTC)
-    with connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
+    with connect(settings_mod.database_conninfo(settings, component="worker"),
+                 autocommit=True) as conn:
         return enforce(conn, now, ZoneInfo(settings.TIME_ZONE))

@@ -24,7 +24,7 @@ def nas_changed(nas_id: int | None = None) -> dict:
     nas_id = arguments.integer_id(nas_id, "nas_id")
     settings = settings_mod.load()
     result = nas_sync.sync_clients(
-        settings_mod.database_conninfo(settings),
+        settings_mod.database_conninfo(settings, component="worker"),
         radius_clients.local_server_dir(settings.STATE_DIR),
     )
     return {"nas_id": nas_id, **result}

@@ -18,7 +18,7 @@ def sweep_sessions(at: str | None = None) -> dict:
     """
     settings = settings_mod.load()
     now = arguments.moment(at, settings)
-    with connect(settings_mod.database_conninfo(settings)) as conn:
+    with connect(settings_mod.database_conninfo(settings, component="worker")) as conn:
         result = sessions.sweep_stale_sessions(conn, now)
     return {"closed": result.closed, "partitions_created": result.partitions_created,
             "at": now.isoformat()}

@@ -18,7 +18,8 @@ def health() -> dict:
     Used by ``ebs status`` and the tests; a failure here is the first thing to look at
     when charges stop appearing.
     """
-    with connect(settings_mod.database_conninfo(settings_mod.load())) as conn:
+    conninfo = settings_mod.database_conninfo(settings_mod.load(), component="worker")
+    with connect(conninfo) as conn:
         applied = schema.applied_versions(conn)
         db_now = conn.execute("SELECT now()").fetchone()[0]
     known = [m.version for m in schema.available()]

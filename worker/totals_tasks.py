@@ -13,7 +13,8 @@ from worker.app import celery
 def fold_totals() -> dict:
     """Merge each key's appended rows into one; safe to run twice or at once (the SQL
     functions delete what they merge, so a second run skips rows the first took)."""
-    with connect(settings_mod.database_conninfo(settings_mod.load())) as conn:
+    conninfo = settings_mod.database_conninfo(settings_mod.load(), component="worker")
+    with connect(conninfo) as conn:
         merged = conn.execute("SELECT ebs_ledger_totals_fold()").fetchone()[0]
         conn.execute("SELECT ebs_account_stats_compact()")
     return {"ledger_totals_merged": merged}

@@ -13,11 +13,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 
 from stack.servers.base import ServerError, free_port
 from stack.servers.nfacctd import NfacctdServer
-from tests.harness import start_with_retry
+from tests.harness import role_fields, start_with_retry
 
 TCP, UDP = 6, 17
 PCAP_LEAD_SECONDS = 5  # the pcap's first packet is this far in the past when it is written
@@ -105,14 +104,10 @@ def replay(pcap: Path, port: int) -> None:
 
 
 def make_collector(directory: Path, conninfo: str) -> NfacctdServer:
-    params = conninfo_to_dict(conninfo)
     return NfacctdServer(
         directory=directory,
         port=free_port(udp=True, tcp=False),
-        db_host=params["host"],
-        db_port=int(params["port"]),
-        db_name=params["dbname"],
-        db_user=params["user"],
+        **role_fields(conninfo, "flow"),  # nfacctd's own role: INSERT into flow_raw only
     )
 
 

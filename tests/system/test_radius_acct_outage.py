@@ -30,7 +30,7 @@ from stack.servers.base import free_port
 from stack.servers.freeradius import FreeRadiusServer
 from stack.servers.postgres import PostgresServer
 from tests.conftest import ROOT, ebs_env
-from tests.harness import start_with_retry
+from tests.harness import radius_db_fields, start_with_retry
 
 SECRET = "outage-secret-1"
 DB = "outage"
@@ -61,9 +61,7 @@ def radius(pg, tmp_path_factory):
         acct_port=free_port(udp=True, tcp=False),
         clients=[("local", "127.0.0.1", SECRET)],
         reject_delay=0,
-        db_port=pg.port,
-        db_name=DB,
-        db_user=pg.user,
+        **radius_db_fields(pg.conninfo(DB)),
     ))
     yield server
     server.stop()
@@ -310,7 +308,7 @@ def test_spool_mode_follower_applies_as_packets_come_and_outlasts_an_outage(pg, 
     server = start_with_retry(lambda: FreeRadiusServer(
         directory=tmp_path / "conf", auth_port=free_port(udp=True, tcp=False),
         acct_port=free_port(udp=True, tcp=False), clients=[("local", "127.0.0.1", SECRET)],
-        reject_delay=0, db_port=pg.port, db_name=DB, db_user=pg.user,
+        reject_delay=0, **radius_db_fields(pg.conninfo(DB)),
         accounting_mode="spool"))
     spool = server.radacct_dir / "spool"
     follower = acct_drainer(spool, tmp_path / "run", tmp_path / "log",

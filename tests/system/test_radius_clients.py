@@ -10,14 +10,13 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 
 from stack import radius_clients
 from stack.servers.base import free_port
 from stack.servers.freeradius import ConfigError, FreeRadiusServer, RadiusReply, radclient
 from tests.conftest import ebs_env
-from tests.harness import start_with_retry
+from tests.harness import radius_db_fields, start_with_retry
 from tests.system.test_radius_auth import PASSWORD, subscriber, tariff
 from worker.nas_tasks import nas_changed
 
@@ -45,7 +44,6 @@ def radius(db, dbc, state):
     from the nas table (here one far-away NAS, none on 127.0.0.1 yet)."""
     dbc.execute("INSERT INTO nas (name, ip_address, secret) VALUES ('far', '192.0.2.10', "
                 "'far-secret-1-for-tests')")
-    params = conninfo_to_dict(db)
 
     def make() -> FreeRadiusServer:
         found = radius_clients.nas_clients(dbc)
@@ -55,8 +53,7 @@ def radius(db, dbc, state):
             acct_port=free_port(udp=True, tcp=False),
             clients=[(c.name, c.ip, c.secret) for c in found.clients],
             reject_delay=0,
-            db_host=params["host"], db_port=int(params["port"]), db_name=params["dbname"],
-            db_user=params["user"], credentials_key=os.urandom(32).hex(),
+            **radius_db_fields(db), credentials_key=os.urandom(32).hex(),
         )
 
     server = start_with_retry(make)

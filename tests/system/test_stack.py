@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 from celery import Celery
 
+from stack import db_roles
 from stack.acct_follow import wait_drained
 from stack.servers.base import free_port
 from stack.servers.freeradius import radclient
@@ -69,8 +70,12 @@ def test_up_with_demo_status_and_down(tmp_path):
         assert reply.code == "Accounting-Response"
         spool = tmp_path / "var" / "freeradius" / "radacct" / "spool"
         assert wait_drained(spool, 60)
-        with psycopg.connect(f"host=127.0.0.1 port={env['EBS_DB_PORT']} dbname=ebs"
-                             " user=ebs") as conn:
+        # The owner over TCP: no trust, its generated password.
+        password = db_roles.read_password(
+            db_roles.password_file(tmp_path / "var" / "secrets", "ebs"))
+        owner = (f"host=127.0.0.1 port={env['EBS_DB_PORT']} dbname=ebs user=ebs"
+                 f" password={password}")
+        with psycopg.connect(owner) as conn:
             assert conn.execute("SELECT username FROM sessions_open"
                                 " WHERE acct_session_id = 'stack-1'").fetchone() == ("stack-user",)
 
@@ -78,7 +83,7 @@ def test_up_with_demo_status_and_down(tmp_path):
         assert verified.returncode == 0
         assert "10 account balances equal their entries" in verified.stdout
 
-        conninfo = f"host=127.0.0.1 port={env['EBS_DB_PORT']} dbname=ebs user=ebs"
+        conninfo = owner
         with psycopg.connect(conninfo) as conn:
             counts = conn.execute(
                 "SELECT (SELECT count(*) FROM accounts), (SELECT count(*) FROM tariffs),"
