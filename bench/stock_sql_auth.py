@@ -46,6 +46,12 @@ CREATE INDEX radippool_poolname_expire ON radippool (pool_name, expiry_time);
 CREATE INDEX radippool_framedipaddress ON radippool (framedipaddress);
 CREATE INDEX radippool_nasip_poolkey_ipaddress
     ON radippool (nasipaddress, pool_key, framedipaddress);
+-- The stock server logs in as FreeRADIUS's role, like ours.
+GRANT SELECT ON radcheck, radreply, radgroupcheck, radgroupreply, radusergroup
+    TO ebs_radius;
+GRANT INSERT ON radpostauth TO ebs_radius;
+GRANT USAGE ON SEQUENCE radpostauth_id_seq TO ebs_radius;
+GRANT SELECT, UPDATE ON radippool TO ebs_radius;
 """
 
 

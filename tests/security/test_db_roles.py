@@ -269,6 +269,16 @@ FORBIDDEN = {
     "disable every trigger": ["ALTER TABLE accounts DISABLE TRIGGER ALL"],
     "drop the guard": ["DROP TRIGGER accounts_guard_balance_update ON accounts"],
     "copy to a program": ["COPY (SELECT 1) TO PROGRAM 'touch /tmp/ebs-pwned'"],
+    # A trigger of one's own (on a temporary table) runs at trigger depth 1, where the
+    # guard's WHEN lets a balance change through: the column privilege still refuses it.
+    "a balance update from a trigger of one's own": [
+        "CREATE FUNCTION pg_temp.bump() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " UPDATE public.accounts SET balance = balance + 1000 WHERE id = {id};"
+        " RETURN NULL; END $$",
+        "CREATE TEMP TABLE bump_source (i int)",
+        "CREATE TRIGGER bump AFTER INSERT ON bump_source"
+        " FOR EACH STATEMENT EXECUTE FUNCTION pg_temp.bump()",
+        "INSERT INTO bump_source VALUES (1)"],
     "replace the guard's function": [
         "CREATE OR REPLACE FUNCTION ebs_accounts_guard_balance() RETURNS trigger"
         " LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$"],
