@@ -11,7 +11,8 @@
 --   ebs_acct             the accounting drain: ebs_acct_apply, the same interim columns,
 --                        its spool positions
 --   ebs_flow             nfacctd: INSERT (COPY) into flow_raw
---   ebs_reports          reading, every column but credentials
+--   ebs_reports          reading, every column but credentials; nothing of the staff's
+--                        logins (ab_user, ab_register_user, ab_api_key)
 --
 -- New tables get web's, worker's and reports' grants by default privileges (below);
 -- tests/security/test_db_roles.py holds every table's grants per role, so a new table
@@ -42,7 +43,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON acct_spool_files TO ebs_acct;
 GRANT INSERT ON flow_raw TO ebs_flow;
 
 -- Reports: every column of every table except credentials (password hashes, sealed
--- CHAP passwords, API key hashes, NAS secrets).
+-- CHAP passwords, NAS secrets); the staff's login tables not at all.
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO ebs_reports;
 REVOKE SELECT ON accounts, subaccounts, nas, ab_user, ab_register_user, ab_api_key
     FROM ebs_reports;
@@ -55,13 +56,6 @@ GRANT SELECT (id, account_id, username, ip_address, mac_address, ip_pool_id, nas
               created_at) ON subaccounts TO ebs_reports;
 GRANT SELECT (id, name, vendor, ip_address, coa_port, acct_interim_interval, description,
               created_at, updated_at, coa_timeout_ms, coa_attempts) ON nas TO ebs_reports;
-GRANT SELECT (id, first_name, last_name, username, active, email, last_login, login_count,
-              fail_login_count, created_on, changed_on, created_by_fk, changed_by_fk)
-    ON ab_user TO ebs_reports;
-GRANT SELECT (id, first_name, last_name, username, email, registration_date)
-    ON ab_register_user TO ebs_reports;
-GRANT SELECT (id, uuid, name, key_prefix, user_id, scopes, active, created_on, expires_on,
-              revoked_on, last_used_on) ON ab_api_key TO ebs_reports;
 
 -- Tables and sequences the owner creates later (partitions included).
 ALTER DEFAULT PRIVILEGES IN SCHEMA public
