@@ -55,7 +55,8 @@ GRANT SELECT (id, account_id, username, ip_address, mac_address, ip_pool_id, nas
               simultaneous_use, allow_at_zero, allow_negative, allow_when_blocked,
               created_at) ON subaccounts TO ebs_reports;
 GRANT SELECT (id, name, vendor, ip_address, coa_port, acct_interim_interval, description,
-              created_at, updated_at, coa_timeout_ms, coa_attempts) ON nas TO ebs_reports;
+              created_at, updated_at, coa_timeout_ms, coa_attempts, dhcp_ipoe)
+    ON nas TO ebs_reports;
 
 -- Tables and sequences the owner creates later (partitions included).
 ALTER DEFAULT PRIVILEGES IN SCHEMA public

@@ -51,7 +51,9 @@ def test_chap_accept_on_a_fresh_ebs_up(tmp_path):
         secret = re.search(r"secret (\S+)", started.stdout).group(1)
         assert len(secret) >= 32  # the demo NAS's generated secret
 
-        conninfo = f"host=127.0.0.1 port={env['EBS_DB_PORT']} dbname=ebs user=ebs"
+        # The owner over the stack's socket (peer: the cluster trusts nobody).
+        conninfo = (f"host={tmp_path / 'var' / 'run'} port={env['EBS_DB_PORT']} dbname=ebs"
+                    " user=ebs")
         user = chap_subscriber(conninfo, load_key("", key_file))
         port = int(env["EBS_RADIUS_AUTH_PORT"])
         reply = radclient(port, "auth", secret, [
