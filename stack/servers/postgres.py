@@ -70,11 +70,11 @@ class PostgresServer:
         """A component role's connection: TCP and its generated password."""
         from psycopg.conninfo import make_conninfo
 
-        return make_conninfo(
-            host="127.0.0.1", port=self.port, user=role, dbname=dbname,
-            password=db_roles.read_password(db_roles.password_file(self.secrets, role)))
+        return make_conninfo(host="127.0.0.1", port=self.port, user=role, dbname=dbname,
+                             password=self.password(role))
 
     def password(self, role: str) -> str:
+        """``role``'s generated password (empty before the first start)."""
         return db_roles.read_password(db_roles.password_file(self.secrets, role))
 
     def initialised(self) -> bool:

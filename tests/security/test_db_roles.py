@@ -12,6 +12,7 @@ new table or column is a decision, not an accident.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -23,7 +24,9 @@ import pytest
 from billing import payments
 from billing.charging.tick import charge
 from stack import db_roles
-from tests.harness import role_conninfo
+from stack.servers.base import free_port, run
+from stack.servers.postgres import PostgresServer, pg_bindir
+from tests.harness import role_conninfo, start_with_retry
 from tests.integration.charging_helpers import (
     account,
     assign,
@@ -248,6 +251,31 @@ def test_no_trust_in_the_clusters_hba(pg_server):
     with pytest.raises(psycopg.OperationalError):  # a role without its password
         psycopg.connect(f"host=127.0.0.1 port={pg_server.port} user={ROLES['web']}"
                         " dbname=postgres password=wrong", connect_timeout=5)
+
+
+def test_a_cluster_of_an_earlier_version_is_taken_over_at_its_start(tmp_path):
+    """An earlier local stack's cluster: initialised with trust, its owner the superuser.
+    Its next start gives it a superuser of its own, the roles, and no trust."""
+    server = PostgresServer(datadir=tmp_path / "data", port=free_port(),
+                            socket_dir=tmp_path / "run", durable=False)
+    server.socket_dir.mkdir(parents=True)
+    run([str(pg_bindir() / "initdb"), "-D", str(server.datadir), "-U", server.user,
+         "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"],
+        log=server.log)
+    server = start_with_retry(lambda: dataclasses.replace(server, port=free_port()))
+    try:
+        hba = (server.datadir / "pg_hba.conf").read_text()
+        assert "trust" not in hba
+        with psycopg.connect(server.admin_conninfo(), autocommit=True) as admin:
+            flags = dict(admin.execute(
+                "SELECT rolname, rolsuper FROM pg_roles WHERE rolname = ANY(%s)",
+                ([server.superuser, server.user, *ROLES.values()],)).fetchall())
+        assert flags == {server.superuser: True, server.user: False,
+                         **{role: False for role in ROLES.values()}}
+        with psycopg.connect(server.role_conninfo(ROLES["web"]), connect_timeout=5) as web:
+            assert web.execute("SELECT current_user").fetchone()[0] == ROLES["web"]
+    finally:
+        server.stop()
 
 
 # --- what no application role can do ---------------------------------------------------
