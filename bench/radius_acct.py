@@ -73,6 +73,9 @@ CREATE INDEX radacct_bulk_close ON radacct (NASIPAddress, AcctStartTime)
     WHERE AcctStopTime IS NULL;
 CREATE INDEX radacct_start_user_idx ON radacct (AcctStartTime, UserName);
 CREATE INDEX radacct_calss_idx ON radacct (Class);
+-- The stock server logs in as FreeRADIUS's role, like ours.
+GRANT SELECT, INSERT, UPDATE ON radacct TO ebs_radius;
+GRANT USAGE ON SEQUENCE radacct_radacctid_seq TO ebs_radius;
 """
 
 # The shipped interim-update queries (UPDATE, then INSERT when no row matched), only the
