@@ -41,6 +41,7 @@ import psycopg
 from psycopg import errors
 
 from billing import sql_script
+from billing.release import code_version
 from billing.settings import PROJECT_ROOT
 
 SQL_DIR = PROJECT_ROOT / "sql"
@@ -155,6 +156,51 @@ def _ensure_tables(conn: psycopg.Connection) -> None:
         )
         """
     )
+    # Which release of the code last changed the schema, and when: the database's version
+    # as `ebs db status` and the backup manifest tell it.
+    conn.execute(
+        """
+        CREATE TABLE IF NOT EXISTS schema_upgrades (
+            upgraded_at timestamptz NOT NULL DEFAULT now(),
+            code_version text NOT NULL,
+            latest_migration text NOT NULL
+        )
+        """
+    )
+
+
+@dataclass(frozen=True)
+class DatabaseVersion:
+    migrations: list[str]  # applied, oldest first
+    schema_checksum: str  # over every applied migration's and function file's checksum
+    release: str | None  # the code version that last upgraded it (None: not recorded)
+
+    @property
+    def latest_migration(self) -> str:
+        return self.migrations[-1] if self.migrations else "none"
+
+
+def database_version(conn: psycopg.Connection) -> DatabaseVersion:
+    """What the database carries: its migrations, a checksum of its schema as the files
+    made it, and the release that last upgraded it."""
+    def table(name: str) -> bool:
+        return conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()[0]
+
+    rows, functions, release = [], [], None
+    if table("schema_migrations"):
+        rows = conn.execute(
+            "SELECT version, checksum FROM schema_migrations ORDER BY version").fetchall()
+    if table("schema_functions"):
+        functions = conn.execute(
+            "SELECT name, checksum FROM schema_functions ORDER BY name").fetchall()
+    if table("schema_upgrades"):
+        found = conn.execute("SELECT code_version FROM schema_upgrades"
+                             " ORDER BY upgraded_at DESC LIMIT 1").fetchone()
+        release = found[0] if found else None
+    digest = hashlib.sha256()
+    for name, checksum in [*rows, *functions]:
+        digest.update(f"{name}:{checksum}\n".encode())
+    return DatabaseVersion([v for v, _ in rows], digest.hexdigest(), release)
 
 
 def applied_versions(conn: psycopg.Connection) -> list[str]:
@@ -343,6 +389,7 @@ def _upgrade(
                 applied.append(migration)
             if not rest:
                 _finish_functions(conn, functions_directory, tell)
+                _record_upgrade(conn)
                 return applied
         first = False
         alone = rest.pop(0)
@@ -395,6 +442,12 @@ def _apply_alone(conn: psycopg.Connection, migration: Migration) -> None:
         ) from exc
     with conn.transaction():
         _record(conn, migration)
+
+
+def _record_upgrade(conn: psycopg.Connection) -> None:
+    latest = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()[0]
+    conn.execute("INSERT INTO schema_upgrades (code_version, latest_migration) VALUES (%s, %s)",
+                 (code_version(), latest or "none"))
 
 
 def _record(conn: psycopg.Connection, migration: Migration) -> None:

@@ -112,6 +112,19 @@ DEFAULTS: dict[str, Any] = {
     # an empty file name means STATE_DIR/secrets/credentials.key, which ebs up creates.
     "CREDENTIALS_KEY_FILE": "",
     "CREDENTIALS_KEY": "",
+    # Backups (`ebs backup`, the daily ebs.backup): where archives go (empty:
+    # STATE_DIR/backups), how many are kept there (0: all), the daily time in TIME_ZONE
+    # (empty: no daily backup), and optional copies off this machine.
+    "BACKUP_DIR": "",
+    "BACKUP_KEEP": 7,
+    "BACKUP_DAILY_AT": "03:30",
+    "BACKUP_RSYNC_TARGET": "",
+    "BACKUP_S3_BUCKET": "",
+    "BACKUP_S3_PREFIX": "ebs/",
+    "BACKUP_S3_ENDPOINT": "",
+    "BACKUP_S3_REGION": "",
+    "BACKUP_S3_ACCESS_KEY": "",
+    "BACKUP_S3_SECRET_KEY": "",
     # Payment gateways and SMS, names as in ExpertBilling's settings.
     "GETPAID_BACKENDS": [],
     "GETPAID_BACKENDS_SETTINGS": {},

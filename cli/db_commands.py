@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from billing import schema
+from billing.release import code_version
 from cli import release_fixture
 from cli.common import open_db
 
@@ -38,11 +39,34 @@ def upgrade() -> None:
         click.echo("schema is up to date")
 
 
+def versions_lines(conn) -> list[str]:
+    """The code's and the database's versions, as `ebs --version` and `ebs db status`
+    print them."""
+    known = schema.available()
+    found = schema.database_version(conn)
+    waiting = [m for m in known if m.version not in set(found.migrations)]
+    unknown = sorted(set(found.migrations) - {m.version for m in known})
+    if unknown:
+        state = f"NEWER than this code (migration {unknown[-1]}): upgrade the code"
+    elif waiting:
+        state = f"{len(waiting)} migration(s) pending: run `ebs upgrade`"
+    else:
+        state = "up to date"
+    release = f"ebs {found.release}" if found.release else "release not recorded"
+    return [
+        f"code:     ebs {code_version()}, schema {known[-1].version if known else 'none'}",
+        f"database: {release}, schema {found.latest_migration} ({state})",
+    ]
+
+
 @db.command()
 def status() -> None:
-    """List migrations and function files, and whether each is applied as it is now."""
+    """The code's and the database's versions, then each migration and function file and
+    whether it is applied as it is now."""
     with open_db() as conn:
         try:
+            for line in versions_lines(conn):
+                click.echo(line)
             waiting = {m.version for m in schema.pending(conn)}
             changed = {f.name for f in schema.changed_functions(conn)}
         except schema.MigrationError as exc:
@@ -62,6 +86,6 @@ def release_fixture_command(out: Path | None, upto: str | None) -> None:
     """Build the release fixture of this checkout's version: the schema from scratch and
     the demo data on a private PostgreSQL, dumped as gzipped SQL (run it as the service
     user; scripts/release-fixture.sh does)."""
-    version = release_fixture.current_version()
+    version = code_version()
     path = release_fixture.build(out or release_fixture.fixture_path(version), upto)
     click.echo(f"release {version} fixture: {path} ({path.stat().st_size // 1024} KiB)")

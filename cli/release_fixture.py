@@ -12,7 +12,6 @@ from __future__ import annotations
 import gzip
 import subprocess
 import tempfile
-import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -29,11 +28,6 @@ FIXTURES_DIR = PROJECT_ROOT / "tests" / "fixtures"
 # The demo's present in every fixture: its history is the 40 days before this moment.
 DEMO_NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 DEMO_TZ = ZoneInfo("Europe/Moscow")
-
-
-def current_version() -> str:
-    with (PROJECT_ROOT / "pyproject.toml").open("rb") as f:
-        return tomllib.load(f)["project"]["version"]
 
 
 def fixture_path(version: str) -> Path:

@@ -9,7 +9,7 @@ PACKAGES=(
   pmacct softflowd
   python3-venv python3-dev
   chromium fonts-dejavu-core
-  build-essential libpq-dev acl
+  build-essential libpq-dev acl rsync
 )
 
 missing=()

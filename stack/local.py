@@ -181,6 +181,30 @@ class Stack:
                 report(f"stopping {component.name}")
             component.stop()
 
+    @property
+    def maintenance_marker(self) -> Path:
+        """Present while a backup, restore or upgrade has the services stopped: `ebs up`'s
+        watch then does not take the rest down (stack/maintenance.py)."""
+        return self.run_dir / "maintenance"
+
+    def pause(self, report: Callable[[str], None]) -> list[str]:
+        """Stop every running part but PostgreSQL, the last started first; returns their
+        names for :meth:`resume`."""
+        stopped = []
+        for component in reversed(self.components()):
+            if component.name != "postgresql" and component.running():
+                report(f"stopping {component.name}")
+                component.stop()
+                stopped.append(component.name)
+        return stopped
+
+    def resume(self, names: list[str], report: Callable[[str], None]) -> None:
+        """Start the parts :meth:`pause` stopped, in the order `ebs up` starts them."""
+        for component in self.components():
+            if component.name in names:
+                report(f"starting {component.name}")
+                component.start()
+
     def status(self) -> list[tuple[str, bool, str]]:
         return [(c.name, c.running(), c.address) for c in self.components()]
 
@@ -189,6 +213,8 @@ class Stack:
         """Return when ``stop`` is set or a part has stopped (reported with where its
         log is); the caller then takes the rest down."""
         while not stop.wait(every):
+            if self.maintenance_marker.exists():
+                continue
             dead = [name for name, alive, _ in self.status() if not alive]
             if dead:
                 report(f"{', '.join(dead)} stopped unexpectedly; see {self.log_dir}")

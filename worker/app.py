@@ -7,6 +7,9 @@ delivered again; that is safe because every task is idempotent by database keys.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
 from celery import Celery
 from celery.schedules import crontab
 
@@ -17,7 +20,8 @@ _settings = settings_mod.load()
 celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker.session_tasks",
                                 "worker.nas_tasks", "worker.acct_drain_tasks",
                                 "worker.coa_tasks", "worker.enforce_tasks",
-                                "worker.totals_tasks", "worker.coa_retention"])
+                                "worker.totals_tasks", "worker.coa_retention",
+                                "worker.backup_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -51,3 +55,23 @@ celery.conf.update(
         "fold-totals": {"task": "ebs.fold_totals", "schedule": 300.0},
     },
 )
+
+
+def _daily_at(hhmm: str, zone: str) -> crontab:
+    """``HH:MM`` in the ISP's zone as the beat's UTC crontab, at today's offset (a change
+    of summer time moves it by an hour until the beat restarts)."""
+    try:
+        hour, minute = (int(part) for part in hhmm.split(":"))
+        local = datetime.now(ZoneInfo(zone)).replace(hour=hour, minute=minute)
+    except ValueError:
+        raise settings_mod.SettingsError(
+            f"BACKUP_DAILY_AT must be HH:MM, got {hhmm!r}") from None
+    at = local.astimezone(UTC)
+    return crontab(hour=at.hour, minute=at.minute)
+
+
+if _settings.BACKUP_DAILY_AT:
+    # The database, the data folder and the settings (stack/backup.py).
+    celery.conf.beat_schedule["backup"] = {
+        "task": "ebs.backup",
+        "schedule": _daily_at(_settings.BACKUP_DAILY_AT, _settings.TIME_ZONE)}

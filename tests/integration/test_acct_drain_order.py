@@ -5,39 +5,14 @@ what was open before it. Real PostgreSQL; the spool is written as FreeRADIUS wri
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 from psycopg import connect
 from psycopg.rows import dict_row
 
 from stack import acct_spool
-
-T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
-NAS, OTHER_NAS = "192.0.2.1", "192.0.2.2"
-
-
-def entry(status: str, session: str = "", nas: str = NAS, at: int = 0, **attrs) -> str:
-    """One detail-file entry; ``at`` is seconds after T0 (Event-Timestamp)."""
-    stamp = (T0 + timedelta(seconds=at)).strftime("%b %d %Y %H:%M:%S UTC")
-    lines = [f"\tAcct-Status-Type = {status}", f"\tNAS-IP-Address = {nas}",
-             f'\tEvent-Timestamp = "{stamp}"']
-    if session:
-        lines += [f'\tAcct-Session-Id = "{session}"', f'\tUser-Name = "u-{session}"',
-                  f'\tAcct-Unique-Session-Id = "{session}-{nas}"']
-    lines += [f"\t{name.replace('_', '-')} = {value}" for name, value in attrs.items()]
-    return "Sun Nov 29 01:00:00 2026\n" + "\n".join(lines) + "\n\n"
-
-
-def counters(octets: int, seconds: int) -> dict:
-    return {"Acct_Input_Octets": octets, "Acct_Output_Octets": 2 * octets,
-            "Acct_Session_Time": seconds}
-
-
-def spool_file(directory: Path, name: str, entries: list[str]) -> None:
-    directory.mkdir(exist_ok=True)
-    (directory / name).write_text("".join(entries))
+from tests.acct_entries import NAS, OTHER_NAS, T0, counters, entry, spool_file
 
 
 def state(conn) -> tuple[dict, dict]:

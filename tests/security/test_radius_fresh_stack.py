@@ -12,7 +12,7 @@ import psycopg
 from billing.credentials import load_key, set_network_password
 from stack.servers.freeradius import radclient
 from tests import radius_wire
-from tests.system.test_stack import ebs, stack_env
+from tests.local_stack import ebs, stack_env
 
 PASSWORD = "chap-Pass-1"
 

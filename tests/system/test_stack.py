@@ -3,43 +3,15 @@ and the Celery worker answering its health task through a real Redis."""
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import psycopg
 from celery import Celery
 
 from stack import db_roles
 from stack.acct_follow import wait_drained
-from stack.servers.base import free_port
 from stack.servers.freeradius import radclient
-
-EBS = [sys.executable, "-m", "cli.main"]
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def ebs(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*EBS, *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout,
-        check=False,
-    )
-
-
-def stack_env(tmp_path: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "EBS_SETTINGS": str(tmp_path / "settings_local.py"),
-        "EBS_STATE_DIR": str(tmp_path / "var"),
-        "EBS_DB_PORT": str(free_port()),
-        "EBS_REDIS_PORT": str(free_port()),
-        "EBS_RADIUS_AUTH_PORT": str(free_port(udp=True, tcp=False)),
-        "EBS_RADIUS_ACCT_PORT": str(free_port(udp=True, tcp=False)),
-        "EBS_NETFLOW_PORT": str(free_port(udp=True, tcp=False)),
-        "EBS_WEB_PORT": str(free_port()),
-    }
+from tests.local_stack import ebs, stack_env
 
 
 def test_up_with_demo_status_and_down(tmp_path):
