@@ -8,7 +8,7 @@ set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 cd "$top"
-version=$(.venv/bin/python -c 'from cli.release_fixture import current_version; print(current_version())')
+version=$(.venv/bin/python -c 'from billing.release import code_version; print(code_version())')
 # The servers run as the service user, who may write only under ./var.
 built="var/release-fixture/release-$version.sql.gz"
 bash scripts/as-service-user.sh .venv/bin/ebs db release-fixture --out "$built" "$@"

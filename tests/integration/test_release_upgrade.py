@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from billing import schema
+from billing.release import code_version
 from billing.settings import PROJECT_ROOT
 from cli.release_fixture import release_fixtures, restore
 from stack.servers.postgres import pg_bindir
@@ -78,3 +79,5 @@ def test_every_release_has_its_fixture():
     changelog = (PROJECT_ROOT / "CHANGELOG.md").read_text(encoding="utf-8")
     released = re.findall(r"^## (\d+\.\d+\.\d+) ", changelog, re.MULTILINE)
     assert sorted(released) == sorted(versions), "each CHANGELOG release has its fixture"
+    # The version in pyproject.toml is the newest release the CHANGELOG names.
+    assert released[0] == code_version(), "pyproject.toml and CHANGELOG.md move together"
