@@ -7,6 +7,10 @@ posting with :func:`reverse_entry`. Each payment is identified by where it came 
 (a provider's transaction id, a form's nonce, an API client's idempotency key), so a retry,
 a double click or a duplicate notification finds the first payment instead of crediting
 again, and the same id reused for another account or amount is refused, not absorbed.
+
+No posting carries more than the configured maximum (``PAYMENT_MAX_AMOUNT``; a correction
+by its absolute value): ninety-nine billion typed into a form is a slip of the hand, and
+the rule lives here so that every door refuses it alike.
 """
 
 from __future__ import annotations
@@ -14,11 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import psycopg
 
 from billing import ledger
+from billing import settings as settings_mod
 from billing.errors import Refused
 from billing.money import MoneyError, to_money
 
@@ -26,7 +32,8 @@ from billing.money import MoneyError, to_money
 class PaymentError(Refused):
     """A posting that is refused; ``code`` is what the caller acts on:
 
-    ``bad_amount`` (not a positive sum with at most two decimals), ``no_account``,
+    ``bad_amount`` (not a positive sum with at most two decimals),
+    ``amount_above_maximum`` (more than the maximum of one posting), ``no_account``,
     ``key_reused`` (the source's id was used for another account or amount),
     ``no_entry`` (nothing to reverse), ``is_reversal`` (a reversal is not reversed: post
     a new entry instead).
@@ -52,6 +59,22 @@ def payment_key(source: str, unique_id: str, kind: str = "payment") -> str:
     return f"{source}:{kind}:{unique_id}"
 
 
+def maximum_amount(settings: SimpleNamespace | None = None) -> Decimal:
+    """The largest sum one posting may carry: ``PAYMENT_MAX_AMOUNT`` of ``settings``
+    (the loaded settings when None), a Decimal once loaded."""
+    return (settings or settings_mod.load()).PAYMENT_MAX_AMOUNT
+
+
+def check_maximum(amount: Decimal, maximum: Decimal) -> None:
+    """Refuse a posting above ``maximum`` (by absolute value, so a correction taking
+    money off is bounded too). Adapters that ask before posting (the cashier's
+    confirmation) call it first, so an amount never confirmed is then refused."""
+    if amount.copy_abs() > maximum:
+        raise PaymentError("amount_above_maximum",
+                           f"the amount {amount} is above the maximum of one payment, "
+                           f"{maximum}")
+
+
 def post_payment(
     conn: psycopg.Connection,
     account_id: int,
@@ -62,8 +85,10 @@ def post_payment(
     staff_user_id: int | None = None,
     comment: str = "",
     at: datetime | None = None,
+    maximum: Decimal | None = None,
 ) -> Payment:
-    """Credit ``amount`` (> 0, exact to the kopeck) to the account, once per (source, id).
+    """Credit ``amount`` (> 0, exact to the kopeck, at most ``maximum``: the configured
+    ``PAYMENT_MAX_AMOUNT`` when None) to the account, once per (source, id).
 
     Runs inside the caller's transaction when there is one, so whatever the payment
     unlocks (an audit row, a lifted block) commits with it.
@@ -71,6 +96,7 @@ def post_payment(
     money = _amount(amount)
     if money <= 0:
         raise PaymentError("bad_amount", f"a payment must be greater than zero, got {money}")
+    check_maximum(money, maximum_amount() if maximum is None else maximum)
     return _post(conn, account_id, money, "payment", source, unique_id, staff_user_id,
                  comment, at)
 
@@ -85,12 +111,15 @@ def post_correction(
     staff_user_id: int | None,
     comment: str,
     at: datetime | None = None,
+    maximum: Decimal | None = None,
 ) -> Payment:
     """A manual correction by staff: adds (> 0) or takes off (< 0) ``amount``, with the
-    reason as ``comment``; idempotent like a payment."""
+    reason as ``comment``; idempotent like a payment, and bounded like one by its
+    absolute value (a slip of the hand costs as much either way)."""
     money = _amount(amount)
     if money == 0:
         raise PaymentError("bad_amount", "a correction moves money: 0 is not one")
+    check_maximum(money, maximum_amount() if maximum is None else maximum)
     return _post(conn, account_id, money, "correction", source, unique_id, staff_user_id,
                  comment, at)
 

@@ -19,6 +19,8 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
+from billing.money import MoneyError, to_money
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SYSTEM_SETTINGS = Path("/etc/ebs/settings_local.py")
 CHECKOUT_SETTINGS = PROJECT_ROOT / "settings_local.py"
@@ -29,6 +31,12 @@ DEFAULTS: dict[str, Any] = {
     # The ISP's timezone: calendar maths (months, days, access windows) happen in it.
     "TIME_ZONE": "Europe/Moscow",
     "CURRENCY": "RUB",
+    # The largest payment (or correction, either way) one posting may carry, in CURRENCY:
+    # a bigger sum is a typing error far more often than money. Written as a string (or
+    # a Decimal), never a float; load() turns both into Decimals.
+    "PAYMENT_MAX_AMOUNT": "100000.00",
+    # Above this sum the cashier's desk asks the operator to confirm before posting.
+    "PAYMENT_CONFIRM_ABOVE": "10000.00",
     # PostgreSQL. An empty DB_HOST means the Unix socket under STATE_DIR/run.
     "DB_HOST": "127.0.0.1",
     "DB_PORT": 55432,
@@ -187,9 +195,29 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
     if not values["CREDENTIALS_KEY_FILE"]:
         values["CREDENTIALS_KEY_FILE"] = str(
             Path(values["STATE_DIR"]) / "secrets" / "credentials.key")
+    _payment_amounts(values)
     values["GETPAID_BACKENDS"] = _backend_names(values["GETPAID_BACKENDS"])
     values["GETPAID_BACKENDS_SETTINGS"] = _backend_settings(values["GETPAID_BACKENDS_SETTINGS"])
     return SimpleNamespace(**values)
+
+
+def _payment_amounts(values: dict[str, Any]) -> None:
+    """PAYMENT_MAX_AMOUNT and PAYMENT_CONFIRM_ABOVE as Decimals: positive sums of money,
+    the threshold no higher than the maximum (else no payment would ever be confirmed)."""
+    for name in ("PAYMENT_MAX_AMOUNT", "PAYMENT_CONFIRM_ABOVE"):
+        raw = values[name]
+        try:
+            amount = to_money(raw)
+        except MoneyError as exc:
+            raise SettingsError(f"{name} must be a sum of money such as '10000.00' (a string, "
+                                f"not a float): {exc}") from None
+        if amount <= 0:
+            raise SettingsError(f"{name} must be above zero, got {raw!r}")
+        values[name] = amount
+    if values["PAYMENT_CONFIRM_ABOVE"] > values["PAYMENT_MAX_AMOUNT"]:
+        raise SettingsError(
+            f"PAYMENT_CONFIRM_ABOVE ({values['PAYMENT_CONFIRM_ABOVE']}) is above "
+            f"PAYMENT_MAX_AMOUNT ({values['PAYMENT_MAX_AMOUNT']})")
 
 
 def _backend_names(names) -> list[str]:
