@@ -29,6 +29,8 @@ class PaymentForm(DynamicForm):
     description = StringField(_l("Comment"), widget=BS3TextFieldWidget(),
                               validators=[Length(max=500)])
     nonce = HiddenField(validators=[DataRequired()])
+    # Carries the operator's confirmation of a large sum (webapp.views.payment_confirmation).
+    confirmation = HiddenField()
 
     def fresh(self) -> PaymentForm:
         self.nonce.data = uuid.uuid4().hex

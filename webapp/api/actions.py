@@ -107,6 +107,14 @@ class AccountActionApi(EbsBaseApi):
                 application/json:
                   schema:
                     $ref: '#/components/schemas/PaymentConflictSchema'
+            422:
+              description: >-
+                Refused by a rule, e.g. amount_above_maximum (more than PAYMENT_MAX_AMOUNT);
+                nothing was credited
+              content:
+                application/json:
+                  schema:
+                    $ref: '#/components/schemas/RefusalSchema'
         """
         data, error = self.load_body(schemas.PaymentRequestSchema())
         if error:
@@ -120,7 +128,8 @@ class AccountActionApi(EbsBaseApi):
             posted = payments.post_payment(
                 self.conn(), pk, data["amount"], source="api", unique_id=unique_id,
                 staff_user_id=self.staff_id(),
-                comment=data["description"] or "Payment through the API")
+                comment=data["description"] or "Payment through the API",
+                maximum=payments.maximum_amount(current_app.config["EBS_SETTINGS"]))
             matches = True
         except payments.PaymentError as exc:
             if exc.code != "key_reused":

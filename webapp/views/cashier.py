@@ -4,7 +4,9 @@ subscriber's tariff by the matrix, and see one's own shift report.
 The search is one statement whose every branch an index serves (contract, login and phone
 by equality; name and street by a ``lower(...) text_pattern_ops`` prefix), so it stays
 fast at 500,000 accounts. Payments and corrections go through ``billing.payments`` with
-the form's nonce as the source's unique id and the operator recorded; a tariff change
+the form's nonce as the source's unique id and the operator recorded, a sum above
+``PAYMENT_CONFIRM_ABOVE`` only once the operator confirms it (``payment_confirmation``);
+a tariff change
 goes through ``billing.tariff_change.change_tariff`` (the cabinet's entry point too).
 """
 
@@ -21,9 +23,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from billing import payments
+from billing.money import to_money
 from billing.tariff_change import TariffChangeError, change_tariff
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
 from webapp.views import cashier_tariff
+from webapp.views import payment_confirmation as confirmation
 from webapp.views.base import like_prefix
 from webapp.views.cashier_shift import shift_day, shift_report
 from webapp.views.ledger import kind_label, raw_connection
@@ -73,6 +77,13 @@ _RECEIPT = text(
 )
 
 
+def _refusal(exc: payments.PaymentError, maximum: Decimal) -> str:
+    if exc.code == "amount_above_maximum":
+        return str(_l("The amount is above the maximum of one payment, %(maximum)s.",
+                      maximum=maximum))
+    return str(exc)
+
+
 class CashierView(BaseView):
     route_base = "/cashier"
     default_view = "search"
@@ -114,7 +125,7 @@ class CashierView(BaseView):
                                                    self.class_permission_name)
         return self.render_template(
             "cashier/account.html", account=account, entries=entries, kind_label=kind_label,
-            can_change_tariff=can_change,
+            can_change_tariff=can_change, currency=current_app.config["EBS_SETTINGS"].CURRENCY,
             form=form or PaymentForm().fresh(),
             correction=(correction or CorrectionForm().fresh()) if can_correct else None,
         )
@@ -125,18 +136,30 @@ class CashierView(BaseView):
     def account(self, account_id: int):
         return self._account_page(account_id)
 
-    def _post(self, account_id: int, form, post, default_text: str):
+    def _post(self, account_id: int, form, post, kind: str, default_text: str):
+        """Post the form's sum, or (above the threshold, unconfirmed) leave the form
+        carrying a confirmation token for the page to ask with; None: the page again."""
+        offered, form.confirmation.data = form.confirmation.data, ""
         if not form.validate_on_submit():
             return None
+        amount = to_money(form.amount.data)
+        maximum = payments.maximum_amount(current_app.config["EBS_SETTINGS"])
         try:
+            payments.check_maximum(amount, maximum)
+            if confirmation.needed(amount) and not confirmation.given(
+                    offered, kind, account_id, form.nonce.data, amount):
+                form.amount.data = amount
+                form.confirmation.data = confirmation.token(kind, account_id,
+                                                            form.nonce.data, amount)
+                return None
             posted = post(
-                raw_connection(self._db()), account_id, Decimal(form.amount.data),
+                raw_connection(self._db()), account_id, amount,
                 source="cashier", unique_id=form.nonce.data, staff_user_id=g.user.id,
-                comment=form.description.data or default_text,
+                comment=form.description.data or default_text, maximum=maximum,
             )
         except payments.PaymentError as exc:
             self._db().rollback()
-            form.amount.errors = [*form.amount.errors, str(exc)]
+            form.amount.errors = [*form.amount.errors, _refusal(exc, maximum)]
             return None
         self._db().commit()
         if posted.created:
@@ -149,7 +172,7 @@ class CashierView(BaseView):
     @permission_name("pay")
     def pay(self, account_id: int):
         form = PaymentForm()
-        done = self._post(account_id, form, payments.post_payment,
+        done = self._post(account_id, form, payments.post_payment, "payment",
                           str(_l("Payment at the cashier's desk")))
         return done or self._account_page(account_id, form=form)
 
@@ -158,7 +181,7 @@ class CashierView(BaseView):
     @permission_name("correct")
     def correct(self, account_id: int):
         form = CorrectionForm()
-        done = self._post(account_id, form, payments.post_correction, "")
+        done = self._post(account_id, form, payments.post_correction, "correction", "")
         return done or self._account_page(account_id, correction=form)
 
     @expose("/receipt/<int:entry_id>")
