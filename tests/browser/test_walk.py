@@ -173,6 +173,15 @@ def cashier_posts_a_payment(page, shots) -> None:
     expect(account).to_contain_text("ул. Ленина 7, 12")
     expect(account.locator("[data-balance]")).to_have_text("0.00")
     expect(page.locator("#ebs-tariff")).to_contain_text("Домашний 100")
+    # A large sum is asked about first; cancelled, it leaves the balance as it was.
+    page.fill("#amount", "15000.00")
+    page.click("button:has-text('Post payment')")
+    expect(page.locator(".ebs-confirm-prompt")).to_have_text(
+        f"Confirm the payment of 15000.00 RUB to contract {SUBSCRIBER['contract']}.")
+    shots.take(page, "payment-confirmation")
+    page.click(".ebs-confirm a:has-text('Cancel')")
+    expect(page.locator(".ebs-confirm-prompt")).to_have_count(0)
+    expect(account.locator("[data-balance]")).to_have_text("0.00")
     page.fill("#amount", "1500.00")
     page.fill("#description", "наличные")
     page.click("button:has-text('Post payment')")
