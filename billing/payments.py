@@ -96,7 +96,7 @@ def post_payment(
     money = _amount(amount)
     if money <= 0:
         raise PaymentError("bad_amount", f"a payment must be greater than zero, got {money}")
-    check_maximum(money, maximum_amount() if maximum is None else maximum)
+    _check_new(conn, payment_key(source, unique_id, "payment"), money, maximum)
     return _post(conn, account_id, money, "payment", source, unique_id, staff_user_id,
                  comment, at)
 
@@ -119,7 +119,7 @@ def post_correction(
     money = _amount(amount)
     if money == 0:
         raise PaymentError("bad_amount", "a correction moves money: 0 is not one")
-    check_maximum(money, maximum_amount() if maximum is None else maximum)
+    _check_new(conn, payment_key(source, unique_id, "correction"), money, maximum)
     return _post(conn, account_id, money, "correction", source, unique_id, staff_user_id,
                  comment, at)
 
@@ -158,6 +158,19 @@ def _moment(at: datetime | None) -> datetime:
     if at.tzinfo is None:
         raise ValueError("at must be timezone-aware")
     return at
+
+
+def _check_new(conn: psycopg.Connection, key: str, amount: Decimal,
+               maximum: Decimal | None) -> None:
+    """The maximum binds new postings only: a retry of one posted before the maximum was
+    lowered finds its first entry (ledger.post), as every retry does."""
+    limit = maximum_amount() if maximum is None else maximum
+    if amount.copy_abs() <= limit:
+        return
+    if conn.execute("SELECT 1 FROM ledger_entries WHERE idempotency_key = %s",
+                    (key,)).fetchone():
+        return
+    check_maximum(amount, limit)
 
 
 def _post(conn: psycopg.Connection, account_id: int, amount: Decimal, kind: str, source: str,

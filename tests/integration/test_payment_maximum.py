@@ -59,3 +59,17 @@ def test_a_correction_is_bounded_by_its_absolute_value(conn, amount):
                            maximum=Decimal("1000.00"))
     assert done.created and balance(conn, account) == Decimal(amount[:-1] + "0")
     assert ledger.verify(conn) == []
+
+
+def test_a_retry_after_the_maximum_was_lowered_finds_the_first_payment(conn):
+    account = make_account(conn)
+    first = post_payment(conn, account, "5000.00", source="qiwi", unique_id="txn-7", at=NOW,
+                         maximum=Decimal("10000.00"))
+    again = post_payment(conn, account, "5000.00", source="qiwi", unique_id="txn-7", at=NOW,
+                         maximum=Decimal("1000.00"))
+    assert first.created and not again.created and again.id == first.id
+    assert balance(conn, account) == Decimal("5000.00") and _entries(conn) == 1
+    with pytest.raises(PaymentError) as refused:  # a new one is bound by the new maximum
+        post_payment(conn, account, "5000.00", source="qiwi", unique_id="txn-8", at=NOW,
+                     maximum=Decimal("1000.00"))
+    assert refused.value.code == "amount_above_maximum"
