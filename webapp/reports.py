@@ -7,6 +7,14 @@ a debtor's payments through the ``(account_id, effective_at)`` index; the tariff
 distribution reads the ``(account_id, assigned_at)`` key of assignments. None reads the
 ledger itself over a range. Ranges are half-open ``[start, end)`` moments at the ISP's
 local midnights, which are bucket boundaries in every timezone.
+
+A reversal nets its original out in the period of the reversal: the ledger's own time,
+when the money moved back. ``ledger_totals`` counts it in its own bucket under the
+original's kind, source and operator, as -1 entry with its own (opposite) amount, so a
+payment reversed a week later leaves the day it was taken as it was reported, lowers
+the reversal's day by its amount, and its gateway, its cashier and, for a charge, its
+kind alike; a payment posted and reversed within the range nets to zero. (The cashier's
+shift report lists the day's payments themselves and marks those reversed since.)
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Subscribers by state come from ``account_stats_deltas`` (signed deltas the account
 triggers append, summed here: a few rows, never the 500,000 accounts); today's money from
 today's buckets of ``ledger_totals`` (the ledger's insert trigger appends them; local
-midnight is a bucket boundary); online from the open sessions. Both tables are sums of
+midnight is a bucket boundary; today's reversals net their originals out, as in the
+reports: webapp/reports.py); online from the open sessions. Both tables are sums of
 their rows, so the figures are right however many rows have piled up; the beat task
 ``ebs.fold_totals`` (worker/totals_tasks.py) folds them every few minutes to keep them
 few, and a page view only reads.
@@ -51,14 +52,20 @@ class DashboardView(IndexView):
                                         stats=None)
         session = self.appbuilder.session
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
-        since = datetime.now(zone).replace(hour=0, minute=0, second=0, microsecond=0)
         stats = {
             **session.execute(_ACCOUNTS).mappings().one(),
-            **session.execute(_TODAY, {"since": since}).mappings().one(),
+            **today_money(session, zone),
             "online": session.execute(_ONLINE).scalar(),
         }
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
                                     stats=stats, bars=state_bars(stats))
+
+
+def today_money(session, zone: ZoneInfo, now: datetime | None = None) -> dict:
+    """Payments (sum and count) and charges since the local midnight of ``now``."""
+    since = (now or datetime.now(zone)).astimezone(zone).replace(
+        hour=0, minute=0, second=0, microsecond=0)
+    return dict(session.execute(_TODAY, {"since": since}).mappings().one())
 
 
 def state_bars(stats: dict) -> list[dict]:

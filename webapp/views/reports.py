@@ -107,6 +107,21 @@ def csv_lines(report: Report, rows: Iterable) -> Iterator[str]:
     yield buffer.getvalue()
 
 
+def range_params(start: date, end: date, zone: ZoneInfo, page: int = -1) -> dict:
+    """A report's parameters for the local dates ``start``..``end`` (both included):
+    the range as half-open moments at local midnights; ``page`` < 0 for the whole list
+    (the CSV)."""
+    paged = page >= 0
+    return {
+        "start": datetime.combine(start, time(), zone),
+        "end": datetime.combine(end + timedelta(days=1), time(), zone),
+        "tz": zone.key,
+        "bucket": "day" if (end - start).days < DAILY_UP_TO_DAYS else "month",
+        "limit": PAGE_SIZE + 1 if paged else None,
+        "offset": max(page, 0) * PAGE_SIZE,
+    }
+
+
 class ReportsView(BaseView):
     route_base = "/reports"
     default_view = "report"
@@ -114,15 +129,7 @@ class ReportsView(BaseView):
 
     def _params(self, report: Report, start: date, end: date, page: int) -> dict:
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
-        paged = page >= 0
-        return {
-            "start": datetime.combine(start, time(), zone),
-            "end": datetime.combine(end + timedelta(days=1), time(), zone),
-            "tz": zone.key,
-            "bucket": "day" if (end - start).days < DAILY_UP_TO_DAYS else "month",
-            "limit": PAGE_SIZE + 1 if paged else None,
-            "offset": max(page, 0) * PAGE_SIZE,
-        }
+        return range_params(start, end, zone, page)
 
     def _csv(self, report: Report, params: dict, start: date, end: date) -> Response:
         engine = self.appbuilder.session.get_bind()
