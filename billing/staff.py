@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import psycopg
+import secrets
 
+import psycopg
+from psycopg.types.json import Jsonb
+
+from billing.errors import Refused
 from billing.passwords import hash_password
 
 ROLES = ("Admin", "Cashier", "ReadOnly")
@@ -41,3 +45,34 @@ def ensure_staff(
             (user_id, role),
         )
     return user_id
+
+
+class StaffError(Refused):
+    """``no_staff``: no staff member has that login."""
+
+
+def reset_password(conn: psycopg.Connection, username: str) -> tuple[str, bool]:
+    """A new generated password for a staff login locked out or forgotten: the lock and the
+    failure count cleared, every session and refresh token of the old password ended (the
+    session epoch moves), an audit row written. Returns the password, shown once, and
+    whether the login is active (an inactive one still cannot log in)."""
+    password = secrets.token_urlsafe(12)
+    with conn.transaction():
+        row = conn.execute(
+            """
+            UPDATE ab_user
+               SET password = %s, fail_login_count = 0, locked_until = NULL,
+                   session_epoch = session_epoch + 1, changed_on = now() AT TIME ZONE 'UTC'
+             WHERE username = %s
+            RETURNING id, active
+            """, (hash_password(password), username)).fetchone()
+        if row is None:
+            raise StaffError("no_staff", f"no staff member has the login {username!r}")
+        conn.execute(
+            """
+            INSERT INTO staff_audit_log (staff_user_id, action, object_type, object_id,
+                                         new_values)
+            VALUES (NULL, 'password', 'ab_user', %s, %s)
+            """, (str(row[0]), Jsonb({"reset_by": "ebs staff reset-password",
+                                 "lock_cleared": True})))
+    return password, bool(row[1])

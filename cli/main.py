@@ -18,6 +18,7 @@ from cli import (
     ledger_commands,
     seed,
     stack_commands,
+    staff_commands,
     tariff_commands,
 )
 
@@ -64,6 +65,7 @@ cli.add_command(seed.seed)
 cli.add_command(stack_commands.up)
 cli.add_command(stack_commands.down)
 cli.add_command(stack_commands.status)
+cli.add_command(staff_commands.staff)
 cli.add_command(tariff_commands.tariff)
 
 

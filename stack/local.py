@@ -171,8 +171,15 @@ class Stack:
         self.beat.start()
 
     def up(self, report: Callable[[str], None]) -> None:
+        """Start what is not running; what is, is left alone (PostgreSQL still gets its
+        roles and the pending migrations, which cost nothing when there are none)."""
         for component in self.components():
-            report(f"starting {component.name} ({component.address})")
+            if component.running():
+                report(f"{component.name} is already running ({component.address})")
+                if component.name != "postgresql":
+                    continue
+            else:
+                report(f"starting {component.name} ({component.address})")
             component.start()
 
     def down(self, report: Callable[[str], None]) -> None:

@@ -75,6 +75,8 @@ def test_up_with_demo_status_and_down(tmp_path):
 
         again = ebs(env, "up", "--demo", "--detach")  # idempotent: nothing doubles
         assert again.returncode == 0, again.stdout + again.stderr
+        assert "web is already running" in again.stdout
+        assert "starting web" not in again.stdout and "starting celery-worker" not in again.stdout
         with psycopg.connect(conninfo) as conn:
             assert conn.execute("SELECT count(*) FROM accounts").fetchone()[0] == 10
     finally:
