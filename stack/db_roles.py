@@ -68,8 +68,11 @@ def ensure_roles(admin: psycopg.Connection, owner: str, secrets_dir: Path,
 
 def prepare_database(admin: psycopg.Connection, owner: str) -> None:
     """What only a superuser can do in a new database, before the owner takes over:
-    the extensions (pg_stat_statements) and the right to reset its counters."""
+    the extensions (pg_stat_statements; pg_trgm, whose GIN indexes serve the subscriber
+    search by any part of a name or address) and the right to reset the statistics'
+    counters. Safe to run again on a database that has them."""
     admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    admin.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
     admin.execute(sql.SQL(
         "GRANT EXECUTE ON FUNCTION pg_stat_statements_reset(oid, oid, bigint) TO {}"
     ).format(sql.Identifier(owner)))

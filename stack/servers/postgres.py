@@ -184,22 +184,28 @@ class PostgresServer:
         run([str(pg_bindir() / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"])
 
     def create_database(self, name: str, template: str | None = None) -> None:
-        """A database the owner owns; a new one (no template) gets the extensions that
-        need the superuser first."""
+        """A database the owner owns; one not cloned from a template gets the extensions
+        that need the superuser first, an existing one those it lacks (an extension added
+        by a later version, before its migrations run)."""
         with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
             exists = conn.execute(
                 "SELECT 1 FROM pg_database WHERE datname = %s", (name,)
             ).fetchone()
-            if exists:
-                return
+        if exists:
+            template = None
+        else:
+            self._create_database(name, template)
+        if not template:
+            with psycopg.connect(self.admin_conninfo(name), autocommit=True) as conn:
+                db_roles.prepare_database(conn, self.user)
+
+    def _create_database(self, name: str, template: str | None) -> None:
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
             query = sql.SQL("CREATE DATABASE {} OWNER {}").format(
                 sql.Identifier(name), sql.Identifier(self.user))
             if template:
                 query += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template))
             conn.execute(query)
-        if not template:
-            with psycopg.connect(self.admin_conninfo(name), autocommit=True) as conn:
-                db_roles.prepare_database(conn, self.user)
 
     def drop_database(self, name: str) -> None:
         with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
