@@ -14,6 +14,7 @@ from __future__ import annotations
 from flask import current_app, redirect, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
+from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import lazy_gettext as _l
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Optional
@@ -22,13 +23,19 @@ from billing import credentials
 from billing.passwords import hash_password
 from webapp.models.accounts import Account, AccountTariff, Subaccount
 from webapp.validators import IpAddress, MacAddress, NonNegativeMoney
+from webapp.views.account_filters import (
+    FilterAccountSearch,
+    FilterAddressContains,
+    FilterNameContains,
+    FilterPhoneDigits,
+    FilterStartsWith,
+)
 from webapp.views.base import (
     READ,
     BoundedInterface,
     EbsModelView,
-    FilterFilledEqual,
+    FilterLowerPrefix,
     exact,
-    prefix,
     text_field,
 )
 from webapp.views.ledger import AccountLedgerView
@@ -105,8 +112,11 @@ class AccountTariffView(EbsModelView):
 class AccountView(EbsModelView):
     datamodel = BoundedInterface(
         Account,
-        {**exact("contract", "login", "status"), "phone": [FilterFilledEqual],
-         **prefix("full_name", "street")},
+        {"contract": [FilterEqual, FilterStartsWith, FilterAccountSearch],
+         "login": [FilterEqual, FilterStartsWith], **exact("status"),
+         "phone": [FilterPhoneDigits],
+         "full_name": [FilterNameContains, FilterLowerPrefix],
+         "street": [FilterAddressContains, FilterLowerPrefix]},
         deferred_paging=True,
     )
     list_title = _l("Accounts")

@@ -1,9 +1,10 @@
 """The cashier's desk: find a subscriber, post a payment, print the receipt, change the
 subscriber's tariff by the matrix, and see one's own shift report.
 
-The search is one statement whose every branch an index serves (contract, login and phone
-by equality; name and street by a ``lower(...) text_pattern_ops`` prefix), so it stays
-fast at 500,000 accounts. Payments and corrections go through ``billing.payments`` with
+The search is ``billing.account_search``, the admin list's rule too: one LIMITed
+statement whose every branch an index serves (a phone by its digits, contract or login by
+prefix, name and address by any part of three characters or more), so it stays fast at
+500,000 accounts. Payments and corrections go through ``billing.payments`` with
 the form's nonce as the source's unique id and the operator recorded, a sum above
 ``PAYMENT_CONFIRM_ABOVE`` only once the operator confirms it (``payment_confirmation``);
 a tariff change
@@ -23,29 +24,18 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from billing import payments
+from billing.account_search import MIN_SUBSTRING, find_accounts
 from billing.money import to_money
 from billing.tariff_change import TariffChangeError, change_tariff
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
 from webapp.views import cashier_tariff
 from webapp.views import payment_confirmation as confirmation
-from webapp.views.base import like_prefix
 from webapp.views.cashier_shift import shift_day, shift_report
 from webapp.views.ledger import kind_label, raw_connection
 from webapp.views.tariff_in_force import account_with_tariff
 
 SEARCH_LIMIT = 50
 
-_SEARCH = text(
-    """
-    SELECT id, contract, login, full_name, phone, street, house, flat, status, balance
-      FROM accounts
-     WHERE contract = :q OR login = :q OR (phone <> '' AND phone = :q)
-        OR lower(full_name) LIKE :prefix ESCAPE '\\'
-        OR lower(street) LIKE :prefix ESCAPE '\\'
-     ORDER BY contract
-     LIMIT :limit
-    """
-)
 _ACCOUNT = text(
     """
     SELECT a.id, a.contract, a.login, a.full_name, a.phone, a.city, a.street, a.house, a.flat,
@@ -107,13 +97,11 @@ class CashierView(BaseView):
         q = (form.q.data or "").strip()
         rows = []
         if q:
-            rows = self._db().execute(
-                _SEARCH, {"q": q, "prefix": like_prefix(q), "limit": SEARCH_LIMIT}
-            ).mappings().all()
+            rows = find_accounts(raw_connection(self._db()), q, SEARCH_LIMIT)
             if len(rows) == 1:
                 return redirect(url_for(".account", account_id=rows[0]["id"]))
         return self.render_template("cashier/search.html", form=form, q=q, rows=rows,
-                                    limit=SEARCH_LIMIT)
+                                    limit=SEARCH_LIMIT, min_substring=MIN_SUBSTRING)
 
     def _account_page(self, account_id: int, form=None, correction=None):
         account = account_with_tariff(self._db(), _ACCOUNT, account_id)
