@@ -31,6 +31,11 @@ DEFAULTS: dict[str, Any] = {
     # The ISP's timezone: calendar maths (months, days, access windows) happen in it.
     "TIME_ZONE": "Europe/Moscow",
     "CURRENCY": "RUB",
+    # The ISP as its receipts name it: the name, and the requisites below it (address,
+    # INN/KPP, phone), one per line.
+    "ISP_NAME": "Demo ISP LLC",
+    "ISP_DETAILS": "1 Example Street, Moscow\nINN 7700000000, KPP 770001001\n"
+                   "+7 495 000-00-00",
     # The largest payment (or correction, either way) one posting may carry, in CURRENCY:
     # a bigger sum is a typing error far more often than money. Written as a string (or
     # a Decimal), never a float; load() turns both into Decimals.

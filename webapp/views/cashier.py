@@ -19,11 +19,11 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
-from billing import payments
+from billing import payments, receipts
 from billing.account_search import MIN_SUBSTRING, find_accounts
 from billing.money import to_money
 from billing.tariff_change import TariffChangeError, change_tariff
@@ -54,19 +54,6 @@ _RECENT = text(
     """
 )
 _STAFF = text("SELECT id, username, first_name, last_name FROM ab_user WHERE id = :id")
-_RECEIPT = text(
-    """
-    SELECT e.id, e.effective_at, e.kind, e.amount, e.description, e.reverses_id,
-           a.contract, a.full_name, a.street, a.house, a.flat, a.balance,
-           u.username, u.first_name, u.last_name
-      FROM ledger_entries e
-      JOIN accounts a ON a.id = e.account_id
-      LEFT JOIN ab_user u ON u.id = e.staff_user_id
-     WHERE e.id = :id
-    """
-)
-
-
 def _refusal(exc: payments.PaymentError, maximum: Decimal) -> str:
     if exc.code == "amount_above_maximum":
         return str(_l("The amount is above the maximum of one payment, %(maximum)s.",
@@ -176,10 +163,24 @@ class CashierView(BaseView):
     @has_access
     @permission_name("receipt")
     def receipt(self, entry_id: int):
-        row = self._db().execute(_RECEIPT, {"id": entry_id}).mappings().first()
+        """The receipt as first printed: its balance is the one right after the entry
+        (billing.receipts), so a reprint after later postings shows the same figures."""
+        row = receipts.receipt(raw_connection(self._db()), entry_id)
         if row is None:
             abort(404)
-        return self.render_template("cashier/receipt.html", r=row, kind_label=kind_label)
+        settings = current_app.config["EBS_SETTINGS"]
+        return self.render_template(
+            "cashier/receipt.html", r=row, kind_label=kind_label, moment=self._moment,
+            currency=settings.CURRENCY, isp_name=settings.ISP_NAME,
+            isp_details=str(settings.ISP_DETAILS).splitlines())
+
+    def _moment(self, at) -> str:
+        """A moment on the ISP's wall clock (TIME_ZONE), to the second; in Russian as
+        ``dd.mm.yyyy hh:mm:ss``, as people there write it."""
+        local = at.astimezone(self._tz())
+        pattern = "dd.MM.yyyy HH:mm:ss" if getattr(get_locale(), "language", "") == "ru" else \
+            "yyyy-MM-dd HH:mm:ss"
+        return format_datetime(local, pattern, rebase=False)
 
     @expose("/account/<int:account_id>/tariff", methods=["GET", "POST"])
     @has_access
