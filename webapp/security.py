@@ -131,6 +131,9 @@ class EbsSecurityManager(SecurityManager):
     userdbmodelview = staff_audit.UserDBModelView
     rolemodelview = staff_audit.RoleModelView
     resetpasswordview = staff_audit.ResetPasswordView
+    # FAB's user-statistics chart loads Google Charts from the internet, which an ISP's
+    # management network often cannot reach: no such view, menu entry or permission.
+    userstatschartview = None
 
     def __init__(self, appbuilder):
         super().__init__(appbuilder)

@@ -1,4 +1,5 @@
-"""The start page: subscribers by state, online now, today's money, debtors.
+"""The start page: subscribers by state, online now, today's money, debtors (their debt
+as a positive sum); a cashier is sent on to the desk.
 
 Subscribers by state come from ``account_stats_deltas`` (signed deltas the account
 triggers append, summed here: a few rows, never the 500,000 accounts); today's money from
@@ -15,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import current_app
+from flask import current_app, redirect, url_for
 from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 from sqlalchemy import text
@@ -46,19 +47,31 @@ class DashboardView(IndexView):
 
     @expose("/")
     def index(self):
+        if current_user.is_authenticated and lands_on_desk(current_user):
+            return redirect(url_for("CashierView.search"))
         self.update_redirect()
         if not current_user.is_authenticated:
             return self.render_template(self.index_template, appbuilder=self.appbuilder,
                                         stats=None)
         session = self.appbuilder.session
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
+        accounts = session.execute(_ACCOUNTS).mappings().one()
         stats = {
-            **session.execute(_ACCOUNTS).mappings().one(),
+            **accounts,
+            # The deltas sum negative balances; people read a debt as a positive sum.
+            "debt": -accounts["debt"],
             **today_money(session, zone),
             "online": session.execute(_ONLINE).scalar(),
         }
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
                                     stats=stats, bars=state_bars(stats))
+
+
+def lands_on_desk(user) -> bool:
+    """A cashier's day is the desk: the start page (where login leads) sends a cashier
+    there; Admin and ReadOnly staff stay on the dashboard."""
+    roles = {role.name for role in user.roles}
+    return "Cashier" in roles and "Admin" not in roles
 
 
 def today_money(session, zone: ZoneInfo, now: datetime | None = None) -> dict:
