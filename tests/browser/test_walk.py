@@ -189,7 +189,8 @@ def cashier_posts_a_payment(page, shots) -> None:
     receipt = page.locator("#ebs-receipt")
     expect(receipt.locator("[data-amount]")).to_have_text("1500.00")
     expect(receipt).to_contain_text(SUBSCRIBER["contract"])
-    expect(receipt.locator("tr").filter(has_text="Balance after the operation")).to_contain_text("1500.00")
+    balance_after = receipt.locator("tr").filter(has_text="Balance after the operation")
+    expect(balance_after).to_contain_text("1500.00")
     shots.take(page, "receipt")
 
 
