@@ -99,7 +99,7 @@ def test_the_login_form_says_the_login_is_locked(make_app, conn, later):
     page = login(client, CASHIER[0], "guess-3")
     assert "Too many failed logins: this login is locked for 60 more seconds" in page.text
     later(61)
-    assert login(client, *CASHIER).request.path == "/"
+    assert login(client, *CASHIER).request.path == "/cashier/"  # in: the desk
 
 
 def test_an_address_is_throttled_across_logins(make_app):
