@@ -25,6 +25,7 @@ from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
 from webapp import audit
+from webapp.display import column_formatters
 from webapp.validators import Money
 
 log = logging.getLogger(__name__)
@@ -214,6 +215,12 @@ class EbsModelView(ModelView):
     page_size = 25
     role_grants: dict[str, tuple[str, ...]] = {"Cashier": READ, "ReadOnly": READ}
     audited = True  # every add, edit and delete lands in staff_audit_log
+
+    def _init_properties(self) -> None:
+        """Every column reads by its type (``webapp.display``) unless the view says how."""
+        super()._init_properties()
+        self.formatters_columns = column_formatters(self.datamodel.obj,
+                                                    self.formatters_columns)
 
     def _init_forms(self) -> None:
         """Every money column's field takes only what ``billing.money`` takes (a view
