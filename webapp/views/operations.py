@@ -9,15 +9,18 @@ and counts through BoundedInterface, so a page costs the same at any table size.
 
 from __future__ import annotations
 
-from flask import flash, redirect
+from flask import current_app, flash, redirect
 from flask_appbuilder.actions import action
+from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.models.sqla.filters import FilterEqual, FilterGreater, FilterSmaller
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
+from wtforms import SelectField
 
 from billing.access import Reason
 from webapp import tasks_client
-from webapp.models.network import IpLease
+from webapp.models.network import IpLease, Nas
 from webapp.models.radius import AuthLog, OpenSession
 from webapp.views.base import READ, BoundedInterface, EbsModelView, choice_field, exact, text_field
 
@@ -122,9 +125,18 @@ class OpenSessionView(ReadOnlyView):
             "Speed change requested for %(count)s session(s).", count=n))
 
 
+def nas_choices() -> list[tuple[str, str]]:
+    """Every NAS by name and address, read when the search form is drawn (a few rows):
+    the auth log keeps the address the request came from."""
+    rows = current_app.appbuilder.session.execute(
+        select(Nas.name, Nas.ip_address).order_by(Nas.name))
+    return [(str(address), f"{name} ({address})") for name, address in rows]
+
+
 class AuthLogView(ReadOnlyView):
     """Read-only. Filters name the partitioned table's indexed columns (username with
-    logged_at, logged_at alone); the reason narrows what those already select."""
+    logged_at, nas_ip with logged_at, logged_at alone); the reason narrows what those
+    already select."""
 
     datamodel = BoundedInterface(
         AuthLog,
@@ -135,9 +147,10 @@ class AuthLogView(ReadOnlyView):
     base_permissions = ["can_list"]
     list_columns = ["logged_at", "username", "accepted", "reason", "guest", "nas_ip",
                     "calling_station_id"]
-    search_columns = ["username", "reason", "logged_at"]
+    search_columns = ["username", "nas_ip", "reason", "logged_at"]
     search_form_extra_fields = {
         "username": text_field(_l("Login")),
+        "nas_ip": SelectField(_l("NAS"), choices=nas_choices, widget=Select2Widget()),
         "reason": choice_field(_l("Reason"), [(str(code), label)
                                                for code, label in REASON_LABELS.items()]),
     }
