@@ -19,6 +19,7 @@ from types import SimpleNamespace
 from typing import Any
 from urllib.parse import quote
 
+from billing import reject_messages
 from billing.money import MoneyError, to_money
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -115,6 +116,11 @@ DEFAULTS: dict[str, Any] = {
     "WEB_LOGIN_LOCKOUT_MAX_SECONDS": 3600,
     # The admin's and cabinet's language when the browser asks for none we speak.
     "LANGUAGE_CODE": "ru",
+    # The words a subscriber reads when a login is refused, on a NAS marked to show an
+    # Access-Reject's Reply-Message (the NAS form's "Reply-Message on reject"): reason
+    # code → text, over the defaults in LANGUAGE_CODE (billing/reject_messages.py); an
+    # empty text sends none for that reason. At most 253 bytes each in UTF-8.
+    "RADIUS_REJECT_MESSAGES": {},
     # Where FreeRADIUS spools accounting in "spool" mode; empty: under STATE_DIR.
     "RADIUS_ACCT_SPOOL_DIR": "",
     # Days to keep the record of CoA and Disconnect requests (coa_requests); the daily
@@ -201,6 +207,11 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
         values["CREDENTIALS_KEY_FILE"] = str(
             Path(values["STATE_DIR"]) / "secrets" / "credentials.key")
     _payment_amounts(values)
+    try:
+        values["RADIUS_REJECT_MESSAGES"] = reject_messages.checked_overrides(
+            values["RADIUS_REJECT_MESSAGES"])
+    except reject_messages.RejectMessageError as exc:
+        raise SettingsError(f"RADIUS_REJECT_MESSAGES: {exc}") from None
     values["GETPAID_BACKENDS"] = _backend_names(values["GETPAID_BACKENDS"])
     values["GETPAID_BACKENDS_SETTINGS"] = _backend_settings(values["GETPAID_BACKENDS_SETTINGS"])
     return SimpleNamespace(**values)

@@ -19,8 +19,11 @@ except ImportError:  # plain Python (tests, linters): the hooks are never called
     radiusd = None
 
 _REJECT = 0  # radiusd.RLM_MODULE_REJECT
+_NOOP = 7  # radiusd.RLM_MODULE_NOOP
 _core = None
 _settings = None
+_reject_reply = None
+_reject_texts: dict[str, str] = {}
 
 
 def _log(message: str, level: str = "L_ERR") -> None:
@@ -37,7 +40,7 @@ def _config() -> dict[str, str]:
 
 def instantiate(p=None):
     """Read the module's ``config { }`` once; a negative return stops the server."""
-    global _core, _settings
+    global _core, _settings, _reject_reply, _reject_texts
     try:
         config = _config()
         for path in reversed([p for p in config.get("site_packages", "").split(":") if p]):
@@ -45,7 +48,7 @@ def instantiate(p=None):
                 sys.path.remove(path)
             sys.path.insert(0, path)
         from billing.credentials import CredentialCipher, CredentialError, load_key
-        from rlm_ebs import core
+        from rlm_ebs import core, reject_reply
 
         cipher = None
         key_hex = config.get("credentials_key", "")
@@ -61,6 +64,8 @@ def instantiate(p=None):
         if config.get("test_clock_file"):
             _settings.clock = core.offset_clock(config["test_clock_file"])
             _log(f"rlm_ebs: TEST CLOCK from {config['test_clock_file']}", "L_WARN")
+        _reject_texts = reject_reply.from_config(config)
+        _reject_reply = reject_reply
         _core = core
     except Exception:
         _log("rlm_ebs: instantiate failed:\n" + traceback.format_exc())
@@ -75,6 +80,18 @@ def authorize(p):
         return _REJECT, {"config": (("EBS-Reason", "internal_error"),
                                     ("EBS-Decision", "reject"))}
     return _core.authorize(p, _settings, _log)
+
+
+def post_auth(p):
+    """A reject's Reply-Message (rlm_ebs/reject_reply.py); the site calls it only for a
+    NAS that shows it. A fault here must not change the answer: logged, nothing added."""
+    if _reject_reply is None:
+        return _NOOP
+    try:
+        return _reject_reply.post_auth(p, _reject_texts)
+    except Exception:
+        _log("rlm_ebs: post_auth failed:\n" + traceback.format_exc())
+        return _NOOP
 
 
 def detach(p=None):

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import psycopg
 
-from billing import credentials, schema
+from billing import credentials, reject_messages, schema
 from billing import settings as settings_mod
 from stack import acct_spool, db_roles, nas_sync, radius_clients, secret_file
 from stack.servers.acct_drain import acct_drainer
@@ -68,6 +68,8 @@ class Stack:
             credentials_key=settings.CREDENTIALS_KEY,
             credentials_key_file=settings.CREDENTIALS_KEY_FILE,
             accounting_mode=settings.RADIUS_ACCT_MODE,
+            reject_messages=reject_messages.texts(settings.LANGUAGE_CODE,
+                                                  settings.RADIUS_REJECT_MESSAGES),
         )
         # The spool accounting mode's applier (stack/acct_follow.py).
         self.acct_drain = acct_drainer(

@@ -11,6 +11,9 @@
 --   EBS-Access-Node  += "epoch,seconds,REPEAT" per node of the tariff's access window
 --   EBS-Speed        += "speed" (default) or "speed;epoch,seconds,REPEAT;..." (override)
 --   EBS-Chap-Sealed  := hex of the sealed CHAP cleartext, only when CHAP is enabled
+--   EBS-Reject-Message := '1' when the NAS shows a reject's Reply-Message to the
+--                       subscriber (nas.reject_reply_message), found or not: an unknown
+--                       login is told so too (rlm_ebs/reject_reply.py writes the text)
 -- rlm_python3 hands every value to Python through a 1024-byte buffer, so each value is
 -- kept short; the hook refuses a value that reaches the limit rather than misread it.
 -- The subscriber is found by User-Name (PPP, HotSpot); failing that, and only when the
@@ -61,29 +64,36 @@ DECLARE
     v_nas integer;
     v_facts text;
     v_dhcp_ipoe boolean;
+    v_reject_message boolean;
 BEGIN
     SELECT sa.id INTO v_id FROM subaccounts sa WHERE sa.username = p_username;
     IF v_id IS NULL THEN
         -- Password-less lookups only for a NAS that serves DHCP/IPoE (the same client
         -- rule as below: the packet's source, else NAS-IP-Address).
-        SELECT nas.dhcp_ipoe INTO v_dhcp_ipoe
+        SELECT nas.dhcp_ipoe, nas.reject_reply_message INTO v_dhcp_ipoe, v_reject_message
           FROM nas
          WHERE nas.ip_address = p_src_ip OR nas.ip_address = p_nas_ip
          ORDER BY (nas.ip_address = p_src_ip) IS TRUE DESC
          LIMIT 1;
-        IF v_dhcp_ipoe IS NOT TRUE THEN
-            RETURN;
+        IF v_dhcp_ipoe IS TRUE THEN
+            SELECT s.subaccount_id, s.found_by INTO v_id, v_by
+              FROM ebs_radius_subaccount(p_username, p_calling_station_id, p_framed_ip,
+                                         p_remote_id, p_circuit_id) s;
         END IF;
-        SELECT s.subaccount_id, s.found_by INTO v_id, v_by
-          FROM ebs_radius_subaccount(p_username, p_calling_station_id, p_framed_ip,
-                                     p_remote_id, p_circuit_id) s;
         IF v_id IS NULL THEN
+            -- Nobody: no facts (the hook rejects unknown_login), only the NAS's wish to
+            -- show the subscriber why.
+            IF v_reject_message THEN
+                id := 7; username := p_username; attribute := 'EBS-Reject-Message';
+                value := '1'; op := ':=';
+                RETURN NEXT;
+            END IF;
             RETURN;
         END IF;
     END IF;
 
     SELECT sa.nt_password_hash, sa.chap_password_encrypted,
-           t.id, t.chap_enabled, t.access_time_period_id, n.id,
+           t.id, t.chap_enabled, t.access_time_period_id, n.id, n.reject_reply_message,
            concat_ws(';',
                'v=1',
                'sid=' || sa.id,
@@ -119,7 +129,8 @@ BEGIN
                'nas=' || coalesce(n.id::text, ''),
                'vendor=' || coalesce(n.vendor, 'other'),
                'aii=' || coalesce(n.acct_interim_interval::text, ''))
-      INTO v_nt, v_chap_sealed, v_tariff, v_chap, v_period, v_nas, v_facts
+      INTO v_nt, v_chap_sealed, v_tariff, v_chap, v_period, v_nas, v_reject_message,
+           v_facts
       FROM subaccounts sa
       JOIN accounts a ON a.id = sa.account_id
       -- The current tariff (ebs_assignment_in_force, inlined: the same index read).
@@ -131,7 +142,7 @@ BEGIN
       -- The client the packet came from; the NAS-IP-Address attribute only when the
       -- source is no NAS of ours.
       LEFT JOIN LATERAL (
-          SELECT nas.id, nas.vendor, nas.acct_interim_interval
+          SELECT nas.id, nas.vendor, nas.acct_interim_interval, nas.reject_reply_message
             FROM nas
            WHERE nas.ip_address = p_src_ip OR nas.ip_address = p_nas_ip
            ORDER BY (nas.ip_address = p_src_ip) IS TRUE DESC
@@ -145,6 +156,10 @@ BEGIN
     END IF;
     id := 2; attribute := 'EBS-Facts'; value := v_facts; op := ':=';
     RETURN NEXT;
+    IF v_reject_message THEN
+        id := 7; attribute := 'EBS-Reject-Message'; value := '1'; op := ':=';
+        RETURN NEXT;
+    END IF;
 
     IF v_tariff IS NOT NULL THEN
         IF v_chap AND v_chap_sealed IS NOT NULL THEN

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from billing import reject_messages as subscriber_words
 from stack import radius_clients
 from stack.servers.base import ServerError, log_tail, wait_until
 from stack.servers.procs import exited, terminate
@@ -236,6 +237,10 @@ class FreeRadiusServer:
     credentials_key: str = ""
     credentials_key_file: str = ""
     test_clock_file: str = ""  # tests move the decision's clock with it; never in production
+    # Reject reason → the subscriber's words, sent as Reply-Message to a NAS marked for it
+    # (billing/reject_messages.py; ebs up passes LANGUAGE_CODE's with the ISP's wording).
+    reject_messages: dict[str, str] = field(
+        default_factory=lambda: subscriber_words.texts(subscriber_words.DEFAULT_LANGUAGE))
     python_site_packages: str = field(default_factory=lambda: sysconfig.get_paths()["purelib"])
 
     @property
@@ -289,12 +294,16 @@ class FreeRadiusServer:
             "credentials_key": self.credentials_key,
             "credentials_key_file": self.credentials_key_file,
             "test_clock_file": self.test_clock_file,
+            **subscriber_words.config_items(self.reject_messages),
         }
         for name, value in values.items():
             if any(c in str(value) for c in '"\\$') or any(
                 not (32 <= ord(c) < 127) for c in str(value)
             ):
                 raise ServerError(f"FreeRADIUS {name}: printable ASCII without \" \\ or $")
+        values["reject_messages"] = "\n\t\t".join(
+            f'{name} = "{values.pop(name)}"' for name in list(values)
+            if name.startswith(subscriber_words.CONFIG_PREFIX)) or "# none"
         if self.accounting_to_sql:
             values["authorize_sql"] = (
                 "sql {\n\t\t\tfail = 1\n\t\t}\n"

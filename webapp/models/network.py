@@ -45,6 +45,8 @@ class Nas(Model):
     ip_address: Mapped[str] = mapped_column(INET, unique=True)
     secret: Mapped[str] = mapped_column(Text)
     dhcp_ipoe: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The NAS shows an Access-Reject's Reply-Message to the subscriber (rlm_ebs/reject_reply.py).
+    reject_reply_message: Mapped[bool] = mapped_column(Boolean, default=False)
     coa_port: Mapped[int] = mapped_column(Integer, default=3799)
     coa_timeout_ms: Mapped[int] = mapped_column(Integer, default=3000)
     coa_attempts: Mapped[int] = mapped_column(Integer, default=3)

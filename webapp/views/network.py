@@ -106,7 +106,8 @@ class NasView(AdminOnlyModelView):
     search_form_extra_fields = {"ip_address": text_field(_l("IP address"))}
     show_exclude_columns = ["secret"]
     add_columns = edit_columns = ["name", "vendor", "ip_address", "secret", "dhcp_ipoe",
-                                  "coa_port", "acct_interim_interval", "description"]
+                                  "reject_reply_message", "coa_port", "acct_interim_interval",
+                                  "description"]
     add_form_extra_fields = edit_form_extra_fields = {
         "vendor": choice_field(_l("Vendor"), [(v, VENDOR_LABELS[v]) for v in VENDORS]),
         "ip_address": text_field(_l("IP address"), DataRequired(), IpAddress()),
@@ -130,11 +131,14 @@ class NasView(AdminOnlyModelView):
         "secret": _l("At least 16 characters; empty: a 43-character one is generated."),
         "dhcp_ipoe": _l("The NAS serves DHCP/IPoE: its requests may find a subscriber "
                         "without a password, by option 82, MAC or address."),
+        "reject_reply_message": _l("The NAS shows the subscriber the Reply-Message of a "
+                                   "refused login (a hotspot page, a dialer): a short reason "
+                                   "is sent in the ISP's language. Off: nothing is sent."),
     }
     label_columns = {
         "name": _l("Name"), "vendor": _l("Vendor"), "ip_address": _l("IP address"),
         "secret": _l("RADIUS secret"), "coa_port": _l("CoA port"),
-        "dhcp_ipoe": _l("DHCP / IPoE"),
+        "dhcp_ipoe": _l("DHCP / IPoE"), "reject_reply_message": _l("Reply-Message on reject"),
         "acct_interim_interval": _l("Interim interval"), "description": _l("Description"),
     }
 
