@@ -22,7 +22,8 @@ def formatter_for(column) -> Callable | None:
     if isinstance(kind, DateTime):
         return localtime.format_stamp
     if isinstance(kind, Numeric):
-        return numbers.format_number
+        # Every two-decimal column is money: it reads with its currency.
+        return numbers.format_amount if kind.scale == 2 else numbers.format_number
     if isinstance(kind, Boolean):
         return labels.yes_no
     return None

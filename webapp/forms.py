@@ -1,6 +1,7 @@
 """Forms of the money views. Each carries a CSRF token (Flask-WTF) and, for postings, a
 one-time nonce that becomes the ledger entry's idempotency key, so a double click or a
-resubmitted page posts once."""
+resubmitted page posts once. Amounts are typed as the operator's language writes them
+(``webapp.money_field``)."""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from decimal import Decimal
 from flask_appbuilder.fieldwidgets import BS3TextFieldWidget
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import lazy_gettext as _l
-from wtforms import DecimalField, HiddenField, StringField
+from wtforms import HiddenField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
+from webapp.money_field import MoneyField
 from webapp.validators import Money, NonNegativeMoney
 
 
@@ -23,9 +25,9 @@ class _NotZero:
 
 
 class PaymentForm(DynamicForm):
-    amount = DecimalField(_l("Amount"), places=2, widget=BS3TextFieldWidget(),
-                          validators=[InputRequired(message=_l("Enter the amount.")),
-                                      NonNegativeMoney(), _NotZero()])
+    amount = MoneyField(_l("Amount"),
+                        validators=[InputRequired(message=_l("Enter the amount.")),
+                                    NonNegativeMoney(), _NotZero()])
     description = StringField(_l("Comment"), widget=BS3TextFieldWidget(),
                               validators=[Length(max=500)])
     nonce = HiddenField(validators=[DataRequired()])
@@ -40,9 +42,9 @@ class PaymentForm(DynamicForm):
 class CorrectionForm(PaymentForm):
     """A manual correction may take money off (negative) as well as add it."""
 
-    amount = DecimalField(_l("Amount"), places=2, widget=BS3TextFieldWidget(),
-                          validators=[InputRequired(message=_l("Enter the amount.")), Money(),
-                                      _NotZero()])
+    amount = MoneyField(_l("Amount"),
+                        validators=[InputRequired(message=_l("Enter the amount.")), Money(),
+                                    _NotZero()])
     description = StringField(_l("Reason"), widget=BS3TextFieldWidget(),
                               validators=[DataRequired(message=_l("Give the reason.")),
                                           Length(max=500)])

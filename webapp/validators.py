@@ -14,8 +14,9 @@ from flask_babel import lazy_gettext as _l
 from wtforms.validators import ValidationError
 
 from billing.ip_pools import PoolError, check_pool_range, check_range
-from billing.money import MoneyError, to_money
+from billing.money import MoneyError
 from billing.speeds import Speed
+from webapp.numbers import money_example, parse_amount
 
 
 def _ip(value) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
@@ -99,22 +100,27 @@ class SpeedSyntax:
 
 
 MONEY_REFUSALS = {
-    "not_an_amount": _l("Not an amount: %(v)s"),
+    "not_an_amount": _l("Not an amount: %(v)s. Write it as %(example)s."),
+    "ambiguous": _l("%(v)s can be read as thousands or as a fraction. Write it as "
+                    "%(example)s."),
     "too_many_decimals": _l("At most two decimals (kopecks)."),
     "out_of_range": _l("The amount is too large."),
 }
 
 
 def money_message(exc: MoneyError, raw: object):
-    """The operator's words for a refused amount (the rule is ``billing.money.to_money``)."""
+    """The operator's words for a refused amount, with the way to write one in the
+    operator's language (the rules are ``webapp.numbers.parse_amount`` and
+    ``billing.money.to_money``)."""
     shown = str(raw)
     return MONEY_REFUSALS.get(exc.code, MONEY_REFUSALS["not_an_amount"]) % {
-        "v": shown if len(shown) <= 40 else shown[:37] + "..."}
+        "v": shown if len(shown) <= 40 else shown[:37] + "...", "example": money_example()}
 
 
 class Money:
     """Any amount ``billing.money.to_money`` takes: finite, within NUMERIC(14,2), at most
-    two decimals. It reads what was typed, so NaN or 1E+30 never reach a comparison."""
+    two decimals, typed as the operator's language writes it (``webapp.numbers``). It reads
+    what was typed, so NaN or 1E+30 never reach a comparison."""
 
     def __call__(self, form, field) -> None:
         if field.process_errors:  # not a number at all: the field has said so
@@ -123,7 +129,7 @@ class Money:
         if raw in (None, "") or (isinstance(raw, str) and not raw.strip()):
             return
         try:
-            field.data = to_money(raw)
+            field.data = parse_amount(raw)
         except MoneyError as exc:
             field.data = None  # later validators and the form's re-display see no value
             raise ValidationError(money_message(exc, raw)) from None

@@ -66,11 +66,11 @@ def test_cashier_changes_a_tariff_now_at_the_rules_cost(as_cashier, conn, staff,
     page = as_cashier.get(f"/cashier/account/{account}")
     assert 'id="ebs-tariff">Home' in page.text and "Change tariff" in page.text
     form = as_cashier.get(f"/cashier/account/{account}/tariff")
-    assert "Turbo — 50.00, now" in form.text and "Night — not allowed" in form.text
+    assert "Turbo — 50.00\xa0RUB, now" in form.text and "Night — not allowed" in form.text
 
     done = _change(as_cashier, account, tariffs["Turbo"])
 
-    assert "The tariff is now Turbo; charged 50.00." in done.text
+    assert "The tariff is now Turbo; charged 50.00\xa0RUB." in done.text
     assert 'id="ebs-tariff">Turbo' in done.text and 'data-balance="50.00"' in done.text
     assert _assignments(conn, account) == [tariffs["Home"], tariffs["Turbo"]]
     entry = conn.execute("SELECT kind, amount, staff_user_id FROM ledger_entries "
@@ -83,7 +83,7 @@ def test_cashier_changes_a_tariff_now_at_the_rules_cost(as_cashier, conn, staff,
 
 @pytest.mark.parametrize("cell, target, message", [
     ({"min_balance": "500.00"}, "Turbo",
-     "The change needs a balance of at least 500.00; the balance is 100.00."),
+     "The change needs a balance of at least 500.00\xa0RUB; the balance is 100.00\xa0RUB."),
     ({"allowed": False}, "Turbo", "The matrix does not allow changing from Home to Turbo."),
     (None, "Gold", "The matrix does not allow changing from Home to Gold."),
     ({"min_time_on_tariff": "30 days"}, "Turbo",

@@ -67,7 +67,7 @@ def test_cashier_payment_lands_in_the_ledger_once(as_cashier, conn, staff):
 def test_cashier_payment_form_messages(as_cashier, conn):
     account = _account(conn)
     for amount, message in [("-10", "The amount cannot be negative."),
-                            ("abc", "Not a valid decimal value"),
+                            ("abc", "Not an amount: abc. Write it as 1,000.50."),
                             ("1.005", "At most two decimals"),
                             ("", "Enter the amount.")]:
         page = as_cashier.post(f"/cashier/account/{account}/pay",

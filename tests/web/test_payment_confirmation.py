@@ -35,7 +35,7 @@ def test_above_the_maximum_the_desk_refuses_and_names_it(as_cashier, conn):
         page = as_cashier.post(f"/cashier/account/{account}/pay",
                                data={**_pay_form(as_cashier, account), "amount": amount})
         assert page.status_code == 200, amount
-        assert "The amount is above the maximum of one payment, 100000.00." in page.text
+        assert "The amount is above the maximum of one payment, 100,000.00\xa0RUB." in page.text
         assert PROMPT not in page.text and _token(page.text) == ""  # never asked about
     assert _rows(conn) == [] and _balance(conn, account) == 0
 
@@ -47,7 +47,7 @@ def test_above_the_threshold_the_desk_asks_and_posts_once_confirmed(as_cashier, 
 
     asked = as_cashier.post(url, data=form)
     assert asked.status_code == 200 and PROMPT in asked.text
-    assert "Confirm the payment of 15000.00 RUB to contract 30001." in asked.text
+    assert "Confirm the payment of 15,000.00 RUB to contract 30001." in asked.text
     assert "Confirm payment" in asked.text
     assert _rows(conn) == []
 
@@ -57,7 +57,7 @@ def test_above_the_threshold_the_desk_asks_and_posts_once_confirmed(as_cashier, 
     # A confirmation of another sum, or a made-up one, confirms nothing.
     edited = as_cashier.post(url, data={**form, "amount": "16000.00",
                                         "confirmation": _token(asked.text)})
-    assert "Confirm the payment of 16000.00 RUB" in edited.text
+    assert "Confirm the payment of 16,000.00 RUB" in edited.text
     forged = as_cashier.post(url, data={**form, "confirmation": "x.y"})
     assert PROMPT in forged.text and _rows(conn) == []
 
@@ -88,10 +88,10 @@ def test_a_correction_is_asked_about_and_bounded_by_its_size(client, conn):
     url = f"/cashier/account/{account}/correct"
     refused = client.post(url, data={**_pay_form(client, account), "amount": "-100000.01",
                                      "description": "опечатка"})
-    assert "The amount is above the maximum of one payment, 100000.00." in refused.text
+    assert "The amount is above the maximum of one payment, 100,000.00\xa0RUB." in refused.text
     form = {**_pay_form(client, account), "amount": "-20000.00", "description": "возврат"}
     asked = client.post(url, data=form)
-    assert "Confirm the correction of -20000.00 RUB to contract 30001." in asked.text
+    assert "Confirm the correction of -20,000.00 RUB to contract 30001." in asked.text
     assert _rows(conn) == []
     done = client.post(url, data={**form, "confirmation": _token_of_correction(asked.text)})
     assert done.status_code == 302
@@ -123,9 +123,10 @@ def test_the_prompt_and_the_refusal_speak_russian(as_cashier, conn):
     as_cashier.get("/lang/ru")
     url = f"/cashier/account/{account}/pay"
     asked = as_cashier.post(url, data={**_pay_form(as_cashier, account), "amount": "12000"})
-    assert "Подтвердите платёж 12000.00 RUB на договор 30001." in asked.text
+    assert "Подтвердите платёж 12\xa0000,00 ₽ на договор 30001." in asked.text
     assert "Подтвердить платёж" in asked.text and "Отмена" in asked.text
     refused = as_cashier.post(url, data={**_pay_form(as_cashier, account),
                                          "amount": "200000"})
-    assert "Сумма больше допустимой для одного платежа (не более 100000.00)." in refused.text
+    assert ("Сумма больше допустимой для одного платежа (не более 100\xa0000,00\xa0₽)."
+            in refused.text)
     assert _rows(conn) == []

@@ -5,6 +5,7 @@ import csv
 import io
 import json
 from datetime import datetime, timedelta
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -88,7 +89,7 @@ def test_payments_by_period_gateway_and_cashier(as_admin, money):
     assert header == ["Operator", "Name", "Payments", "Amount"]
     assert [(r[0], r[2], r[3]) for r in rows] == [("cashier", "2", "1500.75")]
     page = as_admin.get(f"/reports/gateways/?{RANGE}")
-    assert "1500.75" in page.text and "1800.75" in page.text  # a row and the total
+    assert "1,500.75\xa0RUB" in page.text and "1,800.75\xa0RUB" in page.text  # a row and the total
 
 
 def test_charges_debtors_and_tariffs(as_admin, money):
@@ -180,8 +181,9 @@ def test_dashboard_counts_follow_every_change_without_scanning_accounts(
     shown = _dashboard(as_admin)
     assert [shown[k].strip() for k in ("total", "active", "blocked", "suspended", "debtors")] \
         == ["7", "5", "1", "1", "0"]
-    assert shown["debt"].strip() == str(-debt) == "2500.00"
-    assert shown["payments"].strip() == "12.34" and shown["charges"].strip() == "2.00"
+    assert -debt == Decimal("2500.00") and shown["debt"].strip() == "2,500.00\xa0RUB"
+    assert shown["payments"].strip() == "12.34\xa0RUB"
+    assert shown["charges"].strip() == "2.00\xa0RUB"
     with count_queries() as seen:
         as_admin.get("/")
     assert not any("FROM accounts" in s for s in seen.statements), seen.statements
@@ -206,7 +208,7 @@ def test_dashboard_sums_unfolded_rows_and_the_beat_task_folds_them(
     real = _real_counts(conn)
     assert [before[k].strip() for k in ("total", "active", "suspended")] == \
         [str(real[0]), str(real[1]), str(real[3])]
-    assert before["payments"].strip() == "30.00"
+    assert before["payments"].strip() == "30.00\xa0RUB"
 
     for name, value in ebs_env(db).items():
         monkeypatch.setenv(name, value)

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
 from flask_babel import lazy_gettext as _l
-from wtforms import DecimalField, IntegerField, PasswordField, SelectField, StringField
+from wtforms import IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import (
     DataRequired,
     InputRequired,
@@ -20,6 +20,7 @@ from wtforms.validators import (
     ValidationError,
 )
 
+from webapp.money_field import MoneyField
 from webapp.validators import NonNegativeMoney
 
 # Statuses an operator sets directly; "suspended" is entered by the suspension action.
@@ -85,9 +86,9 @@ class PasswordForm(DynamicForm):
 
 
 class PromiseForm(DynamicForm):
-    amount = DecimalField(_l("Amount"), places=2, widget=BS3TextFieldWidget(),
-                          validators=[InputRequired(message=_l("Enter the amount.")),
-                                      NonNegativeMoney()])
+    amount = MoneyField(_l("Amount"),
+                        validators=[InputRequired(message=_l("Enter the amount.")),
+                                    NonNegativeMoney()])
 
 
 # The operator's words for the services' refusal codes (``billing.errors.Refused.code``);

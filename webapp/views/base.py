@@ -26,6 +26,7 @@ from wtforms import SelectField, StringField
 
 from webapp import audit
 from webapp.display import column_formatters
+from webapp.money_field import money_fields
 from webapp.validators import Money
 
 log = logging.getLogger(__name__)
@@ -195,16 +196,20 @@ def prefix(*columns: str) -> dict[str, list[type[BaseFilter]]]:
     return {column: [FilterLowerPrefix] for column in columns}
 
 
+def money_columns(model) -> list[str]:
+    """The money columns of ``model``: NUMERIC with two decimals."""
+    return [column.key for column in model.__table__.columns
+            if isinstance(column.type, Numeric) and column.type.scale == 2]
+
+
 def with_money_rule(model, validators: dict) -> dict:
     """``validators`` plus :class:`~webapp.validators.Money` for each money column
     (NUMERIC with two decimals) of ``model`` that has no money validator yet."""
     out = dict(validators)
-    for column in model.__table__.columns:
-        if not (isinstance(column.type, Numeric) and column.type.scale == 2):
-            continue
-        present = list(out.get(column.key, []))
+    for key in money_columns(model):
+        present = list(out.get(key, []))
         if not any(isinstance(v, Money) for v in present):
-            out[column.key] = [*present, Money()]
+            out[key] = [*present, Money()]
     return out
 
 
@@ -229,6 +234,11 @@ class EbsModelView(ModelView):
         self.validators_columns = with_money_rule(self.datamodel.obj,
                                                   self.validators_columns or {})
         super()._init_forms()
+        # FAB's DecimalField reads Decimal(text) before any validator: the money columns
+        # take the operator's ``1 000,50`` through webapp.money_field instead.
+        money = money_columns(self.datamodel.obj)
+        for form in (self.add_form, self.edit_form):
+            money_fields(form, money)
 
     def fill_defaults(self, item) -> None:
         """An input left empty takes the column's default instead of NULL (the ORM would

@@ -28,6 +28,7 @@ from billing.account_search import MIN_SUBSTRING, find_accounts
 from billing.money import to_money
 from billing.tariff_change import TariffChangeError, change_tariff
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
+from webapp.numbers import format_amount
 from webapp.views import cashier_tariff
 from webapp.views import payment_confirmation as confirmation
 from webapp.views.cashier_shift import shift_day, shift_report
@@ -57,7 +58,7 @@ _STAFF = text("SELECT id, username, first_name, last_name FROM ab_user WHERE id 
 def _refusal(exc: payments.PaymentError, maximum: Decimal) -> str:
     if exc.code == "amount_above_maximum":
         return str(_l("The amount is above the maximum of one payment, %(maximum)s.",
-                      maximum=maximum))
+                      maximum=format_amount(maximum)))
     return str(exc)
 
 
@@ -138,7 +139,8 @@ class CashierView(BaseView):
             return None
         self._db().commit()
         if posted.created:
-            flash(str(_l("Posted %(amount)s to the balance.", amount=posted.amount)),
+            flash(str(_l("Posted %(amount)s to the balance.",
+                         amount=format_amount(posted.amount))),
                   "success")
         return redirect(url_for(".receipt", entry_id=posted.id))
 
@@ -219,7 +221,7 @@ class CashierView(BaseView):
         db.commit()
         if done.applied:
             flash(str(_l("The tariff is now %(tariff)s; charged %(cost)s.",
-                         tariff=tariff_name, cost=done.cost)), "success")
+                         tariff=tariff_name, cost=format_amount(done.cost))), "success")
         else:
             flash(str(_l("The change to %(tariff)s is scheduled for %(when)s.",
                          tariff=tariff_name,

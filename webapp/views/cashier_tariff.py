@@ -20,6 +20,7 @@ from wtforms import SelectField
 from wtforms.validators import InputRequired
 
 from billing.tariff_change import TariffChangeError
+from webapp.numbers import format_amount
 
 # The account with its scheduled change (the tariff in force joins it by
 # webapp.views.tariff_in_force).
@@ -57,8 +58,8 @@ def option_label(row: Mapping) -> str:
     if not row["allowed"]:
         return str(_l("%(name)s — not allowed", name=row["name"]))
     when = _l("now") if row["effective"] == "NOW" else _l("from the next period")
-    return str(_l("%(name)s — %(cost)s, %(when)s", name=row["name"], cost=row["cost"],
-                  when=when))
+    return str(_l("%(name)s — %(cost)s, %(when)s", name=row["name"],
+                  cost=format_amount(row["cost"]), when=when))
 
 
 def _duration(value: timedelta) -> str:
@@ -74,7 +75,8 @@ def refusal(exc: TariffChangeError, account: Mapping, rule: Mapping | None) -> s
                       old=account["tariff_name"], new=rule["name"] if rule else "?"))
     if code == "balance_below_minimum" and rule is not None:
         return str(_l("The change needs a balance of at least %(min)s; the balance is "
-                      "%(balance)s.", min=rule["min_balance"], balance=account["balance"]))
+                      "%(balance)s.", min=format_amount(rule["min_balance"]),
+                      balance=format_amount(account["balance"])))
     if code == "too_early" and rule is not None and account["assigned_at"] is not None:
         allowed_from = account["assigned_at"] + rule["min_time_on_tariff"]
         return str(_l("The subscriber must stay %(time)s on the current tariff: the change "

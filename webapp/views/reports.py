@@ -1,7 +1,14 @@
 """Reports: payments by period, gateway and cashier; charges by type; debtors; tariff
 distribution. Each has a date range (the ISP's local dates, both ends included), a table,
 a bar chart where one reads better than figures, and a CSV export streamed from a
-server-side cursor with money as plain decimal strings and headers in the UI's language.
+server-side cursor with headers in the UI's language.
+
+The page writes figures as the UI's language does (``webapp.numbers``: ``1 000,50 ₽``).
+The CSV comes in two flavours (:data:`CSV_FLAVOURS`): ``?format=excel``, the export
+button's, opens in the spreadsheet program of the operator's language (Russian Excel
+splits on ``;`` and reads ``1000,50`` as a number; English Excel on ``,`` with ``1000.50``);
+``?format=csv`` is plain RFC 4180, the same in every language (``,`` and ``1000.50``),
+for programs. Both start with a UTF-8 BOM, which Excel needs to read Cyrillic as UTF-8.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -19,6 +27,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
+from webapp.numbers import current_locale, format_amount, format_number
 from webapp.reports import COUNT, DAILY_UP_TO_DAYS, DATE, KIND, MONEY, REPORTS, TEXT, Report
 from webapp.views.ledger import kind_label
 
@@ -46,11 +55,14 @@ def parse_range(args, today: date) -> tuple[date, date]:
 
 
 def cell(kind: str, value) -> str:
-    """A value as the table and the CSV show it: money always with two decimals."""
+    """A value as the page shows it: money with two decimals and the currency, figures
+    as the UI's language writes them."""
     if value is None:
         return ""
     if kind == MONEY:
-        return f"{Decimal(value):.2f}"
+        return format_amount(value)
+    if kind == COUNT:
+        return format_number(value)
     if kind == DATE:
         return value.date().isoformat() if isinstance(value, datetime) else value.isoformat()
     if kind == KIND:
@@ -84,22 +96,51 @@ def spreadsheet_safe(text: str) -> str:
     return text
 
 
-def csv_cell(kind: str, value) -> str:
-    """A value as the CSV carries it: :func:`cell`, text cells made spreadsheet-safe
-    (the figures we format ourselves cannot hold a formula)."""
+@dataclass(frozen=True)
+class CsvFlavour:
+    """How a CSV separates cells and writes a decimal fraction."""
+
+    delimiter: str = ","
+    decimal: str = "."
+
+
+PLAIN_CSV = CsvFlavour()
+CSV_FLAVOURS = ("csv", "excel")
+
+
+def csv_flavour(name: str, locale=None) -> CsvFlavour:
+    """``csv``: RFC 4180 as programs read it. ``excel``: what the spreadsheet program of
+    the UI's language reads as figures: a language with a decimal comma (Russian) puts
+    ``;`` between cells, as its Excel's list separator is; others are plain."""
+    if name == "excel" and current_locale(locale).number_symbols["latn"]["decimal"] == ",":
+        return CsvFlavour(delimiter=";", decimal=",")
+    return PLAIN_CSV
+
+
+def csv_cell(kind: str, value, flavour: CsvFlavour = PLAIN_CSV) -> str:
+    """A value as the CSV carries it: figures with no grouping and the flavour's decimal
+    mark (a spreadsheet reads them as numbers), text cells made spreadsheet-safe (the
+    figures we format ourselves cannot hold a formula)."""
+    if value is None:
+        return ""
+    if kind == MONEY:
+        return f"{Decimal(value):.2f}".replace(".", flavour.decimal)
+    if kind == COUNT:
+        return str(value)
     shown = cell(kind, value)
     return spreadsheet_safe(shown) if kind == TEXT else shown
 
 
-def csv_lines(report: Report, rows: Iterable) -> Iterator[str]:
+def csv_lines(report: Report, rows: Iterable,
+              flavour: CsvFlavour = PLAIN_CSV) -> Iterator[str]:
     """The CSV, a batch of lines at a time; a BOM first so spreadsheet programs read the
     Cyrillic headers as UTF-8."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
+    writer = csv.writer(buffer, delimiter=flavour.delimiter)
     buffer.write("\ufeff")
     writer.writerow([str(c.label) for c in report.columns])
     for n, row in enumerate(rows, 1):
-        writer.writerow([csv_cell(c.kind, row[c.key]) for c in report.columns])
+        writer.writerow([csv_cell(c.kind, row[c.key], flavour) for c in report.columns])
         if n % CSV_BATCH == 0:
             yield buffer.getvalue()
             buffer.seek(0)
@@ -131,7 +172,8 @@ class ReportsView(BaseView):
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
         return range_params(start, end, zone, page)
 
-    def _csv(self, report: Report, params: dict, start: date, end: date) -> Response:
+    def _csv(self, report: Report, params: dict, start: date, end: date,
+             flavour: CsvFlavour) -> Response:
         engine = self.appbuilder.session.get_bind()
 
         def lines() -> Iterator[str]:
@@ -140,7 +182,7 @@ class ReportsView(BaseView):
             with engine.connect() as connection:
                 result = connection.execution_options(
                     stream_results=True, yield_per=CSV_BATCH).execute(report.statement, params)
-                yield from csv_lines(report, (row._mapping for row in result))
+                yield from csv_lines(report, (row._mapping for row in result), flavour)
 
         filename = f"{report.name}_{start.isoformat()}_{end.isoformat()}.csv"
         return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8",
@@ -162,8 +204,10 @@ class ReportsView(BaseView):
         except RangeError as exc:
             start, end, error = today.replace(day=1), today, str(exc)
         page = request.args.get("page", 0, type=int) or 0
-        if request.args.get("format") == "csv" and error is None:
-            return self._csv(report, self._params(report, start, end, -1), start, end)
+        wanted = request.args.get("format")
+        if wanted in CSV_FLAVOURS and error is None:
+            return self._csv(report, self._params(report, start, end, -1), start, end,
+                             csv_flavour(wanted))
         rows = []
         if error is None:
             rows = self.appbuilder.session.execute(
