@@ -67,7 +67,7 @@ def test_total_debt_is_a_positive_sum(as_admin, conn, staff):
         payments.post_correction(conn, account, Decimal("-1250.50"), source="x",
                                  unique_id=contract, staff_user_id=staff["admin"],
                                  comment="")
-    assert _DEBT.search(as_admin.get("/").text).group(1).strip() == "2501.00"
+    assert _DEBT.search(as_admin.get("/").text).group(1).strip() == "2,501.00\xa0RUB"
 
 
 def test_no_page_of_the_menu_reaches_for_google(app, as_admin):
