@@ -59,6 +59,14 @@ def choose(page, field: str, label: str) -> None:
     page.select_option(f"select#{field}", label=label, force=True)
 
 
+def pick(page, field: str, typed: str, label: str) -> None:
+    """A picker that searches as one types (webapp.pickers): open it, type, choose the
+    match the server offers."""
+    page.click(f"select#{field} + .select2 .select2-selection")
+    page.fill(".select2-container--open .select2-search__field", typed)
+    page.locator(".select2-results__option", has_text=label).first.click()
+
+
 def tab(page, label: str) -> None:
     """A related list on an object's page (the menu has links of the same name)."""
     page.click(f"ul.nav-tabs a:has-text('{label}')")
@@ -137,9 +145,8 @@ def create_subscriber(page, shots) -> None:
     save(page)
     flash(page, "Added Row")
 
-    account_label = f"{SUBSCRIBER['contract']} {SUBSCRIBER['full_name']}"
     page.goto("/subaccountview/add")
-    choose(page, "account", account_label)
+    pick(page, "account", SUBSCRIBER["contract"], SUBSCRIBER["full_name"])
     page.fill("#username", SUBSCRIBER["username"])
     page.fill("#password", "Net-Pass-1")
     save(page)

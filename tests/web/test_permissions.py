@@ -17,13 +17,16 @@ ALLOWED = {
                 "TimePeriodView", "TimePeriodNodeView", "IpPoolView", "IpPoolOccupancyView",
                 "OpenSessionView", "AuthLogView", "IpLeaseView", "SuspensionView",
                 "PromisedPaymentView", "StatusHistoryView", "TariffChangeRuleView",
-                "PromiseSettingsView"},
+                "PromiseSettingsView", "SessionHistoryView", "PickerView", "AccountOnlineTab",
+                "AccountSessionHistoryTab", "AccountAuthLogTab", "AccountLeaseTab",
+                "AccountStatusTab"},
 }
 ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsView",
                                             "SwitchView", "SubaccountSwitchPortView",
-                                            "RadiusReplyAttributeView", "CoaRequestView"}
+                                            "RadiusReplyAttributeView", "CoaRequestView",
+                                            "AccountAuditTab"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
-                "this_form_get", "userinfo", "download"}
+                "this_form_get", "userinfo", "download", "accounts", "subaccounts"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",
           "AuthDBView", "UserDBModelView.userinfo", "UserInfoEditView"}
 

@@ -14,7 +14,8 @@ BUDGET = {
     "/tariffview/list/": 6,
     "/cashier/?q=40001": 5,
     "/cashier/account/{account}": 6,
-    "/accountview/show/{account}": 11,
+    # The card: the account, its summary and tariff, then a list and a count per tab.
+    "/accountview/show/{account}": 25,
     "/subaccountview/list/": 6,
 }
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 
+from webapp.pickers import PickerView
 from webapp.views.account_actions import AccountActionsView
+from webapp.views.account_card import AccountCardView
 from webapp.views.account_history import (
     CoaRequestView,
     PromisedPaymentView,
     StatusHistoryView,
     SuspensionView,
 )
+from webapp.views.account_tabs import register_tabs
 from webapp.views.accounts import AccountTariffView, AccountView, SubaccountView
 from webapp.views.audit import AuditLogView
 from webapp.views.cashier import CashierView
@@ -19,6 +22,7 @@ from webapp.views.network import IpPoolOccupancyView, IpPoolView, NasView
 from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
 from webapp.views.periods import SettlementPeriodView, TimePeriodNodeView, TimePeriodView
 from webapp.views.reports import register_reports
+from webapp.views.session_history import SessionHistoryView
 from webapp.views.staff_networks import StaffNetworkView
 from webapp.views.switches import RadiusReplyAttributeView, SubaccountSwitchPortView, SwitchView
 from webapp.views.tariff_rules import PromiseSettingsView, TariffChangeRuleView
@@ -48,9 +52,12 @@ def register_views(appbuilder) -> None:
     add(StatusHistoryView, "Status history", icon="fa-history", label=_l("Status history"),
         category=subscribers)
     appbuilder.add_view_no_menu(AccountActionsView)
+    appbuilder.add_view_no_menu(AccountCardView)
+    appbuilder.add_view_no_menu(PickerView)
     add(LedgerView, "Ledger", icon="fa-book", label=_l("Ledger"), category=money,
         category_label=_l("Money"), category_icon="fa-rub")
     appbuilder.add_view_no_menu(AccountLedgerView)
+    register_tabs(appbuilder)  # after the ledger: the card's tabs follow this order
     add(TariffView, "Tariffs", icon="fa-list", label=_l("Tariffs"), category=tariffs,
         category_label=_l("Tariffs"), category_icon="fa-tags")
     add(PeriodicServiceView, "Periodic services", icon="fa-repeat",
@@ -80,6 +87,8 @@ def register_views(appbuilder) -> None:
     operations = "Operations"
     add(OpenSessionView, "Online sessions", icon="fa-signal", label=_l("Online sessions"),
         category=operations, category_label=_l("Operations"), category_icon="fa-wrench")
+    add(SessionHistoryView, "Past sessions", icon="fa-history", label=_l("Past sessions"),
+        category=operations)
     add(AuthLogView, "Auth log", icon="fa-sign-in", label=_l("Auth log"), category=operations)
     add(IpLeaseView, "IP leases", icon="fa-map-marker", label=_l("IP leases"),
         category=operations)

@@ -22,6 +22,7 @@ from wtforms.validators import DataRequired, Optional
 from billing import credentials
 from billing.passwords import hash_password
 from webapp.models.accounts import Account, AccountTariff, Subaccount
+from webapp.pickers import account_picker
 from webapp.validators import IpAddress, MacAddress, NonNegativeMoney
 from webapp.views.account_filters import (
     FilterAccountSearch,
@@ -30,6 +31,7 @@ from webapp.views.account_filters import (
     FilterPhoneDigits,
     FilterStartsWith,
 )
+from webapp.views.account_tabs import CARD_TABS, AccountCard
 from webapp.views.base import (
     READ,
     BoundedInterface,
@@ -66,6 +68,8 @@ class SubaccountView(EbsModelView):
     show_exclude_columns = ["nt_password_hash", "chap_password_encrypted"]
     show_template = "accounts/subaccount_show.html"
     edit_form_extra_fields = {
+        # Searched as the operator types: a select of every account cannot load at 500k.
+        "account": account_picker(_l("Account"), DataRequired()),
         "ip_address": text_field(_l("IP address"), Optional(), IpAddress(),
                                  description=_l("Empty: an address from the pool.")),
         "mac_address": text_field(_l("MAC address"), Optional(), MacAddress()),
@@ -109,7 +113,7 @@ class AccountTariffView(EbsModelView):
                      "assigned_at": _l("From")}
 
 
-class AccountView(EbsModelView):
+class AccountView(AccountCard, EbsModelView):
     datamodel = BoundedInterface(
         Account,
         {"contract": [FilterEqual, FilterStartsWith, FilterAccountSearch],
@@ -139,7 +143,8 @@ class AccountView(EbsModelView):
     validators_columns = {
         "contract": [DataRequired()], "login": [DataRequired()], "credit": [NonNegativeMoney()],
     }
-    related_views = [SubaccountView, AccountTariffView, AccountLedgerView]
+    # The card's tabs (webapp.views.account_tabs), each narrowed to the account.
+    related_views = [SubaccountView, AccountTariffView, AccountLedgerView, *CARD_TABS]
     base_order = ("id", "desc")
     label_columns = {
         "contract": _l("Contract"), "login": _l("Login"), "full_name": _l("Full name"),
