@@ -23,7 +23,7 @@ from flask import Flask
 from sqlalchemy.engine import URL
 
 from billing import settings as settings_mod
-from webapp import errors, login_guard, numbers
+from webapp import errors, localtime, login_guard, numbers
 from webapp.extensions import csrf, db, make_appbuilder
 from webapp.headers import add_security_headers
 from webapp.security import enforce_password_change, password_policy, sync_role_permissions
@@ -162,6 +162,7 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
         login_guard.install(appbuilder, settings)
         errors.install(app, appbuilder)
         numbers.install(app)
+        localtime.install(app)
         sync_role_permissions(appbuilder)
         # gunicorn --preload forks after this: children must open their own connections.
         db.session.remove()

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
-from webapp import audit
+from webapp import audit, localtime
 from webapp.display import column_formatters
 from webapp.money_field import money_fields
 from webapp.validators import Money
@@ -202,6 +202,12 @@ def money_columns(model) -> list[str]:
             if isinstance(column.type, Numeric) and column.type.scale == 2]
 
 
+def datetime_columns(model) -> list[str]:
+    """The columns of ``model`` holding a moment (timestamptz)."""
+    return [column.key for column in model.__table__.columns
+            if isinstance(column.type, DateTime)]
+
+
 def with_money_rule(model, validators: dict) -> dict:
     """``validators`` plus :class:`~webapp.validators.Money` for each money column
     (NUMERIC with two decimals) of ``model`` that has no money validator yet."""
@@ -222,10 +228,16 @@ class EbsModelView(ModelView):
     audited = True  # every add, edit and delete lands in staff_audit_log
 
     def _init_properties(self) -> None:
-        """Every column reads by its type (``webapp.display``) unless the view says how."""
+        """Every column reads by its type (``webapp.display``) unless the view says how;
+        a moment this view's form lets a person type reads as typed (to the minute)."""
         super()._init_properties()
+        perms = self.base_permissions
+        writable = [*(self.add_columns if perms is None or "can_add" in perms else ()),
+                    *(self.edit_columns if perms is None or "can_edit" in perms else ())]
+        typed = {key: localtime.format_typed
+                 for key in datetime_columns(self.datamodel.obj) if key in writable}
         self.formatters_columns = column_formatters(self.datamodel.obj,
-                                                    self.formatters_columns)
+                                                    {**typed, **self.formatters_columns})
 
     def _init_forms(self) -> None:
         """Every money column's field takes only what ``billing.money`` takes (a view
@@ -239,6 +251,10 @@ class EbsModelView(ModelView):
         money = money_columns(self.datamodel.obj)
         for form in (self.add_form, self.edit_form):
             money_fields(form, money)
+        # Every moment is typed on the ISP's clock (webapp.localtime), stored in UTC.
+        moments = datetime_columns(self.datamodel.obj)
+        for form in (self.add_form, self.edit_form):
+            localtime.local_datetime_fields(form, moments)
 
     def fill_defaults(self, item) -> None:
         """An input left empty takes the column's default instead of NULL (the ORM would
