@@ -23,6 +23,8 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 from werkzeug.security import generate_password_hash
 
+from webapp import localtime
+
 API_LOGIN = "SecurityApi.login"
 _FAILED = "ebs_login_failed"
 _LOCKED = "ebs_login_locked_until"
@@ -97,7 +99,7 @@ def announce_lock(until: datetime) -> None:
 def lock_message(until: datetime) -> str:
     seconds = max(1, math.ceil((until - now()).total_seconds()))
     return str(_l("Too many failed logins: this login is locked for %(n)d more seconds"
-                  " (until %(at)s UTC).", n=seconds, at=until.strftime("%H:%M:%S")))
+                  " (until %(at)s).", n=seconds, at=localtime.format_stamp(until)))
 
 
 def failed_attempt(_response=None) -> bool:

@@ -167,7 +167,7 @@ def test_assignment_inside_charged_time_is_refused_on_the_form(as_admin, conn, w
     assert _assignments(conn, account) == [home]
     bad = submit(as_admin, f"/account-actions/{account}/tariff",
                  {"tariff": str(turbo), "at": "yesterday"})
-    assert "Give the moment as YYYY-MM-DD HH:MM." in bad.text
+    assert "Give the moment as YYYY-MM-DD HH:MM (local time)" in bad.text
 
 
 def test_bulk_tariff_change_from_the_accounts_list(as_admin, conn, staff):

@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
@@ -27,7 +26,7 @@ from billing import credentials, promise, suspension
 from billing.accounts import set_status
 from billing.errors import Refused
 from billing.tariff_change import bulk_change_tariff
-from webapp import audit
+from webapp import audit, localtime
 from webapp.views import account_forms as forms
 from webapp.views.ledger import raw_connection
 from webapp.views.tariff_in_force import account_with_tariff
@@ -169,7 +168,7 @@ class AccountActionsView(BaseView):
         """One account or many to the chosen tariff at the chosen moment. For one account a
         change that moves nothing (already on the tariff, or an assignment at that very
         moment) is refused, so the operator sees why and nothing is written."""
-        at = forms.moment_or_now(form.at.data, self._tz())
+        at = forms.moment_or_now(form.at.data)
         single = len(account_ids) == 1
         tariff_name = dict(form.tariff.choices).get(form.tariff.data, "")
 
@@ -184,7 +183,7 @@ class AccountActionsView(BaseView):
         def done(result) -> str:
             if single:
                 return str(_l("The tariff is %(tariff)s from %(when)s.", tariff=tariff_name,
-                              when=format_datetime(at, "short")))
+                              when=localtime.format_minute(at, self._tz())))
             return str(_l("Moved to %(tariff)s: %(changed)s; unchanged: %(unchanged)s "
                           "(already on it, or an assignment at that moment).",
                           tariff=tariff_name, changed=result.changed,

@@ -5,7 +5,6 @@ services they call."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from zoneinfo import ZoneInfo
 
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget, Select2Widget
 from flask_appbuilder.forms import DynamicForm
@@ -17,9 +16,9 @@ from wtforms.validators import (
     Length,
     NumberRange,
     Optional,
-    ValidationError,
 )
 
+from webapp.localtime import LocalDateTimeField
 from webapp.money_field import MoneyField
 from webapp.validators import NonNegativeMoney
 
@@ -29,7 +28,6 @@ SETTABLE_STATUSES = [
     ("inactive_charged", _l("Inactive, charged")),
     ("inactive_uncharged", _l("Inactive, not charged")),
 ]
-MOMENT_FORMAT = "%Y-%m-%d %H:%M"
 
 
 def _reason_field():
@@ -52,32 +50,17 @@ class ResumeForm(DynamicForm):
     reason = _reason_field()
 
 
-class _Moment:
-    """A local wall-clock moment ``YYYY-MM-DD HH:MM`` (the ISP's timezone); empty is now."""
-
-    def __call__(self, form, field) -> None:
-        if field.data and parse_moment(field.data, ZoneInfo("UTC")) is None:
-            raise ValidationError(_l("Give the moment as YYYY-MM-DD HH:MM."))
-
-
-def parse_moment(raw: str | None, tz: ZoneInfo) -> datetime | None:
-    """The moment typed in ``tz``; None when the text is not one."""
-    try:
-        return datetime.strptime((raw or "").strip(), MOMENT_FORMAT).replace(tzinfo=tz)
-    except ValueError:
-        return None
-
-
-def moment_or_now(raw: str | None, tz: ZoneInfo) -> datetime:
-    return parse_moment(raw, tz) if (raw or "").strip() else datetime.now(UTC)
+def moment_or_now(typed: datetime | None) -> datetime:
+    """The moment a form's LocalDateTimeField gave, or now when it was left empty."""
+    return typed or datetime.now(UTC)
 
 
 class TariffForm(DynamicForm):
     tariff = SelectField(_l("Tariff"), coerce=int, widget=Select2Widget(),
                          validators=[InputRequired(message=_l("Choose a tariff."))])
-    at = StringField(_l("From"), widget=BS3TextFieldWidget(), validators=[_Moment()],
-                     description=_l("YYYY-MM-DD HH:MM, local time; empty: now. Not inside "
-                                    "time already charged."))
+    at = LocalDateTimeField(_l("From"), validators=[Optional()],
+                            description=_l("Local time; empty: now. Not inside time "
+                                           "already charged."))
 
 
 class PasswordForm(DynamicForm):

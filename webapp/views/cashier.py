@@ -19,7 +19,6 @@ from zoneinfo import ZoneInfo
 from flask import abort, current_app, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
-from flask_babel import format_datetime, get_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
@@ -27,6 +26,7 @@ from billing import payments, receipts
 from billing.account_search import MIN_SUBSTRING, find_accounts
 from billing.money import to_money
 from billing.tariff_change import TariffChangeError, change_tariff
+from webapp import localtime
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
 from webapp.numbers import format_amount
 from webapp.views import cashier_tariff
@@ -177,12 +177,8 @@ class CashierView(BaseView):
             isp_details=str(settings.ISP_DETAILS).splitlines())
 
     def _moment(self, at) -> str:
-        """A moment on the ISP's wall clock (TIME_ZONE), to the second; in Russian as
-        ``dd.mm.yyyy hh:mm:ss``, as people there write it."""
-        local = at.astimezone(self._tz())
-        pattern = "dd.MM.yyyy HH:mm:ss" if getattr(get_locale(), "language", "") == "ru" else \
-            "yyyy-MM-dd HH:mm:ss"
-        return format_datetime(local, pattern, rebase=False)
+        """A moment on the ISP's wall clock (TIME_ZONE), to the second."""
+        return localtime.format_stamp(at, self._tz())
 
     @expose("/account/<int:account_id>/tariff", methods=["GET", "POST"])
     @has_access
@@ -225,7 +221,7 @@ class CashierView(BaseView):
         else:
             flash(str(_l("The change to %(tariff)s is scheduled for %(when)s.",
                          tariff=tariff_name,
-                         when=format_datetime(done.effective_at, "short"))), "success")
+                         when=localtime.format_minute(done.effective_at))), "success")
         return redirect(url_for(".account", account_id=account_id))
 
     def _shift_page(self, staff):

@@ -13,13 +13,13 @@ from datetime import timedelta
 
 from flask_appbuilder.fieldwidgets import Select2Widget
 from flask_appbuilder.forms import DynamicForm
-from flask_babel import format_datetime
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 from wtforms import SelectField
 from wtforms.validators import InputRequired
 
 from billing.tariff_change import TariffChangeError
+from webapp import localtime
 from webapp.numbers import format_amount
 
 # The account with its scheduled change (the tariff in force joins it by
@@ -81,7 +81,7 @@ def refusal(exc: TariffChangeError, account: Mapping, rule: Mapping | None) -> s
         allowed_from = account["assigned_at"] + rule["min_time_on_tariff"]
         return str(_l("The subscriber must stay %(time)s on the current tariff: the change "
                       "is allowed from %(when)s.", time=_duration(rule["min_time_on_tariff"]),
-                      when=format_datetime(allowed_from, "short")))
+                      when=localtime.format_minute(allowed_from)))
     messages = {
         "change_pending": _l("A tariff change is already scheduled for this account."),
         "same_tariff": _l("The account is already on this tariff."),

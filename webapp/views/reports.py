@@ -27,6 +27,7 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
+from webapp import localtime
 from webapp.numbers import current_locale, format_amount, format_number
 from webapp.reports import COUNT, DAILY_UP_TO_DAYS, DATE, KIND, MONEY, REPORTS, TEXT, Report
 from webapp.views.ledger import kind_label
@@ -64,7 +65,7 @@ def cell(kind: str, value) -> str:
     if kind == COUNT:
         return format_number(value)
     if kind == DATE:
-        return value.date().isoformat() if isinstance(value, datetime) else value.isoformat()
+        return localtime.format_day(value)
     if kind == KIND:
         return kind_label(value)
     return str(value)
@@ -127,6 +128,8 @@ def csv_cell(kind: str, value, flavour: CsvFlavour = PLAIN_CSV) -> str:
         return f"{Decimal(value):.2f}".replace(".", flavour.decimal)
     if kind == COUNT:
         return str(value)
+    if kind == DATE:
+        return localtime.local_day(value).isoformat()
     shown = cell(kind, value)
     return spreadsheet_safe(shown) if kind == TEXT else shown
 
