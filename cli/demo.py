@@ -122,7 +122,7 @@ def load(conn: psycopg.Connection, now: datetime | None = None,
             "INSERT INTO time_period_nodes (time_period_id, name, starts_at, length, repeat) "
             "SELECT %s, 'ночь', %s, interval '6 hours', 'DAY' "
             "WHERE NOT EXISTS (SELECT 1 FROM time_period_nodes WHERE time_period_id = %s)",
-            (night, datetime(2026, 1, 1, 22, 0, tzinfo=UTC), night),
+            (night, datetime(2026, 1, 1, 1, 0, tzinfo=tz), night),  # 01:00 on the ISP's clock
         )
         tariffs = {}
         for name, period, cost, window, desc in [

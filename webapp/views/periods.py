@@ -77,6 +77,10 @@ class SettlementPeriodView(EbsModelView):
         "name": _l("Name"), "unit": _l("Unit"), "length_seconds": _l("Length, seconds"),
         "autostart": _l("Starts with each account"), "anchor": _l("Start moment"),
     }
+    description_columns = {
+        "anchor": _l("On the ISP's clock: periods start at this local time, e.g. "
+                     "midnight of the 1st."),
+    }
 
 
 class TimePeriodNodeView(EbsModelView):
@@ -90,6 +94,10 @@ class TimePeriodNodeView(EbsModelView):
                                 description=_l("HH:MM, or N d HH:MM")),
     }
     validators_columns = {"time_period": [DataRequired()], "starts_at": [DataRequired()]}
+    description_columns = {
+        "starts_at": _l("The first start, on the ISP's clock; each repeat starts at the "
+                        "same local time (a night 01:00-07:00 starts at 01:00)."),
+    }
     label_columns = {
         "time_period": _l("Time period"), "name": _l("Name"), "starts_at": _l("Starts at"),
         "length": _l("Length"), "repeat": _l("Repeat"),
