@@ -9,6 +9,7 @@ PACKAGES=(
   pmacct softflowd
   python3-venv python3-dev
   chromium fonts-dejavu-core
+  libjs-chart.js  # Chart.js: the web app serves it to its own pages (no CDN)
   build-essential libpq-dev acl rsync
 )
 

@@ -8,18 +8,29 @@ midnight is a bucket boundary; today's reversals net their originals out, as in 
 reports: webapp/reports.py); online from the open sessions. Both tables are sums of
 their rows, so the figures are right however many rows have piled up; the beat task
 ``ebs.fold_totals`` (worker/totals_tasks.py) folds them every few minutes to keep them
-few, and a page view only reads.
+few, and a page view only reads. Below them, money per day of the last month and sessions
+online per hour of the last day (webapp/dashboard_series.py), drawn by Chart.js from
+Debian's libjs-chart.js, which this view serves itself: no CDN, the page works on a
+management network without internet, and the content security policy names no other
+origin.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from flask import current_app, redirect, url_for
+from flask import current_app, redirect, send_from_directory, url_for
 from flask_appbuilder import IndexView, expose
 from flask_login import current_user
 from sqlalchemy import text
+
+from webapp.dashboard_series import chart_data, money_by_day, online_by_hour
+
+# Debian's libjs-chart.js (scripts/install-deps.sh): the UMD build, one file.
+CHARTJS_DIR = Path("/usr/share/javascript/chart.js")
+CHARTJS_FILE = "chart.min.js"
 
 _ACCOUNTS = text(
     """
@@ -63,8 +74,19 @@ class DashboardView(IndexView):
             **today_money(session, zone),
             "online": session.execute(_ONLINE).scalar(),
         }
+        now = datetime.now(zone)
+        money = money_by_day(session, zone, now)
+        online = online_by_hour(session, zone, now)
         return self.render_template(self.index_template, appbuilder=self.appbuilder,
-                                    stats=stats, bars=state_bars(stats))
+                                    stats=stats, bars=state_bars(stats), money=money,
+                                    online=online, chart=chart_data(money, online))
+
+    @expose("/vendor/chart.js")
+    def chartjs(self):
+        """Chart.js from the system's package, for every page that draws a chart; public,
+        as any static file is. Without the package: 404, and pages keep their tables."""
+        return send_from_directory(CHARTJS_DIR, CHARTJS_FILE, mimetype="text/javascript",
+                                   max_age=86400)
 
 
 def lands_on_desk(user) -> bool:
