@@ -4,8 +4,9 @@ Every query is one set-based statement bounded by the report's date range. Money
 period, gateway, cashier and kind sums ``ledger_totals`` (15-minute buckets the ledger's
 insert trigger keeps), a few thousand rows a month instead of every entry; debtors probe
 a debtor's payments through the ``(account_id, effective_at)`` index; the tariff
-distribution reads the ``(account_id, assigned_at)`` key of assignments. None reads the
-ledger itself over a range. Ranges are half-open ``[start, end)`` moments at the ISP's
+distribution sums ``assignment_totals`` (assignment spans started and ended, per bucket
+and per day, kept by account_tariffs' triggers). None reads the ledger or every
+assignment over a range. Ranges are half-open ``[start, end)`` moments at the ISP's
 local midnights, which are bucket boundaries in every timezone.
 
 A reversal nets its original out in the period of the reversal: the ledger's own time,
@@ -23,8 +24,6 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
-
-from billing.assignments import all_in_force
 
 MONEY, COUNT, TEXT, DATE, KIND = "money", "count", "text", "date", "kind"
 
@@ -142,18 +141,20 @@ REPORTS = {
         ),
         Report(
             "tariffs", _l("Tariff distribution"),
-            f"""
-            SELECT t.name AS tariff, count(*) AS accounts,
-                   count(*) FILTER (WHERE cur.assigned_at >= :start) AS joined
-              FROM ({all_in_force(":end", before=True,
-                                  columns="t.account_id, t.tariff_id, t.assigned_at")}) cur
-              JOIN tariffs t ON t.id = cur.tariff_id
-             GROUP BY t.id, t.name ORDER BY accounts DESC, t.name
+            """
+            SELECT t.name AS tariff, coalesce(f.starts - f.ends, 0) AS accounts,
+                   coalesce(m.starts, 0) AS joined
+              FROM tariffs t
+              LEFT JOIN ebs_assignment_moves('-infinity', :end) f ON f.tariff_id = t.id
+              LEFT JOIN ebs_assignment_moves(:start, :end) m ON m.tariff_id = t.id
+             WHERE f.starts - f.ends > 0 OR m.starts > 0
+             ORDER BY accounts DESC, t.name
             """,
             (Column("tariff", _l("Tariff")), Column("accounts", _l("Accounts"), COUNT),
              Column("joined", _l("Moved to it in the range"), COUNT)),
             chart=("tariff", "accounts"),
-            note=_l("Each account on the tariff in force at the end of the range."),
+            note=_l("Accounts on each tariff at the end of the range, and every move to it "
+                    "in the range (also of those who moved on before its end)."),
         ),
     )
 }

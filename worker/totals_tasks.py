@@ -1,5 +1,5 @@
 """Folding of the append-only totals the dashboard and reports sum (``ledger_totals``,
-``account_stats_deltas``): every ledger or accounts statement appends a row so that no
+``assignment_totals``, ``account_stats_deltas``): every ledger or accounts statement appends a row so that no
 writer waits on another; this keeps the number of rows a report sums small."""
 
 from __future__ import annotations
@@ -16,5 +16,6 @@ def fold_totals() -> dict:
     conninfo = settings_mod.database_conninfo(settings_mod.load(), component="worker")
     with connect(conninfo) as conn:
         merged = conn.execute("SELECT ebs_ledger_totals_fold()").fetchone()[0]
+        assignments = conn.execute("SELECT ebs_assignment_totals_fold()").fetchone()[0]
         conn.execute("SELECT ebs_account_stats_compact()")
-    return {"ledger_totals_merged": merged}
+    return {"ledger_totals_merged": merged, "assignment_totals_merged": assignments}

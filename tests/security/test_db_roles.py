@@ -44,6 +44,8 @@ DML = {"SELECT", "INSERT", "UPDATE", "DELETE"}
 BUSINESS_EXCEPTIONS = {
     "ledger_entries": {"SELECT", "INSERT"},
     "ledger_totals": {"SELECT"},
+    "assignment_totals": {"SELECT"},
+    "assignment_totals_daily": {"SELECT"},
     "ledger_entry_kinds": {"SELECT"},
     "schema_migrations": {"SELECT"},
     "schema_functions": {"SELECT"},
@@ -67,6 +69,7 @@ DEFINERS = {
     "ebs_ledger_apply_balances": set(), "ebs_ledger_add_totals": set(),
     "ebs_ledger_accept_kinds": set(), "ebs_ledger_unblock_package": set(),
     "ebs_ledger_totals_fold": {"worker"},
+    "ebs_assignment_totals_track": set(), "ebs_assignment_totals_fold": {"worker"},
     "ebs_ensure_month_partitions": {"worker"}, "ebs_flow_raw_partition": {"worker"},
     "ebs_radius_check": {"radius"}, "ebs_radius_lease": {"radius"},
     "ebs_acct_apply": {"radius", "acct"}, "ebs_auth_log_write": {"radius"},
