@@ -35,7 +35,8 @@ def pick_anchor_on_the_calendar(page, shots) -> None:
     page.click(".ebs-datetime-open")
     picker = page.locator(".datepicker-dropdown")
     expect(picker).to_be_visible()
-    expect(picker.locator(".datepicker-switch").first).to_contain_text("Март 2027")  # the typed day's month
+    # It opens on the month of the day already typed.
+    expect(picker.locator(".datepicker-switch").first).to_contain_text("Март 2027")
     shots.take(page, "time-picker-open")
     expect(picker.locator("td.day.active")).to_have_text("5")
     picker.locator("td.day:not(.old):not(.new)", has_text=re.compile(r"^15$")).click()
