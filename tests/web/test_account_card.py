@@ -60,6 +60,7 @@ def test_the_summary_shows_tariff_balance_credit_status_and_blocks(as_admin, con
     assert 'data-available="170.50"' in summary
     assert 'data-status="active"' in summary
     assert 'data-block="limit"' in summary and 'data-block="balance"' not in summary
+    assert "+00:00" not in summary  # the tariff's start on the ISP's clock, not UTC's
     actions = _actions(_card(as_admin, account).text)
     assert {"pay", "correct", "tariff", "suspend", "promised_payment", "transfer",
             "disconnect", "status", "password"} <= set(actions)
