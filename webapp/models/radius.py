@@ -52,6 +52,14 @@ class SessionHistory(_SessionColumns, Model):
     terminate_cause: Mapped[str] = mapped_column(Text, default="")
 
 
+class OnlineSample(Model):
+    """Sessions online every five minutes (billing/online_samples.py), for the dashboard."""
+
+    __tablename__ = "online_samples"
+    sampled_at: Mapped[datetime] = mapped_column(TSTZ, primary_key=True)
+    sessions: Mapped[int] = mapped_column(Integer)
+
+
 class AuthLog(Model):
     """One row per answered Access-Request (rlm_sql in post-auth)."""
 
