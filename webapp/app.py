@@ -17,6 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
+import flask_appbuilder
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask
@@ -54,18 +55,40 @@ def secret_key(settings: SimpleNamespace) -> str:
     return path.read_text().strip()
 
 
+def fab_catalogue(lang: str) -> Path:
+    """FAB's own .po for ``lang``: its shipped .mo lags behind it ("Show", "Refresh")."""
+    return Path(flask_appbuilder.__file__).parent / "translations" / lang / \
+        "LC_MESSAGES" / "messages.po"
+
+
+def merged_catalogue(po_path: Path, lang: str):
+    """FAB's messages with ours over them: one catalogue, ours winning where both speak."""
+    with po_path.open("rb") as fh:
+        catalog = read_po(fh, locale=lang)
+    fab = fab_catalogue(lang)
+    if fab.exists():
+        with fab.open("rb") as fh:
+            for message in read_po(fh, locale=lang):
+                if message.id and message.string and not message.fuzzy \
+                        and not (catalog.get(message.id) and catalog.get(message.id).string):
+                    catalog[message.id] = message
+    return catalog
+
+
 def compile_translations(settings: SimpleNamespace) -> str:
-    """Compile the committed .po catalogues into STATE_DIR (the checkout may be read-only
-    for the service user); recompiles only what changed. Returns the directory."""
+    """Compile the committed .po catalogues, each over FAB's own, into STATE_DIR (the
+    checkout may be read-only for the service user); recompiles only what changed.
+    Returns the directory."""
     target = Path(settings.STATE_DIR) / "cache" / "translations"
     for po_path in (HERE / "translations").glob("*/LC_MESSAGES/messages.po"):
         lang = po_path.parent.parent.name
         mo_path = target / lang / "LC_MESSAGES" / "messages.mo"
-        if mo_path.exists() and mo_path.stat().st_mtime >= po_path.stat().st_mtime:
+        sources = [po_path, fab_catalogue(lang)]
+        newest = max(p.stat().st_mtime for p in sources if p.exists())
+        if mo_path.exists() and mo_path.stat().st_mtime >= newest:
             continue
         mo_path.parent.mkdir(parents=True, exist_ok=True)
-        with po_path.open("rb") as fh:
-            catalog = read_po(fh, locale=lang)
+        catalog = merged_catalogue(po_path, lang)
         tmp = mo_path.with_suffix(f".{os.getpid()}.tmp")
         with tmp.open("wb") as fh:
             write_mo(fh, catalog)
