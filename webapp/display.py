@@ -33,8 +33,13 @@ def column_formatters(model, own: dict | None = None) -> dict[str, Callable]:
     """Formatters for every column of ``model``, ``own`` entries taking precedence."""
     chosen: dict[str, Callable] = {}
     for column in model.__table__.columns:
-        formatter = formatter_for(column)
-        if formatter is not None:
-            chosen[column.key] = formatter
+        chosen[column.key] = _blank_as_dash(formatter_for(column) or str)
+    for relation in (rel.key for rel in model.__mapper__.relationships):
+        chosen[relation] = labels.plain  # a related row by its name, a list of them joined
     chosen.update(own or {})
     return chosen
+
+
+def _blank_as_dash(formatter: Callable) -> Callable:
+    """An empty (NULL) value reads as a dash whatever the column's type, never "None"."""
+    return lambda value: labels.EMPTY if value is None else formatter(value)

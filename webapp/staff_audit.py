@@ -11,8 +11,11 @@ from __future__ import annotations
 from flask import g, request
 from flask_appbuilder.models.sqla.interface import SQLAInterface
 from flask_appbuilder.security import views as fab_views
+from flask_appbuilder.security.sqla.models import User
+from flask_babel import lazy_gettext
 
 from webapp import audit
+from webapp.display import column_formatters
 from webapp.views.base import BoundedInterface
 
 # Relations whose members an edit may change, by table: logged as lists of names.
@@ -73,11 +76,15 @@ class AuditedMixin:
 
 # The classes keep FAB's names: endpoints and permissions are named after them.
 class UserDBModelView(AuditedMixin, fab_views.UserDBModelView):
-    pass
+    # Yes/no in words and an empty moment or author as a dash, as on every other page.
+    formatters_columns = column_formatters(User)
 
 
 class RoleModelView(AuditedMixin, fab_views.RoleModelView):
-    pass
+    label_columns = {  # noqa: RUF012 (FAB's class attribute)
+        "name": lazy_gettext("Name"), "permissions": lazy_gettext("Permissions"),
+        "user": lazy_gettext("Users"), "groups": lazy_gettext("Groups"),
+    }
 
 
 class ResetPasswordView(fab_views.ResetPasswordView):

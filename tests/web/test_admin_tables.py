@@ -81,7 +81,9 @@ def test_coa_requests_are_read_only_history(as_admin, conn):
     conn.execute("INSERT INTO coa_requests (acct_unique_id, desired_state, kind, state, result,"
                  " finished_at) VALUES ('sess-1', 'speed:10M/10M', 'coa', 'done', 'ACK', now())")
     listing = as_admin.get("/coarequestview/list/")
-    assert listing.status_code == 200 and "speed:10M/10M" in listing.text
+    # The desired state and the result read as words (webapp.labels), not as stored.
+    assert listing.status_code == 200 and "Speed 10M/10M" in listing.text
+    assert "Accepted by the NAS" in listing.text and "speed:10M" not in listing.text
     assert as_admin.get("/coarequestview/add").status_code == 403
     row = conn.execute("SELECT id FROM coa_requests").fetchone()[0]
     assert as_admin.get(f"/coarequestview/edit/{row}").status_code == 403

@@ -71,6 +71,9 @@ class IpLease(Model):
     leased_at: Mapped[datetime] = mapped_column(TSTZ)
     expires_at: Mapped[datetime] = mapped_column(TSTZ)
 
+    pool: Mapped[IpPool] = relationship()
+    subaccount: Mapped[Subaccount | None] = relationship("Subaccount")
+
 
 class IpPoolFilled(Model):
     """A pool every address of which has a lease row (maintained by ebs_pool_hole)."""

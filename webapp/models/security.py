@@ -28,6 +28,11 @@ class StaffAuditLog(Model):
 
     staff_user: Mapped[User | None] = relationship()
 
+    @property
+    def changes(self) -> tuple[str, dict, dict]:
+        """What the entry changed, read by the audit pages as field: was → became."""
+        return self.object_type, self.old_values or {}, self.new_values or {}
+
 
 class StaffNetwork(Model):
     __tablename__ = "staff_networks"

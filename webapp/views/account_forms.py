@@ -18,16 +18,14 @@ from wtforms.validators import (
     Optional,
 )
 
+from webapp import labels
 from webapp.localtime import LocalDateTimeField
 from webapp.money_field import MoneyField
 from webapp.validators import NonNegativeMoney
 
 # Statuses an operator sets directly; "suspended" is entered by the suspension action.
-SETTABLE_STATUSES = [
-    ("active", _l("Active")),
-    ("inactive_charged", _l("Inactive, charged")),
-    ("inactive_uncharged", _l("Inactive, not charged")),
-]
+SETTABLE_STATUSES = labels.choices(
+    labels.ACCOUNT_STATUSES, ["active", "inactive_charged", "inactive_uncharged"])
 
 
 def _reason_field():

@@ -8,6 +8,7 @@ from __future__ import annotations
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import lazy_gettext as _l
 
+from webapp import labels
 from webapp.models.accounts import AccountStatusHistory, AccountSuspension
 from webapp.models.coa import CoaRequest
 from webapp.models.promises import PromisedPayment
@@ -29,6 +30,11 @@ class StatusHistoryView(_HistoryView):
                     "staff_user", "reason"]
     search_columns = ["account_id"]
     base_order = ("changed_at", "desc")
+    formatters_columns = {
+        "what": labels.formatter(labels.HISTORY_SUBJECTS),
+        "old_value": labels.history_value, "new_value": labels.history_value,
+        "actor": labels.formatter(labels.ACTORS),
+    }
     label_columns = {
         "changed_at": _l("When"), "account": _l("Account"), "account_id": _l("Account"),
         "what": _l("What"), "old_value": _l("Was"), "new_value": _l("Became"),
@@ -45,8 +51,11 @@ class SuspensionView(_HistoryView):
                     "end_reason", "cost", "requested_by"]
     search_columns = ["account_id"]
     base_order = ("starts_at", "desc")
+    formatters_columns = {"end_reason": labels.formatter(labels.SUSPENSION_ENDS),
+                          "requested_by": labels.formatter(labels.ACTORS)}
     description_columns = {"account": _l("Suspend or resume from the account's page.")}
     label_columns = {
+        "created_at": _l("Created"),
         "account": _l("Account"), "account_id": _l("Account"), "tariff": _l("Tariff"),
         "starts_at": _l("From"), "planned_until": _l("Planned until"),
         "ended_at": _l("Ended"), "end_reason": _l("Why it ended"), "cost": _l("Cost"),
@@ -62,6 +71,7 @@ class PromisedPaymentView(_HistoryView):
                     "close_reason"]
     search_columns = ["account_id"]
     base_order = ("taken_at", "desc")
+    formatters_columns = {"close_reason": labels.formatter(labels.PROMISE_CLOSES)}
     label_columns = {
         "account": _l("Account"), "account_id": _l("Account"), "amount": _l("Amount"),
         "taken_at": _l("Taken"), "expires_at": _l("Expires"), "closed_at": _l("Closed"),
@@ -79,7 +89,13 @@ class CoaRequestView(_HistoryView):
                     "result", "attempts", "error"]
     search_columns = ["account_id", "acct_unique_id"]
     base_order = ("requested_at", "desc")
+    formatters_columns = {
+        "kind": labels.formatter(labels.COA_KINDS), "state": labels.formatter(labels.COA_STATES),
+        "result": labels.formatter(labels.COA_RESULTS), "desired_state": labels.coa_desired_state,
+        "reason": labels.formatter(labels.COA_REASONS),
+    }
     label_columns = {
+        "attributes": _l("Attributes"), "error_cause": _l("Error-Cause"),
         "requested_at": _l("Requested"), "kind": _l("Kind"), "account": _l("Account"),
         "account_id": _l("Account"), "nas": _l("NAS"), "desired_state": _l("Desired state"),
         "state": _l("State"), "result": _l("Result"), "attempts": _l("Attempts"),

@@ -112,8 +112,7 @@ class AccountStatusTab(StatusHistoryView):
 class AccountAuditTab(AuditLogView):
     account_filter = FilterAuditOfAccount
     base_order = ("logged_at", "desc")  # staff_audit_log_object_idx, newest first
-    list_columns = ["logged_at", "staff_user.username", "action", "old_values",
-                    "new_values"]
+    list_columns = ["logged_at", "staff_user.username", "action", "changes"]
 
 
 CARD_TABS = [AccountOnlineTab, AccountSessionHistoryTab,

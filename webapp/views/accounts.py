@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, Optional
 
 from billing import credentials
 from billing.passwords import hash_password
+from webapp import labels
 from webapp.models.accounts import Account, AccountTariff, Subaccount
 from webapp.pickers import account_picker
 from webapp.validators import IpAddress, MacAddress, NonNegativeMoney
@@ -77,6 +78,9 @@ class SubaccountView(EbsModelView):
     add_form_extra_fields = {**edit_form_extra_fields,
                              "password": _password_field(_l("Network password"))}
     label_columns = {
+        "bind_to_ip": _l("Bind to the IP address"), "bind_to_mac": _l("Bind to the MAC address"),
+        "created_at": _l("Created"), "option82_circuit_id": _l("Option 82: circuit id"),
+        "option82_remote_id": _l("Option 82: remote id"),
         "account": _l("Account"), "username": _l("Login"), "ip_address": _l("IP address"),
         "mac_address": _l("MAC address"), "nas": _l("NAS"), "ip_pool": _l("IP pool"),
         "allow_at_zero": _l("Allow at zero"), "allow_negative": _l("Allow negative"),
@@ -146,6 +150,7 @@ class AccountView(AccountCard, EbsModelView):
     # The card's tabs (webapp.views.account_tabs), each narrowed to the account.
     related_views = [SubaccountView, AccountTariffView, AccountLedgerView, *CARD_TABS]
     base_order = ("id", "desc")
+    formatters_columns = {"status": labels.formatter(labels.ACCOUNT_STATUSES)}
     label_columns = {
         "contract": _l("Contract"), "login": _l("Login"), "full_name": _l("Full name"),
         "phone": _l("Phone"), "email": _l("E-mail"), "city": _l("City"),

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import joinedload
 from wtforms import SelectField, StringField
 
-from webapp import audit, localtime
+from webapp import audit, form_labels, labels, localtime
 from webapp.display import column_formatters
 from webapp.money_field import money_fields
 from webapp.validators import Money
@@ -184,7 +184,7 @@ def _none_if_blank(value):
 
 def text_field(label, *validators, description: str | None = None) -> StringField:
     """A one-line text input, also for the column types FAB cannot render (inet, macaddr)."""
-    return StringField(label, validators=list(validators), description=description,
+    return StringField(label, validators=list(validators), description=description or "",
                        filters=[_none_if_blank], widget=BS3TextFieldWidget())
 
 
@@ -227,6 +227,16 @@ class EbsModelView(ModelView):
     role_grants: dict[str, tuple[str, ...]] = {"Cashier": READ, "ReadOnly": READ}
     audited = True  # every add, edit and delete lands in staff_audit_log
 
+    def _init_titles(self) -> None:
+        """A view that names only its list takes its other titles from that name, in the
+        operator's language (FAB would make up "Add Ip Pool", "Show Nas" in English)."""
+        what = self.list_title
+        if what:
+            self.add_title = self.add_title or labels.titled(_l("%(what)s: new record"), what)
+            self.edit_title = self.edit_title or labels.titled(_l("%(what)s: editing"), what)
+            self.show_title = self.show_title or labels.titled(_l("%(what)s: details"), what)
+        super()._init_titles()
+
     def _init_properties(self) -> None:
         """Every column reads by its type (``webapp.display``) unless the view says how;
         a moment this view's form lets a person type reads as typed (to the minute)."""
@@ -255,6 +265,8 @@ class EbsModelView(ModelView):
         moments = datetime_columns(self.datamodel.obj)
         for form in (self.add_form, self.edit_form):
             localtime.local_datetime_fields(form, moments)
+            form_labels.name_the_empty_choice(form)
+            form_labels.one_line_texts(form, self.datamodel.obj)
 
     def fill_defaults(self, item) -> None:
         """An input left empty takes the column's default instead of NULL (the ORM would

@@ -17,28 +17,15 @@ from flask_appbuilder.models.sqla.filters import (
 from flask_babel import lazy_gettext as _l
 
 from billing import payments
+from webapp import labels
 from webapp.models.ledger import LedgerEntry
 from webapp.views.base import READ, BoundedInterface, EbsModelView
 
-KIND_LABELS = {
-    "payment": _l("Payment"),
-    "correction": _l("Manual correction"),
-    "reversal": _l("Reversal"),
-    "charge_periodic": _l("Periodic service"),
-    "charge_onetime": _l("One-time service"),
-    "charge_fill_up": _l("Fill-up to package cost"),
-    "charge_traffic": _l("Traffic"),
-    "charge_time": _l("Time"),
-    "charge_suspension": _l("Suspension"),
-    "charge_tariff_change": _l("Tariff change"),
-    "promised_payment": _l("Promised payment"),
-    "promised_payment_close": _l("Promised payment closed"),
-    "transfer": _l("Balance transfer"),
-}
+KIND_LABELS = labels.LEDGER_KINDS
 
 
 def kind_label(code: str) -> str:
-    return str(KIND_LABELS.get(code, code))
+    return labels.label(KIND_LABELS, code)
 
 
 def raw_connection(session):
@@ -67,8 +54,10 @@ class LedgerView(EbsModelView):
     search_columns = ["kind", "effective_at", "staff_user", "account_id"]
     order_columns = ["id", "effective_at"]
     base_order = ("id", "desc")
-    formatters_columns = {"kind": kind_label}
+    formatters_columns = {"kind": kind_label, "description": labels.ledger_description,
+                          "details": labels.plain_mapping}
     label_columns = {
+        "entry_kind": _l("Kind"),
         "id": _l("No."), "effective_at": _l("Effective"), "created_at": _l("Posted"),
         "account": _l("Account"), "account.contract": _l("Contract"),
         "account_id": _l("Account id"), "kind": _l("Kind"), "amount": _l("Amount"),

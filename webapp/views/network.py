@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from billing import nas_secrets
 from billing.speeds import VENDORS
-from webapp import tasks_client
+from webapp import labels, tasks_client
 from webapp.models.network import IpPool, Nas
 from webapp.validators import IpAddress, IpRangeEnd, PoolDoesNotOverlap
 from webapp.views.base import (
@@ -24,11 +24,7 @@ from webapp.views.base import (
     text_field,
 )
 
-POOL_KINDS = [
-    ("ipv4_vpn", _l("IPv4 for VPN (PPP)")),
-    ("ipv4_ipn", _l("IPv4 for IPoE / DHCP")),
-    ("ipv6_prefix", _l("IPv6 prefixes")),
-]
+POOL_KINDS = labels.choices(labels.POOL_KINDS)
 
 # What each vendor's NAS usually listens on for CoA/Disconnect, and a sensible interim
 # interval; a field left empty on the form takes the preset.
@@ -39,10 +35,7 @@ VENDOR_PRESETS = {
     "accel-ppp": {"coa_port": 3799, "acct_interim_interval": 300},
     "other": {"coa_port": 3799, "acct_interim_interval": 300},
 }
-VENDOR_LABELS = {
-    "mikrotik": "MikroTik", "cisco": "Cisco", "juniper": "Juniper",
-    "accel-ppp": "accel-ppp", "other": _l("Other"),
-}
+VENDOR_LABELS = labels.NAS_VENDORS
 
 
 class IpPoolView(EbsModelView):
@@ -59,6 +52,7 @@ class IpPoolView(EbsModelView):
                                 PoolDoesNotOverlap()),
     }
     validators_columns = {"name": [DataRequired()]}
+    formatters_columns = {"kind": labels.formatter(labels.POOL_KINDS)}
     label_columns = {
         "name": _l("Name"), "kind": _l("Kind"), "range_start": _l("First address"),
         "range_end": _l("Last address"), "next_pool_id": _l("Overflow pool"),
@@ -135,7 +129,10 @@ class NasView(AdminOnlyModelView):
                                    "refused login (a hotspot page, a dialer): a short reason "
                                    "is sent in the ISP's language. Off: nothing is sent."),
     }
+    formatters_columns = {"vendor": labels.formatter(labels.NAS_VENDORS)}
     label_columns = {
+        "coa_attempts": _l("CoA attempts"), "coa_timeout_ms": _l("CoA timeout, ms"),
+        "created_at": _l("Created"), "updated_at": _l("Updated"),
         "name": _l("Name"), "vendor": _l("Vendor"), "ip_address": _l("IP address"),
         "secret": _l("RADIUS secret"), "coa_port": _l("CoA port"),
         "dhcp_ipoe": _l("DHCP / IPoE"), "reject_reply_message": _l("Reply-Message on reject"),

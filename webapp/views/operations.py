@@ -18,39 +18,17 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from wtforms import SelectField
 
-from billing.access import Reason
-from webapp import tasks_client
+from webapp import labels, tasks_client
 from webapp.models.network import IpLease, Nas
 from webapp.models.radius import AuthLog, OpenSession
 from webapp.views.base import READ, BoundedInterface, EbsModelView, choice_field, exact, text_field
 
-REASON_LABELS = {
-    Reason.OK: _l("Accepted"),
-    Reason.UNKNOWN_LOGIN: _l("Unknown login"),
-    Reason.WRONG_PASSWORD: _l("Wrong password"),
-    Reason.ACCOUNT_DISABLED: _l("Account disabled"),
-    Reason.ACCOUNT_SUSPENDED: _l("Account suspended"),
-    Reason.TARIFF_INACTIVE: _l("Tariff inactive"),
-    Reason.WRONG_ACCESS_TYPE: _l("Wrong access type"),
-    Reason.WRONG_NAS: _l("Wrong NAS"),
-    Reason.MAC_MISMATCH: _l("MAC address mismatch"),
-    Reason.IP_MISMATCH: _l("IP address mismatch"),
-    Reason.OUTSIDE_ACCESS_WINDOW: _l("Outside the access time"),
-    Reason.BLOCKED_BY_LIMIT: _l("Blocked by a traffic limit"),
-    Reason.BLOCKED_BY_BALANCE: _l("Blocked for the balance"),
-    Reason.BALANCE_NEGATIVE: _l("Negative balance"),
-    Reason.BALANCE_ZERO: _l("Zero balance"),
-    Reason.SIMULTANEOUS_USE: _l("Already online (simultaneous use)"),
-    Reason.POOL_EXHAUSTED: _l("IP pool exhausted"),
-    Reason.DB_UNAVAILABLE: _l("Database unavailable"),
-    Reason.BAD_REQUEST: _l("Malformed request"),
-    Reason.INTERNAL_ERROR: _l("Internal error"),
-}
-LEASE_STATES = {"offered": _l("Offered"), "active": _l("Active"), "free": _l("Free")}
+REASON_LABELS = labels.REJECT_REASONS
+LEASE_STATES = labels.LEASE_STATES
 
 
 def reason_label(code: str) -> str:
-    return str(REASON_LABELS.get(code, code))
+    return labels.label(REASON_LABELS, code)
 
 
 def _megabytes(octets: int) -> str:
@@ -86,6 +64,8 @@ class OpenSessionView(ReadOnlyView):
     base_order = ("started_at", "desc")
     formatters_columns = {"input_octets": _megabytes, "output_octets": _megabytes}
     label_columns = {
+        "acct_session_id": _l("NAS session"), "nas_id": _l("NAS"),
+        "given_state": _l("Given at login"),
         "acct_unique_id": _l("Session"), "username": _l("Login"),
         "account_id": _l("Account id"), "subaccount_id": _l("Subaccount id"),
         "framed_ip": _l("IP address"), "nas_ip": _l("NAS address"),
@@ -166,20 +146,23 @@ class AuthLogView(ReadOnlyView):
 
 
 class IpLeaseView(ReadOnlyView):
-    datamodel = BoundedInterface(IpLease, exact("address", "subaccount_id", "session_key"))
+    datamodel = BoundedInterface(IpLease, exact("address", "subaccount_id", "session_key"),
+                                 eager=("pool", "subaccount"))
     list_title = _l("IP leases")
     base_permissions = ["can_list"]
-    list_columns = ["address", "state", "pool_id", "subaccount_id", "nas_ip", "leased_at",
+    # The pool by name and the subaccount by login, loaded with the page's one query.
+    list_columns = ["address", "state", "pool", "subaccount", "nas_ip", "leased_at",
                     "expires_at"]
     search_columns = ["address", "subaccount_id", "session_key"]
     search_form_extra_fields = {"address": text_field(_l("IP address")),
                                 "session_key": text_field(_l("Session"))}
     order_columns = ["id"]
     base_order = ("id", "desc")
-    formatters_columns = {"state": lambda code: str(LEASE_STATES.get(code, code))}
+    formatters_columns = {"state": labels.formatter(LEASE_STATES)}
     label_columns = {
-        "address": _l("IP address"), "state": _l("State"), "pool_id": _l("Pool id"),
-        "subaccount_id": _l("Subaccount id"), "session_key": _l("Session"),
+        "address": _l("IP address"), "state": _l("State"), "pool": _l("IP pool"),
+        "subaccount": _l("Subaccount"), "subaccount_id": _l("Subaccount number"),
+        "session_key": _l("Session"),
         "nas_ip": _l("NAS address"), "leased_at": _l("Leased"), "expires_at": _l("Expires"),
     }
     role_grants = {"Cashier": ("can_list",), "ReadOnly": ("can_list",)}

@@ -10,17 +10,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import StringField
 from wtforms.validators import DataRequired, InputRequired, NumberRange, Optional, ValidationError
 
+from webapp import labels
 from webapp.models.periods import SettlementPeriod, TimePeriod, TimePeriodNode
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field
 
-UNITS = [
-    ("MONTH", _l("Month")), ("WEEK", _l("Week")), ("DAY", _l("Day")), ("YEAR", _l("Year")),
-    ("SECONDS", _l("A number of seconds")),
-]
-REPEATS = [
-    ("DAY", _l("Every day")), ("WEEK", _l("Every week")), ("MONTH", _l("Every month")),
-    ("YEAR", _l("Every year")), ("NEVER", _l("Never")),
-]
+UNITS = labels.choices(labels.PERIOD_UNITS)
+REPEATS = labels.choices(labels.REPEATS)
 
 
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d\s*)?(?:(\d+):(\d{2})(?::(\d{2}))?)?\s*$")
@@ -73,6 +68,7 @@ class SettlementPeriodView(EbsModelView):
         "length_seconds": [Optional(), NumberRange(min=1), _SecondsOnlyForSeconds()],
         "anchor": [_AnchorUnlessAutostart()],
     }
+    formatters_columns = {"unit": labels.formatter(labels.PERIOD_UNITS)}
     label_columns = {
         "name": _l("Name"), "unit": _l("Unit"), "length_seconds": _l("Length, seconds"),
         "autostart": _l("Starts with each account"), "anchor": _l("Start moment"),
@@ -98,6 +94,7 @@ class TimePeriodNodeView(EbsModelView):
         "starts_at": _l("The first start, on the ISP's clock; each repeat starts at the "
                         "same local time (a night 01:00-07:00 starts at 01:00)."),
     }
+    formatters_columns = {"repeat": labels.formatter(labels.REPEATS)}
     label_columns = {
         "time_period": _l("Time period"), "name": _l("Name"), "starts_at": _l("Starts at"),
         "length": _l("Length"), "repeat": _l("Repeat"),
@@ -112,4 +109,4 @@ class TimePeriodView(EbsModelView):
     show_exclude_columns = ["nodes"]
     validators_columns = {"name": [DataRequired()]}
     related_views = [TimePeriodNodeView]
-    label_columns = {"name": _l("Name")}
+    label_columns = {"nodes": _l("Intervals"), "name": _l("Name")}

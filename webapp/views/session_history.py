@@ -55,6 +55,9 @@ class SessionHistoryView(ReadOnlyView):
     formatters_columns = {**OpenSessionView.formatters_columns,  # traffic as online
                           "terminate_cause": terminate_cause_label}
     label_columns = {
+        "acct_session_id": _l("NAS session"), "nas_id": _l("NAS"),
+        "subaccount_id": _l("Subaccount"),
+        "nas_port_id": _l("NAS port"), "called_station_id": _l("Called station"),
         "username": _l("Login"), "account_id": _l("Account id"),
         "framed_ip": _l("IP address"), "nas_ip": _l("NAS address"),
         "calling_station_id": _l("Calling station"), "started_at": _l("Started"),

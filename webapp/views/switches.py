@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
+from webapp import labels
 from webapp.models.network import SubaccountSwitchPort, Switch
 from webapp.models.radius import RadiusReplyAttribute
 from webapp.pickers import subaccount_picker
@@ -14,8 +15,7 @@ from webapp.views.base import AdminOnlyModelView, BoundedInterface, choice_field
 
 ATTRIBUTE_NAME = r"^[A-Za-z][A-Za-z0-9-]{0,62}$"  # the CHECK of the table
 REPLY_OPS = [("+=", "+="), ("=", "="), (":=", ":=")]
-APPLIES_WHEN = [("accept", _l("Access granted")), ("guest", _l("Guest pool")),
-                ("always", _l("Always"))]
+APPLIES_WHEN = labels.choices(labels.REPLY_WHEN)
 
 
 class SwitchView(AdminOnlyModelView):
@@ -29,7 +29,7 @@ class SwitchView(AdminOnlyModelView):
         "remote_id": _l("As the relay sends it: the switch MAC as aa:bb:cc:dd:ee:ff, or its "
                         "text id."),
     }
-    label_columns = {"name": _l("Name"), "remote_id": _l("Remote ID"),
+    label_columns = {"created_at": _l("Created"), "name": _l("Name"), "remote_id": _l("Remote ID"),
                      "description": _l("Description")}
 
 
@@ -68,6 +68,7 @@ class RadiusReplyAttributeView(AdminOnlyModelView):
     description_columns = {
         "tariff": _l("Empty: every tariff."), "nas": _l("Empty: every NAS."),
     }
+    formatters_columns = {"applies_when": labels.formatter(labels.REPLY_WHEN)}
     label_columns = {
         "tariff": _l("Tariff"), "nas": _l("NAS"), "attribute": _l("Attribute"),
         "op": _l("Operator"), "value": _l("Value"), "applies_when": _l("Applies"),

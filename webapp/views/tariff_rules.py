@@ -7,13 +7,14 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired, InputRequired, NumberRange, ValidationError
 
+from webapp import labels
 from webapp.models.promises import PromiseSettings
 from webapp.models.tariffs import TariffChangeRule
 from webapp.validators import NonNegativeMoney
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field
 from webapp.views.periods import DurationField
 
-EFFECTIVE = [("NOW", _l("Now")), ("NEXT_PERIOD", _l("From the next period"))]
+EFFECTIVE = labels.choices(labels.TARIFF_CHANGE_EFFECTIVE)
 
 
 class _OtherThanFrom:
@@ -38,6 +39,7 @@ class TariffChangeRuleView(EbsModelView):
         "from_tariff": [DataRequired()], "to_tariff": [DataRequired(), _OtherThanFrom()],
         "cost": [NonNegativeMoney()],
     }
+    formatters_columns = {"effective": labels.formatter(labels.TARIFF_CHANGE_EFFECTIVE)}
     label_columns = {
         "from_tariff": _l("From tariff"), "to_tariff": _l("To tariff"),
         "allowed": _l("Allowed"), "cost": _l("Cost"), "min_balance": _l("Minimum balance"),

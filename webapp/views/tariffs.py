@@ -5,25 +5,15 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from wtforms.validators import DataRequired, NumberRange, Optional
 
+from webapp import labels
 from webapp.credential_checks import ChapNeedsKey
 from webapp.models.tariffs import OnetimeService, PeriodicService, Tariff, TariffSpeed
 from webapp.validators import NonNegativeMoney, SpeedSyntax
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field, prefix
 
-CHARGE_METHODS = [
-    ("AT_START", _l("At the start of the period")),
-    ("AT_END", _l("At the end of the period")),
-    ("GRADUAL", _l("Gradually through the period")),
-]
-CONDITIONS = [
-    ("ALWAYS", _l("Always")),
-    ("LT", _l("Balance below the sum")),
-    ("LE", _l("Balance at most the sum")),
-    ("EQ", _l("Balance equal to the sum")),
-    ("GE", _l("Balance at least the sum")),
-    ("GT", _l("Balance above the sum")),
-]
-ACCESS_TYPES = [(v, v.upper()) for v in ("pppoe", "pptp", "l2tp", "hotspot", "dhcp", "ipoe")]
+CHARGE_METHODS = labels.choices(labels.CHARGE_METHODS)
+CONDITIONS = labels.choices(labels.CHARGE_CONDITIONS)
+ACCESS_TYPES = labels.choices(labels.ACCESS_TYPES)
 
 _LABELS = {
     "tariff": _l("Tariff"), "name": _l("Name"), "cost": _l("Cost"),
@@ -52,6 +42,8 @@ class PeriodicServiceView(EbsModelView):
         "settlement_period": [DataRequired()],
         "charges_per_day": [Optional(), NumberRange(1, 1440)],
     }
+    formatters_columns = {"charge_method": labels.formatter(labels.CHARGE_METHODS),
+                          "condition": labels.formatter(labels.CHARGE_CONDITIONS)}
     label_columns = _LABELS
 
 
@@ -104,7 +96,9 @@ class TariffView(EbsModelView):
         "chap_enabled": [ChapNeedsKey()],
     }
     related_views = [PeriodicServiceView, OnetimeServiceView, TariffSpeedView]
+    formatters_columns = {"access_type": labels.formatter(labels.ACCESS_TYPES)}
     label_columns = {
+        "created_at": _l("Created"),
         **_LABELS,
         "description": _l("Description"), "active": _l("Active"),
         "access_type": _l("Access type"), "chap_enabled": _l("CHAP allowed"),
