@@ -58,11 +58,40 @@ JUNIPER_PARAM_DOWN = "ebs-rate-down"
 JUNIPER_PARAM_UP = "ebs-rate-up"
 
 
+# What is wrong with a speed, by code: the English text of logs and of the API; the admin
+# words each code in the operator's language (webapp.labels.speed_error).
+SPEED_ERRORS = {
+    "not_a_rate": "not a rate: {text!r} (expected digits with an optional k/M/G)",
+    "not_whole_bits": "rate {text!r} is not a whole number of bit/s",
+    "not_positive": "maximum rates must be positive, got {rx}/{tx}",
+    "one_direction": "{part}: give both directions or neither",
+    "needs_before": "{part} needs {before} before it",
+    "negative": "{part} cannot be negative: {values}",
+    "priority_range": "priority must be 1..8, got {priority}",
+    "empty": "empty speed",
+    "too_many_parts": "too many parts in {text!r}: at most 6",
+    "priority_not_number": "priority: not a number: {text!r}",
+    "not_seconds": "not a number of seconds: {text!r}",
+    "not_a_pair": "{part}: expected rx/tx or one value, got {text!r}",
+}
+
+
+class SpeedError(ValueError):
+    """A speed text or value that is not a speed: ``code`` (a key of SPEED_ERRORS), its
+    ``params``, and ``within``, the part being read when a value inside it was wrong
+    ("burst rate" for a bad rate there). ``str()`` is the English text."""
+
+    def __init__(self, code: str, within: str | None = None, **params) -> None:
+        self.code, self.within, self.params = code, within, params
+        text = SPEED_ERRORS[code].format(**params)
+        super().__init__(f"{within}: {text}" if within else text)
+
+
 def parse_rate(text: str) -> int:
     """``"1.5M"`` → 1500000. Raises ValueError for anything that is not whole bit/s."""
     match = _RATE.match(text)
     if match is None:
-        raise ValueError(f"not a rate: {text!r} (expected digits with an optional k/M/G)")
+        raise SpeedError("not_a_rate", text=text)
     number, suffix = match.groups()
     whole, _, fraction = number.partition(".")
     multiplier = _MULTIPLIERS[suffix]
@@ -71,7 +100,7 @@ def parse_rate(text: str) -> int:
         numerator = int(fraction) * multiplier
         denominator = 10 ** len(fraction)
         if numerator % denominator:
-            raise ValueError(f"rate {text!r} is not a whole number of bit/s")
+            raise SpeedError("not_whole_bits", text=text)
         scaled += numerator // denominator
     return scaled
 
@@ -107,22 +136,22 @@ class Speed:
 
     def __post_init__(self) -> None:
         if self.max_rx <= 0 or self.max_tx <= 0:
-            raise ValueError(f"maximum rates must be positive, got {self.max_rx}/{self.max_tx}")
+            raise SpeedError("not_positive", rx=self.max_rx, tx=self.max_tx)
         groups = self._groups()
         missing_before = None
         for name, values in groups:
             given = [v is not None for v in values]
             if any(given) and not all(given):
-                raise ValueError(f"{name}: give both directions or neither")
+                raise SpeedError("one_direction", part=name)
             if all(given):
                 if missing_before is not None:
-                    raise ValueError(f"{name} needs {missing_before} before it")
+                    raise SpeedError("needs_before", part=name, before=missing_before)
                 if any(v < 0 for v in values):
-                    raise ValueError(f"{name} cannot be negative: {values}")
+                    raise SpeedError("negative", part=name, values=values)
             elif missing_before is None:
                 missing_before = name
         if self.priority is not None and not 1 <= self.priority <= 8:
-            raise ValueError(f"priority must be 1..8, got {self.priority}")
+            raise SpeedError("priority_range", priority=self.priority)
 
     def _groups(self) -> list[tuple[str, tuple[int | None, ...]]]:
         return [
@@ -138,9 +167,9 @@ class Speed:
         """Parse MikroTik's form (module docstring); ValueError names the bad part."""
         parts = text.split()
         if not parts:
-            raise ValueError("empty speed")
+            raise SpeedError("empty")
         if len(parts) > 6:
-            raise ValueError(f"too many parts in {text!r}: at most 6")
+            raise SpeedError("too_many_parts", text=text)
         values: list[int | None] = []
         names = ("rate", "burst rate", "burst threshold", "burst time")
         for name, part in zip(names, parts[:4], strict=False):
@@ -149,7 +178,7 @@ class Speed:
         priority = None
         if len(parts) >= 5:
             if not parts[4].isdigit():
-                raise ValueError(f"priority: not a number: {parts[4]!r}")
+                raise SpeedError("priority_not_number", text=parts[4])
             priority = int(parts[4])
         minimum: tuple[int | None, int | None] = (None, None)
         if len(parts) == 6:
@@ -177,19 +206,19 @@ class Speed:
 def _seconds(text: str) -> int:
     match = _SECONDS.match(text)
     if match is None:
-        raise ValueError(f"not a number of seconds: {text!r}")
+        raise SpeedError("not_seconds", text=text)
     return int(match.group(1))
 
 
 def _pair(part: str, name: str, parse) -> tuple[int, int]:
     pieces = part.split("/")
     if len(pieces) > 2 or not all(pieces):
-        raise ValueError(f"{name}: expected rx/tx or one value, got {part!r}")
+        raise SpeedError("not_a_pair", part=name, text=part)
     try:
         rx = parse(pieces[0])
         tx = parse(pieces[-1])
-    except ValueError as error:
-        raise ValueError(f"{name}: {error}") from None
+    except SpeedError as error:
+        raise SpeedError(error.code, name, **error.params) from None
     return rx, tx
 
 

@@ -261,3 +261,35 @@ def audit_diff(before: dict | None, after: dict | None,
             lines.append(Markup("{}: {} → {}").format(name, value(key, was),
                                                       value(key, became)))
     return Markup("<br>").join(lines) if lines else escape(EMPTY)
+
+
+# billing.speeds' refusals (SpeedError codes) and the parts of a speed they name.
+SPEED_PARTS = {
+    "rate": _l("rate"), "burst rate": _l("burst rate"),
+    "burst threshold": _l("burst threshold"), "burst time": _l("burst time"),
+    "priority": _l("priority"), "minimum rate": _l("minimum rate"),
+}
+SPEED_ERRORS = {
+    "not_a_rate": _l("%(text)s is not a rate (digits with an optional k, M or G)"),
+    "not_whole_bits": _l("the rate %(text)s is not a whole number of bit/s"),
+    "not_positive": _l("the maximum rates must be above zero, not %(rx)s/%(tx)s"),
+    "one_direction": _l("%(part)s: give both directions or neither"),
+    "needs_before": _l("%(part)s needs the %(before)s before it"),
+    "negative": _l("%(part)s cannot be negative"),
+    "priority_range": _l("the priority is 1 to 8, not %(priority)s"),
+    "empty": _l("the speed is empty"),
+    "too_many_parts": _l("at most 6 parts"),
+    "priority_not_number": _l("the priority %(text)s is not a number"),
+    "not_seconds": _l("%(text)s is not a number of seconds"),
+    "not_a_pair": _l("%(part)s: rx/tx or one value, not %(text)s"),
+}
+
+
+def speed_error(error) -> str:
+    """A ``billing.speeds.SpeedError`` in the operator's language."""
+    params = {key: (str(SPEED_PARTS.get(value, value)) if key in ("part", "before") else value)
+              for key, value in error.params.items()}
+    text = str(SPEED_ERRORS.get(error.code, error.code)) % params
+    if error.within:
+        return f"{SPEED_PARTS.get(error.within, error.within)}: {text}"
+    return text

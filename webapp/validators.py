@@ -15,7 +15,8 @@ from wtforms.validators import ValidationError
 
 from billing.ip_pools import PoolError, check_pool_range, check_range
 from billing.money import MoneyError
-from billing.speeds import Speed
+from billing.speeds import Speed, SpeedError
+from webapp import labels
 from webapp.numbers import money_example, parse_amount
 
 
@@ -95,8 +96,9 @@ class SpeedSyntax:
     def __call__(self, form, field) -> None:
         try:
             Speed.parse(str(field.data or "").strip())
-        except ValueError as exc:
-            raise ValidationError(_l("Not a valid speed: %(why)s", why=str(exc))) from None
+        except SpeedError as exc:  # worded from its code, in the operator's language
+            raise ValidationError(_l("Not a valid speed: %(why)s",
+                                     why=labels.speed_error(exc))) from None
 
 
 MONEY_REFUSALS = {

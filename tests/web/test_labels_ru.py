@@ -184,3 +184,15 @@ def test_every_column_of_every_form_and_page_has_its_own_label(app):
         if absent:
             missing[type(view).__name__] = absent
     assert missing == {}, sorted(missing.items())
+
+
+def test_a_refused_speed_is_explained_in_russian(app, conn, russian_admin):
+    """billing.speeds refuses by code; the form words the code, English nowhere."""
+    from tests.web.conftest import submit
+
+    tariff = conn.execute("SELECT id FROM tariffs ORDER BY id LIMIT 1").fetchone()[0]
+    page = submit(russian_admin, "/tariffspeedview/add",
+                  {"tariff": str(tariff), "speed": "10M/20M 30Q/40M"})
+    text = visible_text(page.text)
+    assert "Неверная скорость: скорость всплеска (burst): 30Q — не скорость" in text
+    assert "not a rate" not in text
