@@ -78,13 +78,23 @@ class TariffView(EbsModelView):
     edit_title = _l("Edit tariff")
     list_columns = ["name", "active", "access_type", "settlement_period", "package_cost"]
     search_columns = ["name"]
-    add_columns = edit_columns = [
-        "name", "description", "active", "access_type", "chap_enabled", "settlement_period",
-        "access_time_period", "package_cost", "require_package_cost",
-        "fill_up_to_package_cost", "ip_pool", "guest_pool", "allow_express_cards",
-        "allow_balance_transfer", "allow_self_suspension", "suspension_cost",
-        "suspension_min_balance", "suspension_max_days",
+    # Grouped as ExpertBilling's guide walks through a tariff: general parameters, access,
+    # charges, what the subscriber may do, and blocking (self-suspension).
+    add_fieldsets = edit_fieldsets = [
+        (_l("General parameters"), {"fields": ["name", "description", "active"]}),
+        (_l("Access"), {"fields": ["access_type", "chap_enabled", "ip_pool", "guest_pool",
+                                   "access_time_period"]}),
+        (_l("Charges"), {"fields": ["settlement_period", "package_cost",
+                                    "require_package_cost", "fill_up_to_package_cost"]}),
+        (_l("Subscriber's options"), {"fields": ["allow_express_cards",
+                                                 "allow_balance_transfer"]}),
+        (_l("Blocking parameters"), {"fields": ["allow_self_suspension", "suspension_cost",
+                                                "suspension_min_balance",
+                                                "suspension_max_days"]}),
     ]
+    show_fieldsets = [*add_fieldsets, (_l("Record"), {"fields": ["created_at"]})]
+    add_columns = edit_columns = [field for _title, group in add_fieldsets
+                                  for field in group["fields"]]
     add_form_extra_fields = edit_form_extra_fields = {
         "access_type": choice_field(_l("Access type"), ACCESS_TYPES),
     }
