@@ -24,7 +24,7 @@ from flask import Flask
 from sqlalchemy.engine import URL
 
 from billing import settings as settings_mod
-from webapp import errors, localtime, login_guard, numbers
+from webapp import errors, labels, localtime, login_guard, numbers
 from webapp.extensions import csrf, db, make_appbuilder
 from webapp.headers import add_security_headers
 from webapp.security import enforce_password_change, password_policy, sync_role_permissions
@@ -190,6 +190,8 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
         # gunicorn --preload forks after this: children must open their own connections.
         db.session.remove()
         db.engine.dispose()
+    # A ledger description billing wrote ("Payment through the API") in the reader's language.
+    app.add_template_filter(labels.ledger_description, "ledger_text")
     app.before_request(lambda: check_browser_session(appbuilder))
     app.before_request(enforce_password_change)
     app.after_request(add_security_headers)

@@ -217,3 +217,18 @@ def test_a_refused_speed_is_explained_in_russian(app, conn, russian_admin):
     text = visible_text(page.text)
     assert "Неверная скорость: скорость всплеска (burst): 30Q — не скорость" in text
     assert "not a rate" not in text
+
+
+def test_ledger_descriptions_written_by_billing_read_in_russian(app, conn, russian_admin):
+    """Stored as billing writes them (language-free), worded when shown."""
+    account = conn.execute("SELECT id FROM accounts ORDER BY id LIMIT 1").fetchone()[0]
+    other = conn.execute("SELECT id FROM accounts ORDER BY id DESC LIMIT 1").fetchone()[0]
+    conn.execute(
+        "INSERT INTO ledger_entries (account_id, kind, amount, idempotency_key, description,"
+        " effective_at) VALUES (%s, 'payment', 10, 'labels:1', 'Payment through the API',"
+        " now()), (%s, 'transfer', -5, 'labels:2', %s, now())",
+        (account, account, f"Transfer to account {other}"))
+    for url in ("/ledgerview/list/", f"/cashier/account/{account}"):
+        text = visible_text(russian_admin.get(url).text)
+        assert "Платёж через API" in text and f"Перевод на счёт {other}" in text, url
+        assert "Payment through the API" not in text and "Transfer to account" not in text
