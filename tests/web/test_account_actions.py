@@ -90,7 +90,8 @@ def test_status_changes_through_billing_and_lands_in_the_history(as_admin, conn,
     assert history == [("status", "active", "inactive_uncharged", "staff", staff["admin"],
                         "moved out")]
     listing = as_admin.get("/statushistoryview/list/")
-    assert "moved out" in listing.text and "inactive_uncharged" in listing.text
+    # The status by its label (webapp.labels), not its code.
+    assert "moved out" in listing.text and "Inactive, not charged" in listing.text
     logged = conn.execute("SELECT action, object_type, object_id, new_values, staff_user_id"
                           " FROM staff_audit_log").fetchall()
     assert logged == [("status", "accounts", str(account),

@@ -43,3 +43,15 @@ def test_names_are_one_line_inputs_and_descriptions_keep_their_box(as_admin):
     for url in ("/switchview/add", "/nasview/add", "/ippoolview/add",
                 "/settlementperiodview/add"):
         assert not re.search(r'<textarea[^>]+name="name"', as_admin.get(url).text), url
+
+
+def test_the_subaccount_form_is_grouped_and_keeps_every_field(app, as_admin):
+    as_admin.get("/lang/ru")
+    text = visible_text(as_admin.get("/subaccountview/add").text)
+    groups = _positions(text, ["Адреса и NAS", "Опция 82 DHCP", "Правила доступа"])
+    assert -1 not in groups, groups
+    view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == "SubaccountView")
+    # The groups hold exactly the fields the form had before it was grouped.
+    assert sorted(view.edit_columns) == sorted(
+        f for _title, group in view.edit_fieldsets for f in group["fields"])
+    assert "password" in view.add_columns and "password" not in view.edit_columns

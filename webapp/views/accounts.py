@@ -66,6 +66,17 @@ class SubaccountView(EbsModelView):
         "simultaneous_use", "allow_at_zero", "allow_negative", "allow_when_blocked",
     ]
     add_columns = [*edit_columns[:2], "password", *edit_columns[2:]]
+    # The same fields in groups: who logs in, where from, DHCP's option 82, what is allowed.
+    edit_fieldsets = [
+        (_l("Login"), {"fields": ["account", "username"]}),
+        (_l("Addresses and NAS"), {"fields": ["ip_address", "mac_address", "ip_pool", "nas",
+                                      "bind_to_mac", "bind_to_ip"]}),
+        (_l("DHCP option 82"), {"fields": ["option82_remote_id", "option82_circuit_id"]}),
+        (_l("Access rules"), {"fields": ["simultaneous_use", "allow_at_zero",
+                                         "allow_negative", "allow_when_blocked"]}),
+    ]
+    add_fieldsets = [(_l("Login"), {"fields": ["account", "username", "password"]}),
+                     *edit_fieldsets[1:]]
     show_exclude_columns = ["nt_password_hash", "chap_password_encrypted"]
     show_template = "accounts/subaccount_show.html"
     edit_form_extra_fields = {
