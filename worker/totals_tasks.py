@@ -1,6 +1,6 @@
 """Folding of the append-only totals the dashboard and reports sum (``ledger_totals``,
-``assignment_totals``, ``account_stats_deltas``): every ledger or accounts statement appends a row so that no
-writer waits on another; this keeps the number of rows a report sums small."""
+``assignment_totals``, ``account_stats_deltas``): every statement that moves them appends
+a row so that no writer waits on another; this keeps the rows a report sums few."""
 
 from __future__ import annotations
 

@@ -35,3 +35,26 @@ class LedgerTotal(Model):
     staff_user_id: Mapped[int] = mapped_column(Integer)
     entries: Mapped[int] = mapped_column(BigInteger, default=0)
     amount: Mapped[Decimal] = mapped_column(TOTAL, default=0)
+
+
+class AssignmentTotal(Model):
+    """Assignment spans started and ended per 15-minute bucket and tariff (appended by
+    account_tariffs' triggers, folded by ebs.fold_totals)."""
+
+    __tablename__ = "assignment_totals"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    bucket: Mapped[datetime] = mapped_column(TSTZ)
+    tariff_id: Mapped[int] = mapped_column(Integer)
+    starts: Mapped[int] = mapped_column(Integer)
+    ends: Mapped[int] = mapped_column(Integer)
+
+
+class AssignmentTotalDaily(Model):
+    """The same per UTC day, so a range over years sums a few thousand rows."""
+
+    __tablename__ = "assignment_totals_daily"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    day: Mapped[datetime] = mapped_column(TSTZ)
+    tariff_id: Mapped[int] = mapped_column(Integer)
+    starts: Mapped[int] = mapped_column(Integer)
+    ends: Mapped[int] = mapped_column(Integer)
