@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from billing.errors import Refused
 from billing.time_windows import TimeNode, active_node, last_edge, next_boundary
 
 __all__ = [
@@ -76,15 +77,15 @@ SPEED_ERRORS = {
 }
 
 
-class SpeedError(ValueError):
+class SpeedError(Refused):
     """A speed text or value that is not a speed: ``code`` (a key of SPEED_ERRORS), its
     ``params``, and ``within``, the part being read when a value inside it was wrong
     ("burst rate" for a bad rate there). ``str()`` is the English text."""
 
     def __init__(self, code: str, within: str | None = None, **params) -> None:
-        self.code, self.within, self.params = code, within, params
+        self.within, self.params = within, params
         text = SPEED_ERRORS[code].format(**params)
-        super().__init__(f"{within}: {text}" if within else text)
+        super().__init__(code, f"{within}: {text}" if within else text)
 
 
 def parse_rate(text: str) -> int:
