@@ -18,6 +18,7 @@ from webapp.models.types import MONEY, TSTZ
 
 class LedgerEntryKind(Model):
     __tablename__ = "ledger_entry_kinds"
+    few_rows = True  # a catalogue: a form or a search offers every row in one select
     code: Mapped[str] = mapped_column(Text, primary_key=True)
     title_en: Mapped[str] = mapped_column(Text)
     title_ru: Mapped[str] = mapped_column(Text)

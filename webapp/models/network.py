@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 class IpPool(Model):
     __tablename__ = "ip_pools"
+    few_rows = True  # a catalogue: a form or a search offers every row in one select
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     kind: Mapped[str] = mapped_column(Text, default="ipv4_vpn")
@@ -39,6 +40,7 @@ class IpPool(Model):
 
 class Nas(Model):
     __tablename__ = "nas"
+    few_rows = True  # a catalogue: a form or a search offers every row in one select
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     vendor: Mapped[str] = mapped_column(Text, default="mikrotik")
@@ -85,6 +87,7 @@ class IpPoolFilled(Model):
 
 class Switch(Model):
     __tablename__ = "switches"
+    few_rows = True  # a catalogue: a form or a search offers every row in one select
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     remote_id: Mapped[str] = mapped_column(Text, unique=True)

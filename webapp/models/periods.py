@@ -14,6 +14,7 @@ from webapp.models.types import TSTZ
 
 class SettlementPeriod(Model):
     __tablename__ = "settlement_periods"
+    few_rows = True  # a catalogue: a form or a search offers every row in one select
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     unit: Mapped[str] = mapped_column(Text)
@@ -27,6 +28,7 @@ class SettlementPeriod(Model):
 
 class TimePeriod(Model):
     __tablename__ = "time_periods"
+    few_rows = True  # a catalogue: a form or a search offers every row in one select
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     nodes: Mapped[list[TimePeriodNode]] = relationship(back_populates="time_period")

@@ -22,6 +22,7 @@ from webapp.models.types import MONEY, TSTZ
 
 class Tariff(Model):
     __tablename__ = "tariffs"
+    few_rows = True  # a catalogue: a form or a search offers every row in one select
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(Text, unique=True)
     description: Mapped[str] = mapped_column(Text, default="")

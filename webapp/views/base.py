@@ -219,6 +219,17 @@ def with_money_rule(model, validators: dict) -> dict:
     return out
 
 
+def offered_whole(datamodel, column: str) -> bool:
+    """Whether a search or form may offer every row ``column`` can point to in one select:
+    a plain column, a relation to a catalogue the operator keeps (a model with
+    ``few_rows``, or FAB's staff users and roles), or one the view filters its own way."""
+    if not datamodel.is_relation(column) or column in getattr(datamodel, "indexed_filters", {}):
+        return True
+    related = datamodel.get_related_model(column)
+    return bool(getattr(related, "few_rows", False)
+                or related.__module__.startswith("flask_appbuilder."))
+
+
 class EbsModelView(ModelView):
     """Base of our CRUD views: 25 rows a page, readable by Cashier and ReadOnly unless a
     view says otherwise; writes stay with Admin."""
@@ -239,7 +250,17 @@ class EbsModelView(ModelView):
 
     def _init_properties(self) -> None:
         """Every column reads by its type (``webapp.display``) unless the view says how;
-        a moment this view's form lets a person type reads as typed (to the minute)."""
+        a moment this view's form lets a person type reads as typed (to the minute).
+
+        A search by a relation renders a select of every row of the related table: on a
+        table that grows with the subscribers (500,000 accounts) that page takes most of a
+        minute, so such a relation is searchable only through a filter the view names."""
+        wanted = self.search_columns or self.datamodel.get_search_columns_list()
+        self.search_exclude_columns = [
+            *(self.search_exclude_columns or ()),
+            *(column for column in wanted if not offered_whole(self.datamodel, column))]
+        self.search_columns = [column for column in wanted
+                               if column not in self.search_exclude_columns]
         super()._init_properties()
         perms = self.base_permissions
         writable = [*(self.add_columns if perms is None or "can_add" in perms else ()),
