@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from decimal import Decimal
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, flash, g, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.forms import DynamicForm
 from flask_appbuilder.security.decorators import permission_name
@@ -37,7 +37,6 @@ from webapp.numbers import currency_sign, format_amount, format_money
 from webapp.pickers import account_picker
 from webapp.validators import NonNegativeMoney
 from webapp.views import payment_confirmation as confirmation
-from webapp.views.account_forms import refusal_text
 from webapp.views.ledger import raw_connection
 from webapp.views.tariff_in_force import account_with_tariff
 
@@ -53,17 +52,12 @@ CARD_REFUSALS = {
     "same_account": _l("An account cannot transfer to itself."),
     "insufficient_balance": _l("The amount is more than the balance."),
     "request_reused": _l("This form was already used for another transfer."),
-    "bad_amount": _l("Not an amount of money."),
-    "key_reused": _l("This form was already used for another posting."),
 }
 
 
-def _refusal(exc: Exception, maximum: Decimal) -> str:
-    if getattr(exc, "code", "") == "amount_above_maximum":
-        return str(_l("The amount is above the maximum of one payment, %(maximum)s.",
-                      maximum=format_amount(maximum)))
+def _refusal(exc: Exception) -> str:
     known = CARD_REFUSALS.get(getattr(exc, "code", ""))
-    return str(known) if known is not None else refusal_text(exc)
+    return str(known) if known is not None else confirmation.refusal(exc, Decimal(0))
 
 
 class TransferForm(DynamicForm):
@@ -119,38 +113,16 @@ class AccountCardView(BaseView):
                        "%(contract)s.", amount=amount, currency=currency, contract=contract)))
 
     def _post(self, account_id: int, form, post, kind: str, default_text: str):
-        """Post the form's sum, or (above the threshold, unconfirmed) leave the form
-        carrying a confirmation token for the page to ask with; None: the page again."""
-        offered, form.confirmation.data = form.confirmation.data, ""
-        if not form.validate_on_submit():
-            return None
         db = self._db()
-        amount = to_money(form.amount.data)
-        maximum = payments.maximum_amount(current_app.config["EBS_SETTINGS"])
-        try:
-            payments.check_maximum(amount, maximum)
-            if confirmation.needed(amount) and not confirmation.given(
-                    offered, kind, account_id, form.nonce.data, amount):
-                form.amount.data = amount
-                form.confirmation.data = confirmation.token(kind, account_id,
-                                                            form.nonce.data, amount)
-                return None
-            posted = post(raw_connection(db), account_id, amount, source="cashier",
-                          unique_id=form.nonce.data, staff_user_id=g.user.id,
-                          comment=form.description.data or default_text, maximum=maximum)
-        except payments.PaymentError as exc:
-            db.rollback()
-            form.amount.errors = [*form.amount.errors, _refusal(exc, maximum)]
-            return None
-        if posted.created:
+
+        def record(posted, amount):
             audit.record_action(db, kind, "accounts", account_id,
                                 {"amount": amount, "entry_id": posted.id,
                                  "comment": form.description.data or ""})
-        db.commit()
-        if posted.created:
-            flash(str(_l("Posted %(amount)s to the balance.",
-                         amount=format_amount(posted.amount))), "success")
-        return redirect(self._back(account_id))
+
+        posted = confirmation.post_from_form(db, account_id, form, post, kind, default_text,
+                                             record)
+        return posted and redirect(self._back(account_id))
 
     @expose("/<int:account_id>/pay", methods=["GET", "POST"])
     @has_access
@@ -193,7 +165,7 @@ class AccountCardView(BaseView):
                     request_key=f"card:{form.nonce.data}", staff_user_id=g.user.id)
             except Refused as exc:
                 db.rollback()
-                refused = _refusal(exc, Decimal(0))
+                refused = _refusal(exc)
             else:
                 if done.created:
                     audit.record_action(db, "transfer", "accounts", account_id, {

@@ -13,7 +13,6 @@ goes through ``billing.tariff_change.change_tariff`` (the cabinet's entry point 
 
 from __future__ import annotations
 
-from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from flask import abort, current_app, flash, g, redirect, request, url_for
@@ -24,7 +23,6 @@ from sqlalchemy import text
 
 from billing import payments, receipts
 from billing.account_search import MIN_SUBSTRING, find_accounts
-from billing.money import to_money
 from billing.tariff_change import TariffChangeError, change_tariff
 from webapp import localtime
 from webapp.forms import CorrectionForm, PaymentForm, SearchForm
@@ -55,11 +53,6 @@ _RECENT = text(
     """
 )
 _STAFF = text("SELECT id, username, first_name, last_name FROM ab_user WHERE id = :id")
-def _refusal(exc: payments.PaymentError, maximum: Decimal) -> str:
-    if exc.code == "amount_above_maximum":
-        return str(_l("The amount is above the maximum of one payment, %(maximum)s.",
-                      maximum=format_amount(maximum)))
-    return str(exc)
 
 
 class CashierView(BaseView):
@@ -113,36 +106,9 @@ class CashierView(BaseView):
         return self._account_page(account_id)
 
     def _post(self, account_id: int, form, post, kind: str, default_text: str):
-        """Post the form's sum, or (above the threshold, unconfirmed) leave the form
-        carrying a confirmation token for the page to ask with; None: the page again."""
-        offered, form.confirmation.data = form.confirmation.data, ""
-        if not form.validate_on_submit():
-            return None
-        amount = to_money(form.amount.data)
-        maximum = payments.maximum_amount(current_app.config["EBS_SETTINGS"])
-        try:
-            payments.check_maximum(amount, maximum)
-            if confirmation.needed(amount) and not confirmation.given(
-                    offered, kind, account_id, form.nonce.data, amount):
-                form.amount.data = amount
-                form.confirmation.data = confirmation.token(kind, account_id,
-                                                            form.nonce.data, amount)
-                return None
-            posted = post(
-                raw_connection(self._db()), account_id, amount,
-                source="cashier", unique_id=form.nonce.data, staff_user_id=g.user.id,
-                comment=form.description.data or default_text, maximum=maximum,
-            )
-        except payments.PaymentError as exc:
-            self._db().rollback()
-            form.amount.errors = [*form.amount.errors, _refusal(exc, maximum)]
-            return None
-        self._db().commit()
-        if posted.created:
-            flash(str(_l("Posted %(amount)s to the balance.",
-                         amount=format_amount(posted.amount))),
-                  "success")
-        return redirect(url_for(".receipt", entry_id=posted.id))
+        posted = confirmation.post_from_form(self._db(), account_id, form, post, kind,
+                                             default_text)
+        return posted and redirect(url_for(".receipt", entry_id=posted.id))
 
     @expose("/account/<int:account_id>/pay", methods=["POST"])
     @has_access

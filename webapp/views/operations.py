@@ -35,6 +35,20 @@ def _megabytes(octets: int) -> str:
     return f"{(octets or 0) / 1_000_000:.1f}"
 
 
+# What an online session and a past one both show, in the same order and words.
+SESSION_START = ["username", "framed_ip", "nas_ip", "calling_station_id", "started_at"]
+SESSION_USE = ["session_time", "input_octets", "output_octets"]
+SESSION_FORMATTERS = {"input_octets": _megabytes, "output_octets": _megabytes}
+SESSION_LABELS = {
+    "acct_session_id": _l("NAS session"), "nas_id": _l("NAS"), "username": _l("Login"),
+    "account_id": _l("Account id"), "framed_ip": _l("IP address"),
+    "nas_ip": _l("NAS address"), "nas_port_id": _l("NAS port"),
+    "calling_station_id": _l("Calling station"), "called_station_id": _l("Called station"),
+    "started_at": _l("Started"), "session_time": _l("Seconds online"),
+    "input_octets": _l("In, MB"), "output_octets": _l("Out, MB"),
+}
+
+
 class ReadOnlyView(EbsModelView):
     """Rows written by FreeRADIUS and the worker: nothing is added or edited here, so no
     add/edit form is built (FAB has no field for their inet columns)."""
@@ -48,8 +62,7 @@ class OpenSessionView(ReadOnlyView):
     list_title = _l("Online sessions")
     show_title = _l("Online session")
     base_permissions = ["can_list", "can_show"]
-    list_columns = ["username", "framed_ip", "nas_ip", "calling_station_id", "started_at",
-                    "session_time", "input_octets", "output_octets"]
+    list_columns = [*SESSION_START, *SESSION_USE]
     show_columns = ["acct_unique_id", "username", "account_id", "subaccount_id", "framed_ip",
                     "nas_ip", "nas_port_id", "calling_station_id", "called_station_id",
                     "started_at", "updated_at", "session_time", "input_octets",
@@ -62,17 +75,10 @@ class OpenSessionView(ReadOnlyView):
     }
     order_columns = ["started_at"]
     base_order = ("started_at", "desc")
-    formatters_columns = {"input_octets": _megabytes, "output_octets": _megabytes}
+    formatters_columns = SESSION_FORMATTERS
     label_columns = {
-        "acct_session_id": _l("NAS session"), "nas_id": _l("NAS"),
-        "given_state": _l("Given at login"),
-        "acct_unique_id": _l("Session"), "username": _l("Login"),
-        "account_id": _l("Account id"), "subaccount_id": _l("Subaccount id"),
-        "framed_ip": _l("IP address"), "nas_ip": _l("NAS address"),
-        "nas_port_id": _l("NAS port"), "calling_station_id": _l("Calling station"),
-        "called_station_id": _l("Called station"), "started_at": _l("Started"),
-        "updated_at": _l("Last update"), "session_time": _l("Seconds online"),
-        "input_octets": _l("In, MB"), "output_octets": _l("Out, MB"),
+        **SESSION_LABELS, "given_state": _l("Given at login"), "acct_unique_id": _l("Session"),
+        "subaccount_id": _l("Subaccount id"), "updated_at": _l("Last update"),
         "interim_interval": _l("Interim interval"),
     }
     # Disconnect and speed re-apply stay with Admin (not granted to any other role).

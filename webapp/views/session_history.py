@@ -15,7 +15,13 @@ from flask_babel import lazy_gettext as _l
 from billing.sessions import STALE_CAUSE
 from webapp.models.radius import SessionHistory
 from webapp.views.base import BoundedInterface, text_field
-from webapp.views.operations import OpenSessionView, ReadOnlyView
+from webapp.views.operations import (
+    SESSION_FORMATTERS,
+    SESSION_LABELS,
+    SESSION_START,
+    SESSION_USE,
+    ReadOnlyView,
+)
 
 TERMINATE_CAUSES = {
     "User-Request": _l("The subscriber ended it"),
@@ -45,24 +51,12 @@ class SessionHistoryView(ReadOnlyView):
     )
     list_title = _l("Past sessions")
     base_permissions = ["can_list"]
-    list_columns = ["username", "framed_ip", "nas_ip", "calling_station_id", "started_at",
-                    "stopped_at", "session_time", "input_octets", "output_octets",
-                    "terminate_cause"]
+    list_columns = [*SESSION_START, "stopped_at", *SESSION_USE, "terminate_cause"]
     search_columns = ["username", "account_id", "stopped_at"]
     search_form_extra_fields = {"username": text_field(_l("Login"))}
     order_columns = ["stopped_at"]
     base_order = ("stopped_at", "desc")
-    formatters_columns = {**OpenSessionView.formatters_columns,  # traffic as online
-                          "terminate_cause": terminate_cause_label}
-    label_columns = {
-        "acct_session_id": _l("NAS session"), "nas_id": _l("NAS"),
-        "subaccount_id": _l("Subaccount"),
-        "nas_port_id": _l("NAS port"), "called_station_id": _l("Called station"),
-        "username": _l("Login"), "account_id": _l("Account id"),
-        "framed_ip": _l("IP address"), "nas_ip": _l("NAS address"),
-        "calling_station_id": _l("Calling station"), "started_at": _l("Started"),
-        "stopped_at": _l("Stopped"), "session_time": _l("Seconds online"),
-        "input_octets": _l("In, MB"), "output_octets": _l("Out, MB"),
-        "terminate_cause": _l("Why it ended"),
-    }
+    formatters_columns = {**SESSION_FORMATTERS, "terminate_cause": terminate_cause_label}
+    label_columns = {**SESSION_LABELS, "subaccount_id": _l("Subaccount"),
+                     "stopped_at": _l("Stopped"), "terminate_cause": _l("Why it ended")}
     role_grants = {"Cashier": ("can_list",), "ReadOnly": ("can_list",)}
