@@ -189,6 +189,16 @@ def reseal_unbound(conn: psycopg.Connection, key: bytes) -> ResealResult:
     return ResealResult(resealed, tuple(unreadable))
 
 
+# Read aloud over the phone or typed from a slip: no 0/O, 1/l/I look-alikes.
+_SPOKEN = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+GENERATED_LENGTH = 10  # 56**10 ≈ 3·10^17: beyond guessing under the login throttle
+
+
+def new_password() -> str:
+    """A password for the operator to hand to a subscriber (cabinet or network)."""
+    return "".join(secrets.choice(_SPOKEN) for _ in range(GENERATED_LENGTH))
+
+
 def set_cabinet_password(conn: psycopg.Connection, account_id: int, password: str) -> None:
     """Give an account a new cabinet password (stored as the pbkdf2 hash the cabinet
     checks)."""

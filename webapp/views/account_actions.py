@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from flask import abort, current_app, flash, g, redirect, request, url_for
+from flask import abort, current_app, flash, g, make_response, redirect, request, url_for
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
@@ -52,6 +52,15 @@ BULK_SHOWN = 50  # accounts listed on the bulk form; the rest are counted
 
 def _ids(raw: str | None) -> list[int]:
     return sorted({int(p) for p in (raw or "").split(",") if p.strip().isdigit()})
+
+
+def _typed_or_new(form) -> tuple[str, str | None]:
+    """The password the operator typed, or a generated one (then also returned second,
+    to be shown)."""
+    if form.password.data:
+        return form.password.data, None
+    generated = credentials.new_password()
+    return generated, generated
 
 
 class AccountActionsView(BaseView):
@@ -238,16 +247,30 @@ class AccountActionsView(BaseView):
         account = self._account(account_id)
         form = forms.PasswordForm()
         refused = None
+        title, button = _l("Cabinet password"), _l("Change password")
         if form.validate_on_submit():
+            password, generated = _typed_or_new(form)
             done, refused = self._run(
-                form, lambda conn: credentials.set_cabinet_password(
-                    conn, account_id, form.password.data),
+                form, lambda conn: credentials.set_cabinet_password(conn, account_id, password),
                 str(_l("The cabinet password is changed.")), self._back(account_id),
                 ("password", "accounts", account_id, {"password_hash": "changed"}))
+            if done and generated:
+                return self._generated(account, title, button, generated,
+                                       self._back(account_id))
             if done:
                 return done
-        return self._page(account, form, _l("Cabinet password"), _l("Change password"),
-                          refused, self._back(account_id))
+        return self._page(account, form, title, button, refused, self._back(account_id))
+
+    def _generated(self, account, title, button, password: str, back: str):
+        """The generated password, shown on this one answer (never flashed into the
+        session cookie, never cached) for the operator to hand over."""
+        page = self._page(account, forms.PasswordForm(formdata=None), title, button, None,
+                          back, note=_l("The new password is %(password)s. Give it to the "
+                                        "subscriber: it is not shown again.",
+                                        password=password))
+        response = make_response(page)
+        response.headers["Cache-Control"] = "no-store"
+        return response
 
     @expose("/subaccount/<int:subaccount_id>/password", methods=["GET", "POST"])
     @has_access
@@ -260,13 +283,15 @@ class AccountActionsView(BaseView):
         form = forms.PasswordForm()
         refused = None
         back = url_for("SubaccountView.show", pk=subaccount_id)
+        title = _l("Network password of %(login)s", login=sub["username"] or "")
         if form.validate_on_submit():
             settings = current_app.config["EBS_SETTINGS"]
             key = credentials.optional_key(settings.CREDENTIALS_KEY,
                                            settings.CREDENTIALS_KEY_FILE)
+            password, generated = _typed_or_new(form)
             done, refused = self._run(
                 form, lambda conn: credentials.set_network_password(
-                    conn, subaccount_id, form.password.data, key=key),
+                    conn, subaccount_id, password, key=key),
                 str(_l("The network password of %(login)s is changed.",
                        login=sub["username"] or "") if key is not None else
                     _l("The network password of %(login)s is changed; CHAP will not work "
@@ -274,11 +299,11 @@ class AccountActionsView(BaseView):
                        login=sub["username"] or "")), back,
                 ("password", "subaccounts", subaccount_id,
                  {"nt_password_hash": "changed"}))
+            if done and generated:
+                return self._generated(account, title, _l("Change password"), generated, back)
             if done:
                 return done
-        return self._page(account, form, _l("Network password of %(login)s",
-                                            login=sub["username"] or ""),
-                          _l("Change password"), refused, back)
+        return self._page(account, form, title, _l("Change password"), refused, back)
 
     @expose("/<int:account_id>/promise", methods=["GET", "POST"])
     @has_access

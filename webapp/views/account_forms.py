@@ -11,7 +11,6 @@ from flask_appbuilder.forms import DynamicForm
 from flask_babel import lazy_gettext as _l
 from wtforms import IntegerField, PasswordField, SelectField, StringField
 from wtforms.validators import (
-    DataRequired,
     InputRequired,
     Length,
     NumberRange,
@@ -62,8 +61,9 @@ class TariffForm(DynamicForm):
 
 
 class PasswordForm(DynamicForm):
-    password = PasswordField(_l("New password"), widget=BS3PasswordFieldWidget(),
-                             validators=[DataRequired(), Length(max=128)])
+    password = PasswordField(
+        _l("New password"), widget=BS3PasswordFieldWidget(), validators=[Length(max=128)],
+        description=_l("Leave empty to generate one: it is shown once, on the next page."))
 
 
 class PromiseForm(DynamicForm):
