@@ -13,6 +13,7 @@ import json
 
 from flask import g
 from sqlalchemy import inspect, text
+from sqlalchemy.orm import MANYTOONE
 
 # Never copied into the log: hashes, sealed passwords, RADIUS secrets.
 SECRET_COLUMNS = {"password", "password_hash", "nt_password_hash", "chap_password_encrypted",
@@ -38,7 +39,11 @@ def column_values(item) -> dict:
 
 
 def changed_values(item) -> tuple[dict, dict]:
-    """(before, after) of the columns an edit changed, from the ORM's pending history."""
+    """(before, after) of the columns an edit changed, from the ORM's pending history.
+
+    A form sets a reference through its relation (``tariff.ip_pool``), whose column
+    (``ip_pool_id``) changes only at the flush, after this is read: such a change is
+    taken from the relation and logged under its column."""
     before, after = {}, {}
     state = inspect(item)
     for attr in state.mapper.column_attrs:
@@ -46,6 +51,19 @@ def changed_values(item) -> tuple[dict, dict]:
         if history.has_changes():
             before[attr.key] = history.deleted[0] if history.deleted else None
             after[attr.key] = history.added[0] if history.added else None
+    for relation in state.mapper.relationships:
+        if relation.direction is not MANYTOONE:
+            continue
+        history = state.attrs[relation.key].history
+        if not history.has_changes():
+            continue
+        new = history.added[0] if history.added else None
+        for local, remote in relation.local_remote_pairs:
+            key = state.mapper.get_property_by_column(local).key
+            became = getattr(new, remote.key) if new is not None else None
+            was = state.committed_state.get(key, state.dict.get(key))
+            if key not in after and was != became:
+                before[key], after[key] = was, became
     return before, after
 
 

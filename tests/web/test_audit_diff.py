@@ -43,3 +43,23 @@ def test_an_addition_lists_what_the_object_became(as_admin, conn):
     assert "Название: Домашний" in text and "→" not in text
     assert "Тип доступа: PPPoE" in text and "pppoe" not in text
     assert "Расчётный период: —" in text and "Settlement Period Id" not in text
+
+
+def test_a_catalogue_reference_reads_as_its_name(as_admin, conn):
+    """A tariff's pool changed (set through the form's relation, its column written only
+    at the flush) is logged, and reads by the pools' names, not their ids."""
+    pools = [conn.execute(
+        "INSERT INTO ip_pools (name, kind, range_start, range_end) VALUES (%s, 'ipv4_vpn',"
+        " %s::inet, %s::inet + 10) RETURNING id", (name, start, start)).fetchone()[0]
+        for name, start in (("Пул Север", "10.77.0.0"), ("Пул Юг", "10.78.0.0"))]
+    added = submit(as_admin, "/tariffview/add", {**TARIFF, "ip_pool": str(pools[0])})
+    assert "has-error" not in added.text
+    tariff = conn.execute("SELECT id FROM tariffs WHERE name = 'Домашний'").fetchone()[0]
+    edited = submit(as_admin, f"/tariffview/edit/{tariff}", {**TARIFF, "ip_pool": str(pools[1])})
+    assert "has-error" not in edited.text
+    as_admin.get("/lang/ru")
+    entry = conn.execute("SELECT id FROM staff_audit_log WHERE action = 'edit' "
+                         "AND object_type = 'tariffs'").fetchone()[0]
+    text = _text(as_admin.get(f"/auditlogview/show/{entry}").text)
+    assert "Пул Север → Пул Юг" in text, text
+    assert f"{pools[0]} → {pools[1]}" not in text

@@ -3,7 +3,7 @@ through an admin form, read here (Admin and ReadOnly)."""
 
 from __future__ import annotations
 
-from flask import current_app
+from flask import current_app, g
 from flask_appbuilder.models.sqla.filters import (
     FilterEqual,
     FilterGreater,
@@ -32,6 +32,27 @@ def object_title(table: str) -> str:
     return str(title) if title else table
 
 
+def _catalogue_names(model) -> dict:
+    """Every row of a catalogue (``few_rows``) by id, read once per request: a page of
+    the log names the tariffs and pools its changes point at in one query each."""
+    cache = g.setdefault("ebs_catalogue_names", {})
+    if model not in cache:
+        session = current_app.appbuilder.session
+        cache[model] = {row.id: str(row) for row in session.query(model)}
+    return cache[model]
+
+
+def _pointed_at(view, key: str):
+    """The catalogue model a foreign key column (``tariff_id``) of the view's table points
+    at, when it is one; None otherwise (an account stays an id: too many to name)."""
+    datamodel = getattr(view, "datamodel", None)
+    relation = key.removesuffix("_id")
+    if datamodel is None or relation == key or not datamodel.is_relation(relation):
+        return None
+    related = datamodel.get_related_model(relation)
+    return related if getattr(related, "few_rows", False) else None
+
+
 def audit_changes(table: str, before: dict, after: dict):
     """Before and after as one diff, each field by the label its own form gives it."""
     view = _view_of(table)
@@ -48,9 +69,13 @@ def audit_changes(table: str, before: dict, after: dict):
         return key
 
     def value(key: str, stored) -> str:
-        """As the object's own page shows it: a code by its label, yes/no in words. The
+        """As the object's own page shows it: a code by its label, yes/no in words, a
+        tariff or pool by its name. The
         log keeps JSON (an amount or a moment as text): a formatter that wants the typed
         value cannot take it, and the text reads as stored."""
+        catalogue = _pointed_at(view, key)
+        if catalogue is not None and isinstance(stored, int) and not isinstance(stored, bool):
+            return _catalogue_names(catalogue).get(stored, labels.plain(stored))
         formatter = shown.get(key)
         if formatter is None or isinstance(stored, bool) or stored is None:
             return labels.plain(stored)
