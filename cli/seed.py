@@ -348,6 +348,9 @@ def run_seed(
         # holds a row per key per chunk, and the dashboard and reports sum every one.
         conn.execute("SELECT ebs_ledger_totals_fold()")
         conn.execute("VACUUM (ANALYZE) ledger_totals")
+        # Likewise the tariff assignments' tracked moves (the tariffs report's counts).
+        conn.execute("SELECT ebs_assignment_totals_fold()")
+        conn.execute("VACUUM (ANALYZE) assignment_totals, assignment_totals_daily")
         # Fresh statistics, and the accounts' dead versions (one per balance update) gone.
         conn.execute("VACUUM (ANALYZE) accounts")
         conn.execute("ANALYZE subaccounts, account_tariffs, ledger_entries, sessions_history")
