@@ -17,7 +17,8 @@ for module in pkgutil.walk_packages(webapp.models.__path__, "webapp.models."):
     importlib.import_module(module.name)
 
 # Tables the ORM does not serve: written by FreeRADIUS/nfacctd or by migrations only.
-NOT_MAPPED = {"schema_migrations", "schema_functions", "schema_upgrades", "flow_raw"}
+NOT_MAPPED = {"schema_migrations", "schema_functions", "schema_upgrades", "flow_raw",
+              "flow_bins"}
 # Columns of Flask-AppBuilder's own tables that its models do not know: the login guard
 # and the session stamp read and write them by SQL (webapp/login_guard.py,
 # webapp/security.py), so FAB's User model stays FAB's.

@@ -55,7 +55,7 @@ NARROW = {
     "radius": {"sessions_open": {"SELECT"}, "ip_leases": {"SELECT"}},
     "acct": {"sessions_open": {"SELECT"}, "ip_leases": {"SELECT"},
              "acct_spool_files": DML},
-    "flow": {"flow_raw": {"INSERT"}},
+    "flow": {"flow_raw": {"INSERT"}, "flow_bins": {"INSERT"}},
     "reports": {},  # SELECT on every table but CREDENTIALS' (column grants there)
 }
 # Column UPDATE grants of the narrow roles (the interim-update statement's columns).
