@@ -55,3 +55,18 @@ def test_the_subaccount_form_is_grouped_and_keeps_every_field(app, as_admin):
     assert sorted(view.edit_columns) == sorted(
         f for _title, group in view.edit_fieldsets for f in group["fields"])
     assert "password" in view.add_columns and "password" not in view.edit_columns
+
+
+def test_nas_and_periodic_service_forms_are_grouped_and_keep_every_field(app, as_admin):
+    as_admin.get("/lang/ru")
+    for name, url, titles in (
+            ("NasView", "/nasview/add", ["Общие параметры", "RADIUS", "Отключение и CoA"]),
+            ("PeriodicServiceView", "/periodicserviceview/add",
+             ["Общие параметры", "Списания", "Срок действия"])):
+        text = visible_text(as_admin.get(url).text)
+        assert -1 not in _positions(text, titles), (url, _positions(text, titles))
+        view = next(v for v in app.appbuilder.baseviews if type(v).__name__ == name)
+        for columns, fieldsets in ((view.add_columns, view.add_fieldsets),
+                                   (view.edit_columns, view.edit_fieldsets)):
+            assert sorted(columns) == sorted(
+                f for _title, group in fieldsets for f in group["fields"]), name

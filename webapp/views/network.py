@@ -102,6 +102,12 @@ class NasView(AdminOnlyModelView):
     add_columns = edit_columns = ["name", "vendor", "ip_address", "secret", "dhcp_ipoe",
                                   "reject_reply_message", "coa_port", "acct_interim_interval",
                                   "description"]
+    add_fieldsets = edit_fieldsets = [
+        (_l("General parameters"), {"fields": ["name", "vendor", "ip_address", "description"]}),
+        (_l("RADIUS"), {"fields": ["secret", "dhcp_ipoe", "reject_reply_message",
+                                   "acct_interim_interval"]}),
+        (_l("Disconnect and CoA"), {"fields": ["coa_port"]}),
+    ]
     add_form_extra_fields = edit_form_extra_fields = {
         "vendor": choice_field(_l("Vendor"), [(v, VENDOR_LABELS[v]) for v in VENDORS]),
         "ip_address": text_field(_l("IP address"), DataRequired(), IpAddress()),

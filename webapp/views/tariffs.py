@@ -33,6 +33,12 @@ class PeriodicServiceView(EbsModelView):
         "tariff", "name", "settlement_period", "cost", "charge_method", "charges_per_day",
         "condition", "condition_sum", "prorate_from_condition", "active_from", "active_until",
     ]
+    add_fieldsets = edit_fieldsets = [
+        (_l("General parameters"), {"fields": ["tariff", "name", "settlement_period", "cost"]}),
+        (_l("Charges"), {"fields": ["charge_method", "charges_per_day", "condition",
+                                    "condition_sum", "prorate_from_condition"]}),
+        (_l("In force"), {"fields": ["active_from", "active_until"]}),
+    ]
     add_form_extra_fields = edit_form_extra_fields = {
         "charge_method": choice_field(_l("Charge method"), CHARGE_METHODS),
         "condition": choice_field(_l("Condition"), CONDITIONS),
