@@ -1,0 +1,151 @@
+"""The traffic rater: the collector's rows to statistics and charges, exactly once.
+
+A run takes the bins from the watermark's late window (``FLOW_RATE_LATE_MINUTES`` before
+``rated_to``) up to the current minute, in chunks of ``FLOW_RATE_CHUNK_MINUTES``, one
+transaction each. A bin is rated when its rows or bytes differ from what was rated
+(``traffic_bin_marks``): a new bin, or an old one that late rows reached; a rated bin is
+rated by the change of its group values, so nothing is lost and nothing doubles.
+
+Runs exclude each other with a transaction-scoped advisory lock taken first in each
+chunk, under READ COMMITTED: every statement after the lock sees what the previous
+holder committed (a REPEATABLE READ snapshot taken before the wait would not). A second
+run at once waits and then finds nothing changed, or with ``wait=False`` gives way at
+once. A run killed midway loses its open chunk whole.
+
+Rows that arrive later than the late window behind the watermark are not read again:
+exporters are told to export active flows every 60 s (README), so the window of an hour
+by default is wide.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from billing.wallclock import to_utc
+from flow.attribution import attribute
+from flow.groups import group_deltas
+from flow.rating import BIN, charge_deltas
+
+SOURCE = "netflow"
+
+_LOCK = "SELECT {}(hashtext('ebs.rate_traffic')::bigint)"
+
+_CHANGED_BINS = """
+    CREATE TEMP TABLE rate_bins ON COMMIT DROP AS
+    SELECT f.bin, f.row_count, f.bytes
+      FROM (SELECT bin, count(*) AS row_count, sum(bytes)::numeric AS bytes
+              FROM flow_bin_rows
+             WHERE bin >= %(lo)s AND bin < %(hi)s
+             GROUP BY bin) f
+      LEFT JOIN traffic_bin_marks m ON m.bin = f.bin
+     WHERE m.bin IS NULL OR m.row_count <> f.row_count OR m.bytes <> f.bytes
+"""
+
+_MARK = """
+    INSERT INTO traffic_bin_marks (bin, row_count, bytes)
+    SELECT bin, row_count, bytes FROM rate_bins
+    ON CONFLICT (bin) DO UPDATE SET row_count = EXCLUDED.row_count, bytes = EXCLUDED.bytes
+"""
+
+_WATERMARK = """
+    INSERT INTO traffic_rating_state AS s (source, rated_to, updated_at)
+    VALUES (%(source)s, %(rated_to)s, now())
+    ON CONFLICT (source) DO UPDATE
+       SET rated_to = greatest(s.rated_to, EXCLUDED.rated_to), updated_at = now()
+"""
+
+
+@dataclass
+class RateResult:
+    """What a run did; ``skipped`` when another run held the lock and ``wait`` was off."""
+
+    rated_to: datetime | None = None
+    chunks: int = 0
+    bins: int = 0
+    changed: int = 0
+    rejected_rows: int = 0
+    entries: int = 0
+    amount: Decimal = Decimal(0)
+    rated_bytes: int = 0
+    skipped: bool = False
+    chunk_ends: list[datetime] = field(default_factory=list)
+
+
+def _minute(at: datetime) -> datetime:
+    return at.replace(second=0, microsecond=0)
+
+
+def watermark(conn: psycopg.Connection, source: str = SOURCE) -> datetime | None:
+    row = conn.execute("SELECT rated_to FROM traffic_rating_state WHERE source = %s",
+                       (source,)).fetchone()
+    return row[0] if row else None
+
+
+def _chunk(
+    conn: psycopg.Connection, result: RateResult, lo: datetime, hi: datetime, late: timedelta,
+    tz: ZoneInfo,
+) -> None:
+    conn.execute(_CHANGED_BINS, {"lo": lo, "hi": hi})
+    bins = conn.execute("SELECT count(*) FROM rate_bins").fetchone()[0]
+    if bins:
+        conn.execute("ANALYZE rate_bins")
+        result.bins += bins
+        result.rejected_rows += attribute(conn, lo, hi)
+        changed = group_deltas(conn)
+        result.changed += changed
+        if changed:
+            charged = charge_deltas(conn, tz)
+            result.entries += charged.entries
+            result.amount += charged.amount
+            result.rated_bytes += charged.rated_bytes
+        conn.execute(_MARK)
+    conn.execute(_WATERMARK, {"source": SOURCE, "rated_to": hi})
+    # Bins before the next run's late window are never read again.
+    horizon = watermark(conn) - late
+    conn.execute("DELETE FROM traffic_bin_marks WHERE bin < %s", (horizon,))
+    conn.execute("DELETE FROM traffic_group_bins WHERE bin < %s", (horizon,))
+
+
+def rate(
+    conn: psycopg.Connection,
+    at: datetime,
+    tz: ZoneInfo,
+    *,
+    late_minutes: int = 60,
+    chunk_minutes: int = 60,
+    wait: bool = True,
+    progress: Callable[[RateResult, datetime, datetime], None] | None = None,
+) -> RateResult:
+    """Rate every bin up to the minute of ``at`` (that minute included, as far as it has
+    arrived: the rest comes as a delta), and the late window's bins again where they
+    grew. ``progress`` is called after each chunk with the result so far and the span
+    still to do."""
+    if late_minutes < 0 or chunk_minutes < 1:
+        raise ValueError("late_minutes must be >= 0 and chunk_minutes >= 1")
+    late, step = timedelta(minutes=late_minutes), timedelta(minutes=chunk_minutes)
+    end = _minute(to_utc(at, "at").astimezone(UTC)) + BIN
+    result = RateResult()
+    while True:
+        with conn.transaction():
+            got = conn.execute(_LOCK.format(
+                "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock")).fetchone()[0]
+            if got is False:
+                result.skipped = True
+                return result
+            rated_to = watermark(conn) or end - late
+            # Caught up (or asked for an earlier moment): the late window alone.
+            lo, hi = rated_to - late, max(min(rated_to + step, end), rated_to)
+            _chunk(conn, result, lo, hi, late, tz)
+            result.chunks += 1
+            result.chunk_ends.append(hi)
+            result.rated_to = watermark(conn)
+        if progress is not None:
+            progress(result, hi, end)
+        if hi >= end:
+            return result
