@@ -89,20 +89,22 @@ _STAGED = """
        AND u.bin >= p.period_start AND u.bin < p.period_end
 """
 
-# A period's row: the prepaid megabytes (the local days' share of the first period of an
-# assignment that started inside it, as billing.periods.local_days counts them), plus
-# the unused rest of the period just before, with rollover.
+# A period's row: the prepaid megabytes in whole bytes (the local days' share of the
+# first period of an assignment that started inside it, as billing.periods.local_days
+# counts them), plus the unused rest of the period just before, with rollover.
 _OPEN_USAGE = """
     INSERT INTO traffic_usage
         (account_id, group_id, assignment_id, period_start, period_end, prepaid_bytes)
     SELECT k.account_id, k.group_id, k.assignment_id, k.period_start, k.period_end,
-           coalesce(q.megabytes * %(megabyte)s
+           coalesce(round(q.megabytes * %(megabyte)s
                     * CASE WHEN q.prorate_first_period AND k.assigned_at > k.period_start
-                           THEN ((k.period_end AT TIME ZONE %(tz)s)::date
-                                 - (k.assigned_at AT TIME ZONE %(tz)s)::date)::numeric
-                                / greatest((k.period_end AT TIME ZONE %(tz)s)::date
-                                           - (k.period_start AT TIME ZONE %(tz)s)::date, 1)
-                           ELSE 1 END, 0)
+                           THEN (k.period_end AT TIME ZONE %(tz)s)::date
+                                - (k.assigned_at AT TIME ZONE %(tz)s)::date
+                           ELSE 1 END
+                    / CASE WHEN q.prorate_first_period AND k.assigned_at > k.period_start
+                           THEN greatest((k.period_end AT TIME ZONE %(tz)s)::date
+                                         - (k.period_start AT TIME ZONE %(tz)s)::date, 1)
+                           ELSE 1 END), 0)
            + coalesce(rest.bytes, 0)
       FROM (SELECT DISTINCT account_id, group_id, assignment_id, tariff_id, assigned_at,
                    period_start, period_end
