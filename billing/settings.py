@@ -92,6 +92,11 @@ DEFAULTS: dict[str, Any] = {
     "RADIUS_ACCT_MODE": "spool",
     "NETFLOW_LISTEN_IP": "127.0.0.1",
     "NETFLOW_PORT": 12055,
+    # The traffic rater (ebs.rate_traffic, `ebs traffic rate`): how far behind its
+    # watermark it looks again for rows that arrived late (they are rated as a delta;
+    # rows later than this are not read), and the minutes of bins one transaction rates.
+    "FLOW_RATE_LATE_MINUTES": 60,
+    "FLOW_RATE_CHUNK_MINUTES": 60,
     "WEB_LISTEN_IP": "127.0.0.1",
     "WEB_PORT": 8080,
     # The web app's session and token signing key; empty: one is generated once under

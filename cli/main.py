@@ -20,6 +20,7 @@ from cli import (
     stack_commands,
     staff_commands,
     tariff_commands,
+    traffic_commands,
 )
 
 
@@ -67,6 +68,7 @@ cli.add_command(stack_commands.down)
 cli.add_command(stack_commands.status)
 cli.add_command(staff_commands.staff)
 cli.add_command(tariff_commands.tariff)
+cli.add_command(traffic_commands.traffic)
 
 
 def main() -> None:

@@ -76,6 +76,15 @@ class RateResult:
     skipped: bool = False
     chunk_ends: list[datetime] = field(default_factory=list)
 
+    def as_dict(self) -> dict:
+        return {
+            "rated_to": self.rated_to.isoformat() if self.rated_to else None,
+            "chunks": self.chunks, "bins": self.bins, "changed": self.changed,
+            "rejected_rows": self.rejected_rows, "entries": self.entries,
+            "amount": str(self.amount), "rated_bytes": self.rated_bytes,
+            "skipped": self.skipped,
+        }
+
 
 def _minute(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)

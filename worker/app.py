@@ -21,7 +21,8 @@ celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker
                                 "worker.nas_tasks", "worker.acct_drain_tasks",
                                 "worker.coa_tasks", "worker.enforce_tasks",
                                 "worker.totals_tasks", "worker.coa_retention",
-                                "worker.backup_tasks", "worker.online_tasks"])
+                                "worker.backup_tasks", "worker.online_tasks",
+                                "worker.traffic_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -55,6 +56,8 @@ celery.conf.update(
         "fold-totals": {"task": "ebs.fold_totals", "schedule": 300.0},
         # Sessions online, one sample per five minutes, for the dashboard's day chart.
         "sample-online": {"task": "ebs.sample_online", "schedule": 300.0},
+        # The collector's rows to traffic statistics and charges (flow/rater.py).
+        "rate-traffic": {"task": "ebs.rate_traffic", "schedule": 60.0},
     },
 )
 

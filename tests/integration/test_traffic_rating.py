@@ -251,3 +251,35 @@ def test_traffic_without_a_price_is_counted_but_not_charged(conn):
     # Without a settlement period, usage is accumulated per local calendar month.
     assert conn.execute("SELECT period_start, period_end FROM traffic_usage").fetchone() == (
         datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
+
+
+def test_the_beat_task_and_the_command_rate_as_the_worker_role(db, conn, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from tests.conftest import ebs_env
+    from worker.traffic_tasks import rate_traffic
+
+    web, group, plan, alice = _setup(conn)
+    price(conn, plan, group, "1")
+    flow(conn, IP, web, "in", MB, minute(0))
+    (tmp_path / "none.py").write_text("")
+    env = ebs_env(db, tmp_path / "none.py")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = rate_traffic.run(at=minute(2).isoformat())
+    assert (result["entries"], result["amount"], result["skipped"]) == (1, "1.00", False)
+    assert rate_traffic.run(at=minute(2).isoformat())["entries"] == 0
+
+    flow(conn, IP, web, "in", MB // 2, minute(1))  # late
+    flow(conn, IP, web, "out", MB // 2, minute(3))
+    out = CliRunner().invoke(cli, ["traffic", "rate", "--at", minute(4).isoformat()], env=env)
+    assert out.exit_code == 0, out.output
+    assert "2 group values changed" in out.output and "1 entries posting 1.00" in out.output
+    assert traffic_charges(conn, alice) == Decimal("2.00")
+    again = CliRunner().invoke(cli, ["traffic", "rate", "--at", minute(4).isoformat(),
+                                     "--json"], env=env)
+    assert again.exit_code == 0, again.output
+    assert '"entries": 0' in again.output
+    bad = CliRunner().invoke(cli, ["traffic", "rate", "--at", "soon"], env=env)
+    assert bad.exit_code == 2 and "not an ISO time" in bad.output

@@ -1,0 +1,28 @@
+"""``ebs.rate_traffic``: the collector's rows to statistics and charges (flow/rater.py)."""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from billing import settings as settings_mod
+from billing.db import connect
+from flow.rater import rate
+from worker import arguments
+from worker.app import celery
+
+
+@celery.task(name="ebs.rate_traffic")
+def rate_traffic(at: str | None = None) -> dict:
+    """Rate every bin up to ``at`` (ISO time, default now) and the late window again.
+
+    Beat sends it every minute; a run still busy with a long catch-up holds the rater's
+    lock, and the next one gives way at once instead of queueing behind it (the minute
+    after, a run takes up whatever the busy one did not reach)."""
+    settings = settings_mod.load()
+    moment = arguments.moment(at, settings)
+    with connect(settings_mod.database_conninfo(settings, component="worker"),
+                 autocommit=True) as conn:
+        result = rate(conn, moment, ZoneInfo(settings.TIME_ZONE),
+                      late_minutes=int(settings.FLOW_RATE_LATE_MINUTES),
+                      chunk_minutes=int(settings.FLOW_RATE_CHUNK_MINUTES), wait=False)
+    return result.as_dict()
