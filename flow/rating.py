@@ -50,10 +50,13 @@ class Charged:
 _USAGE_ROWS = """
     CREATE TEMP TABLE rate_usage_rows ON COMMIT DROP AS
     SELECT d.bin, d.account_id, d.group_id, (d.bytes_in + d.bytes_out)::numeric AS bytes,
-           a.id AS assignment_id, a.tariff_id, a.assigned_at, t.settlement_period_id
+           a.id AS assignment_id, a.tariff_id, a.assigned_at, t.settlement_period_id,
+           CASE WHEN sp.autostart THEN 'a' || a.id
+                ELSE 's' || coalesce(t.settlement_period_id, 0) END AS period_key
       FROM rate_deltas d
       CROSS JOIN LATERAL ebs_assignment_in_force(d.account_id, d.bin) a
       JOIN tariffs t ON t.id = a.tariff_id
+      LEFT JOIN settlement_periods sp ON sp.id = t.settlement_period_id
      WHERE d.bytes_in + d.bytes_out <> 0
        AND (EXISTS (SELECT 1 FROM tariff_traffic_prices p
                      WHERE p.tariff_id = a.tariff_id AND p.group_id = d.group_id)
@@ -61,10 +64,11 @@ _USAGE_ROWS = """
                         WHERE q.tariff_id = a.tariff_id AND q.group_id = d.group_id))
 """
 
+# period_key: 'a<assignment>' for an autostart period, 's<settlement period>' for a
+# fixed one every account shares ('s0': the calendar month of a tariff without one).
 _PERIODS_TABLE = """
     CREATE TEMP TABLE rate_periods (
-        settlement_period_id integer, assignment_id bigint,
-        period_start timestamptz, period_end timestamptz
+        period_key text, period_start timestamptz, period_end timestamptz
     ) ON COMMIT DROP
 """
 
@@ -83,9 +87,7 @@ _STAGED = """
                               ORDER BY p.period_start) AS stage
       FROM rate_usage_rows u
       JOIN rate_periods p
-        ON (p.assignment_id = u.assignment_id
-            OR (p.assignment_id IS NULL
-                AND p.settlement_period_id IS NOT DISTINCT FROM u.settlement_period_id))
+        ON p.period_key = u.period_key
        AND u.bin >= p.period_start AND u.bin < p.period_end
 """
 
@@ -185,24 +187,20 @@ def _fill_periods(conn: psycopg.Connection, tz: ZoneInfo) -> None:
     conn.execute(_PERIODS_TABLE)
     spans = conn.execute(
         """
-        SELECT u.settlement_period_id, sp.unit, sp.length_seconds, sp.anchor,
-               coalesce(sp.autostart, false),
-               CASE WHEN sp.autostart THEN u.assignment_id END,
-               CASE WHEN sp.autostart THEN u.assigned_at END,
-               min(u.bin), max(u.bin)
+        SELECT u.period_key, sp.unit, sp.length_seconds, sp.anchor, sp.autostart,
+               min(u.assigned_at), min(u.bin), max(u.bin)
           FROM rate_usage_rows u
           LEFT JOIN settlement_periods sp ON sp.id = u.settlement_period_id
-         GROUP BY 1, 2, 3, 4, 5, 6, 7
+         GROUP BY 1, 2, 3, 4, 5
         """
     ).fetchall()
     with conn.cursor().copy(
-        "COPY rate_periods (settlement_period_id, assignment_id, period_start, period_end)"
-        " FROM STDIN"
+        "COPY rate_periods (period_key, period_start, period_end) FROM STDIN"
     ) as copy:
-        for sp_id, unit, length, anchor, autostart, assignment_id, assigned_at, lo, hi in spans:
-            period = None if sp_id is None else SettlementPeriod(unit, length, anchor, autostart)
+        for key, unit, length, anchor, autostart, assigned_at, lo, hi in spans:
+            period = None if unit is None else SettlementPeriod(unit, length, anchor, autostart)
             for start, end in usage_periods(period, lo, hi + BIN, tz, assigned_at):
-                copy.write_row((sp_id, assignment_id, start, end))
+                copy.write_row((key, start, end))
     conn.execute("ANALYZE rate_periods")
 
 

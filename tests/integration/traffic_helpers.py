@@ -75,13 +75,22 @@ def session(conn, account_id, ip, started_at, stopped_at=None) -> None:
             (key, key, account_id, ip, started_at, stopped_at))
 
 
+def _direction_column(conn) -> str:
+    """pmacct writes the direction (tag2) into a column named tag2; flow_bins called it
+    agent_id2 before the collector's migration 202612081000 renamed it."""
+    return conn.execute(
+        "SELECT attname FROM pg_attribute WHERE attrelid = 'flow_bins'::regclass"
+        " AND attname IN ('tag2', 'agent_id2') AND NOT attisdropped").fetchone()[0]
+
+
 def flow(conn, address, class_id, direction, nbytes, bin_at, packets=1) -> None:
     """One row as the collector writes it: "in" rows name the subscriber as destination."""
     code = DIRECTIONS.get(direction, 0)
     src, dst = ("198.51.100.7", address) if code == 1 else (address, "198.51.100.7")
     conn.execute(
-        "INSERT INTO flow_bins (ip_src, ip_dst, agent_id, agent_id2, peer_ip_src, packets,"
-        " bytes, stamp_inserted) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+        f"INSERT INTO flow_bins (ip_src, ip_dst, agent_id, {_direction_column(conn)},"
+        " peer_ip_src, packets, bytes, stamp_inserted)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
         (src, dst, class_id, code, EXPORTER, packets, nbytes, bin_at))
 
 
