@@ -91,6 +91,8 @@ SUSPENSION_ENDS = {"max_days": _l("The longest suspension passed"),
 PROMISE_CLOSES = {"paid": _l("Paid"), "expired": _l("Expired")}
 REPLY_WHEN = {"accept": _l("Access granted"), "guest": _l("Guest pool"),
               "always": _l("Always")}
+TRAFFIC_DIRECTIONS = {"in": _l("Incoming"), "out": _l("Outgoing"), "both": _l("Both ways")}
+GROUP_RULES = {"sum": _l("Sum of its classes"), "max": _l("The largest of its classes")}
 TARIFF_CHANGE_EFFECTIVE = {"NOW": _l("Now"), "NEXT_PERIOD": _l("From the next period")}
 TARIFF_CHANGE_STATUSES = {"pending": _l("Pending"), "applied": _l("Applied"),
                           "cancelled": _l("Cancelled")}
@@ -150,6 +152,7 @@ CODE_MAPS: dict[str, Mapping] = {
     "reply_when": REPLY_WHEN, "tariff_change_effective": TARIFF_CHANGE_EFFECTIVE,
     "tariff_change_status": TARIFF_CHANGE_STATUSES, "audit_action": AUDIT_ACTIONS,
     "reject_reason": REJECT_REASONS, "coa_reason": COA_REASONS,
+    "traffic_direction": TRAFFIC_DIRECTIONS, "group_rule": GROUP_RULES,
 }
 
 

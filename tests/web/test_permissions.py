@@ -24,7 +24,8 @@ ALLOWED = {
 ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsView",
                                             "SwitchView", "SubaccountSwitchPortView",
                                             "RadiusReplyAttributeView", "CoaRequestView",
-                                            "AccountAuditTab"}
+                                            "AccountAuditTab", "TrafficClassView",
+                                            "TrafficClassNodeView", "TrafficGroupView"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
                 "this_form_get", "userinfo", "download", "accounts", "subaccounts"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from flask_appbuilder import Model
-from sqlalchemy import Boolean, ForeignKey, Integer, SmallInteger, Text
+from sqlalchemy import Boolean, Column, ForeignKey, Integer, SmallInteger, Table, Text
 from sqlalchemy.dialects.postgresql import CIDR
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -39,6 +39,14 @@ class TrafficClassNode(Model):
     traffic_class: Mapped[TrafficClass] = relationship(back_populates="nodes")
 
 
+# Which classes a group sums (a plain table: the group's form picks its classes).
+group_classes = Table(
+    "traffic_group_classes", Model.metadata,
+    Column("group_id", Integer, ForeignKey("traffic_groups.id"), primary_key=True),
+    Column("class_id", Integer, ForeignKey("traffic_classes.id"), primary_key=True),
+)
+
+
 class TrafficGroup(Model):
     __tablename__ = "traffic_groups"
     few_rows = True  # a catalogue: a form or a search offers every row in one select
@@ -46,12 +54,8 @@ class TrafficGroup(Model):
     name: Mapped[str] = mapped_column(Text, unique=True)
     direction: Mapped[str] = mapped_column(Text, default="both")
     rule: Mapped[str] = mapped_column(Text, default="sum")
+    classes: Mapped[list[TrafficClass]] = relationship(secondary=group_classes,
+                                                       order_by=TrafficClass.weight)
 
     def __str__(self) -> str:
         return self.name
-
-
-class TrafficGroupClass(Model):
-    __tablename__ = "traffic_group_classes"
-    group_id: Mapped[int] = mapped_column(ForeignKey("traffic_groups.id"), primary_key=True)
-    class_id: Mapped[int] = mapped_column(ForeignKey("traffic_classes.id"), primary_key=True)

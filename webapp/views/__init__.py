@@ -32,6 +32,7 @@ from webapp.views.tariffs import (
     TariffSpeedView,
     TariffView,
 )
+from webapp.views.traffic import TrafficClassNodeView, TrafficClassView, TrafficGroupView
 
 
 def register_views(appbuilder) -> None:
@@ -84,6 +85,11 @@ def register_views(appbuilder) -> None:
         category=network)
     add(RadiusReplyAttributeView, "RADIUS reply attributes", icon="fa-reply",
         label=_l("RADIUS reply attributes"), category=network)
+    add(TrafficClassView, "Traffic classes", icon="fa-filter", label=_l("Traffic classes"),
+        category=network)
+    appbuilder.add_view_no_menu(TrafficClassNodeView)
+    add(TrafficGroupView, "Traffic groups", icon="fa-object-group",
+        label=_l("Traffic groups"), category=network)
     operations = "Operations"
     add(OpenSessionView, "Online sessions", icon="fa-signal", label=_l("Online sessions"),
         category=operations, category_label=_l("Operations"), category_icon="fa-wrench")
