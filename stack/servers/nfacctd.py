@@ -10,11 +10,21 @@ shape start and stop (measured here, see STACK-FACTS.md):
   stop() pokes the port with an empty NetFlow v5 packet until the core acts;
 * the core waits 2 s, then signals the plugins, which purge their caches to PostgreSQL
   after the core has gone: stop() waits until the daemon's whole session has exited.
+
+Its plugins and pre_tag_maps are a collector configuration (``flow.collector_maps``
+builds one from the database; this module only runs what it is given, as a stack
+module may not import ``flow``). :meth:`NfacctdServer.apply` makes a running server
+follow a new one: a SIGUSR2 when only the maps changed (maps_refresh), a restart when
+the plugins did. The last configuration is kept beside the server's files, so a restart
+without one (``ebs up`` after a backup) runs what ran before. Without any, the server
+runs one plugin writing raw 5-tuple rows (the harness of tests/system).
 """
 
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
 import os
 import shutil
 import signal
@@ -22,8 +32,10 @@ import socket
 import struct
 import subprocess
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import psycopg
 
@@ -32,11 +44,67 @@ from stack.servers.procs import exited, session_members, wchan
 from stack.servers.templates import render, write_private
 
 CONF_TEMPLATE = Path(__file__).resolve().parents[2] / "flow" / "nfacctd.conf.tmpl"
+PLUGIN_TEMPLATE = CONF_TEMPLATE.with_name("nfacctd_plugin.tmpl")
+RAW_AGGREGATE = "src_host, dst_host, proto, src_port, dst_port"
+MIN_MAPS_ENTRIES = 1024  # pmacct's default is 384 rules per map
 CORE_READY = "waiting for NetFlow/IPFIX data on"
 PLUGIN_READY = "cache entries="
+MAP_RELOADED = "map successfully (re)loaded"
 PLUGIN_GRACE = 1.0  # seconds after PLUGIN_READY when poll() cannot be observed
 # A NetFlow v5 header announcing zero records: wakes the core, adds nothing.
 _EMPTY_V5 = struct.pack("!HHIIIIBBH", 5, 0, 0, 0, 0, 0, 0, 0, 0)
+# One record of zeros (0.0.0.0 to 0.0.0.0, no bytes): the core re-reads the plugins'
+# maps after it has passed a flow to them, so this makes it do so now. No subscriber's
+# network holds 0.0.0.0 and every plugin drops zero-byte aggregates (sql_preprocess).
+_ZERO_RECORD_V5 = struct.pack("!HHIIIIBBH", 5, 1, 0, 0, 0, 0, 0, 0, 0) + bytes(48)
+
+
+class PluginSpec(Protocol):
+    name: str
+    table: str
+    directives: Sequence[tuple[str, str]]
+
+
+class CollectorSpec(Protocol):
+    """What ``flow.collector_maps.CollectorConfig`` is: the plugins and the maps."""
+
+    plugins: Sequence[PluginSpec]
+    maps: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class SavedPlugin:
+    name: str
+    table: str
+    directives: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class SavedCollector:
+    plugins: tuple[SavedPlugin, ...]
+    maps: dict[str, str]
+
+
+def _dump(spec: CollectorSpec) -> str:
+    return json.dumps({
+        "plugins": [[p.name, p.table, [list(d) for d in p.directives]] for p in spec.plugins],
+        "maps": dict(spec.maps)}, indent=1, sort_keys=True)
+
+
+def _load(text: str) -> SavedCollector:
+    data = json.loads(text)
+    return SavedCollector(
+        tuple(SavedPlugin(name, table, tuple((k, v) for k, v in directives))
+              for name, table, directives in data["plugins"]),
+        dict(data["maps"]))
+
+
+def _write_atomic(path: Path, text: str, mode: int) -> None:
+    tmp = path.with_name(path.name + ".new")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
 
 
 def binary() -> str:
@@ -71,6 +139,7 @@ class NfacctdServer:
     plugin_buffer_size: int = 0  # 0: unbuffered (see _values)
     cache_entries: int = 65537  # a prime, per pmacct's advice
     template: Path = CONF_TEMPLATE
+    collector: CollectorSpec | None = None  # None: the saved one, else one raw plugin
     _log_offset: int = field(default=0, init=False, repr=False)
 
     @property
@@ -85,49 +154,126 @@ class NfacctdServer:
     def log(self) -> Path:
         return self.directory / "nfacctd.log"
 
-    def _values(self) -> dict[str, object]:
-        if self.refresh_seconds <= 0 or self.refresh_seconds % 60:
-            raise ServerError(
-                f"nfacctd refresh_seconds={self.refresh_seconds}: sql_history takes whole "
-                "minutes and must equal the refresh time"
-            )
+    @property
+    def maps_dir(self) -> Path:
+        return self.directory / "maps"
+
+    @property
+    def saved_collector(self) -> Path:
+        return self.directory / "collector.json"
+
+    def _collector(self) -> CollectorSpec:
+        if self.collector is not None:
+            return self.collector
+        if self.saved_collector.exists():
+            return _load(self.saved_collector.read_text(encoding="utf-8"))
+        raw = (("aggregate", RAW_AGGREGATE), ("sql_num_protos", "true"))
+        return SavedCollector((SavedPlugin(self.name, self.table, raw),), {})
+
+    def _plugin_section(self, plugin: PluginSpec) -> str:
+        name = plugin.name
         password = (
-            f"sql_passwd[{self.name}]: {self.db_password}"
+            f"sql_passwd[{name}]: {self.db_password}"
             if self.db_password
             else "! no sql_passwd: the server trusts this user"
         )
         # A partly filled core-to-plugin buffer is neither flushed on a timer nor at exit:
         # what sits in it at SIGINT is lost. Unbuffered, every flow reaches the plugin.
         buffer = (
-            f"plugin_buffer_size[{self.name}]: {self.plugin_buffer_size}"
+            f"plugin_buffer_size[{name}]: {self.plugin_buffer_size}"
             if self.plugin_buffer_size
             else "! plugin_buffer_size unset: a partly filled buffer is lost at stop"
         )
+        directives = "\n".join(f"{key}[{name}]: {value}" for key, value in plugin.directives)
+        values = {
+            "name": name, "table": plugin.table, "directives": directives,
+            "plugin_pipe_size": self.plugin_pipe_size, "plugin_buffer_line": buffer,
+            "db_host": self.db_host, "db_port": self.db_port, "db_name": self.db_name,
+            "db_user": self.db_user, "db_password_line": password,
+            "refresh_seconds": self.refresh_seconds,
+            "history": f"{self.refresh_seconds // 60}m",
+            "cache_entries": self.cache_entries,
+        }
+        return render(PLUGIN_TEMPLATE.read_text(encoding="utf-8"), values,
+                      source=str(PLUGIN_TEMPLATE))
+
+    def _values(self, collector: CollectorSpec) -> dict[str, object]:
+        if self.refresh_seconds <= 0 or self.refresh_seconds % 60:
+            raise ServerError(
+                f"nfacctd refresh_seconds={self.refresh_seconds}: sql_history takes whole "
+                "minutes and must equal the refresh time"
+            )
+        rules = max((text.count("\n") for text in collector.maps.values()), default=0)
         return {
             "pidfile": self.pidfile,
             "logfile": self.log,
             "listen_ip": self.listen_ip,
             "port": self.port,
             "socket_buffer": self.socket_buffer,
-            "name": self.name,
-            "plugin_pipe_size": self.plugin_pipe_size,
-            "plugin_buffer_line": buffer,
-            "db_host": self.db_host,
-            "db_port": self.db_port,
-            "db_name": self.db_name,
-            "db_user": self.db_user,
-            "db_password_line": password,
-            "table": self.table,
-            "refresh_seconds": self.refresh_seconds,
-            "history": f"{self.refresh_seconds // 60}m",
-            "cache_entries": self.cache_entries,
+            "maps_entries": max(MIN_MAPS_ENTRIES, 2 * rules),
+            "plugin_list": ", ".join(f"pgsql[{p.name}]" for p in collector.plugins),
+            "plugin_sections": "".join(self._plugin_section(p) for p in collector.plugins),
         }
+
+    def _conf_text(self, collector: CollectorSpec) -> str:
+        return render(self.template.read_text(encoding="utf-8"), self._values(collector),
+                      source=str(self.template))
+
+    def _write_maps(self, collector: CollectorSpec) -> None:
+        self.maps_dir.mkdir(parents=True, exist_ok=True)
+        for name, text in collector.maps.items():
+            _write_atomic(self.maps_dir / name, text, 0o640)
 
     def render(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
-        text = render(self.template.read_text(encoding="utf-8"), self._values(),
-                      source=str(self.template))
-        write_private(self.conf, text, 0o600)  # may hold the database password
+        collector = self._collector()
+        self._write_maps(collector)
+        if self.collector is not None:
+            _write_atomic(self.saved_collector, _dump(collector), 0o600)
+        write_private(self.conf, self._conf_text(collector), 0o600)  # the DB password
+
+    def apply(self, collector: CollectorSpec) -> dict:
+        """Make this server run ``collector``. Returns ``server``: ``current`` (nothing
+        changed), ``stopped`` (files written for the next start), ``reloaded`` (only the
+        maps changed: rewritten and SIGUSR2 to the core, flows keep flowing) or
+        ``restarted`` (the plugins changed: stop, which writes the cached bins, and
+        start). One apply at a time per server (a lock file)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with open(self.directory / "apply.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            old_conf = self.conf.read_text(encoding="utf-8") if self.conf.exists() else None
+            old_maps = {name: (self.maps_dir / name).read_text(encoding="utf-8")
+                        for name in collector.maps if (self.maps_dir / name).exists()}
+            self.collector = collector
+            conf_same = old_conf == self._conf_text(collector)
+            maps_same = old_maps == dict(collector.maps)
+            core = self.core_pid()
+            if core is None:
+                self.render()
+                return {"server": "stopped"}
+            if conf_same and maps_same:
+                return {"server": "current"}
+            if conf_same:
+                self.render()
+                self._reload_maps(core, len(collector.maps))
+                return {"server": "reloaded", "pid": core}
+            self.stop()
+            self.start()
+            return {"server": "restarted", "pid": self.core_pid()}
+
+    def _reload_maps(self, core: int, maps: int, timeout: float = 10.0) -> None:
+        """SIGUSR2, and wait until the core has re-read every map. pmacct 1.7.7 re-reads
+        a plugin's pre_tag_map after the next flow it handles, so a zero-byte record is
+        sent until it has (that one flow, and any in flight, go by the old maps)."""
+        offset = self.log.stat().st_size if self.log.exists() else 0
+        os.kill(core, signal.SIGUSR2)
+        deadline = time.monotonic() + timeout
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            while self._log_since(offset).count(MAP_RELOADED) < maps:
+                if time.monotonic() > deadline:
+                    raise ServerError(f"nfacctd did not reload its maps{log_tail(self.log)}")
+                sock.sendto(_ZERO_RECORD_V5, (self.listen_ip, self.port))
+                time.sleep(0.1)
 
     def check_database(self) -> None:
         """nfacctd only connects at its first purge, and then loses the rows if it cannot

@@ -18,7 +18,7 @@ for module in pkgutil.walk_packages(webapp.models.__path__, "webapp.models."):
 
 # Tables the ORM does not serve: written by FreeRADIUS/nfacctd or by migrations only.
 NOT_MAPPED = {"schema_migrations", "schema_functions", "schema_upgrades", "flow_raw",
-              "flow_bins"}
+              "flow_bins", "flow_rejects"}
 # The traffic rater's tables (flow/rater.py): no admin page serves them yet; their models
 # come with the traffic pages (tariff prices and prepaid, statistics, rejects).
 NOT_MAPPED |= {"tariff_traffic_prices", "tariff_traffic_prepaid", "traffic_rating_state",

@@ -55,7 +55,7 @@ NARROW = {
     "radius": {"sessions_open": {"SELECT"}, "ip_leases": {"SELECT"}},
     "acct": {"sessions_open": {"SELECT"}, "ip_leases": {"SELECT"},
              "acct_spool_files": DML},
-    "flow": {"flow_raw": {"INSERT"}, "flow_bins": {"INSERT"}},
+    "flow": {"flow_raw": {"INSERT"}, "flow_bins": {"INSERT"}, "flow_rejects": {"INSERT"}},
     "reports": {},  # SELECT on every table but CREDENTIALS' (column grants there)
 }
 # Column UPDATE grants of the narrow roles (the interim-update statement's columns).
@@ -71,6 +71,7 @@ DEFINERS = {
     "ebs_ledger_totals_fold": {"worker"},
     "ebs_assignment_totals_track": set(), "ebs_assignment_totals_fold": {"worker"},
     "ebs_ensure_month_partitions": {"worker"}, "ebs_flow_raw_partition": {"worker"},
+    "ebs_flow_day_partition": {"worker"}, "ebs_flow_drop_days": {"worker"},
     "ebs_radius_check": {"radius"}, "ebs_radius_lease": {"radius"},
     "ebs_acct_apply": {"radius", "acct"}, "ebs_auth_log_write": {"radius"},
 }

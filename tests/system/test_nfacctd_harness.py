@@ -94,10 +94,11 @@ def write_pcap(path: Path, flows: list[Flow]) -> Path:
     return path
 
 
-def replay(pcap: Path, port: int) -> None:
-    """softflowd reads the file, exports every flow as NetFlow v5 and exits at EOF."""
+def replay(pcap: Path, port: int, version: int = 5) -> None:
+    """softflowd reads the file, exports every flow as NetFlow v5 (or v9) and exits at
+    EOF."""
     subprocess.run(
-        ["softflowd", "-r", str(pcap), "-n", f"127.0.0.1:{port}", "-v", "5",
+        ["softflowd", "-r", str(pcap), "-n", f"127.0.0.1:{port}", "-v", str(version),
          "-p", str(pcap.with_suffix(".pid"))],
         check=True, capture_output=True, timeout=30,
     )

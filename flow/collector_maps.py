@@ -1,0 +1,236 @@
+"""nfacctd's classification, rendered from the database: which plugins run, what each
+aggregates and filters, and the pre_tag_maps that put a flow in its traffic class.
+
+The collector writes one row per (subscriber-side address, class, direction, exporter,
+minute) into ``flow_bins``; the database decides the rest. What pmacct 1.7.7 did when
+tried here shaped the layout:
+
+* Two plugins, "in" (``dst_host``) and "out" (``src_host``), each keeping only the
+  subscribers' side through an ``aggregate_filter`` of the subscribers' networks (the IP
+  pools' ranges and the subaccounts' static addresses, collapsed into networks).
+* Each plugin has its own pre_tag_map: the remote side is the source for "in" and the
+  destination for "out". A map's rules run in order and the first match wins, so the
+  classes are rendered by weight (then id); a protocol or port goes into the rule's
+  ``filter``. A flow no class matches keeps tag 0, "no class", and is still written.
+* Exporters: the map's first rules set tag2 (the direction: 1 in, 2 out) for each NAS
+  address and jump on (``jeq=next``); a flow from any other sender keeps tag2 0 and the
+  plugin's ``pre_tag2_filter`` drops it. The "reject" plugin has the opposite filter and
+  counts those flows per exporter in ``flow_rejects`` (reason ``unknown_exporter``).
+* Passthrough classes: ``jeq`` with several ``set_tag`` rules does not copy a flow into
+  each class (the last tag wins), and ``return=true`` (deprecated) killed the core here.
+  So each passthrough class gets its own pair of plugins whose map holds the ordinary
+  classes ranked before it and then its own nodes, filtered to its tag: a flow counts in
+  the passthrough class when no ordinary class ahead of it took the flow, and the "in"
+  and "out" plugins still count it once in its ordinary class (or in class 0).
+* Classes marked "store" also get their raw 5-tuple rows in ``flow_raw``, through
+  plugins that share the map and keep only the stored classes' tags.
+* Zero-byte aggregates (counter-less IPFIX records, MikroTik sends them) are dropped by
+  the SQL plugins' ``sql_preprocess: minb=1``: they carry nothing to rate, and are not
+  counted anywhere.
+
+Maps change with a SIGUSR2 (stack/servers/nfacctd.py reloads them); the plugins'
+directives (the networks' filter, a new passthrough class) need a restart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+DIRECTION_TAG = {"in": 1, "out": 2}  # flow_bins.tag2, read by flow_bin_rows
+REMOTE_SIDE = {"in": "src", "out": "dst"}  # the remote end of a flow per direction
+LOCAL_SIDE = {"in": "dst", "out": "src"}  # the subscriber's end
+BIN_AGGREGATE = {"in": "dst_host, tag, tag2, peer_src_ip",
+                 "out": "src_host, tag, tag2, peer_src_ip"}
+RAW_AGGREGATE = "src_host, dst_host, proto, src_port, dst_port"
+REJECT_PLUGIN = "reject"
+ANY_EXPORTER = "ip=0.0.0.0/0"
+PORT_PROTOCOLS = {6: "tcp", 17: "udp"}
+
+
+@dataclass(frozen=True)
+class ClassNode:
+    network: Network
+    protocol: int | None = None
+    port: int | None = None
+
+
+@dataclass(frozen=True)
+class TrafficClass:
+    id: int
+    name: str
+    weight: int
+    passthrough: bool = False
+    store: bool = False
+    nodes: tuple[ClassNode, ...] = ()
+
+
+@dataclass(frozen=True)
+class CollectorInput:
+    """What the database says, in the order the maps use it."""
+
+    classes: tuple[TrafficClass, ...]
+    subscriber_networks: tuple[Network, ...]
+    exporters: tuple[Address, ...]
+
+
+@dataclass(frozen=True)
+class Plugin:
+    """One nfacctd SQL plugin: its name, table and its own directives (the database's
+    connection and write mode are the server's, stack/servers/nfacctd.py)."""
+
+    name: str
+    table: str
+    directives: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class CollectorConfig:
+    plugins: tuple[Plugin, ...]
+    maps: dict[str, str]  # file name in the maps directory -> text
+
+
+def subscriber_networks(pool_ranges: Iterable[tuple[str, str]],
+                        addresses: Iterable[str]) -> tuple[Network, ...]:
+    """The pools' first..last ranges and the static addresses as the fewest networks,
+    IPv4 before IPv6: the aggregate filter grows with networks, not with logins."""
+    found: list[Network] = []
+    for first, last in pool_ranges:
+        start, end = ipaddress.ip_address(first), ipaddress.ip_address(last)
+        found.extend(ipaddress.summarize_address_range(start, end))
+    for address in addresses:
+        found.append(ipaddress.ip_network(address, strict=False))
+    by_family = ([n for n in found if n.version == v] for v in (4, 6))
+    return tuple(net for family in by_family for net in ipaddress.collapse_addresses(family))
+
+
+def load(conn: psycopg.Connection) -> CollectorInput:
+    """Read the classes, the subscribers' networks and the exporters (the NAS table)."""
+    nodes: dict[int, list[ClassNode]] = {}
+    for class_id, network, protocol, port in conn.execute(
+            "SELECT class_id, network::text, protocol, port FROM traffic_class_nodes"
+            " ORDER BY class_id, id"):
+        nodes.setdefault(class_id, []).append(
+            ClassNode(ipaddress.ip_network(network), protocol, port))
+    classes = tuple(
+        TrafficClass(id_, name, weight, passthrough, store, tuple(nodes.get(id_, ())))
+        for id_, name, weight, passthrough, store in conn.execute(
+            "SELECT id, name, weight, passthrough, store FROM traffic_classes"
+            " ORDER BY weight, id"))
+    pools = conn.execute(
+        "SELECT host(range_start), host(range_end) FROM ip_pools").fetchall()
+    statics = [r[0] for r in conn.execute(
+        "SELECT DISTINCT host(ip_address) FROM subaccounts WHERE ip_address IS NOT NULL")]
+    exporters = tuple(ipaddress.ip_address(r[0]) for r in conn.execute(
+        "SELECT host(ip_address) FROM nas ORDER BY ip_address"))
+    return CollectorInput(classes, subscriber_networks(pools, statics), exporters)
+
+
+def ordered(classes: Iterable[TrafficClass]) -> list[TrafficClass]:
+    return sorted(classes, key=lambda c: (c.weight, c.id))
+
+
+def node_rule(tag: int, node: ClassNode, direction: str) -> str:
+    """One pre_tag_map rule: the remote side's network, and its protocol and port."""
+    side = REMOTE_SIDE[direction]
+    rule = f"set_tag={tag} {ANY_EXPORTER} {side}_net={node.network}"
+    if node.port is not None and node.protocol in PORT_PROTOCOLS:
+        rule += f" filter='{PORT_PROTOCOLS[node.protocol]} {side} port {node.port}'"
+    elif node.protocol is not None:
+        rule += f" filter='ip proto {node.protocol} or ip6 proto {node.protocol}'"
+    return rule
+
+
+def render_map(direction: str, exporters: Sequence[Address],
+               classes: Sequence[TrafficClass]) -> str:
+    """A plugin's pre_tag_map: the exporters' tag2 rules, then the classes' nodes in the
+    order given (the first matching rule wins)."""
+    tag2 = DIRECTION_TAG[direction]
+    lines = [f"! {direction}: rendered from the nas and traffic_classes tables",
+             "! exporters in the nas table: tag2 is the direction, matching goes on"]
+    lines += [f"set_tag2={tag2} ip={address} jeq=next" for address in exporters]
+    lines.append(f"! classes by weight, the remote side is the {REMOTE_SIDE[direction]}")
+    for traffic_class in classes:
+        lines.append(f"! class {traffic_class.id}: {_comment(traffic_class.name)}")
+        lines += [node_rule(traffic_class.id, node, direction)
+                  for node in traffic_class.nodes]
+    return "\n".join(lines) + "\n"
+
+
+def reject_map(exporters: Sequence[Address]) -> str:
+    lines = ["! reject: flows of senders that are not in the nas table keep tag2 0"]
+    lines += [f"set_tag2=1 ip={address}" for address in exporters]
+    return "\n".join(lines) + "\n"
+
+
+def _comment(text: str) -> str:
+    return " ".join(text.split())
+
+
+def aggregate_filter(direction: str, networks: Sequence[Network]) -> str:
+    side = LOCAL_SIDE[direction]
+    return " or ".join(f"{side} net {net}" for net in networks)
+
+
+def _tags(ids: Iterable[int]) -> str:
+    return ",".join(str(i) for i in ids)
+
+
+def _counting_plugin(name: str, direction: str, map_path: Path, networks, *, table: str,
+                     aggregate: str, tag_filter: str | None) -> Plugin:
+    directives = [
+        *([("sql_num_protos", "true")] if table == "flow_raw" else []),  # ip_proto smallint
+        ("aggregate", aggregate),
+        ("aggregate_filter", aggregate_filter(direction, networks)),
+        ("pre_tag_map", str(map_path)),
+        ("pre_tag2_filter", str(DIRECTION_TAG[direction])),
+    ]
+    if tag_filter is not None:
+        directives.append(("pre_tag_filter", tag_filter))
+    directives.append(("sql_preprocess", "minb=1"))
+    return Plugin(name, table, tuple(directives))
+
+
+def build_config(found: CollectorInput, maps_dir: Path) -> CollectorConfig:
+    """The plugins and maps for what the database says; ``maps_dir`` is where the server
+    writes the maps (their paths go into the plugins' directives)."""
+    classes = ordered(found.classes)
+    ordinary = [c for c in classes if not c.passthrough]
+    maps = {f"{REJECT_PLUGIN}.map": reject_map(found.exporters)}
+    plugins = [Plugin(REJECT_PLUGIN, "flow_rejects", (
+        ("aggregate", "peer_src_ip"),
+        ("pre_tag_map", str(maps_dir / f"{REJECT_PLUGIN}.map")),
+        ("pre_tag2_filter", "0"),
+        ("sql_preprocess", "minb=1"),
+    ))]
+    if not found.subscriber_networks:  # nothing of subscribers' to count
+        return CollectorConfig(tuple(plugins), maps)
+    views = [("", ordinary, None, [c.id for c in ordinary if c.store])]
+    for p in classes:
+        if p.passthrough and p.nodes:
+            ahead = [c for c in ordinary if (c.weight, c.id) < (p.weight, p.id)]
+            views.append((f"pass{p.id}_", [*ahead, p], str(p.id), [p.id] if p.store else []))
+    for prefix, view_classes, tag_filter, stored in views:
+        for direction in ("in", "out"):
+            map_name = f"{prefix}{direction}.map"
+            maps[map_name] = render_map(direction, found.exporters, view_classes)
+            path = maps_dir / map_name
+            plugins.append(_counting_plugin(
+                f"{prefix}{direction}", direction, path, found.subscriber_networks,
+                table="flow_bins", aggregate=BIN_AGGREGATE[direction], tag_filter=tag_filter))
+            if stored:
+                plugins.append(_counting_plugin(
+                    f"{prefix}raw_{direction}", direction, path, found.subscriber_networks,
+                    table="flow_raw", aggregate=RAW_AGGREGATE, tag_filter=_tags(stored)))
+    return CollectorConfig(tuple(plugins), maps)
+
+
+def build(conn: psycopg.Connection, maps_dir: Path) -> CollectorConfig:
+    return build_config(load(conn), maps_dir)
