@@ -68,7 +68,7 @@ _REJECTS = """
      GROUP BY 1, 2
     RETURNING row_count
     )
-    SELECT coalesce(sum(row_count), 0) FROM counted
+    SELECT coalesce(sum(row_count), 0)::bigint FROM counted
 """
 
 
