@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -283,3 +283,34 @@ def test_the_beat_task_and_the_command_rate_as_the_worker_role(db, conn, monkeyp
     assert '"entries": 0' in again.output
     bad = CliRunner().invoke(cli, ["traffic", "rate", "--at", "soon"], env=env)
     assert bad.exit_code == 2 and "not an ISO time" in bad.output
+
+
+def test_the_prorated_share_in_sql_counts_local_days_as_billing_does(conn):
+    from billing.periods import SettlementPeriod, local_days, period_bounds
+
+    tz = ZoneInfo("Europe/Moscow")
+    web = traffic_class(conn)
+    group = traffic_group(conn, [web])
+    plan = tariff(conn)
+    anchor = datetime(2026, 1, 1, tzinfo=tz)
+    period = settlement_period(conn, "MONTH", anchor)
+    conn.execute("UPDATE tariffs SET settlement_period_id = %s WHERE id = %s", (period, plan))
+    prepaid(conn, plan, group, "31", prorate=True)
+    usage_at = datetime(2026, 3, 28, 10, tzinfo=UTC)
+    start, end = period_bounds(SettlementPeriod("MONTH", anchor=anchor), usage_at, tz)
+    moments = [datetime(2026, 3, 5, 20, 30, tzinfo=UTC),   # 23:30 local, the 5th
+               datetime(2026, 3, 5, 21, 30, tzinfo=UTC),   # 00:30 local, the 6th
+               datetime(2026, 3, 1, 0, 0, tzinfo=UTC),     # 03:00 local, the 1st
+               datetime(2026, 3, 27, 12, tzinfo=UTC)]
+    expected = {}
+    for n, assigned_at in enumerate(moments):
+        holder = account(conn)
+        assign(conn, holder, plan, assigned_at)
+        session(conn, holder, f"10.40.0.{n + 1}", assigned_at)
+        flow(conn, f"10.40.0.{n + 1}", web, "in", 1000, usage_at)
+        share = Decimal(31 * MB * local_days(assigned_at, end, tz)) / local_days(start, end, tz)
+        expected[holder] = share.quantize(Decimal(1), rounding=ROUND_HALF_UP)
+    rate(conn, usage_at + timedelta(minutes=1), tz)
+    granted = dict(conn.execute("SELECT account_id, prepaid_bytes FROM traffic_usage").fetchall())
+    assert granted == expected
+    assert expected[min(expected)] == 27 * MB  # 31 days less the 4 before the 5th
