@@ -32,27 +32,42 @@ _ROWS = """
 """
 
 # One holder per (bin, address): a session beats a static address, and among sessions
-# the one started last before the bin's end (the one-minute bins of flow_bin_rows).
+# the one started last before the bin's end (the one-minute bins of flow_bin_rows). The
+# candidates are looked up once per address over the span of its bins (history by its
+# stop, so only an address's recent sessions are read), then matched to each bin.
 _HOLDERS = """
     CREATE TEMP TABLE rate_holders ON COMMIT DROP AS
-    SELECT DISTINCT ON (a.bin, a.address) a.bin, a.address, h.account_id
-      FROM (SELECT DISTINCT bin, address FROM rate_rows WHERE direction IS NOT NULL) a
-      CROSS JOIN LATERAL (
-            SELECT s.account_id, s.started_at, 1 AS by_session
-              FROM sessions_open s
-             WHERE s.framed_ip = a.address AND s.account_id IS NOT NULL
-               AND s.started_at < a.bin + interval '1 minute'
-            UNION ALL
-            SELECT s.account_id, s.started_at, 1
-              FROM sessions_history s
-             WHERE s.framed_ip = a.address AND s.account_id IS NOT NULL
-               AND s.started_at < a.bin + interval '1 minute' AND s.stopped_at > a.bin
-            UNION ALL
-            SELECT sa.account_id, '-infinity'::timestamptz, 0
-              FROM subaccounts sa
-             WHERE sa.ip_address = a.address
-      ) h
-     ORDER BY a.bin, a.address, h.by_session DESC, h.started_at DESC
+    WITH addresses AS (
+        SELECT address, min(bin) AS first_bin, max(bin) + interval '1 minute' AS last_end
+          FROM rate_rows WHERE direction IS NOT NULL
+         GROUP BY address
+    ),
+    candidates AS (
+        SELECT a.address, h.account_id, h.started_at, h.stopped_at, h.by_session
+          FROM addresses a
+          CROSS JOIN LATERAL (
+                SELECT s.account_id, s.started_at, 'infinity'::timestamptz AS stopped_at,
+                       1 AS by_session
+                  FROM sessions_open s
+                 WHERE s.framed_ip = a.address AND s.account_id IS NOT NULL
+                   AND s.started_at < a.last_end
+                UNION ALL
+                SELECT s.account_id, s.started_at, s.stopped_at, 1
+                  FROM sessions_history s
+                 WHERE s.framed_ip = a.address AND s.account_id IS NOT NULL
+                   AND s.stopped_at > a.first_bin AND s.started_at < a.last_end
+                UNION ALL
+                SELECT sa.account_id, '-infinity', 'infinity', 0
+                  FROM subaccounts sa
+                 WHERE sa.ip_address = a.address
+          ) h
+    )
+    SELECT DISTINCT ON (b.bin, b.address) b.bin, b.address, c.account_id
+      FROM (SELECT DISTINCT bin, address FROM rate_rows WHERE direction IS NOT NULL) b
+      JOIN candidates c
+        ON c.address = b.address
+       AND c.started_at < b.bin + interval '1 minute' AND c.stopped_at > b.bin
+     ORDER BY b.bin, b.address, c.by_session DESC, c.started_at DESC
 """
 
 # A bin rated again is counted again whole, so its figures replace the earlier ones.
