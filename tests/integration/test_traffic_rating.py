@@ -10,6 +10,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
+import pytest
 
 from billing import ledger
 from flow.rater import rate
@@ -314,3 +315,21 @@ def test_the_prorated_share_in_sql_counts_local_days_as_billing_does(conn):
     granted = dict(conn.execute("SELECT account_id, prepaid_bytes FROM traffic_usage").fetchall())
     assert granted == expected
     assert expected[min(expected)] == 27 * MB  # 31 days less the 4 before the 5th
+
+
+def test_a_failing_run_leaves_nothing_half_written(conn):
+    web, group, plan, alice = _setup(conn)
+    price(conn, plan, group, "1")
+    flow(conn, IP, web, "in", MB, minute(0))
+    # The key the first posting will take is already used: the ledger and the usage
+    # would part, so the run fails whole.
+    usage_id = conn.execute("SELECT nextval(pg_get_serial_sequence('traffic_usage', 'id'))"
+                            ).fetchone()[0] + 1
+    ledger.post(conn, ledger.Entry(alice, "payment", Decimal("1"), f"traffic:{usage_id}:1",
+                                   minute(0)))
+    before = snapshot(conn)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        rate(conn, minute(2), ZoneInfo("UTC"))
+    assert snapshot(conn) == before
+    for table in ("traffic_rating_state", "traffic_bin_marks", "traffic_group_bins"):
+        assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
