@@ -94,8 +94,9 @@ DEFAULTS: dict[str, Any] = {
     "NETFLOW_PORT": 12055,
     # The traffic rater (ebs.rate_traffic, `ebs traffic rate`): how far behind its
     # watermark it looks again for rows that arrived late (they are rated as a delta;
-    # rows later than this are not read), and the minutes of bins one transaction rates.
-    "FLOW_RATE_LATE_MINUTES": 60,
+    # rows later than this are not read; each run re-reads this window's rows, so a wider
+    # one costs every minute), and the minutes of bins one transaction rates.
+    "FLOW_RATE_LATE_MINUTES": 15,
     "FLOW_RATE_CHUNK_MINUTES": 60,
     "WEB_LISTEN_IP": "127.0.0.1",
     "WEB_PORT": 8080,
@@ -131,6 +132,13 @@ DEFAULTS: dict[str, Any] = {
     # Days to keep the record of CoA and Disconnect requests (coa_requests); the daily
     # ebs.prune_coa deletes older finished ones, never the latest of a live session.
     "COA_RETENTION_DAYS": 90,
+    # Days the collector's aggregated rows (flow_bins) and unknown exporters' counts are
+    # kept; the hourly ebs.flow_partitions drops older days. Rating and re-rating read
+    # them, the statistics outlive them.
+    "FLOW_RETENTION_DAYS": 35,
+    # Days raw flow rows (flow_raw: classes marked "store") are kept at least; a class's
+    # own store_days, when longer, wins. For operators bound by a data-retention law.
+    "FLOW_STORE_RETENTION_DAYS": 365,
     # The key that encrypts CHAP cleartext passwords at rest; kept outside the database so
     # a dump alone reveals nothing. EBS_CREDENTIALS_KEY (64 hex digits) overrides the file;
     # an empty file name means STATE_DIR/secrets/credentials.key, which ebs up creates.

@@ -15,6 +15,7 @@ from cli import (
     charge_commands,
     credentials_commands,
     db_commands,
+    flow_commands,
     ledger_commands,
     seed,
     stack_commands,
@@ -61,6 +62,7 @@ cli.add_command(credentials_commands.credentials_group)
 cli.add_command(charge_commands.bench)
 bench_commands.register(charge_commands.bench)
 cli.add_command(db_commands.db)
+cli.add_command(flow_commands.flow)
 cli.add_command(ledger_commands.ledger)
 cli.add_command(seed.seed)
 cli.add_command(stack_commands.up)

@@ -12,8 +12,10 @@ import psycopg
 from billing import settings as settings_mod
 from cli import demo
 from cli.common import load_settings
+from flow import collector_maps
 from stack.local import Stack
 from stack.servers.base import ServerError
+from worker.collector_sync import sync_collector
 
 
 def _say(message: str) -> None:
@@ -48,6 +50,7 @@ def up(with_demo: bool, detach: bool) -> None:
     Ctrl-C stops them."""
     settings = load_settings()
     stack = Stack(settings)
+    stack.collector_builder = collector_maps.build  # nfacctd as the database says
     try:
         stack.up(_say)
         if with_demo:
@@ -55,6 +58,7 @@ def up(with_demo: bool, detach: bool) -> None:
             with psycopg.connect(conninfo, autocommit=True) as conn:
                 info = demo.load(conn, tz=ZoneInfo(settings.TIME_ZONE))
             stack.sync_radius_clients()  # the demo NAS is a new RADIUS client
+            sync_collector(settings)  # and an exporter, with the demo pools
             _print_demo(settings, info)
     except (ServerError, psycopg.Error) as exc:
         stack.down(_say)

@@ -24,6 +24,19 @@ from stack.servers.redis import RedisServer
 from stack.servers.web import WebServer
 
 
+def collector_server(settings: SimpleNamespace) -> NfacctdServer:
+    """The local stack's nfacctd (under STATE_DIR), with its own database role: the same
+    for `ebs up` and for the worker that applies a change of classes, pools or NAS."""
+    user, password = settings_mod.database_role(settings, "flow")
+    return NfacctdServer(
+        directory=Path(settings.STATE_DIR) / "nfacctd",
+        port=settings.NETFLOW_PORT,
+        listen_ip=settings.NETFLOW_LISTEN_IP,
+        db_host="127.0.0.1", db_port=settings.DB_PORT, db_name=settings.DB_NAME,
+        db_user=user, db_password=password,
+    )
+
+
 @dataclass
 class Component:
     name: str
@@ -74,12 +87,11 @@ class Stack:
         # The spool accounting mode's applier (stack/acct_follow.py).
         self.acct_drain = acct_drainer(
             acct_spool.spool_dir(settings), self.run_dir, self.log_dir)
-        self.nfacctd = NfacctdServer(
-            directory=self.state / "nfacctd",
-            port=settings.NETFLOW_PORT,
-            listen_ip=settings.NETFLOW_LISTEN_IP,
-            **database("flow"),
-        )
+        self.nfacctd = collector_server(settings)
+        # Builds nfacctd's plugins and maps from the database at start (cli sets it to
+        # flow.collector_maps.build; a stack module may not import flow). Unset, the
+        # server runs the configuration it last ran.
+        self.collector_builder: Callable[[psycopg.Connection, Path], object] | None = None
         celery = [sys.executable, "-m", "celery", "-A", "worker.app:celery"]
         root = str(settings_mod.PROJECT_ROOT)
         self.worker = ManagedProcess(
@@ -114,7 +126,7 @@ class Stack:
             *([Component("acct-drain", self.acct_drain.start, self.acct_drain.stop,
                          self.acct_drain.running, "accounting spool follower")]
               if s.RADIUS_ACCT_MODE == "spool" else []),
-            Component("nfacctd", self.nfacctd.start, self.nfacctd.stop, self.nfacctd.running,
+            Component("nfacctd", self._start_nfacctd, self.nfacctd.stop, self.nfacctd.running,
                       f"{s.NETFLOW_LISTEN_IP}:{s.NETFLOW_PORT} udp"),
             Component("celery-worker", self.worker.start, self.worker.stop,
                       self.worker.running, "broker redis"),
@@ -137,6 +149,13 @@ class Stack:
         self.postgres.create_database(self.settings.DB_NAME)
         with psycopg.connect(self.postgres.conninfo(self.settings.DB_NAME), autocommit=True) as c:
             schema.upgrade(c)
+
+    def _start_nfacctd(self) -> None:
+        """The classes, pools and NAS table as they are now, when a builder is given."""
+        if self.collector_builder is not None:
+            with psycopg.connect(self.postgres.conninfo(self.settings.DB_NAME)) as conn:
+                self.nfacctd.collector = self.collector_builder(conn, self.nfacctd.maps_dir)
+        self.nfacctd.start()
 
     def _start_freeradius(self) -> None:
         """FreeRADIUS 3.2.1 does not reload clients on SIGHUP, so the NAS table is read at

@@ -18,8 +18,9 @@ CREATE OR REPLACE FUNCTION ebs_flow_drop_days(parent regclass, keep_from date)
               FROM pg_inherits i
               JOIN pg_class c ON c.oid = i.inhrelid
              WHERE i.inhparent = parent
-               AND c.relname ~ ('^' || parent::text || '_[0-9]{8}$')
-               AND to_date(right(c.relname, 8), 'YYYYMMDD') < keep_from
+               AND CASE WHEN c.relname ~ ('^' || parent::text || '_[0-9]{8}$')
+                        THEN to_date(right(c.relname, 8), 'YYYYMMDD') < keep_from
+                        ELSE false END  -- the default partition, or one not ours
              ORDER BY c.relname
         LOOP
             EXECUTE format('DROP TABLE %I', part.relname);

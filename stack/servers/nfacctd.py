@@ -257,8 +257,12 @@ class NfacctdServer:
                 self.render()
                 self._reload_maps(core, len(collector.maps))
                 return {"server": "reloaded", "pid": core}
-            self.stop()
-            self.start()
+            self.restart_marker.touch()
+            try:
+                self.stop()
+                self.start()
+            finally:
+                self.restart_marker.unlink(missing_ok=True)
             return {"server": "restarted", "pid": self.core_pid()}
 
     def _reload_maps(self, core: int, maps: int, timeout: float = 10.0) -> None:
@@ -298,8 +302,14 @@ class NfacctdServer:
         pids = (_read_pid(p) for p in self.directory.glob(self.pidfile.name + "-*"))
         return [pid for pid in pids if pid is not None and not exited(pid)]
 
+    @property
+    def restart_marker(self) -> Path:
+        return self.directory / "restarting"
+
     def running(self) -> bool:
-        return self.core_pid() is not None
+        """The core is alive, or :meth:`apply` is restarting it (``ebs up``'s watch must
+        not take the stack down for those seconds)."""
+        return self.core_pid() is not None or self.restart_marker.exists()
 
     def _log_since(self, offset: int) -> str:
         if not self.log.exists():
@@ -309,7 +319,7 @@ class NfacctdServer:
             return fh.read().decode(errors="replace")
 
     def start(self) -> None:
-        if self.running():
+        if self.core_pid() is not None:
             return
         self.render()
         self.check_database()

@@ -34,6 +34,17 @@ def test_up_with_demo_status_and_down(tmp_path):
             assert f"{name}" in status.stdout
         assert "stopped" not in status.stdout
 
+        # nfacctd runs as the database says: the demo's pools and NAS in its plugins and
+        # maps; a reload with nothing changed touches nothing
+        collector = tmp_path / "var" / "nfacctd"
+        assert "plugins: pgsql[reject], pgsql[in], pgsql[out]" in \
+            (collector / "nfacctd.conf").read_text()
+        assert "set_tag2=1 ip=127.0.0.1 jeq=next" in (collector / "maps" / "in.map").read_text()
+        reload = ebs(env, "flow", "reload")
+        assert reload.returncode == 0 and '"server": "current"' in reload.stdout, reload.stderr
+        made = ebs(env, "flow", "partitions")
+        assert made.returncode == 0 and "flow_bins_" in made.stdout, made.stderr
+
         # Accounting in the default spool mode: FreeRADIUS answers, the follower applies.
         reply = radclient(int(env["EBS_RADIUS_ACCT_PORT"]), "acct", secret,
                           [("Acct-Status-Type", "Start"), ("Acct-Session-Id", "stack-1"),
