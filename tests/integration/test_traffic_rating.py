@@ -333,3 +333,14 @@ def test_a_failing_run_leaves_nothing_half_written(conn):
     assert snapshot(conn) == before
     for table in ("traffic_rating_state", "traffic_bin_marks", "traffic_group_bins"):
         assert conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0] == 0
+
+
+def test_rows_later_than_the_late_window_are_not_read(conn):
+    web, group, plan, alice = _setup(conn)
+    price(conn, plan, group, "1")
+    run(conn, minute(20), late_minutes=5)
+    flow(conn, IP, web, "in", MB, minute(2))     # 19 minutes behind the watermark
+    flow(conn, IP, web, "in", MB, minute(17))    # within the 5 minutes behind it
+    run(conn, minute(21), late_minutes=5)
+    assert traffic_charges(conn, alice) == Decimal("1.00")
+    assert conn.execute("SELECT min(bin) FROM traffic_bin_marks").fetchone()[0] >= minute(17)
