@@ -257,13 +257,28 @@ class NfacctdServer:
                 self.render()
                 self._reload_maps(core, len(collector.maps))
                 return {"server": "reloaded", "pid": core}
+            before = (self.saved_collector.read_text(encoding="utf-8")
+                      if self.saved_collector.exists() else None)
             self.restart_marker.touch()
             try:
                 self.stop()
-                self.start()
+                try:
+                    self.start()
+                except ServerError:
+                    self._start_previous(before)
+                    raise
             finally:
                 self.restart_marker.unlink(missing_ok=True)
             return {"server": "restarted", "pid": self.core_pid()}
+
+    def _start_previous(self, saved: str | None) -> None:
+        """A configuration nfacctd refused must not leave the exporters unheard: the
+        one that ran before runs again (the caller still gets the refusal)."""
+        self.stop()
+        if saved is None:
+            return
+        self.collector = _load(saved)
+        self.start()
 
     def _reload_maps(self, core: int, maps: int, timeout: float = 10.0) -> None:
         """SIGUSR2, and wait until the core has re-read every map. pmacct 1.7.7 re-reads

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from flow import collector_maps
-from stack.servers.base import free_port
+from stack.servers.base import ServerError, free_port
 from stack.servers.nfacctd import NfacctdServer
 from tests.harness import role_fields, start_with_retry
 from tests.system.test_nfacctd_harness import TCP, UDP, Flow, replay, write_pcap
@@ -210,3 +210,18 @@ def test_class_change_is_reloaded_and_pool_change_restarts(collector, conn, tmp_
                           ("10.1.0.9", ids["cdn"], "in"): 2000,
                           ("10.1.0.9", ids["peering"], "in"): 2000}
     assert server.errors() == []
+
+
+def test_a_refused_configuration_leaves_the_previous_one_running(collector, conn):
+    server, ids = collector
+    good = server.collector
+    broken = collector_maps.CollectorConfig(
+        (collector_maps.Plugin("in", "flow_bins", (("aggregate", "no_such_primitive"),)),),
+        {})
+    with pytest.raises(ServerError):
+        server.apply(broken)
+    assert server.running() and not server.restart_marker.exists()
+    assert server.apply(good) == {"server": "current"}  # the previous one runs again
+    send_from(NAS_IP, server.port, v5_datagram([(F_LOCAL_IN, 7, 7000)]))
+    server.stop()
+    assert bins(conn) == {("10.0.0.1", ids["local"], "in"): 7000}
