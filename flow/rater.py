@@ -135,10 +135,15 @@ def rate(
 ) -> RateResult:
     """Rate every bin up to the minute of ``at`` (that minute included, as far as it has
     arrived: the rest comes as a delta), and the late window's bins again where they
-    grew. ``progress`` is called after each chunk with the result so far and the span
-    still to do."""
+    grew. ``conn`` is in autocommit mode: each chunk is its own transaction.
+    ``progress`` is called after each chunk with the result so far, the chunk's end and
+    the run's end."""
     if late_minutes < 0 or chunk_minutes < 1:
         raise ValueError("late_minutes must be >= 0 and chunk_minutes >= 1")
+    if not conn.autocommit:
+        # Each chunk commits (and drops its temporary tables) on its own; inside a
+        # caller's transaction nothing would commit until the caller's end.
+        raise ValueError("rate() needs a connection in autocommit mode")
     late, step = timedelta(minutes=late_minutes), timedelta(minutes=chunk_minutes)
     end = _minute(to_utc(at, "at").astimezone(UTC)) + BIN
     result = RateResult()

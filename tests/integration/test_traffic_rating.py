@@ -344,3 +344,8 @@ def test_rows_later_than_the_late_window_are_not_read(conn):
     run(conn, minute(21), late_minutes=5)
     assert traffic_charges(conn, alice) == Decimal("1.00")
     assert conn.execute("SELECT min(bin) FROM traffic_bin_marks").fetchone()[0] >= minute(17)
+
+
+def test_a_connection_inside_a_transaction_is_refused(db):
+    with psycopg.connect(db) as conn, pytest.raises(ValueError, match="autocommit"):
+        rate(conn, minute(0), ZoneInfo("UTC"))
