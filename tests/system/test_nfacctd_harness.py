@@ -146,7 +146,7 @@ def assert_landed(found: list[tuple], flows: list[Flow], since: datetime) -> Non
 def test_flows_land_exactly_in_postgres(collector, conn, tmp_path):
     today = datetime.now(UTC).date()
     for day in (today, today + timedelta(days=1)):  # a run across midnight stays covered
-        conn.execute("SELECT ebs_flow_raw_partition(%s)", (day,))
+        conn.execute("SELECT ebs_flow_day_partition('flow_raw', %s)", (day,))
     since = datetime.now(UTC)
 
     replay(write_pcap(tmp_path / "flows.pcap", FLOWS), collector.port)
@@ -188,8 +188,9 @@ def test_missing_table_is_reported_before_start(db, tmp_path):
 
 
 def test_day_partition_is_idempotent(conn):
-    first = conn.execute("SELECT ebs_flow_raw_partition('2026-03-29')::text").fetchone()[0]
-    again = conn.execute("SELECT ebs_flow_raw_partition('2026-03-29')::text").fetchone()[0]
+    make = "SELECT ebs_flow_day_partition('flow_raw', '2026-03-29')::text"
+    first = conn.execute(make).fetchone()[0]
+    again = conn.execute(make).fetchone()[0]
     assert first == again == "flow_raw_20260329"
     bounds = conn.execute(
         "SELECT pg_get_expr(relpartbound, oid) FROM pg_class WHERE relname = %s", (first,)
