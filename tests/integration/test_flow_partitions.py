@@ -91,3 +91,17 @@ def test_only_flow_tables_and_sane_retention(conn, worker):
         worker.execute("SELECT ebs_flow_drop_days('accounts', '2026-12-06')")
     with pytest.raises(ValueError, match="at least one day"):
         partitions.maintain(worker, TODAY, 0, 365)
+
+
+def test_the_task_reads_the_retention_settings(env, conn, monkeypatch):
+    from worker.flow_tasks import flow_partitions
+
+    today = datetime.now(UTC).date()
+    conn.execute("SELECT ebs_flow_day_partition('flow_bins', %s)",
+                 (today - timedelta(days=20),))
+    result = flow_partitions.run()
+    assert f"flow_bins_{today:%Y%m%d}" in result["ensured"]
+    assert result["dropped"] == []  # 35 days by default
+    monkeypatch.setenv("EBS_FLOW_RETENTION_DAYS", "20")
+    assert flow_partitions.run()["dropped"] == [
+        f"flow_bins_{today - timedelta(days=20):%Y%m%d}"]
