@@ -13,8 +13,8 @@ tried here shaped the layout:
   classes are rendered by weight (then id); a protocol or port goes into the rule's
   ``filter``. A flow no class matches keeps tag 0, "no class", and is still written.
 * Exporters: the map's first rules set tag2 (the direction: 1 in, 2 out) for each NAS
-  address and jump on (``jeq=next``); a flow from any other sender keeps tag2 0 and the
-  plugin's ``pre_tag2_filter`` drops it. The "reject" plugin has the opposite filter and
+  address and jump on to the classes (``jeq``); a flow from any other sender keeps tag2 0
+  and the plugin's ``pre_tag2_filter`` drops it. The "reject" plugin has the opposite filter and
   counts those flows per exporter in ``flow_rejects`` (reason ``unknown_exporter``).
 * Passthrough classes: ``jeq`` with several ``set_tag`` rules does not copy a flow into
   each class (the last tag wins), and ``return=true`` (deprecated) killed the core here.
@@ -51,7 +51,6 @@ BIN_AGGREGATE = {"in": "dst_host, tag, tag2, peer_src_ip",
                  "out": "src_host, tag, tag2, peer_src_ip"}
 RAW_AGGREGATE = "src_host, dst_host, proto, src_port, dst_port"
 REJECT_PLUGIN = "reject"
-ANY_EXPORTER = "ip=0.0.0.0/0"
 PORT_PROTOCOLS = {6: "tcp", 17: "udp"}
 
 
@@ -137,30 +136,47 @@ def ordered(classes: Iterable[TrafficClass]) -> list[TrafficClass]:
     return sorted(classes, key=lambda c: (c.weight, c.id))
 
 
-def node_rule(tag: int, node: ClassNode, direction: str) -> str:
+def node_rule(tag: int, node: ClassNode, direction: str, any_exporter: str = "0.0.0.0/0",
+              label: str | None = None) -> str:
     """One pre_tag_map rule: the remote side's network, and its protocol and port."""
     side = REMOTE_SIDE[direction]
-    rule = f"set_tag={tag} {ANY_EXPORTER} {side}_net={node.network}"
+    rule = f"set_tag={tag} ip={any_exporter} {side}_net={node.network}"
     if node.port is not None and node.protocol in PORT_PROTOCOLS:
         rule += f" filter='{PORT_PROTOCOLS[node.protocol]} {side} port {node.port}'"
     elif node.protocol is not None:
         rule += f" filter='ip proto {node.protocol} or ip6 proto {node.protocol}'"
-    return rule
+    return rule + (f" label={label}" if label else "")
 
 
 def render_map(direction: str, exporters: Sequence[Address],
                classes: Sequence[TrafficClass]) -> str:
-    """A plugin's pre_tag_map: the exporters' tag2 rules, then the classes' nodes in the
-    order given (the first matching rule wins)."""
+    """A plugin's pre_tag_map: per address family of the exporters, their tag2 rules,
+    then the classes' nodes in the order given (the first matching rule wins).
+
+    pmacct keeps an IPv4 and an IPv6 table of rules by the ``ip`` key and evaluates the
+    one of the exporter's family, so the classes are written once per family present,
+    and the exporters jump to their family's first class rule by a label (``jeq=next``
+    did not resolve across the tables)."""
     tag2 = DIRECTION_TAG[direction]
-    lines = [f"! {direction}: rendered from the nas and traffic_classes tables",
-             "! exporters in the nas table: tag2 is the direction, matching goes on"]
-    lines += [f"set_tag2={tag2} ip={address} jeq=next" for address in exporters]
-    lines.append(f"! classes by weight, the remote side is the {REMOTE_SIDE[direction]}")
-    for traffic_class in classes:
-        lines.append(f"! class {traffic_class.id}: {_comment(traffic_class.name)}")
-        lines += [node_rule(traffic_class.id, node, direction)
-                  for node in traffic_class.nodes]
+    lines = [f"! {direction}: rendered from the nas and traffic_classes tables"]
+    rules = [(tc.id, node) for tc in classes for node in tc.nodes]
+    for version, any_exporter in ((4, "0.0.0.0/0"), (6, "::/0")):
+        family = [a for a in exporters if a.version == version]
+        if not family:
+            continue
+        label = f"classes_v{version}"
+        jump = f" jeq={label}" if rules else ""
+        lines.append(f"! IPv{version} exporters in the nas table: tag2 is the direction")
+        lines += [f"set_tag2={tag2} ip={address}{jump}" for address in family]
+        lines.append(f"! classes by weight, the remote side is the {REMOTE_SIDE[direction]}")
+        last_class = None
+        for n, (class_id, node) in enumerate(rules):
+            if class_id != last_class:
+                name = next(tc.name for tc in classes if tc.id == class_id)
+                lines.append(f"! class {class_id}: {_comment(name)}")
+                last_class = class_id
+            lines.append(node_rule(class_id, node, direction, any_exporter,
+                                   label if n == 0 else None))
     return "\n".join(lines) + "\n"
 
 

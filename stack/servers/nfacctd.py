@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import ipaddress
 import json
 import os
 import shutil
@@ -280,6 +281,15 @@ class NfacctdServer:
         self.collector = _load(saved)
         self.start()
 
+    def _own_address(self) -> tuple[int, tuple[str, int]]:
+        """Where this host reaches the collector: its address, or loopback when it
+        listens on every address (``::`` takes IPv4 and IPv6 exporters alike)."""
+        listen = ipaddress.ip_address(self.listen_ip)
+        if listen.is_unspecified:
+            listen = ipaddress.ip_address("::1" if listen.version == 6 else "127.0.0.1")
+        family = socket.AF_INET6 if listen.version == 6 else socket.AF_INET
+        return family, (str(listen), self.port)
+
     def _reload_maps(self, core: int, maps: int, timeout: float = 10.0) -> None:
         """SIGUSR2, and wait until the core has re-read every map. pmacct 1.7.7 re-reads
         a plugin's pre_tag_map after the next flow it handles, so a zero-byte record is
@@ -287,11 +297,12 @@ class NfacctdServer:
         offset = self.log.stat().st_size if self.log.exists() else 0
         os.kill(core, signal.SIGUSR2)
         deadline = time.monotonic() + timeout
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        family, address = self._own_address()
+        with socket.socket(family, socket.SOCK_DGRAM) as sock:
             while self._log_since(offset).count(MAP_RELOADED) < maps:
                 if time.monotonic() > deadline:
                     raise ServerError(f"nfacctd did not reload its maps{log_tail(self.log)}")
-                sock.sendto(_ZERO_RECORD_V5, (self.listen_ip, self.port))
+                sock.sendto(_ZERO_RECORD_V5, address)
                 time.sleep(0.1)
 
     def check_database(self) -> None:
@@ -384,9 +395,10 @@ class NfacctdServer:
         if session in session_members(session):  # the core itself, not a reused pid
             with contextlib.suppress(ProcessLookupError):
                 os.kill(session, signal.SIGINT)
-            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            family, address = self._own_address()
+            with socket.socket(family, socket.SOCK_DGRAM) as sock:
                 while not exited(session) and time.monotonic() < deadline:
-                    sock.sendto(_EMPTY_V5, (self.listen_ip, self.port))
+                    sock.sendto(_EMPTY_V5, address)
                     time.sleep(0.1)
         while session_members(session) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -255,3 +255,29 @@ def test_a_refused_configuration_leaves_the_previous_one_running(collector, conn
     send_from(NAS_IP, server.port, v5_datagram([(F_LOCAL_IN, 7, 7000)]))
     server.stop()
     assert bins(conn) == {("10.0.0.1", ids["local"], "in"): 7000}
+
+
+def test_an_ipv6_exporter_is_classified_as_an_ipv4_one(db, conn, tmp_path):
+    """pmacct keeps the map's rules per address family of the exporter's address."""
+    ids = seed(conn)
+    conn.execute("INSERT INTO nas (name, ip_address, secret)"
+                 " VALUES ('nas6', '::1', 'a-long-enough-secret-6789')")
+
+    def make() -> NfacctdServer:
+        server = make_server(tmp_path, db, conn)
+        server.listen_ip = "::"  # IPv4 and IPv6 exporters alike
+        return server
+
+    server = start_with_retry(make)
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as sock:
+            sock.sendto(v5_datagram([(F_LOCAL_IN, 7, 7000), (F_DNS_OUT, 3, 300)]),
+                        ("::1", server.port))
+        send_from(NAS_IP, server.port, v5_datagram([(F_LOCAL_IN, 1, 1000)]))
+    finally:
+        server.stop()
+    assert bins(conn) == {("10.0.0.1", ids["local"], "in"): 8000,
+                          ("10.0.0.2", ids["dns"], "out"): 300}
+    exporters = conn.execute("SELECT DISTINCT host(exporter) FROM flow_bin_rows").fetchall()
+    assert sorted(exporters) == [("127.0.0.1",), ("::1",)]
+    assert conn.execute("SELECT count(*) FROM flow_rejects").fetchone()[0] == 0
