@@ -221,9 +221,13 @@ class NfacctdServer:
                       source=str(self.template))
 
     def _write_maps(self, collector: CollectorSpec) -> None:
+        """The configuration's maps; those of plugins it no longer has are removed."""
         self.maps_dir.mkdir(parents=True, exist_ok=True)
         for name, text in collector.maps.items():
             _write_atomic(self.maps_dir / name, text, 0o640)
+        for stale in self.maps_dir.glob("*.map"):
+            if stale.name not in collector.maps:
+                stale.unlink()
 
     def render(self) -> None:
         self.directory.mkdir(parents=True, exist_ok=True)
