@@ -13,11 +13,13 @@ tried here shaped the layout:
   classes are rendered by weight (then id); a protocol or port goes into the rule's
   ``filter``. A flow no class matches keeps tag 0, "no class", and is still written.
 * Exporters: the map's first rules set tag2 (the direction: 1 in, 2 out) for each NAS
-  address and jump on to the classes (``jeq``); a flow from any other sender keeps tag2 0
-  and the plugin's ``pre_tag2_filter`` drops it. The "reject" plugin has the opposite filter and
-  counts those flows per exporter in ``flow_rejects`` (reason ``unknown_exporter``).
+  address and jump on to the classes (``jeq``); a flow from any other sender keeps
+  tag2 0 and the plugin's ``pre_tag2_filter`` drops it. The "reject" plugin has the
+  opposite filter and counts those flows per exporter in ``flow_rejects`` (reason
+  ``unknown_exporter``).
 * Passthrough classes: ``jeq`` with several ``set_tag`` rules does not copy a flow into
-  each class (the last tag wins), and ``return=true`` (deprecated) killed the core here.
+  each class (the last tag wins), and ``return=true`` (deprecated) in a plugin's map
+  made the core segfault on the first flow here.
   So each passthrough class gets its own pair of plugins whose map holds the ordinary
   classes ranked before it and then its own nodes, filtered to its tag: a flow counts in
   the passthrough class when no ordinary class ahead of it took the flow, and the "in"
