@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import click
@@ -12,7 +13,7 @@ import psycopg
 from billing import settings as settings_mod
 from cli import demo
 from cli.common import load_settings
-from flow import collector_maps
+from flow import collector_maps, partitions
 from stack.local import Stack
 from stack.servers.base import ServerError
 from worker.collector_sync import sync_collector
@@ -42,6 +43,17 @@ def _print_demo(settings, info: demo.DemoInfo) -> None:
                + f" … ({len(info.subscribers)} in all)")
 
 
+def _collector_at_start(settings):
+    """nfacctd as the database says, and its tables' partitions for today and the next
+    days before its first write (the hourly beat task first runs an hour after the
+    beat starts)."""
+    def build(conn: psycopg.Connection, maps_dir):
+        partitions.maintain(conn, datetime.now(UTC).date(), settings.FLOW_RETENTION_DAYS,
+                            settings.FLOW_STORE_RETENTION_DAYS)
+        return collector_maps.build(conn, maps_dir)
+    return build
+
+
 @click.command()
 @click.option("--demo", "with_demo", is_flag=True, help="Load demo data and print logins.")
 @click.option("--detach", is_flag=True, help="Start and return; stop later with `ebs down`.")
@@ -50,7 +62,7 @@ def up(with_demo: bool, detach: bool) -> None:
     Ctrl-C stops them."""
     settings = load_settings()
     stack = Stack(settings)
-    stack.collector_builder = collector_maps.build  # nfacctd as the database says
+    stack.collector_builder = _collector_at_start(settings)
     try:
         stack.up(_say)
         if with_demo:
