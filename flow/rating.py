@@ -10,32 +10,23 @@ same statement that inserts the entry; a key met twice would mean the usage and 
 ledger parted, so it fails the run (no ON CONFLICT) rather than skip a posting.
 
 The calendar (settlement periods, time-of-day prices) is computed in Python by
-``billing.traffic_pricing`` once per settlement period (per assignment for autostart
+``billing.usage_calendar`` once per settlement period (per assignment for autostart
 periods) and per price list and bin, copied to temporary tables, and joined by
 set-based statements: never a statement per account.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
-from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
 
-from billing.periods import SettlementPeriod
-from billing.time_windows import TimeNode
-from billing.traffic_pricing import (
-    BYTE_PRICE_FACTOR,
-    MEGABYTE,
-    TrafficPrice,
-    price_at,
-    usage_periods,
-)
+from billing.traffic_pricing import BYTE_PRICE_FACTOR, MEGABYTE
+from billing.usage_calendar import MINUTE, fill_periods, fill_prices, price_lists
 
-BIN = timedelta(minutes=1)
+BIN = MINUTE
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,20 +53,6 @@ _USAGE_ROWS = """
                      WHERE p.tariff_id = a.tariff_id AND p.group_id = d.group_id)
             OR EXISTS (SELECT 1 FROM tariff_traffic_prepaid q
                         WHERE q.tariff_id = a.tariff_id AND q.group_id = d.group_id))
-"""
-
-# period_key: 'a<assignment>' for an autostart period, 's<settlement period>' for a
-# fixed one every account shares ('s0': the calendar month of a tariff without one).
-_PERIODS_TABLE = """
-    CREATE TEMP TABLE rate_periods (
-        period_key text, period_start timestamptz, period_end timestamptz
-    ) ON COMMIT DROP
-"""
-
-_PRICES_TABLE = """
-    CREATE TEMP TABLE rate_prices (
-        tariff_id integer, group_id integer, bin timestamptz, price numeric
-    ) ON COMMIT DROP
 """
 
 # Each delta with its period; stage numbers a key's periods in this run, so a period's
@@ -181,32 +158,8 @@ _CHARGE = """
 """
 
 
-def _fill_periods(conn: psycopg.Connection, tz: ZoneInfo) -> None:
-    """The settlement periods the run's bins fall in: once per fixed-anchor period (every
-    account shares it), once per assignment for autostart periods."""
-    conn.execute(_PERIODS_TABLE)
-    spans = conn.execute(
-        """
-        SELECT u.period_key, sp.unit, sp.length_seconds, sp.anchor, sp.autostart,
-               min(u.assigned_at), min(u.bin), max(u.bin)
-          FROM rate_usage_rows u
-          LEFT JOIN settlement_periods sp ON sp.id = u.settlement_period_id
-         GROUP BY 1, 2, 3, 4, 5
-        """
-    ).fetchall()
-    with conn.cursor().copy(
-        "COPY rate_periods (period_key, period_start, period_end) FROM STDIN"
-    ) as copy:
-        for key, unit, length, anchor, autostart, assigned_at, lo, hi in spans:
-            period = None if unit is None else SettlementPeriod(unit, length, anchor, autostart)
-            for start, end in usage_periods(period, lo, hi + BIN, tz, assigned_at):
-                copy.write_row((key, start, end))
-    conn.execute("ANALYZE rate_periods")
-
-
 def _fill_prices(conn: psycopg.Connection, tz: ZoneInfo) -> None:
     """The price per MB of each priced (tariff, group) at each bin of the run."""
-    conn.execute(_PRICES_TABLE)
     rows = conn.execute(
         """
         SELECT p.tariff_id, p.group_id, p.id, p.price_per_mb, p.time_period_id,
@@ -218,26 +171,9 @@ def _fill_prices(conn: psycopg.Connection, tz: ZoneInfo) -> None:
          ORDER BY p.tariff_id, p.group_id, p.id, n.id
         """
     ).fetchall()
-    nodes: dict[tuple[int, int, int], list[TimeNode]] = defaultdict(list)
-    lists: dict[tuple[int, int], dict[int, tuple[Decimal, int | None]]] = defaultdict(dict)
-    for tariff_id, group_id, price_id, price, period_id, starts, length, repeat, name in rows:
-        lists[tariff_id, group_id][price_id] = (price, period_id)
-        if starts is not None:
-            nodes[tariff_id, group_id, price_id].append(TimeNode(starts, length, repeat, name))
+    lists = price_lists(((tariff_id, group_id), *rest) for tariff_id, group_id, *rest in rows)
     bins = [r[0] for r in conn.execute("SELECT DISTINCT bin FROM rate_usage_rows ORDER BY 1")]
-    with conn.cursor().copy(
-        "COPY rate_prices (tariff_id, group_id, bin, price) FROM STDIN"
-    ) as copy:
-        for (tariff_id, group_id), by_id in lists.items():
-            # A time period without nodes is never in force.
-            prices = [
-                TrafficPrice(price, None if period_id is None
-                             else tuple(nodes[tariff_id, group_id, price_id]))
-                for price_id, (price, period_id) in by_id.items()
-            ]
-            for at in bins:
-                copy.write_row((tariff_id, group_id, at, price_at(prices, at, tz)))
-    conn.execute("ANALYZE rate_prices")
+    fill_prices(conn, tz, lists, bins, "rate_prices", ("tariff_id", "group_id"))
 
 
 def charge_deltas(conn: psycopg.Connection, tz: ZoneInfo) -> Charged:
@@ -246,7 +182,7 @@ def charge_deltas(conn: psycopg.Connection, tz: ZoneInfo) -> Charged:
     if not conn.execute("SELECT EXISTS (SELECT 1 FROM rate_usage_rows)").fetchone()[0]:
         return Charged()
     conn.execute("ANALYZE rate_usage_rows")
-    _fill_periods(conn, tz)
+    fill_periods(conn, tz, "rate_usage_rows", "rate_periods")
     _fill_prices(conn, tz)
     conn.execute(_STAGED)
     stages = conn.execute("SELECT coalesce(max(stage), 0) FROM rate_staged").fetchone()[0]
