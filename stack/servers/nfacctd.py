@@ -48,6 +48,7 @@ CONF_TEMPLATE = Path(__file__).resolve().parents[2] / "flow" / "nfacctd.conf.tmp
 PLUGIN_TEMPLATE = CONF_TEMPLATE.with_name("nfacctd_plugin.tmpl")
 RAW_AGGREGATE = "src_host, dst_host, proto, src_port, dst_port"
 MIN_MAPS_ENTRIES = 1024  # pmacct's default is 384 rules per map
+RESTART_GRACE = 60.0  # seconds a restart by apply() may take: stop (30 s at most) + start
 CORE_READY = "waiting for NetFlow/IPFIX data on"
 PLUGIN_READY = "cache entries="
 MAP_RELOADED = "map successfully (re)loaded"
@@ -338,8 +339,15 @@ class NfacctdServer:
 
     def running(self) -> bool:
         """The core is alive, or :meth:`apply` is restarting it (``ebs up``'s watch must
-        not take the stack down for those seconds)."""
-        return self.core_pid() is not None or self.restart_marker.exists()
+        not take the stack down for those seconds). A marker older than a restart can
+        take (its process died) does not count."""
+        if self.core_pid() is not None:
+            return True
+        try:
+            age = time.time() - self.restart_marker.stat().st_mtime
+        except FileNotFoundError:
+            return False
+        return age < RESTART_GRACE
 
     def _log_since(self, offset: int) -> str:
         if not self.log.exists():

@@ -6,6 +6,7 @@ per (address, class, direction), and nothing else."""
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import time
@@ -281,3 +282,14 @@ def test_an_ipv6_exporter_is_classified_as_an_ipv4_one(db, conn, tmp_path):
     exporters = conn.execute("SELECT DISTINCT host(exporter) FROM flow_bin_rows").fetchall()
     assert sorted(exporters) == [("127.0.0.1",), ("::1",)]
     assert conn.execute("SELECT count(*) FROM flow_rejects").fetchone()[0] == 0
+
+
+def test_a_restart_counts_as_running_only_while_it_can_last(tmp_path):
+    server = NfacctdServer(directory=tmp_path, port=1, db_host="127.0.0.1", db_port=1,
+                           db_name="x", db_user="x")
+    assert not server.running()
+    server.restart_marker.touch()  # apply() is between stop and start
+    assert server.running()
+    stale = time.time() - 3600  # the process that was restarting it died
+    os.utime(server.restart_marker, (stale, stale))
+    assert not server.running()
