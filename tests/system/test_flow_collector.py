@@ -1,8 +1,8 @@
 """The collector end to end: a database holding traffic classes, a pool, a static address
 and a NAS; nfacctd configured from it (flow.collector_maps); a pcap replayed by softflowd
-as NetFlow v5 and v9, and hand-built NetFlow v5 datagrams for what softflowd cannot send
-(another exporter, sampling, counter-less records). flow_bins must hold the exact bytes
-per (address, class, direction), and nothing else."""
+as NetFlow v5 and v9, and hand-built NetFlow v5 and IPFIX datagrams for what softflowd
+cannot send (another exporter, an IPv6 one, sampling, counter-less records). flow_bins
+must hold the exact bytes per (address, class, direction), and nothing else."""
 
 from __future__ import annotations
 
