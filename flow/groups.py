@@ -84,5 +84,10 @@ def group_deltas(conn: psycopg.Connection) -> int:
     conn.execute(_KEEP)
     changed = conn.execute("SELECT count(*) FROM rate_deltas").fetchone()[0]
     if changed:
-        conn.execute(_STATS)
+        add_hourly_stats(conn)
     return changed
+
+
+def add_hourly_stats(conn: psycopg.Connection) -> None:
+    """Add ``rate_deltas`` to the hourly statistics (every source of traffic does)."""
+    conn.execute(_STATS)

@@ -1,0 +1,143 @@
+"""RADIUS-counter traffic: the growth of a session's accounting octets (gigawords
+included) rated as usage of the tariff's accounting group, priced, prepaid and posted as
+the collector's traffic is, at the interim's time, exactly once; a counter that starts
+again is never a negative usage."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from billing import ledger
+from tests.integration.charging_helpers import account, assign, tariff
+from tests.integration.session_rating_helpers import (
+    GIGAWORD,
+    acct,
+    at,
+    balance,
+    charges,
+    new_session_id,
+    run,
+    username,
+)
+from tests.integration.traffic_helpers import (
+    MB,
+    group_bytes,
+    prepaid,
+    price,
+    time_period,
+    traffic_class,
+    traffic_group,
+)
+
+
+def _setup(conn, direction="both"):
+    group = traffic_group(conn, [traffic_class(conn)], direction=direction)
+    plan = tariff(conn)
+    conn.execute("INSERT INTO tariff_accounting_traffic (tariff_id, group_id) VALUES (%s, %s)",
+                 (plan, group))
+    alice = account(conn)
+    assign(conn, alice, plan, datetime(2026, 1, 1, tzinfo=UTC))
+    return group, plan, alice, username(conn, alice)
+
+
+def test_interims_with_gigawords_rate_exact_bytes_and_charges(conn):
+    group, plan, alice, user = _setup(conn)
+    price(conn, plan, group, "1")
+    sid = new_session_id()
+    assert acct(conn, "Start", sid, user, at(0), 0) == "created"
+    # 4 GiB + 5 bytes up (one gigaword), 1 MiB down.
+    acct(conn, "Interim-Update", sid, user, at(5), 300, in_octets=5, in_giga=1,
+         out_octets=MB)
+    first = run(conn, at(6))
+    assert first.sessions == 1 and first.rated_bytes == GIGAWORD + 5 + MB
+    # Downloads are the subscriber's "in": the NAS's output octets.
+    assert group_bytes(conn, alice, group) == (MB, GIGAWORD + 5)
+    # 4097 MiB and 5 bytes at 1 per MiB.
+    assert charges(conn, alice, "charge_traffic") == Decimal("4097.00")
+
+    acct(conn, "Interim-Update", sid, user, at(10), 600, in_octets=5, in_giga=1,
+         out_octets=3 * MB)
+    run(conn, at(11))
+    assert group_bytes(conn, alice, group) == (3 * MB, GIGAWORD + 5)
+    assert charges(conn, alice, "charge_traffic") == Decimal("4099.00")
+    # The Stop's last growth is rated from the history row, once.
+    acct(conn, "Stop", sid, user, at(12), 720, in_octets=5, in_giga=1, out_octets=4 * MB)
+    run(conn, at(13))
+    assert charges(conn, alice, "charge_traffic") == Decimal("4100.00")
+    assert balance(conn, alice) == Decimal("-4100.00")
+    usage = conn.execute("SELECT used_bytes, billed_bytes, charged, postings FROM traffic_usage"
+                         ).fetchall()
+    assert usage == [(GIGAWORD + 5 + 4 * MB, GIGAWORD + 5 + 4 * MB, Decimal("4100.00"), 3)]
+    assert ledger.verify(conn) == []
+    # Later runs neither rate it again nor forget it while its row is in the window.
+    assert run(conn, at(20)).sessions == 0
+    assert run(conn, at(60)).sessions == 0
+    assert charges(conn, alice, "charge_traffic") == Decimal("4100.00")
+
+
+def test_the_groups_direction_decides_which_counters_count(conn):
+    group, plan, alice, user = _setup(conn, direction="in")
+    price(conn, plan, group, "2")
+    sid = new_session_id()
+    acct(conn, "Interim-Update", sid, user, at(5), 300, in_octets=7 * MB, out_octets=MB // 2)
+    run(conn, at(6))
+    assert group_bytes(conn, alice, group) == (MB // 2, 0)
+    assert charges(conn, alice, "charge_traffic") == Decimal("1.00")
+
+
+def test_a_counter_that_starts_again_is_rated_from_zero(conn):
+    group, plan, alice, user = _setup(conn)
+    price(conn, plan, group, "1")
+    sid = new_session_id()
+    acct(conn, "Interim-Update", sid, user, at(5), 300, out_octets=10 * MB)
+    run(conn, at(6))
+    assert charges(conn, alice, "charge_traffic") == Decimal("10.00")
+    # The NAS rebooted and reuses the id: the open row's counters are below what was rated.
+    acct(conn, "Accounting-On", None, None, at(7), 0)
+    conn.execute(
+        "INSERT INTO sessions_open (acct_unique_id, acct_session_id, account_id, nas_ip,"
+        " username, started_at, updated_at, output_octets, session_time)"
+        " VALUES (%s, %s, %s, '127.0.0.1', %s, %s, %s, %s, 60)",
+        (sid, sid, alice, user, at(8), at(9), 3 * MB))
+    run(conn, at(10))
+    assert charges(conn, alice, "charge_traffic") == Decimal("13.00")
+    assert group_bytes(conn, alice, group) == (13 * MB, 0)
+    assert conn.execute("SELECT min(amount) < 0 AND max(amount) < 0 FROM ledger_entries"
+                        ).fetchone()[0]
+
+
+def test_prepaid_first_and_price_by_the_interims_time(conn):
+    group, plan, alice, user = _setup(conn)
+    night = time_period(conn, [(datetime(2026, 1, 1, 22, 0, tzinfo=UTC), timedelta(hours=8),
+                                "DAY")])
+    price(conn, plan, group, "3")
+    price(conn, plan, group, "1", night)
+    prepaid(conn, plan, group, "2")
+    sid = new_session_id()
+    start = datetime(2026, 3, 10, 21, 50, tzinfo=UTC)
+    acct(conn, "Start", sid, user, start, 0)
+    # Interim at 21:55: 5 MiB, 2 of them prepaid, 3 at the day price.
+    acct(conn, "Interim-Update", sid, user, start + timedelta(minutes=5), 300,
+         out_octets=5 * MB)
+    run(conn, start + timedelta(minutes=6))
+    assert charges(conn, alice, "charge_traffic") == Decimal("9.00")
+    # Interim at 22:05: 4 more MiB, at the night price of the interim's moment.
+    acct(conn, "Interim-Update", sid, user, start + timedelta(minutes=15), 900,
+         out_octets=9 * MB)
+    run(conn, start + timedelta(minutes=16))
+    assert charges(conn, alice, "charge_traffic") == Decimal("13.00")
+    assert conn.execute("SELECT prepaid_bytes, used_bytes, billed_bytes FROM traffic_usage"
+                        ).fetchone() == (2 * MB, 9 * MB, 7 * MB)
+
+
+def test_a_tariff_without_accounting_traffic_is_not_rated(conn):
+    group = traffic_group(conn, [traffic_class(conn)])
+    plan = tariff(conn)
+    price(conn, plan, group, "1")
+    bob = account(conn)
+    assign(conn, bob, plan, datetime(2026, 1, 1, tzinfo=UTC))
+    acct(conn, "Interim-Update", new_session_id(), username(conn, bob), at(5), 300,
+         out_octets=MB)
+    result = run(conn, at(6))
+    assert result.sessions == 0 and charges(conn, bob, "charge_traffic") == 0

@@ -1,0 +1,134 @@
+"""Time charging: minutes online priced by the time of day, prepaid minutes first (even
+inside one interim), a session's seconds rounded up to the tarification step as a whole,
+the rounded cumulative cost posted as its changes, exactly once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from billing import ledger
+from tests.integration.charging_helpers import account, assign, settlement_period, tariff
+from tests.integration.session_rating_helpers import (
+    acct,
+    at,
+    balance,
+    charges,
+    new_session_id,
+    run,
+    username,
+)
+from tests.integration.traffic_helpers import time_period
+
+
+def _setup(conn, *, step=60, prepaid_minutes="0", rollover=False, period=None):
+    plan = tariff(conn)
+    if period is not None:
+        conn.execute("UPDATE tariffs SET settlement_period_id = %s WHERE id = %s",
+                     (period, plan))
+    conn.execute("INSERT INTO tariff_time_service (tariff_id, step_seconds, prepaid_minutes,"
+                 " rollover) VALUES (%s, %s, %s, %s)",
+                 (plan, step, Decimal(prepaid_minutes), rollover))
+    alice = account(conn)
+    assign(conn, alice, plan, datetime(2026, 1, 1, tzinfo=UTC))
+    return plan, alice, username(conn, alice)
+
+
+def _price(conn, tariff_id, per_minute, time_period_id=None) -> None:
+    conn.execute("INSERT INTO tariff_time_prices (tariff_id, time_period_id, price_per_minute)"
+                 " VALUES (%s, %s, %s)", (tariff_id, time_period_id, Decimal(per_minute)))
+
+
+def _usage(conn):
+    return conn.execute("SELECT prepaid_seconds, used_seconds, billed_seconds, charged"
+                        " FROM time_usage ORDER BY period_start").fetchall()
+
+
+def test_the_step_rounds_each_session_up_as_a_whole(conn):
+    plan, alice, user = _setup(conn, step=60)
+    _price(conn, plan, "1")
+    sid = new_session_id()
+    acct(conn, "Start", sid, user, at(0), 0)
+    acct(conn, "Interim-Update", sid, user, at(0.5), 30)
+    run(conn, at(1))
+    # 30 s online: one step begun, one minute charged.
+    assert charges(conn, alice, "charge_time") == Decimal("1.00")
+    acct(conn, "Interim-Update", sid, user, at(1.5), 90)
+    run(conn, at(2))
+    assert charges(conn, alice, "charge_time") == Decimal("2.00")
+    # Stop at 95 s: still inside the second step, nothing more.
+    acct(conn, "Stop", sid, user, at(95 / 60), 95)
+    run(conn, at(3))
+    assert charges(conn, alice, "charge_time") == Decimal("2.00")
+    assert _usage(conn) == [(0, 120, 120, Decimal("2.00"))]
+    # A second session begins its own steps: 10 s is a minute.
+    other = new_session_id()
+    acct(conn, "Stop", other, user, at(5), 10)
+    run(conn, at(6))
+    assert charges(conn, alice, "charge_time") == Decimal("3.00")
+    assert balance(conn, alice) == Decimal("-3.00")
+    assert ledger.verify(conn) == []
+    keys = [r[0] for r in conn.execute(
+        "SELECT idempotency_key FROM ledger_entries WHERE kind = 'charge_time' ORDER BY id")]
+    assert len(keys) == 3 and len(set(keys)) == 3
+
+
+def test_night_minutes_are_priced_by_the_night(conn):
+    plan, alice, user = _setup(conn, step=1)
+    night = time_period(conn, [(datetime(2026, 1, 1, 22, 0, tzinfo=UTC), timedelta(hours=8),
+                                "DAY")])
+    _price(conn, plan, "1")
+    _price(conn, plan, "0.5", night)
+    sid = new_session_id()
+    start = datetime(2026, 3, 10, 21, 58, tzinfo=UTC)
+    acct(conn, "Start", sid, user, start, 0)
+    # One interim across midnight of the price: 2 minutes by day, 3 by night.
+    acct(conn, "Interim-Update", sid, user, start + timedelta(minutes=5), 300)
+    run(conn, start + timedelta(minutes=6))
+    assert charges(conn, alice, "charge_time") == Decimal("3.50")
+    # 30 s more of night: 0.25, and the cumulative total rounds half up (3.75).
+    acct(conn, "Interim-Update", sid, user, start + timedelta(minutes=5.5), 330)
+    run(conn, start + timedelta(minutes=7))
+    assert charges(conn, alice, "charge_time") == Decimal("3.75")
+
+
+def test_prepaid_minutes_run_out_inside_one_interim(conn):
+    plan, alice, user = _setup(conn, step=60, prepaid_minutes="3")
+    _price(conn, plan, "2")
+    sid = new_session_id()
+    acct(conn, "Start", sid, user, at(0), 0)
+    acct(conn, "Interim-Update", sid, user, at(2), 120)
+    run(conn, at(3))
+    assert charges(conn, alice, "charge_time") == 0
+    # 5 minutes now: the third prepaid minute, then two priced.
+    acct(conn, "Interim-Update", sid, user, at(5), 300)
+    run(conn, at(6))
+    assert charges(conn, alice, "charge_time") == Decimal("4.00")
+    assert _usage(conn) == [(180, 300, 120, Decimal("4.00"))]
+
+
+def test_unused_prepaid_minutes_roll_over_into_the_next_period(conn):
+    period = settlement_period(conn, "MONTH", datetime(2026, 1, 1, tzinfo=UTC))
+    plan, alice, user = _setup(conn, step=60, prepaid_minutes="10", rollover=True,
+                               period=period)
+    _price(conn, plan, "1")
+    first = new_session_id()
+    march = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
+    acct(conn, "Stop", first, user, march + timedelta(minutes=4), 240)
+    run(conn, march + timedelta(minutes=5))
+    second = new_session_id()
+    april = datetime(2026, 4, 2, 12, 0, tzinfo=UTC)
+    acct(conn, "Stop", second, user, april + timedelta(minutes=20), 1200)
+    run(conn, april + timedelta(minutes=21))
+    # March leaves 6 of 10 minutes; April has 16 and is charged 4.
+    assert _usage(conn) == [(600, 240, 0, 0), (960, 1200, 240, Decimal("4.00"))]
+    assert charges(conn, alice, "charge_time") == Decimal("4.00")
+
+
+def test_a_tariff_without_time_charging_is_not_charged(conn):
+    plan = tariff(conn)
+    bob = account(conn)
+    assign(conn, bob, plan, datetime(2026, 1, 1, tzinfo=UTC))
+    acct(conn, "Stop", new_session_id(), username(conn, bob), at(5), 300)
+    assert run(conn, at(6)).sessions == 0
+    assert charges(conn, bob, "charge_time") == 0
