@@ -24,6 +24,11 @@ NOT_MAPPED = {"schema_migrations", "schema_functions", "schema_upgrades", "flow_
 NOT_MAPPED |= {"tariff_traffic_prices", "tariff_traffic_prepaid", "traffic_rating_state",
                "traffic_bin_marks", "traffic_group_bins", "traffic_stats_hourly",
                "traffic_rejects", "traffic_usage"}
+# Rating from RADIUS accounting (flow/session_rater.py): the session marks and time usage
+# are its bookkeeping; the tariff's accounting group, time prices and time service get
+# their models with their admin forms.
+NOT_MAPPED |= {"tariff_accounting_traffic", "tariff_time_prices", "tariff_time_service",
+               "session_rating_marks", "time_usage"}
 # Columns of Flask-AppBuilder's own tables that its models do not know: the login guard
 # and the session stamp read and write them by SQL (webapp/login_guard.py,
 # webapp/security.py), so FAB's User model stays FAB's.
