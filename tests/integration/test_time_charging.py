@@ -132,3 +132,23 @@ def test_a_tariff_without_time_charging_is_not_charged(conn):
     acct(conn, "Stop", new_session_id(), username(conn, bob), at(5), 300)
     assert run(conn, at(6)).sessions == 0
     assert charges(conn, bob, "charge_time") == 0
+
+
+def test_the_beat_task_rates_as_the_worker_role(db, conn, monkeypatch, tmp_path):
+    from tests.conftest import ebs_env
+    from worker.session_rating_tasks import rate_sessions_task
+
+    plan, alice, user = _setup(conn, step=60)
+    _price(conn, plan, "1")
+    sid = new_session_id()
+    acct(conn, "Interim-Update", sid, user, at(5), 300)
+    (tmp_path / "none.py").write_text("")
+    env = ebs_env(db, tmp_path / "none.py")
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    result = rate_sessions_task.run(at=at(6).isoformat())
+    assert (result["time_entries"], result["time_amount"], result["skipped"]) == (
+        1, "5.00", False)
+    assert rate_sessions_task.run(at=at(6).isoformat())["sessions"] == 0
+    assert charges(conn, alice, "charge_time") == Decimal("5.00")
+
