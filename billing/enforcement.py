@@ -26,6 +26,13 @@ most one :class:`Wanted`:
   day, when the speed in force differs from any its login may have rendered -> CoA with
   the speed in force (:func:`login_speed_states`, reason ``time_of_day_speed``).
 
+The speed in force is the tariff's, changed by the account's traffic limits in force
+(``limit_speeds``, :func:`billing.traffic_limits.limited_speed`): a limit reached or
+lifted is one more reason the speed due differs from what the session has, and the CoA
+that follows carries the reason ``traffic_limit`` (``speed_changed`` once lifted). A
+login renders the tariff's speed alone, so a limited account's new session is sent the
+limited speed by the next run.
+
 Any other session is left as its login made it; one whose Disconnect was ACKed is left to
 its Stop. A request the NAS answered (ACK, or a NAK: asking again gets the same answer) is
 not repeated; a timeout is retried on the next run.
@@ -51,6 +58,7 @@ from billing.speeds import (
     speed_for,
 )
 from billing.time_windows import Repeat, TimeNode
+from billing.traffic_limits import limited_speed
 
 __all__ = [
     "DISCONNECTED",
@@ -58,6 +66,7 @@ __all__ = [
     "LOGIN_SLACK",
     "SPEED_CHANGED",
     "TIME_OF_DAY_SPEED",
+    "TRAFFIC_LIMIT",
     "Request",
     "SessionFacts",
     "TariffRules",
@@ -78,6 +87,7 @@ DISCONNECTED = "disconnected"
 GUEST = "guest"
 TIME_OF_DAY_SPEED = "time_of_day_speed"
 SPEED_CHANGED = "speed_changed"
+TRAFFIC_LIMIT = "traffic_limit"
 
 # How long before its Accounting-Start a session may have been authorised: the NAS
 # sends the Start once the link is up (PPP's IPCP, a DHCP lease), seconds after the
@@ -120,6 +130,7 @@ class SessionFacts:
     last_result: str | None = None
     started_at: datetime | None = None
     given_state: str | None = None
+    limit_speeds: tuple[str, ...] | list[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,7 +267,10 @@ def speed_change(
     speeds = rules.speeds.get(facts.tariff_id, TariffSpeeds())
     if speeds is None:
         return None
-    speed = _speed_at(speeds, now, tz)
+    try:
+        speed = limited_speed(_speed_at(speeds, now, tz), facts.limit_speeds)
+    except ValueError:
+        return None  # a limit's speed we cannot read: leave the session as it is
     change = render(facts.vendor, speed)
     return (speed_state(speed), change) if change else None
 
@@ -289,14 +303,21 @@ def _full_access(facts: SessionFacts, reason: str, now: datetime, tz: ZoneInfo,
     due, attributes = change[0], tuple(change[1])
     if facts.last_desired is not None:
         return Wanted(due, Request.COA, reason, attributes)
+    limited = bool(facts.limit_speeds)
     if facts.given_state is not None:
         if facts.given_state == due:
             return None  # the session has what is due
-        return Wanted(due, Request.COA, SPEED_CHANGED, attributes)
+        return Wanted(due, Request.COA, TRAFFIC_LIMIT if limited else SPEED_CHANGED,
+                      attributes)
     given = login_speed_states(facts, tz, rules)
+    if not given and limited:
+        # The login rendered the tariff's speed, which has no time of day: its default.
+        speeds = rules.speeds.get(facts.tariff_id, TariffSpeeds())
+        given = {speed_state(speeds.default)} if speeds is not None else set()
     if not given or given == {due}:
         return None  # the login's speed is still the one in force
-    return Wanted(due, Request.COA, TIME_OF_DAY_SPEED, attributes)
+    return Wanted(due, Request.COA, TRAFFIC_LIMIT if limited else TIME_OF_DAY_SPEED,
+                  attributes)
 
 
 def plan(facts: SessionFacts, now: datetime, tz: ZoneInfo, rules: TariffRules) -> Wanted | None:

@@ -98,6 +98,11 @@ DEFAULTS: dict[str, Any] = {
     # one costs every minute), and the minutes of bins one transaction rates.
     "FLOW_RATE_LATE_MINUTES": 15,
     "FLOW_RATE_CHUNK_MINUTES": 60,
+    # Days the rater keeps each rated minute's group bytes (traffic_group_bins) for
+    # `ebs traffic rerate`, which recomputes a settlement period only if all its bins are
+    # kept: a monthly tariff needs 32 or more. The longest sliding window of a traffic
+    # limit is kept in any case. A row per active subscriber, group and minute.
+    "TRAFFIC_GROUP_BINS_KEEP_DAYS": 2,
     "WEB_LISTEN_IP": "127.0.0.1",
     "WEB_PORT": 8080,
     # The web app's session and token signing key; empty: one is generated once under

@@ -1,17 +1,21 @@
-"""``ebs traffic``: the traffic rater by hand (the code the beat's ebs.rate_traffic runs)."""
+"""``ebs traffic``: the traffic rater by hand (the code the beat's ebs.rate_traffic runs),
+and re-rating after a price fix."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import click
 
 from cli.charge_commands import _parse_at
 from cli.common import load_settings, open_db
+from flow.limits import check_limits
 from flow.rater import RateResult, rate, watermark
+from flow.rerate import RerateRefused, RerateResult, rerate
+from flow.session_rater import rate_sessions
 
 
 @click.group()
@@ -31,9 +35,10 @@ def traffic() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 def rate_command(at_text: str | None, late_minutes: int | None, chunk_minutes: int | None,
                  as_json: bool) -> None:
-    """Rate the collector's rows: attribute them, add them to the hourly statistics and
-    post their charges. Safe beside the beat's run: one waits for the other, and what one
-    rated the other does not rate again."""
+    """Rate the collector's rows (attribute them, add them to the hourly statistics and
+    post their charges), then the growth of the sessions' accounting counters and time
+    online for the tariffs that charge them. Safe beside the beat's runs: one waits for
+    the other, and what one rated the other does not rate again."""
     settings = load_settings()
     tz = ZoneInfo(settings.TIME_ZONE)
     at = _parse_at(at_text, tz)
@@ -49,11 +54,55 @@ def rate_command(at_text: str | None, late_minutes: int | None, chunk_minutes: i
                 bar.update(max(int((done - first).total_seconds() // 60), 0) - bar.pos)
 
             result = rate(conn, at, tz, late_minutes=int(late), chunk_minutes=int(chunk),
+                          keep_group_bins=timedelta(
+                              days=float(settings.TRAFFIC_GROUP_BINS_KEEP_DAYS)),
                           progress=progress)
+        limits = check_limits(conn, at)
+        sessions = rate_sessions(conn, at, tz, late_minutes=int(late))
     if as_json:
-        click.echo(json.dumps(result.as_dict()))
+        click.echo(json.dumps({**result.as_dict(), "limits": limits.as_dict(),
+                               "radius": sessions.as_dict()}))
         return
     click.echo(f"rated to {result.rated_to.isoformat() if result.rated_to else '-'}: "
                f"{result.bins} bins read, {result.changed} group values changed, "
                f"{result.rejected_rows} rows of nobody, {result.entries} entries posting "
                f"{result.amount} in {result.chunks} chunks")
+    click.echo(f"traffic limits: {limits.reached} reached, {limits.lifted} lifted, "
+               f"{limits.blocked} accounts blocked, {limits.unblocked} unblocked")
+    click.echo(f"sessions: {sessions.sessions} grew; {sessions.rated_bytes} bytes in "
+               f"{sessions.traffic_entries} entries posting {sessions.traffic_amount}; "
+               f"{sessions.rated_seconds} s in {sessions.time_entries} entries posting "
+               f"{sessions.time_amount}")
+
+
+@traffic.command("rerate")
+@click.option("--from", "from_text", metavar="TIME", required=True,
+              help="Start of the range (ISO; local time of TIME_ZONE unless it has an offset).")
+@click.option("--to", "to_text", metavar="TIME", required=True, help="End of the range.")
+@click.option("--account", "account_id", type=int, help="Re-rate this account only.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def rerate_command(from_text: str, to_text: str, account_id: int | None,
+                   as_json: bool) -> None:
+    """Recompute the traffic charges of the settlement periods overlapping the range at
+    today's prices (after a price fix) and post the difference of each as a correcting
+    traffic entry. Running it again posts nothing."""
+    settings = load_settings()
+    tz = ZoneInfo(settings.TIME_ZONE)
+    start, end = _parse_at(from_text, tz), _parse_at(to_text, tz)
+    with (open_db(autocommit=True, component="worker") as conn,
+          click.progressbar(length=1, label="re-rating", show_pos=True,
+                            file=sys.stderr) as bar):
+        def progress(done: RerateResult, total: int) -> None:
+            bar.length = max(total, 1)
+            bar.update(done.rows - bar.pos)
+
+        try:
+            result = rerate(conn, start, end, tz, account_id=account_id, progress=progress)
+        except RerateRefused as refused:
+            raise click.ClickException(f"{refused.code}: {refused}") from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+        return
+    click.echo(f"{result.rows} usage rows looked at, {result.recomputed} recomputed, "
+               f"{result.entries} entries posting {result.amount}, {result.incomplete} "
+               "left as they were (their bins are not all kept)")

@@ -32,6 +32,7 @@ import psycopg
 from billing.wallclock import to_utc
 from flow.attribution import attribute
 from flow.groups import group_deltas
+from flow.limits import group_bins_horizon
 from flow.rating import BIN, charge_deltas
 
 SOURCE = "netflow"
@@ -60,6 +61,14 @@ _WATERMARK = """
     VALUES (%(source)s, %(rated_to)s, now())
     ON CONFLICT (source) DO UPDATE
        SET rated_to = greatest(s.rated_to, EXCLUDED.rated_to), updated_at = now()
+"""
+
+
+_GROUP_BINS_FROM = """
+    UPDATE traffic_rating_state
+       SET group_bins_from = greatest(group_bins_from, %(kept_from)s)
+     WHERE source = %(source)s AND group_bins_from IS DISTINCT FROM
+           greatest(group_bins_from, %(kept_from)s)
 """
 
 
@@ -100,7 +109,7 @@ def watermark(conn: psycopg.Connection, source: str = SOURCE) -> datetime | None
 
 def _chunk(
     conn: psycopg.Connection, result: RateResult, lo: datetime, hi: datetime, late: timedelta,
-    tz: ZoneInfo,
+    tz: ZoneInfo, keep: timedelta,
 ) -> None:
     conn.execute(_CHANGED_BINS, {"lo": lo, "hi": hi})
     bins = conn.execute("SELECT count(*) FROM rate_bins").fetchone()[0]
@@ -117,10 +126,13 @@ def _chunk(
             result.rated_bytes += charged.rated_bytes
         conn.execute(_MARK)
     conn.execute(_WATERMARK, {"source": SOURCE, "rated_to": hi})
-    # Bins before the next run's late window are never read again.
+    # Bins before the next run's late window are never read again; their group values
+    # are kept for the limits' sliding windows and re-rating (flow/limits.py).
     horizon = watermark(conn) - late
     conn.execute("DELETE FROM traffic_bin_marks WHERE bin < %s", (horizon,))
-    conn.execute("DELETE FROM traffic_group_bins WHERE bin < %s", (horizon,))
+    kept_from = group_bins_horizon(conn, horizon, keep)
+    if conn.execute("DELETE FROM traffic_group_bins WHERE bin < %s", (kept_from,)).rowcount:
+        conn.execute(_GROUP_BINS_FROM, {"source": SOURCE, "kept_from": kept_from})
 
 
 def rate(
@@ -131,13 +143,15 @@ def rate(
     late_minutes: int = 15,
     chunk_minutes: int = 60,
     wait: bool = True,
+    keep_group_bins: timedelta = timedelta(0),
     progress: Callable[[RateResult, datetime, datetime], None] | None = None,
 ) -> RateResult:
     """Rate every bin up to the minute of ``at`` (that minute included, as far as it has
     arrived: the rest comes as a delta), and the late window's bins again where they
     grew. ``conn`` is in autocommit mode: each chunk is its own transaction.
     ``progress`` is called after each chunk with the result so far, the chunk's end and
-    the run's end."""
+    the run's end. ``keep_group_bins``: how long each bin's group values are kept
+    behind the late window for re-rating (flow/rerate.py)."""
     if late_minutes < 0 or chunk_minutes < 1:
         raise ValueError("late_minutes must be >= 0 and chunk_minutes >= 1")
     if not conn.autocommit:
@@ -157,7 +171,7 @@ def rate(
             rated_to = watermark(conn) or end - late
             # Caught up (or asked for an earlier moment): the late window alone.
             lo, hi = rated_to - late, max(min(rated_to + step, end), rated_to)
-            _chunk(conn, result, lo, hi, late, tz)
+            _chunk(conn, result, lo, hi, late, tz, keep_group_bins)
             result.chunks += 1
             result.chunk_ends.append(hi)
             result.rated_to = watermark(conn)

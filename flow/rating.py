@@ -36,8 +36,9 @@ class Charged:
     rated_bytes: int = 0
 
 
-# The deltas a tariff of the account prices or grants prepaid for, with the assignment
-# in force at the bin (billing/assignments.py's rule, in SQL as ebs_assignment_in_force).
+# The deltas a tariff of the account prices, grants prepaid for or limits per period,
+# with the assignment in force at the bin (billing/assignments.py's rule, in SQL as
+# ebs_assignment_in_force).
 _USAGE_ROWS = """
     CREATE TEMP TABLE rate_usage_rows ON COMMIT DROP AS
     SELECT d.bin, d.account_id, d.group_id, (d.bytes_in + d.bytes_out)::numeric AS bytes,
@@ -52,7 +53,11 @@ _USAGE_ROWS = """
        AND (EXISTS (SELECT 1 FROM tariff_traffic_prices p
                      WHERE p.tariff_id = a.tariff_id AND p.group_id = d.group_id)
             OR EXISTS (SELECT 1 FROM tariff_traffic_prepaid q
-                        WHERE q.tariff_id = a.tariff_id AND q.group_id = d.group_id))
+                        WHERE q.tariff_id = a.tariff_id AND q.group_id = d.group_id)
+            -- a limit per settlement period counts this usage (flow/limits.py)
+            OR EXISTS (SELECT 1 FROM tariff_traffic_limits l
+                        WHERE l.tariff_id = a.tariff_id AND l.group_id = d.group_id
+                          AND l.window_seconds IS NULL))
 """
 
 # Each delta with its period; stage numbers a key's periods in this run, so a period's

@@ -73,7 +73,13 @@ SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS na
        n.vendor, host(n.ip_address) AS nas_address, n.coa_port, n.secret,
        n.coa_timeout_ms, n.coa_attempts,
        last.desired_state AS last_desired, last.kind AS last_kind, last.result AS last_result,
-       so.started_at, so.given_state
+       so.started_at, so.given_state,
+       coalesce((SELECT array_agg(l.speed_mode || ':' || coalesce(l.speed, l.percent::text)
+                                  ORDER BY l.id)
+                   FROM account_traffic_limits s
+                   JOIN tariff_traffic_limits l ON l.id = s.limit_id
+                  WHERE s.account_id = so.account_id AND l.action = 'speed'),
+                '{{}}') AS limit_speeds
   FROM sessions_open so
   LEFT JOIN accounts a ON a.id = so.account_id
   LEFT JOIN subaccounts sa ON sa.id = so.subaccount_id
@@ -109,7 +115,9 @@ SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS na
 # sessions, none of them a candidate, on a busy 2-core box); and sessions whose login did
 # not say what it gave and were never sent anything, of accounts with any assignment to
 # a tariff with time-of-day speeds, that began (less LOGIN_SLACK) before that tariff's
-# last speed edge (``speed_edges``: one moment per such tariff, from a few rows).
+# last speed edge (``speed_edges``: one moment per such tariff, from a few rows); and
+# sessions of accounts with a traffic limit's speed in force (account_traffic_limits,
+# few rows: their speed due is not their tariff's).
 # Every other session belongs to a healthy account on an active tariff without an access
 # window, sits on a normal address, was never sent anything and has had the speed its
 # login gave ever since: decide_live allows it and plan leaves it alone, so skipping it
@@ -165,6 +173,11 @@ SELECT so.acct_unique_id
  WHERE so.started_at < e.since + %(slack)s
    AND so.given_state IS NULL
    AND NOT EXISTS (SELECT 1 FROM coa_requests c WHERE c.acct_unique_id = so.acct_unique_id)
+UNION
+SELECT so.acct_unique_id
+  FROM account_traffic_limits s
+  JOIN tariff_traffic_limits l ON l.id = s.limit_id AND l.action = 'speed'
+  JOIN sessions_open so ON so.account_id = s.account_id
 ORDER BY 1
 """
 
