@@ -27,6 +27,14 @@ from datetime import datetime
 
 import psycopg
 
+# A NAS's seconds online are believed up to the time since the session's start plus a
+# day of clock skew, and never beyond 400 days (no NAS keeps a session that long; a
+# session an Interim created has its start derived from the seconds, so only this bounds
+# it): a session_time far beyond (a broken NAS, a corrupt packet) would otherwise charge
+# years in one interim. The excess is not rated, and counted.
+SKEW_SECONDS = 86_400
+MAX_SECONDS = 400 * 86_400
+
 # The seconds a row's counters describe (see the module's docstring).
 _SECONDS = """
     CASE WHEN {r}.session_time > 0 THEN {r}.session_time::bigint
@@ -63,23 +71,31 @@ _SESSIONS = f"""
            AND NOT EXISTS (SELECT 1 FROM sessions_open o
                             WHERE o.acct_unique_id = h.acct_unique_id)
          ORDER BY h.acct_unique_id, h.stopped_at DESC)
+    ),
+    believed AS (
+        SELECT c.*, c.seconds > b.bound AS implausible, least(c.seconds, b.bound) AS kept
+          FROM current c
+          CROSS JOIN LATERAL (
+                SELECT least(greatest(floor(extract(epoch FROM %(at)s - c.started_at)), 0)
+                             ::bigint + {SKEW_SECONDS}, {MAX_SECONDS}) AS bound
+          ) b
     )
     SELECT c.acct_unique_id, c.account_id, c.started_at, c.closed_at,
-           c.input_octets, c.output_octets, c.seconds,
+           c.input_octets, c.output_octets, c.kept AS seconds, c.implausible,
            CASE WHEN c.input_octets >= coalesce(m.input_octets, 0)
                 THEN c.input_octets - coalesce(m.input_octets, 0)
                 ELSE c.input_octets END AS input_delta,
            CASE WHEN c.output_octets >= coalesce(m.output_octets, 0)
                 THEN c.output_octets - coalesce(m.output_octets, 0)
                 ELSE c.output_octets END AS output_delta,
-           CASE WHEN c.seconds >= coalesce(m.seconds, 0) THEN coalesce(m.seconds, 0)
+           CASE WHEN c.kept >= coalesce(m.seconds, 0) THEN coalesce(m.seconds, 0)
                 ELSE 0 END AS seconds_before,
-           c.started_at + make_interval(secs => c.seconds) AS moment
-      FROM current c
+           c.started_at + make_interval(secs => c.kept) AS moment
+      FROM believed c
       LEFT JOIN session_rating_marks m ON m.acct_unique_id = c.acct_unique_id
      WHERE m.acct_unique_id IS NULL
         OR c.input_octets <> m.input_octets OR c.output_octets <> m.output_octets
-        OR c.seconds <> m.seconds
+        OR c.kept <> m.seconds
         OR (c.closed_at IS NULL) <> (m.closed_at IS NULL)
 """
 
@@ -105,13 +121,15 @@ _DROP_MARKS = """
 """
 
 
-def session_deltas(conn: psycopg.Connection, since: datetime) -> int:
+def session_deltas(conn: psycopg.Connection, since: datetime, at: datetime) -> tuple[int, int]:
     """Build ``rate_sessions``: each session whose counters or seconds differ from its
     mark, with the growth of its counters and the seconds rated before; history rows
-    stopped at or after ``since`` are looked at. Returns how many sessions."""
-    conn.execute(_SESSIONS, {"since": since})
+    stopped at or after ``since`` are looked at, ``at`` is the run's moment. Returns how
+    many sessions, and how many of them reported more seconds than could be believed."""
+    conn.execute(_SESSIONS, {"since": since, "at": at})
     conn.execute("ANALYZE rate_sessions")
-    return conn.execute("SELECT count(*) FROM rate_sessions").fetchone()[0]
+    return conn.execute("SELECT count(*), count(*) FILTER (WHERE implausible)"
+                        " FROM rate_sessions").fetchone()
 
 
 def keep_marks(conn: psycopg.Connection, next_since: datetime, at: datetime) -> None:

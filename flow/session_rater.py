@@ -38,7 +38,9 @@ _WATERMARK = """
 
 @dataclass
 class SessionRateResult:
-    """What a run did; ``skipped`` when another run held the lock and ``wait`` was off."""
+    """What a run did; ``implausible``: sessions whose seconds online went beyond what
+    the time since their start allows (the excess is not charged); ``skipped`` when
+    another run held the lock and ``wait`` was off."""
 
     sessions: int = 0
     traffic_entries: int = 0
@@ -47,6 +49,7 @@ class SessionRateResult:
     time_entries: int = 0
     time_amount: Decimal = Decimal(0)
     rated_seconds: Decimal = Decimal(0)
+    implausible: int = 0
     skipped: bool = False
 
     def as_dict(self) -> dict:
@@ -54,7 +57,8 @@ class SessionRateResult:
             "sessions": self.sessions, "traffic_entries": self.traffic_entries,
             "traffic_amount": str(self.traffic_amount), "rated_bytes": self.rated_bytes,
             "time_entries": self.time_entries, "time_amount": str(self.time_amount),
-            "rated_seconds": str(self.rated_seconds), "skipped": self.skipped,
+            "rated_seconds": str(self.rated_seconds), "implausible": self.implausible,
+            "skipped": self.skipped,
         }
 
 
@@ -82,7 +86,7 @@ def rate_sessions(
             result.skipped = True
             return result
         since = min(watermark(conn, SOURCE) or at, at) - timedelta(minutes=late_minutes)
-        result.sessions = session_deltas(conn, since)
+        result.sessions, result.implausible = session_deltas(conn, since, at)
         if result.sessions:
             traffic = charge_counter_traffic(conn, tz)
             result.traffic_entries = traffic.entries

@@ -134,6 +134,27 @@ def test_a_tariff_without_time_charging_is_not_charged(conn):
     assert charges(conn, bob, "charge_time") == 0
 
 
+
+def test_seconds_beyond_the_time_since_the_start_are_not_believed(conn):
+    plan, alice, user = _setup(conn, step=60)
+    _price(conn, plan, "1")
+    sid = new_session_id()
+    acct(conn, "Start", sid, user, at(0), 0)
+    # A corrupt interim claims 20 days online five minutes after the start.
+    acct(conn, "Interim-Update", sid, user, at(5), 20 * 86400)
+    result = run(conn, at(6))
+    assert result.implausible == 1
+    # Charged up to the run's moment plus a day of clock skew: 6 minutes + 1440.
+    assert charges(conn, alice, "charge_time") == Decimal("1446.00")
+    # As time passes, more of its claim is believed: five minutes later, five more.
+    # A session an interim created dates its start back by its seconds (68 years here):
+    # 400 days of it are believed, all of them before the account had a tariff.
+    other = new_session_id()
+    acct(conn, "Interim-Update", other, user, at(10), 2 ** 31 - 1)
+    result = run(conn, at(11))
+    assert (result.sessions, result.implausible) == (2, 2)
+    assert charges(conn, alice, "charge_time") == Decimal("1451.00")
+
 def test_the_beat_task_rates_as_the_worker_role(db, conn, monkeypatch, tmp_path):
     from tests.conftest import ebs_env
     from worker.session_rating_tasks import rate_sessions_task
