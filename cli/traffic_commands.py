@@ -57,8 +57,9 @@ def rate_command(at_text: str | None, late_minutes: int | None, chunk_minutes: i
                           keep_group_bins=timedelta(
                               days=float(settings.TRAFFIC_GROUP_BINS_KEEP_DAYS)),
                           progress=progress)
-        limits = check_limits(conn, at)
+        # Counter traffic goes into the same usage the limits read: rated before them.
         sessions = rate_sessions(conn, at, tz, late_minutes=int(late))
+        limits = check_limits(conn, at)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "limits": limits.as_dict(),
                                "radius": sessions.as_dict()}))

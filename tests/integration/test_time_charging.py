@@ -173,3 +173,24 @@ def test_the_beat_task_rates_as_the_worker_role(db, conn, monkeypatch, tmp_path)
     assert rate_sessions_task.run(at=at(6).isoformat())["sessions"] == 0
     assert charges(conn, alice, "charge_time") == Decimal("5.00")
 
+
+def test_ebs_traffic_rate_rates_the_sessions_too(db, conn, monkeypatch, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from tests.conftest import ebs_env
+
+    plan, alice, user = _setup(conn, step=60)
+    _price(conn, plan, "1")
+    sid = new_session_id()
+    acct(conn, "Interim-Update", sid, user, at(5), 300)
+    (tmp_path / "none.py").write_text("")
+    env = ebs_env(db, tmp_path / "none.py")
+    out = CliRunner().invoke(cli, ["traffic", "rate", "--at", at(6).isoformat()], env=env)
+    assert out.exit_code == 0, out.output
+    assert "sessions: 1 grew" in out.output and "1 entries posting 5.00" in out.output
+    acct(conn, "Stop", sid, user, at(7), 420)
+    out = CliRunner().invoke(cli, ["traffic", "rate", "--at", at(8).isoformat()], env=env)
+    assert out.exit_code == 0, out.output
+    assert "sessions: 1 grew" in out.output and "1 entries posting 2.00" in out.output
+    assert charges(conn, alice, "charge_time") == Decimal("7.00")
