@@ -1,11 +1,21 @@
-"""The speed a traffic limit leaves: absolute, added, a percentage, the slowest of several."""
+"""The speed a traffic limit leaves: absolute, added, a percentage, the slowest of several;
+and the enforcement's speed due under a limit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
 import pytest
 
+from billing.enforcement import SessionFacts, plan, tariff_rules
 from billing.speeds import Speed
 from billing.traffic_limits import limited_speed, parse_limit_speed
+
+MOSCOW = ZoneInfo("Europe/Moscow")
+NOON = datetime(2026, 12, 1, 12, tzinfo=MOSCOW)
 
 TARIFF = Speed.parse("10M/20M 20M/40M 8M/16M 10/10 5 1M/2M")
 
@@ -43,3 +53,45 @@ def test_the_slowest_of_several_wins():
 def test_what_is_not_a_limit_speed_is_refused(text):
     with pytest.raises(ValueError):
         parse_limit_speed(text)
+
+
+# --- the enforcement's speed due under a limit (billing.enforcement.plan) --------------
+
+def _session(**changes) -> SessionFacts:
+    """A healthy subscriber on tariff 2 (10M/20M) whose login gave 10M/20M."""
+    base = SessionFacts(
+        account_id=1, status="active", blocked_by_balance=False, blocked_by_limit=False,
+        balance=Decimal("100"), credit=Decimal(0), allow_at_zero=False,
+        allow_negative=False, allow_when_blocked=False, tariff_id=2, tariff_active=True,
+        access_type="pppoe", guest_pool_id=None, in_guest_pool=False, vendor="mikrotik",
+        started_at=NOON - timedelta(hours=1), given_state="speed:10M/20M")
+    return replace(base, **changes)
+
+
+def _plan(facts: SessionFacts):
+    rules = tariff_rules([], [(2, 21, "10M/20M", None, None, None, None)])
+    return plan(facts, NOON, MOSCOW, rules)
+
+
+def test_a_limit_in_force_is_the_speed_due():
+    wanted = _plan(_session(limit_speeds=("percent:50",)))
+    assert (wanted.desired_state, wanted.reason) == ("speed:5M/10M", "traffic_limit")
+    assert wanted.change == (("Mikrotik-Rate-Limit", "5M/10M"),)
+    assert _plan(_session(limit_speeds=("percent:50",), given_state="speed:5M/10M")) is None
+
+
+def test_a_login_that_did_not_say_is_sent_the_limited_speed_once():
+    wanted = _plan(_session(limit_speeds=("absolute:1M/1M",), given_state=None))
+    assert (wanted.desired_state, wanted.reason) == ("speed:1M/1M", "traffic_limit")
+    answered = _session(limit_speeds=("absolute:1M/1M",), given_state=None,
+                        last_desired="speed:1M/1M", last_kind="coa", last_result="ACK")
+    assert _plan(answered) is None
+
+
+def test_an_unreadable_limit_speed_sends_nothing():
+    assert _plan(_session(limit_speeds=("absolute:very fast",))) is None
+
+
+def test_lifted_the_tariffs_speed_comes_back():
+    wanted = _plan(_session(given_state="speed:5M/10M"))
+    assert (wanted.desired_state, wanted.reason) == ("speed:10M/20M", "speed_changed")
