@@ -112,6 +112,32 @@ def subscriber_networks(pool_ranges: Iterable[tuple[str, str]],
     return tuple(net for family in by_family for net in ipaddress.collapse_addresses(family))
 
 
+# The static addresses outside every pool as runs of consecutive addresses (first,
+# last): a run starts where the previous address is not this one minus one. Done in SQL
+# because the beat asks every minute and an IPoE network may have 100,000s of them;
+# Python's ipaddress took 16 s for 500,000.
+STATIC_RUNS = """
+WITH statics AS (
+    SELECT DISTINCT host(s.ip_address)::inet AS a
+      FROM subaccounts s
+     WHERE s.ip_address IS NOT NULL
+       AND NOT EXISTS (SELECT FROM ip_pools p
+                        WHERE family(p.range_start) = family(s.ip_address)
+                          AND host(s.ip_address)::inet
+                              BETWEEN p.range_start AND p.range_end)
+), marked AS (
+    SELECT a, family(a) AS fam,
+           CASE WHEN host(a) IN ('0.0.0.0', '::') THEN 1
+                WHEN lag(a) OVER (PARTITION BY family(a) ORDER BY a) = a - 1 THEN 0
+                ELSE 1 END AS starts
+      FROM statics
+), runs AS (
+    SELECT a, fam, sum(starts) OVER (PARTITION BY fam ORDER BY a) AS run FROM marked
+)
+SELECT host(min(a)), host(max(a)) FROM runs GROUP BY fam, run ORDER BY fam, min(a)
+"""
+
+
 def load(conn: psycopg.Connection) -> CollectorInput:
     """Read the classes, the subscribers' networks and the exporters (the NAS table)."""
     nodes: dict[int, list[ClassNode]] = {}
@@ -127,11 +153,10 @@ def load(conn: psycopg.Connection) -> CollectorInput:
             " ORDER BY weight, id"))
     pools = conn.execute(
         "SELECT host(range_start), host(range_end) FROM ip_pools").fetchall()
-    statics = [r[0] for r in conn.execute(
-        "SELECT DISTINCT host(ip_address) FROM subaccounts WHERE ip_address IS NOT NULL")]
+    statics = conn.execute(STATIC_RUNS).fetchall()
     exporters = tuple(ipaddress.ip_address(r[0]) for r in conn.execute(
         "SELECT host(ip_address) FROM nas ORDER BY ip_address"))
-    return CollectorInput(classes, subscriber_networks(pools, statics), exporters)
+    return CollectorInput(classes, subscriber_networks([*pools, *statics], ()), exporters)
 
 
 def ordered(classes: Iterable[TrafficClass]) -> list[TrafficClass]:
