@@ -93,6 +93,11 @@ REPLY_WHEN = {"accept": _l("Access granted"), "guest": _l("Guest pool"),
               "always": _l("Always")}
 TRAFFIC_DIRECTIONS = {"in": _l("Incoming"), "out": _l("Outgoing"), "both": _l("Both ways")}
 GROUP_RULES = {"sum": _l("Sum of its classes"), "max": _l("The largest of its classes")}
+# Why traffic was not charged to anybody: the rater's traffic_rejects and the
+# collector's flow_rejects.
+TRAFFIC_REJECT_REASONS = {"no_holder": _l("Address held by nobody"),
+                          "no_direction": _l("No direction"),
+                          "unknown_exporter": _l("Unknown exporter")}
 TARIFF_CHANGE_EFFECTIVE = {"NOW": _l("Now"), "NEXT_PERIOD": _l("From the next period")}
 TARIFF_CHANGE_STATUSES = {"pending": _l("Pending"), "applied": _l("Applied"),
                           "cancelled": _l("Cancelled")}

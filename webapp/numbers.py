@@ -18,13 +18,14 @@ not come here: its strict format stays (``webapp.api.base.Money``).
 from __future__ import annotations
 
 import re
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel import Locale
 from babel.numbers import format_decimal, get_currency_symbol
 from flask import current_app, has_app_context, has_request_context
 
 from billing.money import MoneyError, round_money, to_money
+from billing.traffic_pricing import MEGABYTE
 
 MONEY_PATTERN = "#,##0.00"
 NO_BREAK = "\u00a0"
@@ -110,6 +111,28 @@ def _reading(locale: Locale) -> tuple[str, str]:
     return SPACES + ",", "."
 
 
+def _plain_decimal(text: str, locale: Locale) -> str:
+    """What the operator typed as a plain decimal text (``-1000.50``), read in the
+    locale's habit (see :func:`parse_amount`); raises MoneyError ``not_an_amount`` or
+    ``ambiguous``."""
+    groups, marks = _reading(locale)
+    raw = text.strip(SPACES)
+    pattern = (rf"(?P<sign>[{re.escape('+' + MINUSES)}])?"
+               rf"(?P<int>\d+|[1-9]\d{{0,2}}(?P<sep>[{re.escape(groups)}])\d{{3}}(?:(?P=sep)\d{{3}})*)"
+               rf"(?:(?P<mark>[{re.escape(marks)}])(?P<frac>\d+))?")
+    found = re.fullmatch(pattern, raw) if len(raw) <= 64 else None
+    if found is None:
+        raise MoneyError("not_an_amount", f"not an amount in {locale}: {raw[:40]!r}")
+    mark, frac = found["mark"], found["frac"] or ""
+    whole = found["int"]
+    if (mark and len(frac) == 3 and len(marks) > 1 and found["sep"] is None
+            and len(whole) <= 3 and not whole.startswith("0")):
+        raise MoneyError("ambiguous", f"{raw!r}: thousands or a fraction?")
+    digits = re.sub(f"[{re.escape(groups)}]", "", whole)
+    sign = "-" if found["sign"] and found["sign"] in MINUSES else ""
+    return f"{sign}{digits}.{frac}" if frac else f"{sign}{digits}"
+
+
 def parse_amount(text, locale: Locale | str | None = None) -> Decimal:
     """An amount typed in the locale's habit, as ``billing.money.to_money`` takes it.
 
@@ -123,23 +146,40 @@ def parse_amount(text, locale: Locale | str | None = None) -> Decimal:
         return to_money(text)
     if not isinstance(text, str):
         raise MoneyError("not_an_amount", f"not an amount: {type(text).__name__}")
-    loc = current_locale(locale)
-    groups, marks = _reading(loc)
-    raw = text.strip(SPACES)
-    pattern = (rf"(?P<sign>[{re.escape('+' + MINUSES)}])?"
-               rf"(?P<int>\d+|[1-9]\d{{0,2}}(?P<sep>[{re.escape(groups)}])\d{{3}}(?:(?P=sep)\d{{3}})*)"
-               rf"(?:(?P<mark>[{re.escape(marks)}])(?P<frac>\d+))?")
-    found = re.fullmatch(pattern, raw) if len(raw) <= 64 else None
-    if found is None:
-        raise MoneyError("not_an_amount", f"not an amount in {loc}: {raw[:40]!r}")
-    mark, frac = found["mark"], found["frac"] or ""
-    whole = found["int"]
-    if (mark and len(frac) == 3 and len(marks) > 1 and found["sep"] is None
-            and len(whole) <= 3 and not whole.startswith("0")):
-        raise MoneyError("ambiguous", f"{raw!r}: thousands or a fraction?")
-    digits = re.sub(f"[{re.escape(groups)}]", "", whole)
-    sign = "-" if found["sign"] and found["sign"] in MINUSES else ""
-    return to_money(f"{sign}{digits}.{frac}" if frac else f"{sign}{digits}")
+    return to_money(_plain_decimal(text, current_locale(locale)))
+
+
+def parse_decimal(text: str, places: int, limit: Decimal,
+                  locale: Locale | str | None = None) -> Decimal:
+    """A figure with up to ``places`` decimals (a price per megabyte has six, a prepaid
+    allowance three), typed in the same habit as an amount and refused for the same
+    reasons (MoneyError's codes; ``out_of_range`` beyond ``limit`` either way), so
+    ``0,5`` reads as half in Russian on every form."""
+    number = Decimal(_plain_decimal(str(text), current_locale(locale)))
+    if number.copy_abs() > limit:
+        raise MoneyError("out_of_range", f"{text!r} is beyond {limit}")
+    if number != number.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP):
+        raise MoneyError("too_many_decimals", f"{text!r} has more than {places} decimals")
+    return number
+
+
+def format_decimal_text(value, locale: Locale | str | None = None) -> str:
+    """A figure with all its significant decimals as the locale writes it, without
+    grouping (what an input shows back): ``0,5`` in Russian for a stored 0.500000."""
+    if value is None:
+        return ""
+    number = Decimal(value)
+    if number == number.to_integral_value():
+        number = number.quantize(Decimal(1))
+    else:
+        number = number.normalize()
+    return format_decimal(number, format="0.##########", locale=current_locale(locale))
+
+
+def megabytes(value) -> Decimal:
+    """Bytes as megabytes (2**20 bytes, the unit traffic is priced per) with two
+    decimals, for a person to read; the bytes themselves stay exact where they are kept."""
+    return (Decimal(value or 0) / MEGABYTE).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
 def install(app) -> None:

@@ -6,7 +6,10 @@ insert trigger keeps), a few thousand rows a month instead of every entry; debto
 a debtor's payments through the ``(account_id, effective_at)`` index; the tariff
 distribution sums ``assignment_totals`` (assignment spans started and ended, per bucket
 and per day, kept by account_tariffs' triggers). None reads the ledger or every
-assignment over a range. Ranges are half-open ``[start, end)`` moments at the ISP's
+assignment over a range. The traffic reports read the rater's hourly statistics
+(``traffic_stats_hourly`` by its primary key's hour) and the rejected rows of the rater
+(``traffic_rejects``) and of the collector (``flow_rejects``, its BRIN on the stamp).
+Ranges are half-open ``[start, end)`` moments at the ISP's
 local midnights, which are bucket boundaries in every timezone.
 
 A reversal nets its original out in the period of the reversal: the ledger's own time,
@@ -26,6 +29,11 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 MONEY, COUNT, TEXT, DATE, KIND = "money", "count", "text", "date", "kind"
+# Bytes shown as megabytes; a traffic reject's reason code shown in words.
+MEGABYTES, TRAFFIC_REJECT = "megabytes", "traffic_reject"
+
+# How many accounts per group the top consumers list by default, and at most.
+TOP_DEFAULT, TOP_MAX = 20, 1000
 
 # A range longer than this buckets payments by month instead of by day.
 DAILY_UP_TO_DAYS = 62
@@ -48,6 +56,7 @@ class Report:
     # A long list takes :limit and :offset (a page on screen; NULL and 0: the whole CSV).
     paged: bool = False
     note: object = ""
+    top: bool = False  # takes :top, how many rows per group (the form asks)
 
     @property
     def statement(self):
@@ -155,6 +164,60 @@ REPORTS = {
             chart=("tariff", "accounts"),
             note=_l("Accounts on each tariff at the end of the range, and every move to it "
                     "in the range (also of those who moved on before its end)."),
+        ),
+        Report(
+            "traffic_top", _l("Top traffic consumers"),
+            """
+            SELECT g.name AS group_name, r.place, a.contract, a.full_name,
+                   r.bytes_in, r.bytes_out, r.bytes_in + r.bytes_out AS bytes_total
+              FROM (SELECT t.*, row_number() OVER (
+                               PARTITION BY t.group_id
+                               ORDER BY t.bytes_in + t.bytes_out DESC, t.account_id) AS place
+                      FROM (SELECT s.account_id, s.group_id, sum(s.bytes_in)::bigint AS bytes_in,
+                                   sum(s.bytes_out)::bigint AS bytes_out
+                              FROM traffic_stats_hourly s
+                             WHERE s.hour >= :start AND s.hour < :end
+                             GROUP BY s.account_id, s.group_id) t) r
+              JOIN accounts a ON a.id = r.account_id
+              JOIN traffic_groups g ON g.id = r.group_id
+             WHERE r.place <= :top
+             ORDER BY g.name, r.place
+            """,
+            (Column("group_name", _l("Traffic group")), Column("place", _l("Place")),
+             Column("contract", _l("Contract")), Column("full_name", _l("Full name")),
+             Column("bytes_in", _l("Incoming, MB"), MEGABYTES),
+             Column("bytes_out", _l("Outgoing, MB"), MEGABYTES),
+             Column("bytes_total", _l("Total, MB"), MEGABYTES)),
+            top=True,
+            note=_l("The accounts with the most traffic of each group in the range, in and "
+                    "out together; hours on the ISP's clock."),
+        ),
+        Report(
+            "traffic_rejects", _l("Traffic not attributed"),
+            """
+            SELECT x.day, x.reason, x.exporter, x.rows, x.packets, x.bytes
+              FROM (SELECT (r.bin AT TIME ZONE :tz)::date AS day, r.reason,
+                           NULL::text AS exporter, sum(r.row_count)::bigint AS rows,
+                           NULL::bigint AS packets, sum(r.bytes)::bigint AS bytes
+                      FROM traffic_rejects r
+                     WHERE r.bin >= :start AND r.bin < :end
+                     GROUP BY 1, r.reason
+                    UNION ALL
+                    SELECT (f.stamp_inserted AT TIME ZONE :tz)::date, f.reason,
+                           host(f.peer_ip_src), NULL, sum(f.packets)::bigint,
+                           sum(f.bytes)::bigint
+                      FROM flow_rejects f
+                     WHERE f.stamp_inserted >= :start AND f.stamp_inserted < :end
+                     GROUP BY 1, f.reason, f.peer_ip_src) x
+             ORDER BY x.day, x.reason, x.exporter
+            """,
+            (Column("day", _l("Day"), DATE), Column("reason", _l("Reason"), TRAFFIC_REJECT),
+             Column("exporter", _l("Exporter")), Column("rows", _l("Rows"), COUNT),
+             Column("packets", _l("Packets"), COUNT),
+             Column("bytes", _l("Traffic, MB"), MEGABYTES)),
+            note=_l("Per day: the rater's rows of an address nobody held (or of no "
+                    "direction), and what the collector received from exporters that are "
+                    "not a NAS of ours, by exporter."),
         ),
     )
 }

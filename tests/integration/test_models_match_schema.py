@@ -19,11 +19,9 @@ for module in pkgutil.walk_packages(webapp.models.__path__, "webapp.models."):
 # Tables the ORM does not serve: written by FreeRADIUS/nfacctd or by migrations only.
 NOT_MAPPED = {"schema_migrations", "schema_functions", "schema_upgrades", "flow_raw",
               "flow_bins", "flow_rejects"}
-# The traffic rater's tables (flow/rater.py): no admin page serves them yet; their models
-# come with the traffic pages (tariff prices and prepaid, statistics, rejects).
-NOT_MAPPED |= {"tariff_traffic_prices", "tariff_traffic_prepaid", "traffic_rating_state",
-               "traffic_bin_marks", "traffic_group_bins", "traffic_stats_hourly",
-               "traffic_rejects", "traffic_usage"}
+# The traffic rater's own bookkeeping (flow/rater.py): watermark, bin marks and rated
+# group values; no page shows them (webapp/models/traffic_rating.py models the rest).
+NOT_MAPPED |= {"traffic_rating_state", "traffic_bin_marks", "traffic_group_bins"}
 # Rating from RADIUS accounting (flow/session_rater.py): the session marks and time usage
 # are its bookkeeping; the tariff's accounting group, time prices and time service get
 # their models with their admin forms.

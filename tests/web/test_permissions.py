@@ -19,7 +19,8 @@ ALLOWED = {
                 "PromisedPaymentView", "StatusHistoryView", "TariffChangeRuleView",
                 "PromiseSettingsView", "SessionHistoryView", "PickerView", "AccountOnlineTab",
                 "AccountSessionHistoryTab", "AccountAuthLogTab", "AccountLeaseTab",
-                "AccountStatusTab"},
+                "AccountStatusTab", "TariffTrafficPriceView", "TariffTrafficPrepaidView",
+                "AccountTrafficView"},
 }
 ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsView",
                                             "SwitchView", "SubaccountSwitchPortView",
@@ -27,7 +28,7 @@ ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsV
                                             "AccountAuditTab", "TrafficClassView",
                                             "TrafficClassNodeView", "TrafficGroupView"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
-                "this_form_get", "userinfo", "download", "accounts", "subaccounts"}
+                "this_form_get", "userinfo", "download", "accounts", "subaccounts", "csv"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",
           "AuthDBView", "UserDBModelView.userinfo", "UserInfoEditView"}
 

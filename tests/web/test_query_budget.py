@@ -14,8 +14,9 @@ BUDGET = {
     "/tariffview/list/": 6,
     "/cashier/?q=40001": 5,
     "/cashier/account/{account}": 6,
-    # The card: the account, its summary and tariff, then a list and a count per tab.
-    "/accountview/show/{account}": 25,
+    # The card: the account, its summary and tariff, then a list and a count per tab,
+    # and the Traffic tab's usage and series (two).
+    "/accountview/show/{account}": 27,
     "/subaccountview/list/": 6,
 }
 

@@ -20,4 +20,6 @@ from webapp.models import (  # noqa: F401 - each registers its tables
     reports,
     security,
     tariffs,
+    traffic,
+    traffic_rating,
 )

@@ -1,4 +1,5 @@
-/* The dashboard's charts (webapp/templates/dashboard_charts.html): Chart.js, Debian's
+/* The dashboard's charts (webapp/templates/dashboard_charts.html) and the account
+   card's traffic (webapp/templates/accounts/traffic_tab.html): Chart.js, Debian's
    libjs-chart.js served by the app, draws the series the page carries in a JSON script
    tag. Amounts arrive as strings; they become numbers only to be drawn, the exact figures
    are in the tables under the charts. Without Chart.js the tables stay. */
@@ -38,4 +39,19 @@
        backgroundColor: "#337ab7", spanGaps: false, tension: 0.2}
     ];
   });
+
+  // The account card's Traffic tab (templates/accounts/traffic_tab.html): megabytes in
+  // and out per day and per hour.
+  function inOut(prefix) {
+    return function (canvas) {
+      return [
+        {label: canvas.dataset["in"], data: data[prefix + "_in"].map(Number),
+         backgroundColor: "#337ab7", borderColor: "#337ab7"},
+        {label: canvas.dataset.out, data: data[prefix + "_out"].map(Number),
+         backgroundColor: "#f0ad4e", borderColor: "#f0ad4e"}
+      ];
+    };
+  }
+  draw("ebs-chart-traffic-day", "bar", data.traffic_days, inOut("traffic_day"));
+  draw("ebs-chart-traffic-hour", "bar", data.traffic_hours, inOut("traffic_hour"));
 }());

@@ -14,6 +14,7 @@ from webapp.views.account_history import (
     SuspensionView,
 )
 from webapp.views.account_tabs import register_tabs
+from webapp.views.account_traffic import AccountTrafficView
 from webapp.views.accounts import AccountTariffView, AccountView, SubaccountView
 from webapp.views.audit import AuditLogView
 from webapp.views.cashier import CashierView
@@ -26,6 +27,7 @@ from webapp.views.session_history import SessionHistoryView
 from webapp.views.staff_networks import StaffNetworkView
 from webapp.views.switches import RadiusReplyAttributeView, SubaccountSwitchPortView, SwitchView
 from webapp.views.tariff_rules import PromiseSettingsView, TariffChangeRuleView
+from webapp.views.tariff_traffic import TariffTrafficPrepaidView, TariffTrafficPriceView
 from webapp.views.tariffs import (
     OnetimeServiceView,
     PeriodicServiceView,
@@ -54,6 +56,7 @@ def register_views(appbuilder) -> None:
         category=subscribers)
     appbuilder.add_view_no_menu(AccountActionsView)
     appbuilder.add_view_no_menu(AccountCardView)
+    appbuilder.add_view_no_menu(AccountTrafficView)
     appbuilder.add_view_no_menu(PickerView)
     add(LedgerView, "Ledger", icon="fa-book", label=_l("Ledger"), category=money,
         category_label=_l("Money"), category_icon="fa-rub")
@@ -66,6 +69,10 @@ def register_views(appbuilder) -> None:
     add(OnetimeServiceView, "One-time services", icon="fa-bolt",
         label=_l("One-time services"), category=tariffs)
     add(TariffSpeedView, "Speeds", icon="fa-tachometer", label=_l("Speeds"), category=tariffs)
+    add(TariffTrafficPriceView, "Traffic prices", icon="fa-exchange",
+        label=_l("Traffic prices"), category=tariffs)
+    add(TariffTrafficPrepaidView, "Prepaid traffic", icon="fa-gift",
+        label=_l("Prepaid traffic"), category=tariffs)
     add(TariffChangeRuleView, "Tariff-change rules", icon="fa-random",
         label=_l("Tariff-change rules"), category=tariffs)
     add(PromiseSettingsView, "Promised-payment settings", icon="fa-credit-card",

@@ -16,7 +16,9 @@ each tab names its own ``account_filter``, one indexed condition:
 
 A tab shows only to staff who may read that list elsewhere. Above the tabs the card
 shows what an operator looks at first (:data:`SUMMARY`: tariff in force, balance with
-credit, status and what blocks the account) in one statement plus the tariff rule's.
+credit, status and what blocks the account) in one statement plus the tariff rule's; the
+last tab, Traffic, is not a list but the account's usage and charts
+(``webapp.views.account_traffic``, two statements).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import false, select, text
 
 from webapp.models.accounts import Subaccount
 from webapp.views.account_history import StatusHistoryView
+from webapp.views.account_traffic import traffic_tab
 from webapp.views.audit import AuditLogView
 from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
 from webapp.views.session_history import SessionHistoryView
@@ -171,4 +174,10 @@ class AccountCard:
             abort(404)
         return self.render_template(self.show_template, pk=pk, title=self.show_title,
                                     widgets=widgets, related_views=self._visible_tabs(),
-                                    card=card)
+                                    card=card, traffic=self._traffic(int(pk)))
+
+    def _traffic(self, account_id: int) -> dict | None:
+        """The Traffic tab's figures, for staff who may read them (its CSV's grant)."""
+        if not self.appbuilder.sm.has_access("can_traffic", "AccountTrafficView"):
+            return None
+        return traffic_tab(self.appbuilder.session, account_id)

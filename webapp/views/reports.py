@@ -1,5 +1,6 @@
 """Reports: payments by period, gateway and cashier; charges by type; debtors; tariff
-distribution. Each has a date range (the ISP's local dates, both ends included), a table,
+distribution; top traffic consumers and traffic not attributed. Each has a date range
+(the ISP's local dates, both ends included), a table,
 a bar chart where one reads better than figures, and a CSV export streamed from a
 server-side cursor with headers in the UI's language.
 
@@ -27,9 +28,22 @@ from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from flask_babel import lazy_gettext as _l
 
-from webapp import localtime
-from webapp.numbers import current_locale, format_amount, format_number
-from webapp.reports import COUNT, DAILY_UP_TO_DAYS, DATE, KIND, MONEY, REPORTS, TEXT, Report
+from webapp import labels, localtime
+from webapp.numbers import current_locale, format_amount, format_number, megabytes
+from webapp.reports import (
+    COUNT,
+    DAILY_UP_TO_DAYS,
+    DATE,
+    KIND,
+    MEGABYTES,
+    MONEY,
+    REPORTS,
+    TEXT,
+    TOP_DEFAULT,
+    TOP_MAX,
+    TRAFFIC_REJECT,
+    Report,
+)
 from webapp.views.ledger import kind_label
 
 PAGE_SIZE = 100
@@ -68,6 +82,10 @@ def cell(kind: str, value) -> str:
         return localtime.format_day(value)
     if kind == KIND:
         return kind_label(value)
+    if kind == MEGABYTES:
+        return format_number(megabytes(value))
+    if kind == TRAFFIC_REJECT:
+        return labels.label(labels.TRAFFIC_REJECT_REASONS, value)
     return str(value)
 
 
@@ -128,6 +146,8 @@ def csv_cell(kind: str, value, flavour: CsvFlavour = PLAIN_CSV) -> str:
         return f"{Decimal(value):.2f}".replace(".", flavour.decimal)
     if kind == COUNT:
         return str(value)
+    if kind == MEGABYTES:
+        return str(megabytes(value)).replace(".", flavour.decimal)
     if kind == DATE:
         return localtime.local_day(value).isoformat()
     shown = cell(kind, value)
@@ -151,12 +171,37 @@ def csv_lines(report: Report, rows: Iterable,
     yield buffer.getvalue()
 
 
-def range_params(start: date, end: date, zone: ZoneInfo, page: int = -1) -> dict:
+def csv_response(engine, report: Report, params: dict, filename: str,
+                 flavour: CsvFlavour) -> Response:
+    """``report``'s rows for ``params`` as a CSV download, streamed from a server-side
+    cursor."""
+
+    def lines() -> Iterator[str]:
+        # A connection of its own, its transaction open while the cursor streams
+        # (the request's session may end before the last batch is sent).
+        with engine.connect() as connection:
+            result = connection.execution_options(
+                stream_results=True, yield_per=CSV_BATCH).execute(report.statement, params)
+            yield from csv_lines(report, (row._mapping for row in result), flavour)
+
+    return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={filename}"})
+
+
+def parse_top(args) -> int:
+    """How many rows per group a ``top`` report lists: ``?top=``, within 1..TOP_MAX."""
+    wanted = args.get("top", TOP_DEFAULT, type=int) or TOP_DEFAULT
+    return min(max(wanted, 1), TOP_MAX)
+
+
+def range_params(start: date, end: date, zone: ZoneInfo, page: int = -1,
+                 top: int = TOP_DEFAULT) -> dict:
     """A report's parameters for the local dates ``start``..``end`` (both included):
     the range as half-open moments at local midnights; ``page`` < 0 for the whole list
     (the CSV)."""
     paged = page >= 0
     return {
+        "top": top,
         "start": datetime.combine(start, time(), zone),
         "end": datetime.combine(end + timedelta(days=1), time(), zone),
         "tz": zone.key,
@@ -173,23 +218,13 @@ class ReportsView(BaseView):
 
     def _params(self, report: Report, start: date, end: date, page: int) -> dict:
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
-        return range_params(start, end, zone, page)
+        return range_params(start, end, zone, page, parse_top(request.args))
 
     def _csv(self, report: Report, params: dict, start: date, end: date,
              flavour: CsvFlavour) -> Response:
-        engine = self.appbuilder.session.get_bind()
-
-        def lines() -> Iterator[str]:
-            # A connection of its own, its transaction open while the cursor streams
-            # (the request's session may end before the last batch is sent).
-            with engine.connect() as connection:
-                result = connection.execution_options(
-                    stream_results=True, yield_per=CSV_BATCH).execute(report.statement, params)
-                yield from csv_lines(report, (row._mapping for row in result), flavour)
-
-        filename = f"{report.name}_{start.isoformat()}_{end.isoformat()}.csv"
-        return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": f"attachment; filename={filename}"})
+        return csv_response(self.appbuilder.session.get_bind(), report, params,
+                            f"{report.name}_{start.isoformat()}_{end.isoformat()}.csv",
+                            flavour)
 
     @expose("/")
     @expose("/<name>/")
@@ -224,6 +259,7 @@ class ReportsView(BaseView):
             "reports/report.html", report=report, reports=REPORTS, rows=rows,
             cell=cell, bars=bars(report, rows), start=start, end=end, error=error,
             page=max(page, 0), more=more, totals=totals, money=MONEY,
+            figures=(MONEY, COUNT, MEGABYTES), top=parse_top(request.args),
         )
 
 

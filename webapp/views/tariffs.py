@@ -10,6 +10,7 @@ from webapp.credential_checks import ChapNeedsKey
 from webapp.models.tariffs import OnetimeService, PeriodicService, Tariff, TariffSpeed
 from webapp.validators import NonNegativeMoney, SpeedSyntax
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field, prefix
+from webapp.views.tariff_traffic import TariffTrafficPrepaidView, TariffTrafficPriceView
 
 CHARGE_METHODS = labels.choices(labels.CHARGE_METHODS)
 CONDITIONS = labels.choices(labels.CHARGE_CONDITIONS)
@@ -111,7 +112,8 @@ class TariffView(EbsModelView):
         "suspension_max_days": [Optional(), NumberRange(min=1)],
         "chap_enabled": [ChapNeedsKey()],
     }
-    related_views = [PeriodicServiceView, OnetimeServiceView, TariffSpeedView]
+    related_views = [PeriodicServiceView, OnetimeServiceView, TariffSpeedView,
+                     TariffTrafficPriceView, TariffTrafficPrepaidView]
     formatters_columns = {"access_type": labels.formatter(labels.ACCESS_TYPES)}
     label_columns = {
         "created_at": _l("Created"),

@@ -1,0 +1,248 @@
+"""The traffic pages: a tariff's prices per MB and prepaid MB typed in Russian, the
+account card's Traffic tab (usage now, bytes per day and hour, CSV) read through indexes
+in a fixed number of statements, and the reports of the top consumers and of traffic
+nobody was charged for."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from tests.web.conftest import READONLY, login, submit
+from tests.web.test_account_actions import _account, _assign, _tariff
+
+MB = 1024 * 1024
+
+
+def _group(conn, name: str) -> int:
+    return conn.execute("INSERT INTO traffic_groups (name) VALUES (%s) RETURNING id",
+                        (name,)).fetchone()[0]
+
+
+def _stats(conn, account: int, group: int, hour: datetime, bytes_in: int,
+           bytes_out: int) -> None:
+    conn.execute("INSERT INTO traffic_stats_hourly (hour, account_id, group_id, bytes_in,"
+                 " bytes_out) VALUES (%s, %s, %s, %s, %s)",
+                 (hour, account, group, bytes_in, bytes_out))
+
+
+def _this_hour() -> datetime:
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def _chart(page: str) -> dict:
+    found = re.search(r'<script type="application/json" id="ebs-series-data">(.*?)</script>',
+                      page, re.S)
+    assert found, "no chart data on the page"
+    return json.loads(found.group(1))
+
+
+def _csv_rows(response) -> list[list[str]]:
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    return list(csv.reader(io.StringIO(response.text.lstrip("\ufeff"))))
+
+
+def test_tariff_prices_and_prepaid_typed_in_russian(as_admin, conn):
+    tariff = _tariff(conn, "Трафик")
+    internet = _group(conn, "Интернет")
+    night = conn.execute("INSERT INTO time_periods (name) VALUES ('Ночь') RETURNING id"
+                         ).fetchone()[0]
+    as_admin.get("/lang/ru")
+    submit(as_admin, "/tarifftrafficpriceview/add",
+           {"tariff": str(tariff), "group": str(internet), "time_period": "",
+            "price_per_mb": "0,5"})
+    submit(as_admin, "/tarifftrafficpriceview/add",
+           {"tariff": str(tariff), "group": str(internet), "time_period": str(night),
+            "price_per_mb": "0,000125"})
+    too_fine = submit(as_admin, "/tarifftrafficpriceview/add",
+                      {"tariff": str(tariff), "group": str(internet), "time_period": "",
+                       "price_per_mb": "0,0000001"})
+    assert "Не больше 6 знаков после запятой." in too_fine.text
+    negative = submit(as_admin, "/tarifftrafficpriceview/add",
+                      {"tariff": str(tariff), "group": str(internet), "time_period": "",
+                       "price_per_mb": "-1"})
+    assert "Не может быть отрицательным." in negative.text
+    assert conn.execute("SELECT time_period_id, price_per_mb FROM tariff_traffic_prices"
+                        " ORDER BY id").fetchall() == [(None, Decimal("0.500000")),
+                                                      (night, Decimal("0.000125"))]
+    submit(as_admin, "/tarifftrafficprepaidview/add",
+           {"tariff": str(tariff), "group": str(internet), "megabytes": "1 024,5",
+            "rollover": "y", "prorate_first_period": "y"})
+    assert conn.execute("SELECT megabytes, rollover, prorate_first_period"
+                        " FROM tariff_traffic_prepaid").fetchone() == (
+        Decimal("1024.500"), True, True)
+    shown = as_admin.get(f"/tariffview/show/{tariff}").text
+    # Both lists under the tariff, figures as Russian writes them, "any time" in words.
+    assert "Цены трафика" in shown and "Предоплаченный трафик" in shown
+    assert "0,5<" in shown and "0,000125" in shown and "Любое время" in shown
+    assert "1024,5" in shown
+    price = conn.execute("SELECT id FROM tariff_traffic_prices WHERE time_period_id IS NULL"
+                         ).fetchone()[0]
+    edit = as_admin.get(f"/tarifftrafficpriceview/edit/{price}").text
+    assert 'value="0,5"' in edit
+
+
+def test_the_traffic_tab_shows_usage_days_hours_and_csv(as_admin, conn, web_settings):
+    zone = ZoneInfo(web_settings.TIME_ZONE)
+    account = _account(conn, "T-100")
+    other = _account(conn, "T-200")
+    tariff = _tariff(conn, "Трафик")
+    now = datetime.now(UTC)
+    _assign(conn, account, tariff, now - timedelta(days=40))
+    assignment = conn.execute("SELECT id FROM account_tariffs WHERE account_id = %s",
+                              (account,)).fetchone()[0]
+    internet, city = _group(conn, "Интернет"), _group(conn, "Город")
+    conn.execute(
+        "INSERT INTO traffic_usage (account_id, group_id, assignment_id, period_start,"
+        " period_end, prepaid_bytes, used_bytes, billed_bytes, cost, charged) VALUES"
+        " (%s, %s, %s, %s, %s, %s, %s, %s, 12.3456, 12.35),"
+        " (%s, %s, %s, %s, %s, 0, 999, 999, 0, 0)",
+        (account, internet, assignment, now - timedelta(days=3), now + timedelta(days=27),
+         100 * MB, 60 * MB, 0,
+         account, internet, assignment, now - timedelta(days=40), now - timedelta(days=3)))
+    hour = _this_hour()
+    _stats(conn, account, internet, hour, 3 * MB, MB)
+    _stats(conn, account, city, hour, MB, 0)
+    _stats(conn, account, internet, hour - timedelta(hours=47), 2 * MB, 0)
+    _stats(conn, account, internet, hour - timedelta(hours=48), 5 * MB, 0)  # days only
+    _stats(conn, account, internet, hour - timedelta(days=40), 7 * MB, 0)  # neither
+    _stats(conn, other, internet, hour, 100 * MB, 100 * MB)
+
+    page = as_admin.get(f"/accountview/show/{account}").text
+    assert 'id="ebs-traffic-tab"' in page
+    usage = page.split('id="ebs-traffic-usage"', 1)[1].split("</table>", 1)[0]
+    # Only the period in force: 60 MB used, 40 MB of the prepaid left, 12.35 charged.
+    assert usage.count("<tr data-group") == 1
+    assert f'data-used="{60 * MB}"' in usage and f'data-prepaid-left="{40 * MB}"' in usage
+    assert 'data-charged="12.35"' in usage and "12.35\xa0RUB" in usage
+    assert '"ebs-money">60</td>' in usage and '"ebs-money">40</td>' in usage
+    chart = _chart(page)
+    assert len(chart["traffic_days"]) == 30 and len(chart["traffic_hours"]) == 48
+    # This hour: both groups, the other account not at all.
+    assert chart["traffic_hour_in"][-1] == "4.00" and chart["traffic_hour_out"][-1] == "1.00"
+    assert chart["traffic_hour_in"][0] == "2.00"
+    assert chart["traffic_hours"][-1] == hour.astimezone(zone).strftime("%d.%m %H:00")
+    today = hour.astimezone(zone).date()
+    assert chart["traffic_days"][-1] == today.strftime("%d.%m")
+    days_in = {}
+    for n, label in enumerate(chart["traffic_days"]):
+        days_in[label] = Decimal(chart["traffic_day_in"][n])
+    assert sum(days_in.values()) == Decimal("11.00")  # 3 + 1 + 2 + 5, not the 40-day-old 7
+    assert 'src="/vendor/chart.js"' in page
+
+    by_hour = _csv_rows(as_admin.get(f"/account-traffic/{account}/hour.csv?format=csv"))
+    assert by_hour[0] == ["Hour", "Traffic group", "Bytes in", "Bytes out"]
+    assert sorted(by_hour[1:])[-2:] == sorted([
+        [hour.astimezone(zone).strftime("%Y-%m-%d %H:00"), "Город", str(MB), "0"],
+        [hour.astimezone(zone).strftime("%Y-%m-%d %H:00"), "Интернет", str(3 * MB), str(MB)]])
+    assert len(by_hour) == 1 + 3
+    by_day = _csv_rows(as_admin.get(f"/account-traffic/{account}/day.csv?format=csv"))
+    assert sum(int(row[2]) for row in by_day[1:]) == 11 * MB
+    assert as_admin.get(f"/account-traffic/{account}/week.csv").status_code == 404
+    assert as_admin.get("/account-traffic/999999/day.csv").status_code == 404
+
+
+def test_an_account_without_traffic_shows_an_empty_tab(as_admin, conn):
+    account = _account(conn, "T-300")
+    page = as_admin.get(f"/accountview/show/{account}").text
+    assert 'id="ebs-traffic-no-usage"' in page
+    chart = _chart(page)
+    assert set(chart["traffic_day_in"]) == {"0.00"} and set(chart["traffic_hour_out"]) == {"0.00"}
+
+
+def test_the_tab_reads_by_index_in_two_statements(as_admin, conn, count_queries):
+    """With sequential scans and sorts priced out (an empty table would otherwise be read
+    whole) the tab's statements walk the account's index; and it adds two statements to
+    the card however much traffic the account has."""
+    account = _account(conn, "T-400")
+    group = _group(conn, "Интернет")
+    as_admin.get(f"/accountview/show/{account}")
+    with count_queries() as empty:
+        as_admin.get(f"/accountview/show/{account}")
+    conn.execute(
+        "INSERT INTO traffic_stats_hourly (hour, account_id, group_id, bytes_in, bytes_out)"
+        " SELECT date_trunc('hour', now()) - g * interval '1 hour', %s, %s, g, g"
+        " FROM generate_series(0, 2000) g", (account, group))
+    with count_queries() as full:
+        as_admin.get(f"/accountview/show/{account}")
+    assert full.count == empty.count
+
+    for setting in ("enable_seqscan", "enable_bitmapscan"):
+        conn.execute(f"SET {setting} = off")
+    now = datetime.now(UTC)
+    plans = {
+        "series": ("SELECT hour, sum(bytes_in) FROM traffic_stats_hourly WHERE account_id = %s"
+                   " AND hour >= %s AND hour < %s GROUP BY hour",
+                   (account, now - timedelta(days=30), now)),
+        "usage": ("SELECT * FROM traffic_usage WHERE account_id = %s"
+                  " AND period_start <= %s AND period_end > %s", (account, now, now)),
+    }
+    for name, (query, params) in plans.items():
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query, params).fetchall())
+        assert "Seq Scan" not in plan and "account" in plan, (name, plan)
+
+
+def test_a_readonly_auditor_sees_the_tab_and_its_csv(client, conn):
+    account = _account(conn, "T-500")
+    login(client, *READONLY)
+    assert 'id="ebs-traffic-tab"' in client.get(f"/accountview/show/{account}").text
+    assert client.get(f"/account-traffic/{account}/day.csv").status_code == 200
+
+
+def test_top_consumers_per_group_with_contract_and_name(as_admin, conn, web_settings):
+    zone = ZoneInfo(web_settings.TIME_ZONE)
+    internet, city = _group(conn, "Интернет"), _group(conn, "Город")
+    accounts = [_account(conn, f"C-{n}") for n in range(1, 5)]
+    noon = datetime(2026, 10, 15, 12, 0, tzinfo=zone)
+    for n, account in enumerate(accounts, 1):
+        _stats(conn, account, internet, noon, n * MB, MB)
+        _stats(conn, account, internet, noon + timedelta(hours=1), n * MB, 0)
+        _stats(conn, account, city, noon, (5 - n) * MB, 0)
+    _stats(conn, accounts[0], internet, datetime(2026, 11, 1, 0, 0, tzinfo=zone),
+           1000 * MB, 0)  # the next day after the range: not counted
+
+    page = as_admin.get("/reports/traffic_top/?start=2026-10-01&end=2026-10-31&top=2").text
+    table = page.split('id="ebs-report-table"', 1)[1]
+    rows = re.findall(r"<tr>(.*?)</tr>", table, re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row, re.S) for row in rows]
+    shown = [(c[0], c[1], c[2], c[6]) for c in cells if c]
+    assert shown == [("Город", "1", "C-1", "4"), ("Город", "2", "C-2", "3"),
+                     ("Интернет", "1", "C-4", "9"), ("Интернет", "2", "C-3", "7")]
+    assert "Действий Иван" in table
+    exported = _csv_rows(as_admin.get(
+        "/reports/traffic_top/?start=2026-10-01&end=2026-10-31&top=1&format=csv"))
+    assert exported[0][:3] == ["Traffic group", "Place", "Contract"]
+    assert [row[:3] + row[4:] for row in exported[1:]] == [
+        ["Город", "1", "C-1", "4.00", "0.00", "4.00"],
+        ["Интернет", "1", "C-4", "8.00", "1.00", "9.00"]]
+
+
+def test_traffic_not_attributed_by_reason_and_exporter_per_day(as_admin, conn, web_settings):
+    zone = ZoneInfo(web_settings.TIME_ZONE)
+    day = datetime(2026, 10, 15, 12, 0, tzinfo=zone)
+    conn.execute("INSERT INTO traffic_rejects (bin, reason, row_count, bytes) VALUES"
+                 " (%s, 'no_holder', 3, %s), (%s, 'no_holder', 2, %s),"
+                 " (%s, 'no_direction', 1, 10)",
+                 (day, MB, day + timedelta(minutes=1), MB, day))
+    conn.execute("INSERT INTO flow_rejects (peer_ip_src, packets, bytes, stamp_inserted)"
+                 " VALUES ('192.0.2.9', 10, %s, %s), ('192.0.2.9', 5, %s, %s),"
+                 " ('198.51.100.1', 1, 100, %s)",
+                 (MB, day, MB, day + timedelta(days=1), day))
+    page = as_admin.get("/reports/traffic_rejects/?start=2026-10-01&end=2026-10-31").text
+    assert "Address held by nobody" in page and "Unknown exporter" in page
+    assert "No direction" in page and "192.0.2.9" in page
+    exported = _csv_rows(as_admin.get(
+        "/reports/traffic_rejects/?start=2026-10-01&end=2026-10-31&format=csv"))
+    assert exported[0] == ["Day", "Reason", "Exporter", "Rows", "Packets", "Traffic, MB"]
+    assert exported[1:] == [
+        ["2026-10-15", "No direction", "", "1", "", "0.00"],
+        ["2026-10-15", "Address held by nobody", "", "5", "", "2.00"],
+        ["2026-10-15", "Unknown exporter", "192.0.2.9", "", "10", "1.00"],
+        ["2026-10-15", "Unknown exporter", "198.51.100.1", "", "1", "0.00"],
+        ["2026-10-16", "Unknown exporter", "192.0.2.9", "", "5", "1.00"]]

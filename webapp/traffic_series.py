@@ -1,0 +1,161 @@
+"""One account's traffic for the card's Traffic tab: this period's usage per group, and
+the bytes in and out per local day (the last 30) and per hour (the last 48), with the
+same figures per group as CSV.
+
+Everything comes from what the rater keeps (flow/rating.py): ``traffic_usage`` (one row
+per account, group, assignment and settlement period, read by its unique key's
+``account_id`` prefix) and ``traffic_stats_hourly`` (read by
+``traffic_stats_hourly_account_idx``, (account_id, hour)). The card reads both series in
+one statement and the usage in another, whatever the account's history: at most
+30 × 24 hourly rows per group are summed, in SQL.
+
+Hours are the statistics' own UTC hours, walked in UTC and labelled on the ISP's clock,
+so a change of summer time neither repeats nor skips one; a day is the ISP's calendar day
+(the hours starting on it: exact wherever the offset is whole hours).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import text
+
+from webapp.numbers import megabytes
+from webapp.reports import COUNT, DATE, TEXT, Column, Report
+
+DAYS = 30
+HOURS = 48
+
+_USAGE = text(
+    """
+    SELECT g.name AS group_name, u.period_start, u.period_end, u.used_bytes,
+           u.prepaid_bytes, greatest(u.prepaid_bytes - u.used_bytes, 0) AS prepaid_left,
+           u.charged
+      FROM traffic_usage u
+      JOIN traffic_groups g ON g.id = u.group_id
+     WHERE u.account_id = :id AND u.period_start <= :now AND u.period_end > :now
+     ORDER BY g.name, u.period_start
+    """
+)
+# Both series in one round trip: the days of the last month, the hours of the last two
+# days, each summed over the account's groups.
+_SERIES = text(
+    """
+    SELECT 'day' AS series, (s.hour AT TIME ZONE :tz)::date AS day, NULL::timestamptz AS hour,
+           sum(s.bytes_in)::bigint AS bytes_in, sum(s.bytes_out)::bigint AS bytes_out
+      FROM traffic_stats_hourly s
+     WHERE s.account_id = :id AND s.hour >= :days_since AND s.hour < :until
+     GROUP BY 2
+    UNION ALL
+    SELECT 'hour', NULL, s.hour, sum(s.bytes_in)::bigint, sum(s.bytes_out)::bigint
+      FROM traffic_stats_hourly s
+     WHERE s.account_id = :id AND s.hour >= :hours_since AND s.hour < :until
+     GROUP BY s.hour
+    """
+)
+
+
+def _midnight(day: date, zone: ZoneInfo) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=zone)
+
+
+def usage(session, account_id: int, now: datetime) -> list[dict]:
+    """The settlement periods in force now, per group: bytes used, prepaid bytes left,
+    and what the ledger holds of the period's traffic charge."""
+    return [dict(row) for row in session.execute(
+        _USAGE, {"id": account_id, "now": now}).mappings()]
+
+
+def series(session, account_id: int, zone: ZoneInfo, now: datetime,
+           days: int = DAYS, hours: int = HOURS) -> tuple[list[dict], list[dict]]:
+    """``(by_day, by_hour)``, oldest first, every day and hour present (zeros where the
+    rater wrote nothing): ``{"day" | "hour", "bytes_in", "bytes_out"}``, ``hour`` a naive
+    local datetime."""
+    today = now.astimezone(zone).date()
+    first_day = today - timedelta(days=days - 1)
+    this_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    first_hour = this_hour - timedelta(hours=hours - 1)
+    until = max(_midnight(today + timedelta(days=1), zone).astimezone(UTC),
+                this_hour + timedelta(hours=1))
+    found_days, found_hours = {}, {}
+    for row in session.execute(_SERIES, {
+            "id": account_id, "tz": zone.key, "until": until,
+            "days_since": _midnight(first_day, zone), "hours_since": first_hour}).mappings():
+        if row["series"] == "day":
+            found_days[row["day"]] = row
+        else:
+            found_hours[row["hour"].astimezone(UTC)] = row
+
+    def figures(row) -> dict:
+        return {"bytes_in": row["bytes_in"] if row else 0,
+                "bytes_out": row["bytes_out"] if row else 0}
+
+    by_day = []
+    for n in range(days):
+        day = first_day + timedelta(days=n)
+        by_day.append({"day": day, **figures(found_days.get(day))})
+    by_hour = []
+    for n in range(hours):
+        hour = first_hour + timedelta(hours=n)
+        by_hour.append({"hour": hour.astimezone(zone).replace(tzinfo=None),
+                        **figures(found_hours.get(hour))})
+    return by_day, by_hour
+
+
+def chart_data(by_day: list[dict], by_hour: list[dict]) -> dict:
+    """What the chart script reads (webapp/static/ebs_charts.js): labels and megabytes as
+    strings, as the dashboard's series."""
+    return {
+        "traffic_days": [row["day"].strftime("%d.%m") for row in by_day],
+        "traffic_day_in": [str(megabytes(row["bytes_in"])) for row in by_day],
+        "traffic_day_out": [str(megabytes(row["bytes_out"])) for row in by_day],
+        "traffic_hours": [row["hour"].strftime("%d.%m %H:00") for row in by_hour],
+        "traffic_hour_in": [str(megabytes(row["bytes_in"])) for row in by_hour],
+        "traffic_hour_out": [str(megabytes(row["bytes_out"])) for row in by_hour],
+    }
+
+
+# The CSV of the tab: per group, in bytes, the same ranges as the charts (:since/:until,
+# :id, :tz), read through reports' CSV writer.
+_CSV_COLUMNS_TAIL = (Column("group_name", _l("Traffic group"), TEXT),
+                     Column("bytes_in", _l("Bytes in"), COUNT),
+                     Column("bytes_out", _l("Bytes out"), COUNT))
+CSV_SERIES = {
+    "day": Report(
+        "traffic_by_day", _l("Traffic by day"),
+        """
+        SELECT (s.hour AT TIME ZONE :tz)::date AS day, g.name AS group_name,
+               sum(s.bytes_in)::bigint AS bytes_in, sum(s.bytes_out)::bigint AS bytes_out
+          FROM traffic_stats_hourly s
+          JOIN traffic_groups g ON g.id = s.group_id
+         WHERE s.account_id = :id AND s.hour >= :since AND s.hour < :until
+         GROUP BY 1, g.name ORDER BY 1, g.name
+        """,
+        (Column("day", _l("Day"), DATE), *_CSV_COLUMNS_TAIL)),
+    "hour": Report(
+        "traffic_by_hour", _l("Traffic by hour"),
+        """
+        SELECT to_char(s.hour AT TIME ZONE :tz, 'YYYY-MM-DD HH24:00') AS hour,
+               g.name AS group_name, s.bytes_in, s.bytes_out
+          FROM traffic_stats_hourly s
+          JOIN traffic_groups g ON g.id = s.group_id
+         WHERE s.account_id = :id AND s.hour >= :since AND s.hour < :until
+         ORDER BY s.hour, g.name
+        """,
+        (Column("hour", _l("Hour"), TEXT), *_CSV_COLUMNS_TAIL)),
+}
+
+
+def csv_params(name: str, account_id: int, zone: ZoneInfo, now: datetime) -> dict:
+    """The range of the chart the CSV ``name`` goes with."""
+    if name == "day":
+        today = now.astimezone(zone).date()
+        return {"id": account_id, "tz": zone.key,
+                "since": _midnight(today - timedelta(days=DAYS - 1), zone),
+                "until": _midnight(today + timedelta(days=1), zone)}
+    this_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    return {"id": account_id, "tz": zone.key,
+            "since": this_hour - timedelta(hours=HOURS - 1),
+            "until": this_hour + timedelta(hours=1)}

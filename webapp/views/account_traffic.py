@@ -1,0 +1,57 @@
+"""The account card's Traffic tab: what the card shows of it (:func:`traffic_tab`) and
+its CSV downloads (:class:`AccountTrafficView`). The figures are
+``webapp.traffic_series``'; staff who read the card read its traffic, as they read its
+sessions."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import abort, request
+from flask_appbuilder import BaseView, expose, has_access
+from flask_appbuilder.security.decorators import permission_name
+from sqlalchemy import text
+
+from webapp import localtime, traffic_series
+from webapp.numbers import megabytes
+from webapp.views.reports import CSV_FLAVOURS, csv_flavour, csv_response
+
+_EXISTS = text("SELECT 1 FROM accounts WHERE id = :id")
+GRANT = ("can_traffic",)
+
+
+def traffic_tab(session, account_id: int) -> dict:
+    """The tab's figures for the card: usage now, both series and the chart's JSON."""
+    zone = localtime.zone()
+    now = datetime.now(zone)
+    by_day, by_hour = traffic_series.series(session, account_id, zone, now)
+    return {"usage": traffic_series.usage(session, account_id, now), "by_day": by_day,
+            "by_hour": by_hour, "chart": traffic_series.chart_data(by_day, by_hour),
+            "megabytes": megabytes}
+
+
+class AccountTrafficView(BaseView):
+    """The tab's figures per group as CSV: ``day`` (the last 30 local days) or ``hour``
+    (the last 48 hours); ``?format=excel`` for the spreadsheet of the operator's
+    language, plain RFC 4180 otherwise (webapp/views/reports.py)."""
+
+    route_base = "/account-traffic"
+    default_view = "csv"
+    role_grants = {"Cashier": GRANT, "ReadOnly": GRANT}
+
+    @expose("/<int:account_id>/<name>.csv")
+    @has_access
+    @permission_name("traffic")
+    def csv(self, account_id: int, name: str):
+        report = traffic_series.CSV_SERIES.get(name)
+        session = self.appbuilder.session
+        if report is None:
+            abort(404)
+        if session.execute(_EXISTS, {"id": account_id}).scalar() is None:
+            abort(404)
+        zone = localtime.zone()
+        params = traffic_series.csv_params(name, account_id, zone, datetime.now(zone))
+        wanted = request.args.get("format")
+        flavour = csv_flavour(wanted if wanted in CSV_FLAVOURS else "csv")
+        filename = f"traffic_{name}_{account_id}.csv"
+        return csv_response(session.get_bind(), report, params, filename, flavour)
