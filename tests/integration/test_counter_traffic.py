@@ -7,8 +7,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import psycopg
 
 from billing import ledger
+from flow.session_rater import rate_sessions
 from tests.integration.charging_helpers import account, assign, tariff
 from tests.integration.session_rating_helpers import (
     GIGAWORD,
@@ -18,6 +22,7 @@ from tests.integration.session_rating_helpers import (
     charges,
     new_session_id,
     run,
+    snapshot,
     username,
 )
 from tests.integration.traffic_helpers import (
@@ -141,3 +146,34 @@ def test_a_tariff_without_accounting_traffic_is_not_rated(conn):
          out_octets=MB)
     result = run(conn, at(6))
     assert result.sessions == 0 and charges(conn, bob, "charge_traffic") == 0
+
+
+def test_a_stop_that_comes_long_after_the_window_is_still_rated(conn):
+    group, plan, alice, user = _setup(conn)
+    price(conn, plan, group, "1")
+    sid = new_session_id()
+    acct(conn, "Interim-Update", sid, user, at(5), 300, out_octets=MB)
+    run(conn, at(6))
+    for minutes in (30, 60, 90):
+        run(conn, at(minutes))
+    # The Stop of 10:08 arrives at 11:30 (a spooled packet): the session was seen open,
+    # so its history row is read although it stopped long before the window.
+    acct(conn, "Stop", sid, user, at(8), 480, out_octets=2 * MB)
+    assert run(conn, at(91)).sessions == 1
+    assert charges(conn, alice, "charge_traffic") == Decimal("2.00")
+    assert run(conn, at(120)).sessions == 0
+    assert conn.execute("SELECT count(*) FROM session_rating_marks").fetchone()[0] == 0
+
+
+def test_a_run_gives_way_while_another_holds_the_rater(conn, db):
+    group, plan, alice, user = _setup(conn)
+    price(conn, plan, group, "1")
+    acct(conn, "Interim-Update", new_session_id(), user, at(5), 300, out_octets=MB)
+    with psycopg.connect(db) as other:
+        other.execute("SELECT pg_advisory_xact_lock(hashtext('ebs.rate_traffic')::bigint)")
+        before = snapshot(conn)
+        assert rate_sessions(conn, at(6), ZoneInfo("UTC"), wait=False).skipped
+        assert snapshot(conn) == before
+        other.rollback()
+    run(conn, at(6))
+    assert charges(conn, alice, "charge_traffic") == Decimal("1.00")

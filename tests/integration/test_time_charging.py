@@ -194,3 +194,20 @@ def test_ebs_traffic_rate_rates_the_sessions_too(db, conn, monkeypatch, tmp_path
     assert out.exit_code == 0, out.output
     assert "sessions: 1 grew" in out.output and "1 entries posting 2.00" in out.output
     assert charges(conn, alice, "charge_time") == Decimal("7.00")
+
+
+def test_tiny_interims_lose_nothing_and_make_no_phantom_kopecks(conn):
+    plan, alice, user = _setup(conn, step=1)
+    _price(conn, plan, "0.01")
+    sid = new_session_id()
+    acct(conn, "Start", sid, user, at(0), 0)
+    # 100 interims of 7 s each: 700 s at 0.01 a minute is 0.11666..., 0.12 in all.
+    for k in range(1, 101):
+        acct(conn, "Interim-Update", sid, user, at(k * 7 / 60), k * 7)
+        run(conn, at(k * 7 / 60), times=1)
+    assert charges(conn, alice, "charge_time") == Decimal("0.12")
+    amounts = [r[0] for r in conn.execute(
+        "SELECT amount FROM ledger_entries WHERE kind = 'charge_time'")]
+    assert len(amounts) == 12 and set(amounts) == {Decimal("-0.01")}
+    assert conn.execute("SELECT used_seconds, price_seconds FROM time_usage").fetchone() == (
+        700, Decimal("7.00"))
