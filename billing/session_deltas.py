@@ -53,6 +53,22 @@ _SESSIONS = f"""
         SELECT DISTINCT account_id FROM account_tariffs
          WHERE tariff_id IN (SELECT tariff_id FROM rated_tariffs)
     ),
+    -- Two ways into history, each by its own index: the window by the stop, the
+    -- sessions marked open at the last run by their key (their Stop may be late, but
+    -- not earlier than a day before the run that saw them open).
+    closed AS (
+        SELECT h.* FROM sessions_history h WHERE h.stopped_at >= %(since)s
+        UNION ALL
+        SELECT h.*
+          FROM session_rating_marks m
+          JOIN sessions_history h
+            ON h.acct_unique_id = m.acct_unique_id
+           AND h.stopped_at >= m.updated_at - interval '1 day'
+           AND h.stopped_at < %(since)s
+         WHERE m.closed_at IS NULL
+           AND NOT EXISTS (SELECT 1 FROM sessions_open o
+                            WHERE o.acct_unique_id = m.acct_unique_id)
+    ),
     current AS (
         SELECT o.acct_unique_id, o.account_id, o.started_at, o.input_octets,
                o.output_octets, {_SECONDS.format(r='o', until='updated_at')} AS seconds,
@@ -63,11 +79,8 @@ _SESSIONS = f"""
         (SELECT DISTINCT ON (h.acct_unique_id)
                h.acct_unique_id, h.account_id, h.started_at, h.input_octets,
                h.output_octets, {_SECONDS.format(r='h', until='stopped_at')}, h.stopped_at
-          FROM sessions_history h
+          FROM closed h
          WHERE h.account_id IN (SELECT account_id FROM rated_accounts)
-           AND (h.stopped_at >= %(since)s
-                OR h.acct_unique_id IN (SELECT m.acct_unique_id FROM session_rating_marks m
-                                         WHERE m.closed_at IS NULL))
            AND NOT EXISTS (SELECT 1 FROM sessions_open o
                             WHERE o.acct_unique_id = h.acct_unique_id)
          ORDER BY h.acct_unique_id, h.stopped_at DESC)
