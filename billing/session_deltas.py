@@ -12,7 +12,9 @@ growth, never a negative usage.
 
 Sessions read: the open ones, and the closed ones whose history row a run can still be
 the first to see — stopped inside the window behind the previous run, or marked open
-at the last run (their Stop may come any time later, through the detail-file buffer).
+at the last run (their Stop may come any time later, through the detail-file buffer),
+or closed by the stale-session sweep within a day (the real Stop, with the final
+counters, may still come and updates that history row).
 A session that started and stopped between two runs and whose Stop came later than the
 window is not seen. Only accounts ever assigned a tariff with RADIUS-counter traffic or
 time prices are read, so a NetFlow-only installation pays one empty lookup.
@@ -26,6 +28,8 @@ from __future__ import annotations
 from datetime import datetime
 
 import psycopg
+
+from billing.sessions import STALE_CAUSE
 
 # A NAS's seconds online are believed up to the time since the session's start plus a
 # day of clock skew, and never beyond 400 days (no NAS keeps a session that long; a
@@ -65,20 +69,21 @@ _SESSIONS = f"""
             ON h.acct_unique_id = m.acct_unique_id
            AND h.stopped_at >= m.updated_at - interval '1 day'
            AND h.stopped_at < %(since)s
-         WHERE m.closed_at IS NULL
+         WHERE (m.closed_at IS NULL OR m.swept)
            AND NOT EXISTS (SELECT 1 FROM sessions_open o
                             WHERE o.acct_unique_id = m.acct_unique_id)
     ),
     current AS (
         SELECT o.acct_unique_id, o.account_id, o.started_at, o.input_octets,
                o.output_octets, {_SECONDS.format(r='o', until='updated_at')} AS seconds,
-               NULL::timestamptz AS closed_at
+               NULL::timestamptz AS closed_at, false AS swept
           FROM sessions_open o
          WHERE o.account_id IN (SELECT account_id FROM rated_accounts)
         UNION ALL
         (SELECT DISTINCT ON (h.acct_unique_id)
                h.acct_unique_id, h.account_id, h.started_at, h.input_octets,
-               h.output_octets, {_SECONDS.format(r='h', until='stopped_at')}, h.stopped_at
+               h.output_octets, {_SECONDS.format(r='h', until='stopped_at')}, h.stopped_at,
+               h.terminate_cause = '{STALE_CAUSE}'
           FROM closed h
          WHERE h.account_id IN (SELECT account_id FROM rated_accounts)
            AND NOT EXISTS (SELECT 1 FROM sessions_open o
@@ -93,7 +98,7 @@ _SESSIONS = f"""
                              ::bigint + {SKEW_SECONDS}, {MAX_SECONDS}) AS bound
           ) b
     )
-    SELECT c.acct_unique_id, c.account_id, c.started_at, c.closed_at,
+    SELECT c.acct_unique_id, c.account_id, c.started_at, c.closed_at, c.swept,
            c.input_octets, c.output_octets, c.kept AS seconds, c.implausible,
            CASE WHEN c.input_octets >= coalesce(m.input_octets, 0)
                 THEN c.input_octets - coalesce(m.input_octets, 0)
@@ -109,25 +114,27 @@ _SESSIONS = f"""
      WHERE m.acct_unique_id IS NULL
         OR c.input_octets <> m.input_octets OR c.output_octets <> m.output_octets
         OR c.kept <> m.seconds
-        OR (c.closed_at IS NULL) <> (m.closed_at IS NULL)
+        OR (c.closed_at IS NULL) <> (m.closed_at IS NULL) OR c.swept <> m.swept
 """
 
 _KEEP_MARKS = """
     INSERT INTO session_rating_marks AS m
-        (acct_unique_id, input_octets, output_octets, seconds, closed_at, updated_at)
-    SELECT acct_unique_id, input_octets, output_octets, seconds, closed_at, %(at)s
+        (acct_unique_id, input_octets, output_octets, seconds, closed_at, swept, updated_at)
+    SELECT acct_unique_id, input_octets, output_octets, seconds, closed_at, swept, %(at)s
       FROM rate_sessions
     ON CONFLICT (acct_unique_id) DO UPDATE
        SET input_octets = EXCLUDED.input_octets, output_octets = EXCLUDED.output_octets,
            seconds = EXCLUDED.seconds, closed_at = EXCLUDED.closed_at,
-           updated_at = EXCLUDED.updated_at
+           swept = EXCLUDED.swept, updated_at = EXCLUDED.updated_at
 """
 
-# A closed session's mark goes once no window can read its history row again; a mark
-# whose session is neither open nor found for a week (its history dropped) goes too.
+# A closed session's mark goes once no window can read its history row again (a swept
+# one a day after, unless its real Stop came); a mark whose session is neither open nor
+# found for a week (its history dropped) goes too.
 _DROP_MARKS = """
     DELETE FROM session_rating_marks m
-     WHERE (m.closed_at IS NOT NULL AND m.closed_at < %(since)s)
+     WHERE (m.closed_at IS NOT NULL AND NOT m.swept AND m.closed_at < %(since)s)
+        OR (m.swept AND m.updated_at < %(at)s - interval '1 day')
         OR (m.closed_at IS NULL AND m.updated_at < %(at)s - interval '7 days'
             AND NOT EXISTS (SELECT 1 FROM sessions_open o
                              WHERE o.acct_unique_id = m.acct_unique_id))

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from billing import ledger
+from billing.sessions import sweep_stale_sessions
 from flow.session_rater import rate_sessions
 from tests.integration.charging_helpers import account, assign, tariff
 from tests.integration.session_rating_helpers import (
@@ -177,3 +178,25 @@ def test_a_run_gives_way_while_another_holds_the_rater(conn, db):
         other.rollback()
     run(conn, at(6))
     assert charges(conn, alice, "charge_traffic") == Decimal("1.00")
+
+
+def test_a_stop_after_the_sweep_closed_the_session_is_rated(conn):
+    group, plan, alice, user = _setup(conn)
+    price(conn, plan, group, "1")
+    sid = new_session_id()
+    acct(conn, "Start", sid, user, at(0), 0)
+    acct(conn, "Interim-Update", sid, user, at(5), 300, out_octets=MB)
+    run(conn, at(6))
+    # Silent for longer than its hold: the sweep closes it with what was heard.
+    conn.execute("UPDATE sessions_open SET updated_at = %s", (at(5),))
+    assert sweep_stale_sessions(conn, at(30)).closed == 1
+    run(conn, at(31))
+    for minutes in (60, 120):
+        run(conn, at(minutes))
+    assert charges(conn, alice, "charge_traffic") == Decimal("1.00")
+    # The real Stop comes hours later with the final counters.
+    assert acct(conn, "Stop", sid, user, at(9), 540, out_octets=3 * MB) == (
+        "stopped:after-sweep")
+    assert run(conn, at(180)).sessions == 1
+    assert charges(conn, alice, "charge_traffic") == Decimal("3.00")
+    assert run(conn, at(240)).sessions == 0
