@@ -246,3 +246,28 @@ def test_traffic_not_attributed_by_reason_and_exporter_per_day(as_admin, conn, w
         ["2026-10-15", "Unknown exporter", "192.0.2.9", "", "10", "1.00"],
         ["2026-10-15", "Unknown exporter", "198.51.100.1", "", "1", "0.00"],
         ["2026-10-16", "Unknown exporter", "192.0.2.9", "", "5", "1.00"]]
+
+
+def test_a_figure_with_more_decimals_than_money_reads_the_operators_habit():
+    """webapp.numbers.parse_decimal, the reader of the price and prepaid fields: the same
+    habits and refusals as an amount, with the column's own decimals and range."""
+    from billing.money import MoneyError
+    from webapp.numbers import format_decimal_text, parse_decimal
+
+    limit = Decimal("99999999.999999")
+    assert parse_decimal("0,5", 6, limit, "ru") == Decimal("0.5")
+    assert parse_decimal("1 000,000125", 6, limit, "ru") == Decimal("1000.000125")
+    assert parse_decimal("1,000.5", 6, limit, "en") == Decimal("1000.5")
+    for text, locale, code in (("1,500", "ru", "ambiguous"), ("0,0000001", "ru",
+                               "too_many_decimals"), ("100000000", "ru", "out_of_range"),
+                               ("1e3", "ru", "not_an_amount"), ("0,5", "en",
+                               "not_an_amount")):
+        try:
+            parse_decimal(text, 6, limit, locale)
+        except MoneyError as exc:
+            assert exc.code == code, (text, exc.code)
+        else:
+            raise AssertionError(f"{text!r} was read")
+    assert format_decimal_text(Decimal("0.500000"), "ru") == "0,5"
+    assert format_decimal_text(Decimal("1024.000"), "ru") == "1024"
+    assert format_decimal_text(Decimal("0.000125"), "en") == "0.000125"
