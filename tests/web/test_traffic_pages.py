@@ -271,3 +271,48 @@ def test_a_figure_with_more_decimals_than_money_reads_the_operators_habit():
     assert format_decimal_text(Decimal("0.500000"), "ru") == "0,5"
     assert format_decimal_text(Decimal("1024.000"), "ru") == "1024"
     assert format_decimal_text(Decimal("0.000125"), "en") == "0.000125"
+
+
+def test_the_traffic_reports_run_one_statement_on_their_indexes(as_admin, conn,
+                                                                 count_queries):
+    """A report page costs what every report costs (FAB's lookups and the report's one
+    statement) however many rows the range holds, and with sequential scans priced out
+    each statement reads its range by an index (the statistics' primary key by hour, the
+    rejects' by bin, the collector's BRIN on its stamp)."""
+    from tests.web.test_reports import BUDGET
+
+    account, group = _account(conn, "R-1"), _group(conn, "Интернет")
+    url = "/reports/{}/?start=2026-10-01&end=2026-10-31"
+    small = {}
+    for name in ("traffic_top", "traffic_rejects"):
+        as_admin.get(url.format(name))
+        with count_queries() as seen:
+            assert as_admin.get(url.format(name)).status_code == 200
+        small[name] = seen.count
+    conn.execute(
+        "INSERT INTO traffic_stats_hourly (hour, account_id, group_id, bytes_in, bytes_out)"
+        " SELECT timestamptz '2026-10-01 00:00+03' + g * interval '1 hour', %s, %s, g, g"
+        " FROM generate_series(0, 800) g", (account, group))
+    conn.execute(
+        "INSERT INTO traffic_rejects (bin, reason, row_count, bytes)"
+        " SELECT timestamptz '2026-10-01 00:00+03' + g * interval '1 minute', 'no_holder', 1, 1"
+        " FROM generate_series(0, 5000) g")
+    for name in ("traffic_top", "traffic_rejects"):
+        with count_queries() as seen:
+            assert as_admin.get(url.format(name)).status_code == 200
+        assert seen.count == small[name] <= BUDGET, (name, seen.statements)
+
+    conn.execute("SET enable_seqscan = off")
+    span = ("timestamptz '2026-10-01 00:00+03'", "timestamptz '2026-11-01 00:00+03'")
+    plans = {
+        "traffic_stats_hourly": "SELECT account_id, group_id, sum(bytes_in)"
+                                " FROM traffic_stats_hourly WHERE hour >= {} AND hour < {}"
+                                " GROUP BY 1, 2",
+        "traffic_rejects": "SELECT reason, sum(bytes) FROM traffic_rejects"
+                           " WHERE bin >= {} AND bin < {} GROUP BY 1",
+        "flow_rejects": "SELECT peer_ip_src, sum(bytes) FROM flow_rejects"
+                        " WHERE stamp_inserted >= {} AND stamp_inserted < {} GROUP BY 1",
+    }
+    for table, query in plans.items():
+        plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query.format(*span)))
+        assert "Seq Scan" not in plan and "Index" in plan, (table, plan)
