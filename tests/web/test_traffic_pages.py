@@ -316,3 +316,28 @@ def test_the_traffic_reports_run_one_statement_on_their_indexes(as_admin, conn,
     for table, query in plans.items():
         plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + query.format(*span)))
         assert "Seq Scan" not in plan and "Index" in plan, (table, plan)
+
+
+def test_a_second_price_or_allowance_of_the_same_key_is_refused_under_the_field(
+        as_admin, conn):
+    tariff, group = _tariff(conn, "Ключ"), _group(conn, "Интернет")
+    night = conn.execute("INSERT INTO time_periods (name) VALUES ('Night') RETURNING id"
+                         ).fetchone()[0]
+    price = {"tariff": str(tariff), "group": str(group), "time_period": "",
+             "price_per_mb": "1"}
+    submit(as_admin, "/tarifftrafficpriceview/add", price)
+    again = submit(as_admin, "/tarifftrafficpriceview/add", price)
+    assert "The tariff already prices this group at this time." in again.text
+    assert "UniqueViolation" not in again.text
+    submit(as_admin, "/tarifftrafficpriceview/add", {**price, "time_period": str(night)})
+    assert conn.execute("SELECT count(*) FROM tariff_traffic_prices").fetchone()[0] == 2
+    first = conn.execute("SELECT id FROM tariff_traffic_prices WHERE time_period_id IS NULL"
+                         ).fetchone()[0]
+    submit(as_admin, f"/tarifftrafficpriceview/edit/{first}", {**price, "price_per_mb": "2"})
+    assert conn.execute("SELECT price_per_mb FROM tariff_traffic_prices WHERE id = %s",
+                        (first,)).fetchone()[0] == Decimal("2")
+    prepaid = {"tariff": str(tariff), "group": str(group), "megabytes": "10"}
+    submit(as_admin, "/tarifftrafficprepaidview/add", prepaid)
+    again = submit(as_admin, "/tarifftrafficprepaidview/add", prepaid)
+    assert "The tariff already has prepaid traffic of this group." in again.text
+    assert conn.execute("SELECT count(*) FROM tariff_traffic_prepaid").fetchone()[0] == 1
