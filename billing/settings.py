@@ -144,6 +144,15 @@ DEFAULTS: dict[str, Any] = {
     # Days raw flow rows (flow_raw: classes marked "store") are kept at least; a class's
     # own store_days, when longer, wins. For operators bound by a data-retention law.
     "FLOW_STORE_RETENTION_DAYS": 365,
+    # RADIUS against NetFlow (ebs.reconcile_traffic, `ebs traffic reconcile`): a session
+    # or an exporter's hour is flagged when its accounting and flow bytes differ by more
+    # than this percent of the larger figure and by at least FLOW_RECONCILE_MIN_BYTES
+    # (below it nothing is flagged: a short session's headers and rounding are noise).
+    "FLOW_RECONCILE_TOLERANCE_PERCENT": 10,
+    "FLOW_RECONCILE_MIN_BYTES": 1048576,
+    # An exporter whose sessions' counters grew within this many minutes while its flows
+    # stopped longer ago is flagged silent.
+    "FLOW_SILENT_EXPORTER_MINUTES": 10,
     # The key that encrypts CHAP cleartext passwords at rest; kept outside the database so
     # a dump alone reveals nothing. EBS_CREDENTIALS_KEY (64 hex digits) overrides the file;
     # an empty file name means STATE_DIR/secrets/credentials.key, which ebs up creates.

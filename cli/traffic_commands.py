@@ -1,5 +1,5 @@
 """``ebs traffic``: the traffic rater by hand (the code the beat's ebs.rate_traffic runs),
-and re-rating after a price fix."""
+re-rating after a price fix, and RADIUS accounting reconciled with the flows."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from cli.charge_commands import _parse_at
 from cli.common import load_settings, open_db
 from flow.limits import check_limits
 from flow.rater import RateResult, rate, watermark
+from flow.reconcile import STEP_NAMES, mismatches, reconcile
 from flow.rerate import RerateRefused, RerateResult, rerate
 from flow.session_rater import rate_sessions
 
@@ -107,3 +108,47 @@ def rerate_command(from_text: str, to_text: str, account_id: int | None,
     click.echo(f"{result.rows} usage rows looked at, {result.recomputed} recomputed, "
                f"{result.entries} entries posting {result.amount}, {result.incomplete} "
                "left as they were (their bins are not all kept)")
+
+
+@traffic.command("reconcile")
+@click.option("--from", "from_text", metavar="TIME",
+              help="Print mismatches whose period ends after this moment (ISO; local time "
+                   "of TIME_ZONE unless it has an offset). Default: any.")
+@click.option("--to", "to_text", metavar="TIME",
+              help="Compare up to this moment and print mismatches that began before it. "
+                   "Default: now.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary and mismatches as JSON.")
+def reconcile_command(from_text: str | None, to_text: str | None, as_json: bool) -> None:
+    """Compare each session's accounting bytes with the collector's flows attributed to
+    it, and each exporter's flows with its sessions' accounting per hour (the code the
+    beat's ebs.reconcile_traffic runs), then print the sessions and exporters whose
+    figures differ beyond FLOW_RECONCILE_TOLERANCE_PERCENT, and silent exporters."""
+    settings = load_settings()
+    tz = ZoneInfo(settings.TIME_ZONE)
+    end = _parse_at(to_text, tz)
+    start = _parse_at(from_text, tz) if from_text else None
+    with open_db(autocommit=True, component="worker") as conn:
+        with click.progressbar(length=len(STEP_NAMES), label="reconciling", show_pos=True,
+                               file=sys.stderr) as bar:
+            result = reconcile(
+                conn, end, late_minutes=int(settings.FLOW_RATE_LATE_MINUTES),
+                tolerance_percent=float(settings.FLOW_RECONCILE_TOLERANCE_PERCENT),
+                min_bytes=int(settings.FLOW_RECONCILE_MIN_BYTES),
+                silent_minutes=int(settings.FLOW_SILENT_EXPORTER_MINUTES),
+                keep_days=int(settings.FLOW_RETENTION_DAYS),
+                progress=lambda _step: bar.update(1))
+        rows = mismatches(conn, start, end)
+    if as_json:
+        click.echo(json.dumps({**result.as_dict(), "mismatches": rows}, default=str))
+        return
+    click.echo(f"{result.sessions_checked} sessions compared, "
+               f"{result.sessions_mismatched} differ; {result.exporters_checked} exporter "
+               f"hours, {result.exporters_mismatched} differ, {result.exporters_silent} "
+               "silent")
+    for row in rows:
+        what = (f"session {row['acct_unique_id']} (account {row['account_id']})"
+                if row["kind"] == "session" else f"exporter nas {row['nas_id']}")
+        until = row["period_end"].isoformat() if row["period_end"] else "open"
+        click.echo(f"{row['state']:8} {what} {row['period_start'].isoformat()} .. {until}: "
+                   f"accounting {row['accounting_bytes']} B, flows {row['flow_bytes']} B, "
+                   f"difference {row['difference']} B")

@@ -23,7 +23,7 @@ celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker
                                 "worker.totals_tasks", "worker.coa_retention",
                                 "worker.backup_tasks", "worker.online_tasks",
                                 "worker.traffic_tasks", "worker.flow_tasks",
-                                "worker.session_rating_tasks"])
+                                "worker.session_rating_tasks", "worker.reconcile_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -61,6 +61,8 @@ celery.conf.update(
         "rate-traffic": {"task": "ebs.rate_traffic", "schedule": 60.0},
         # The sessions' accounting octets and time online to charges (flow/session_rater.py).
         "rate-sessions": {"task": "ebs.rate_sessions", "schedule": 60.0},
+        # RADIUS accounting against the collector's flows (flow/reconcile.py).
+        "reconcile-traffic": {"task": "ebs.reconcile_traffic", "schedule": 600.0},
         # The collector's day partitions: the coming days made, expired days dropped.
         "flow-partitions": {"task": "ebs.flow_partitions", "schedule": 3600.0},
         # nfacctd follows edits of classes, pools and NAS (a no-op when nothing changed).

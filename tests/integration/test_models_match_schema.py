@@ -27,6 +27,12 @@ NOT_MAPPED |= {"traffic_rating_state", "traffic_bin_marks", "traffic_group_bins"
 # their models with their admin forms.
 NOT_MAPPED |= {"tariff_accounting_traffic", "tariff_time_prices", "tariff_time_service",
                "session_rating_marks", "time_usage"}
+# RADIUS against NetFlow (flow/reconcile.py): the run's watermark and tallies are its
+# bookkeeping; traffic_reconciliation is its result, modelled with the admin page that
+# shows it.
+NOT_MAPPED |= {"traffic_reconcile_state", "traffic_reconcile_sessions",
+               "traffic_reconcile_exporter_hours", "traffic_reconcile_exporters",
+               "traffic_reconciliation"}
 # Columns of Flask-AppBuilder's own tables that its models do not know: the login guard
 # and the session stamp read and write them by SQL (webapp/login_guard.py,
 # webapp/security.py), so FAB's User model stays FAB's.

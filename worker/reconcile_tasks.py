@@ -1,0 +1,33 @@
+"""``ebs.reconcile_traffic``: RADIUS accounting against the collector's flows
+(flow/reconcile.py), every ten minutes, with its figures as a metric line in the log."""
+
+from __future__ import annotations
+
+import logging
+
+from billing import settings as settings_mod
+from billing.db import connect
+from flow.reconcile import reconcile
+from worker import arguments
+from worker.app import celery
+
+log = logging.getLogger(__name__)
+
+
+@celery.task(name="ebs.reconcile_traffic")
+def reconcile_traffic(at: str | None = None) -> dict:
+    """Compare sessions and exporters up to ``at`` (ISO time, default now); a run still
+    busy holds the lock and the next gives way at once (the one after reads on from
+    where the busy one left off)."""
+    settings = settings_mod.load()
+    moment = arguments.moment(at, settings)
+    with connect(settings_mod.database_conninfo(settings, component="worker"),
+                 autocommit=True) as conn:
+        result = reconcile(
+            conn, moment, late_minutes=int(settings.FLOW_RATE_LATE_MINUTES),
+            tolerance_percent=float(settings.FLOW_RECONCILE_TOLERANCE_PERCENT),
+            min_bytes=int(settings.FLOW_RECONCILE_MIN_BYTES),
+            silent_minutes=int(settings.FLOW_SILENT_EXPORTER_MINUTES),
+            keep_days=int(settings.FLOW_RETENTION_DAYS), wait=False)
+    log.info("traffic reconciliation: %s", result.metric_line())
+    return result.as_dict()
