@@ -1,5 +1,6 @@
-"""``ebs bench radius-auth``, ``ebs bench radius-acct`` and ``ebs bench web``: each starts
-its own private servers, prints progress on stderr and one JSON line last."""
+"""``ebs bench radius-auth``, ``ebs bench radius-acct``, ``ebs bench web`` and ``ebs bench
+flow``: each starts its own private servers, prints progress on stderr and one JSON line
+last."""
 
 from __future__ import annotations
 
@@ -56,8 +57,37 @@ def web(accounts: int, requests: int, keep: Path | None) -> None:
     click.echo(json.dumps(run(accounts, requests, keep)))
 
 
+def _rates(_ctx, _param, value: str) -> list[int]:
+    try:
+        rates = [int(r.replace("_", "")) for r in value.split(",") if r.strip()]
+    except ValueError:
+        raise click.BadParameter("a comma-separated list of whole flows/s") from None
+    if not rates or min(rates) < 1:
+        raise click.BadParameter("at least one rate, each at least 1 flow/s")
+    return rates
+
+
+@click.command("flow")
+@click.option("--addresses", default=10_000, show_default=True,
+              type=click.IntRange(min=1, max=1_000_000),
+              help="Subscribers, each holding one pool address in an open session.")
+@click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(min=1),
+              help="Sending time of each step, for ours and for the baseline each.")
+@click.option("--rates", default="25000,50000,100000,200000,400000,800000",
+              show_default=True, callback=_rates,
+              help="Offered flows/s, stepped upwards; a side stops at its first failure.")
+@click.option("--rater-rows", default=1_000_000, show_default=True,
+              type=click.IntRange(min=1), help="Aggregated rows the rater alone rates.")
+def flow(addresses: int, seconds: float, rates: list[int], rater_rows: int) -> None:
+    """NetFlow v9 flows/s collected and rated without loss vs nfacctd's print plugin."""
+    from bench.flow import run
+
+    click.echo(json.dumps(run(addresses, seconds, rates, rater_rows)))
+
+
 def register(bench: click.Group) -> None:
-    """Add the RADIUS benchmarks to the ``ebs bench`` group."""
+    """Add the RADIUS, web and traffic benchmarks to the ``ebs bench`` group."""
     bench.add_command(radius_auth)
     bench.add_command(radius_acct)
     bench.add_command(web)
+    bench.add_command(flow)

@@ -1,0 +1,130 @@
+"""The two nfacctd set-ups ``ebs bench flow`` compares, and how each is watched.
+
+Ours is the production collector: stack.servers.nfacctd.NfacctdServer running the
+plugins and maps that flow.collector_maps renders from the benchmark's database. The
+baseline is the same server (socket buffer, pipes, cache size, binning) with pmacct's
+own ``print`` plugin writing CSV to a file: what nfacctd sustains when no
+classification and no database are involved.
+
+A lost datagram shows in one of three places, and each is read: the kernel's counter of
+the socket (``drops`` in /proc/net/udp, per socket, so a fresh server starts at zero),
+nfacctd's own log (a full plugin pipe is logged as a warning), and the bytes that land
+(every record carries the same byte count, bench/flow_data.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from stack.servers.base import ServerError, free_port
+from stack.servers.nfacctd import NfacctdServer, SavedCollector
+
+PRINT_TEMPLATE = Path(__file__).with_name("nfacctd_print.conf.tmpl")
+PROBLEM_MARKS = (" WARN ", " ERROR ", "CRIT")
+NO_SQL_PLUGINS = SavedCollector((), {})  # the template names its one print plugin
+
+
+@dataclass
+class PrintNfacctd(NfacctdServer):
+    """nfacctd with one print plugin; its CSV file is appended at every purge."""
+
+    template: Path = PRINT_TEMPLATE
+    collector: SavedCollector | None = NO_SQL_PLUGINS
+
+    @property
+    def print_file(self) -> Path:
+        return self.directory / "print.csv"
+
+    def _values(self, collector) -> dict[str, object]:
+        return {**super()._values(collector), "print_file": self.print_file,
+                "plugin_pipe_size": self.plugin_pipe_size,
+                "refresh_seconds": self.refresh_seconds,
+                "history": f"{self.refresh_seconds // 60}m",
+                "cache_entries": self.cache_entries}
+
+    def landed_bytes(self) -> tuple[int, int]:
+        """(rows, bytes) the plugin wrote to its file."""
+        if not self.print_file.exists():
+            return 0, 0
+        rows = total = 0
+        with self.print_file.open(newline="") as fh:
+            for row in csv.DictReader(fh):
+                if row.get("BYTES", "").isdigit():  # the header repeats per purge
+                    rows += 1
+                    total += int(row["BYTES"])
+        return rows, total
+
+
+def start_on_free_port(make: Callable[[int], NfacctdServer], attempts: int = 5) -> NfacctdServer:
+    """Start a server built by ``make(port)`` (in a directory of its own per port);
+    another process may take the port first."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        server = make(free_port(udp=True, tcp=False))
+        try:
+            server.start()
+            return server
+        except ServerError as exc:
+            last = exc
+            server.stop()
+    raise ServerError(f"nfacctd for the benchmark did not start: {last}")
+
+
+@dataclass(frozen=True)
+class SocketCounters:
+    queued: int  # bytes waiting in the receive queue
+    drops: int
+
+
+def socket_counters(port: int, ip_hex: str = "0100007F") -> SocketCounters | None:
+    """The kernel's counters of the UDP socket bound to 127.0.0.1:``port``."""
+    wanted = f"{ip_hex}:{port:04X}"
+    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 13 and fields[1] == wanted:
+            return SocketCounters(int(fields[4].split(":")[1], 16), int(fields[12]))
+    return None
+
+
+def drained(port: int, timeout: float = 10.0) -> SocketCounters | None:
+    """The socket's counters once nfacctd has read everything queued (or the time ran
+    out): read before stop(), as the socket goes with the server."""
+    deadline = time.monotonic() + timeout
+    counters = socket_counters(port)
+    while counters is not None and counters.queued and time.monotonic() < deadline:
+        time.sleep(0.05)
+        counters = socket_counters(port)
+    return counters
+
+
+def log_size(server: NfacctdServer) -> int:
+    return server.log.stat().st_size if server.log.exists() else 0
+
+
+def log_problems(server: NfacctdServer, stop_offset: int) -> list[str]:
+    """Warnings and errors in the server's log (each step's server has a directory of
+    its own, so the whole log is this step's). ``stop_offset`` is the log's size when
+    stop() was called: from then on a plugin that ends its last purge after the core's
+    final read is logged as a lost connection (a warning), so only errors count there,
+    e.g. a failed last write."""
+    if not server.log.exists():
+        return []
+    text = server.log.read_bytes()
+    found = []
+    for part, marks in ((text[:stop_offset], PROBLEM_MARKS),
+                        (text[stop_offset:], PROBLEM_MARKS[1:])):
+        found += [line for line in part.decode(errors="replace").splitlines()
+                  if any(m in line for m in marks)]
+    return found
+
+
+def cache_entries(keys: int) -> int:
+    """A prime at least twice the keys a bin holds (pmacct's advice: a prime)."""
+    n = max(65537, 2 * keys) | 1
+    while any(n % d == 0 for d in range(3, int(n ** 0.5) + 1, 2)):
+        n += 2
+    return n
