@@ -273,7 +273,9 @@ _RETIRE_SESSIONS = """
 """
 
 # Every NAS hour this run added to or read pending bins of, and the current hour of each
-# NAS that went silent; silence outranks a mismatch.
+# NAS that went silent; silence outranks a mismatch. An hour is judged once its bins are
+# final (the late window after its end: its last interims have arrived by then);
+# before, it is 'open'.
 _EXPORTER_RESULTS = f"""
     CREATE TEMP TABLE rec_exporter_results ON COMMIT DROP AS
     WITH pending AS (
@@ -306,6 +308,7 @@ _EXPORTER_RESULTS = f"""
     SELECT f.nas_id, f.hour, f.accounting_bytes, f.flow_bytes,
            f.accounting_bytes - f.flow_bytes AS difference,
            CASE WHEN f.silent THEN 'silent'
+                WHEN f.hour + interval '1 hour' > %(final_to)s THEN 'open'
                 ELSE {_VERDICT.format(a='f.accounting_bytes', f='f.flow_bytes')} END AS state
       FROM figures f
 """
@@ -421,7 +424,7 @@ def reconcile(
         result.flows_final_to = final_to.isoformat()
         result.flow_rows = conn.execute("SELECT count(*) FROM rec_rows").fetchone()[0]
         result.sessions_checked, result.sessions_mismatched = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE state <> 'ok')"
+            "SELECT count(*), count(*) FILTER (WHERE state = 'mismatch')"
             " FROM rec_session_results").fetchone()
         (result.exporters_checked, result.exporters_mismatched,
          result.exporters_silent) = conn.execute(
@@ -432,12 +435,12 @@ def reconcile(
 
 def mismatches(conn: psycopg.Connection, start: datetime | None = None,
                end: datetime | None = None) -> list[dict]:
-    """The flagged rows (state other than ok) whose period overlaps [start, end)."""
+    """The flagged rows (mismatch, silent) whose period overlaps [start, end)."""
     cur = conn.execute(
         "SELECT kind, acct_unique_id, account_id, nas_id, period_start, period_end,"
         " accounting_bytes, flow_bytes, difference, state, checked_at"
         " FROM traffic_reconciliation"
-        " WHERE state <> 'ok'"
+        " WHERE state IN ('mismatch', 'silent')"
         "   AND (%(start)s::timestamptz IS NULL OR coalesce(period_end, 'infinity') > %(start)s)"
         "   AND (%(end)s::timestamptz IS NULL OR period_start < %(end)s)"
         " ORDER BY kind, period_start, id",

@@ -115,16 +115,19 @@ def test_matching_session_is_not_flagged_and_half_flows_are(conn):
     assert result.sessions_checked == 2 and result.sessions_mismatched == 1
     assert _session_rows(conn, good) == []
     assert _session_rows(conn, half) == [(30 * MB, 15 * MB, 15 * MB, "mismatch", None)]
-    assert [(r["kind"], r["acct_unique_id"]) for r in mismatches(conn)] == [
-        ("exporter", None), ("session", half)]
-    # The exporter's hour holds both: 45 MB of flows against 60 MB of accounting.
-    assert _exporter_row(conn, nas, T0) == (60 * MB, 45 * MB, "mismatch")
+    assert [(r["kind"], r["acct_unique_id"]) for r in mismatches(conn)] == [("session", half)]
+    # The exporter's hour holds both, 45 MB of flows against 60 MB of accounting, and is
+    # judged only once its bins are final.
+    assert _exporter_row(conn, nas, T0) == (60 * MB, 45 * MB, "open")
 
     # Its Stop: the row gets its end, and stays once the session's bins are all final.
     _stop(conn, half, minute(41))
     _run(conn, minute(45))
     _run(conn, minute(70))
     assert _session_rows(conn, half) == [(30 * MB, 15 * MB, 15 * MB, "mismatch", minute(41))]
+    assert _exporter_row(conn, nas, T0)[2] == "open"
+    _run(conn, minute(76))
+    assert _exporter_row(conn, nas, T0) == (60 * MB, 45 * MB, "mismatch")
     assert conn.execute("SELECT count(*) FROM traffic_reconcile_sessions"
                         " WHERE acct_unique_id = %s", (half,)).fetchone()[0] == 0
 
@@ -241,7 +244,7 @@ def test_silent_exporter_is_flagged_at_once_and_unflagged_when_flows_return(conn
     traffic(10)
     result = _run(conn, minute(10))
     assert result.exporters_silent == 0
-    assert _exporter_row(conn, nas, hour) == (10 * MB, 10 * MB, "ok")
+    assert _exporter_row(conn, nas, hour) == (10 * MB, 10 * MB, "open")
 
     # Flows stop after minute 9; accounting goes on.
     traffic(15)
@@ -260,7 +263,9 @@ def test_silent_exporter_is_flagged_at_once_and_unflagged_when_flows_return(conn
     result = _run(conn, minute(25))
     assert result.exporters_silent == 0
     accounting, flows, state = _exporter_row(conn, nas, hour)
-    assert (accounting, flows) == (25 * MB, 14 * MB) and state == "mismatch"
+    assert (accounting, flows) == (25 * MB, 14 * MB) and state == "open"
+    _run(conn, minute(80))
+    assert _exporter_row(conn, nas, hour) == (25 * MB, 14 * MB, "mismatch")
 
 
 def test_exporter_with_matching_flows_per_hour_is_ok_across_hours(conn):
@@ -324,7 +329,7 @@ def test_the_beat_task_logs_its_metric_and_the_command_prints_mismatches(
     with caplog.at_level(logging.INFO, logger="worker.reconcile_tasks"):
         result = reconcile_traffic.run(at=minute(40).isoformat())
     assert (result["sessions_checked"], result["sessions_mismatched"]) == (1, 1)
-    assert "sessions_mismatched=1" in caplog.text and "exporters_mismatched=1" in caplog.text
+    assert "sessions_mismatched=1" in caplog.text and "exporters_mismatched=0" in caplog.text
 
     out = CliRunner().invoke(cli, ["traffic", "reconcile", "--to", minute(41).isoformat()],
                              env=env)
@@ -335,12 +340,15 @@ def test_the_beat_task_logs_its_metric_and_the_command_prints_mismatches(
                                        "--json"], env=env)
     assert as_json.exit_code == 0, as_json.output
     body = json.loads(as_json.output.strip().splitlines()[-1])
-    assert [(m["kind"], m["state"]) for m in body["mismatches"]] == [
-        ("exporter", "mismatch"), ("session", "mismatch")]
-    # Rows whose period ended before --from (the exporter's hour) are left out; the open
-    # session stays.
+    assert [(m["kind"], m["state"]) for m in body["mismatches"]] == [("session", "mismatch")]
+    # Once its bins are final the exporter's hour is judged; rows whose period ended
+    # before --from (that hour) are left out, the open session stays.
+    judged = CliRunner().invoke(cli, ["traffic", "reconcile", "--to", minute(80).isoformat(),
+                                      "--json"], env=env)
+    assert [m["kind"] for m in json.loads(judged.output.strip().splitlines()[-1])[
+        "mismatches"]] == ["exporter", "session"]
     later = CliRunner().invoke(cli, ["traffic", "reconcile", "--from", minute(61).isoformat(),
-                                     "--to", minute(70).isoformat(), "--json"], env=env)
+                                     "--to", minute(80).isoformat(), "--json"], env=env)
     assert [m["kind"] for m in json.loads(later.output.strip().splitlines()[-1])[
         "mismatches"]] == ["session"]
     assert _session_rows(conn, key)[0][3] == "mismatch"
