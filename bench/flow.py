@@ -101,12 +101,12 @@ def _verdict(sent: SendResult, drops: int | None, problems: list[str],
     return why
 
 
-def _collector_fields(pg: PostgresServer, directory: Path, port: int, keys: int) -> dict:
+def _collector_fields(pg: PostgresServer, directory: Path, port: int, entries: int) -> dict:
     role = COMPONENT_ROLES["flow"]
     return {"directory": directory, "port": port, "db_host": "127.0.0.1",
             "db_port": pg.port, "db_name": DB, "db_user": role,
             "db_password": pg.password(role), "table": "flow_bins",
-            "cache_entries": cache_entries(keys)}
+            "cache_entries": entries}
 
 
 def ours_step(pg: PostgresServer, base: Path, bodies, offered: int, seconds: float,
@@ -115,7 +115,7 @@ def ours_step(pg: PostgresServer, base: Path, bodies, offered: int, seconds: flo
     with connect(pg) as conn:
         def make(port: int) -> NfacctdServer:
             server = NfacctdServer(**_collector_fields(
-                pg, base / f"ours-{offered}-{port}", port, addresses * CLASSES))
+                pg, base / f"ours-{offered}-{port}", port, cache_entries(addresses * CLASSES)))
             server.collector = collector_maps.build(conn, server.maps_dir)
             return server
 
@@ -158,7 +158,8 @@ def baseline_step(pg: PostgresServer, base: Path, bodies, offered: int, seconds:
                   addresses: int) -> dict:
     say(f"baseline (print plugin) at {offered:,} flows/s for {seconds:g} s")
     server = start_on_free_port(lambda port: PrintNfacctd(**_collector_fields(
-        pg, base / f"baseline-{offered}-{port}", port, addresses * CLASSES * 2)))
+        pg, base / f"baseline-{offered}-{port}", port,
+        cache_entries(addresses * CLASSES * 2, headroom=1.1))))
     try:
         sent = _send(server.port, bodies, offered, seconds)
         counters = drained(server.port)

@@ -122,9 +122,12 @@ def log_problems(server: NfacctdServer, stop_offset: int) -> list[str]:
     return found
 
 
-def cache_entries(keys: int) -> int:
-    """A prime at least twice the keys a bin holds (pmacct's advice: a prime)."""
-    n = max(65537, 2 * keys) | 1
+def cache_entries(keys: int, headroom: float = 2.0) -> int:
+    """A prime at least ``headroom`` times the keys a bin holds (pmacct's advice: a
+    prime). The print plugin's entries take about 4 kB each here, the SQL plugins'
+    about 0.4 kB, so the baseline gets less headroom (a full print cache purges early
+    and loses nothing)."""
+    n = max(65537, int(headroom * keys)) | 1
     while any(n % d == 0 for d in range(3, int(n ** 0.5) + 1, 2)):
         n += 2
     return n

@@ -69,8 +69,9 @@ def _rates(_ctx, _param, value: str) -> list[int]:
 
 @click.command("flow")
 @click.option("--addresses", default=10_000, show_default=True,
-              type=click.IntRange(min=1, max=1_000_000),
-              help="Subscribers, each holding one pool address in an open session.")
+              type=click.IntRange(min=1, max=50_000),
+              help="Subscribers, each holding one pool address in an open session "
+                   "(the baseline's print cache takes about 44 kB per address).")
 @click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(min=1),
               help="Sending time of each step, for ours and for the baseline each.")
 @click.option("--rates", default="25000,50000,100000,200000,400000,800000",
