@@ -21,6 +21,7 @@ from billing import settings as settings_mod
 KICK_SESSION = "ebs.kick_session"  # (session_id): Disconnect-Request
 CHANGE_SPEED = "ebs.change_speed"  # (session_id): CoA with the tariff's speed now
 NAS_CHANGED = "ebs.nas_changed"  # (nas_id): FreeRADIUS reloads its clients
+FLOW_CHANGED = "ebs.flow_changed"  # (): nfacctd's maps and plugins follow the database
 
 _PENDING = "ebs_pending_tasks"
 log = logging.getLogger(__name__)

@@ -109,7 +109,7 @@ def test_nas_edit_announces_the_change_once(as_admin, conn, broker):
         "secret": "secret-123-16-ch", "coa_port": "3799", "acct_interim_interval": "300",
         "description": ""})
     assert conn.execute("SELECT name FROM nas").fetchone()[0] == "core-2"
-    assert queued(broker) == [("ebs.nas_changed", [nas])]
+    assert sorted(queued(broker)) == [("ebs.flow_changed", []), ("ebs.nas_changed", [nas])]
 
 
 def test_nas_add_and_delete_announce_too(as_admin, conn, broker):
@@ -120,7 +120,8 @@ def test_nas_add_and_delete_announce_too(as_admin, conn, broker):
     listing = as_admin.get("/nasview/list/")
     as_admin.post(f"/nasview/delete/{nas}", data={"csrf_token": csrf_token(listing.text)})
     assert conn.execute("SELECT count(*) FROM nas").fetchone()[0] == 0
-    assert queued(broker) == [("ebs.nas_changed", [nas]), ("ebs.nas_changed", [nas])]
+    assert sorted(queued(broker)) == [("ebs.flow_changed", [])] * 2 + [
+        ("ebs.nas_changed", [nas])] * 2
 
 
 def test_session_search_by_login_ip_and_nas(as_admin, conn, broker):

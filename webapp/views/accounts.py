@@ -11,11 +11,14 @@ one exists.
 
 from __future__ import annotations
 
+import ipaddress
+
 from flask import current_app, redirect, url_for
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget
 from flask_appbuilder.models.sqla.filters import FilterEqual
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import inspect
 from wtforms import PasswordField
 from wtforms.validators import DataRequired, Optional
 
@@ -41,7 +44,13 @@ from webapp.views.base import (
     exact,
     text_field,
 )
+from webapp.views.collector_change import CollectorChange
 from webapp.views.ledger import AccountLedgerView
+
+
+def _address(value) -> str | None:
+    """An inet as read (an address object) or as typed (text), compared alike."""
+    return None if value is None else str(ipaddress.ip_interface(str(value)).ip)
 
 
 def _password_field(label):
@@ -49,7 +58,7 @@ def _password_field(label):
                          description=_l("Empty: no password yet."))
 
 
-class SubaccountView(EbsModelView):
+class SubaccountView(CollectorChange, EbsModelView):
     datamodel = BoundedInterface(
         Subaccount, exact("username", "ip_address", "mac_address"), eager=("account", "nas"))
     list_title = _l("Subaccounts")
@@ -98,6 +107,15 @@ class SubaccountView(EbsModelView):
         "allow_when_blocked": _l("Allow when blocked"), "password": _l("Network password"),
         "simultaneous_use": _l("Simultaneous sessions"),
     }
+
+    def changes_collector(self, item: Subaccount, change: str) -> bool:
+        """Only a static address is the collector's (a subscriber's network outside the
+        pools); a login, a password or a flag is not."""
+        if change != "edit":
+            return item.ip_address is not None
+        history = inspect(item).attrs.ip_address.history
+        before = [_address(value) for value in history.deleted]
+        return bool(history.added) and [_address(v) for v in history.added] != before
 
     def pre_add(self, item: Subaccount) -> None:
         """The first network password, stored as ``billing.credentials`` stores every one

@@ -23,6 +23,7 @@ from webapp.views.base import (
     exact,
     text_field,
 )
+from webapp.views.collector_change import CollectorChange
 
 POOL_KINDS = labels.choices(labels.POOL_KINDS)
 
@@ -38,7 +39,7 @@ VENDOR_PRESETS = {
 VENDOR_LABELS = labels.NAS_VENDORS
 
 
-class IpPoolView(EbsModelView):
+class IpPoolView(CollectorChange, EbsModelView):
     datamodel = BoundedInterface(IpPool, exact("range_start", "range_end"))
     list_title = _l("IP pools")
     list_columns = ["name", "kind", "range_start", "range_end", "next_pool_id"]
@@ -92,7 +93,7 @@ class IpPoolOccupancyView(BaseView):
         return self.render_template("network/occupancy.html", rows=rows)
 
 
-class NasView(AdminOnlyModelView):
+class NasView(CollectorChange, AdminOnlyModelView):
     datamodel = BoundedInterface(Nas, exact("ip_address"))
     list_title = _l("NAS")
     list_columns = ["name", "vendor", "ip_address", "coa_port", "acct_interim_interval"]

@@ -13,6 +13,7 @@ from webapp import labels
 from webapp.models.traffic import TrafficClass, TrafficClassNode, TrafficGroup
 from webapp.validators import Network
 from webapp.views.base import AdminOnlyModelView, BoundedInterface, choice_field, text_field
+from webapp.views.collector_change import CollectorChange
 
 # The protocols a node names most (IANA numbers); empty: any protocol.
 PROTOCOLS = {6: "TCP", 17: "UDP", 1: "ICMP", 47: "GRE", 58: "ICMPv6"}
@@ -37,7 +38,7 @@ class _PortOnlyWithTcpUdp:
             raise ValidationError(_l("A port is given only with TCP or UDP."))
 
 
-class TrafficClassNodeView(AdminOnlyModelView):
+class TrafficClassNodeView(CollectorChange, AdminOnlyModelView):
     datamodel = BoundedInterface(TrafficClassNode, eager=("traffic_class",))
     list_title = _l("Traffic class nodes")
     list_columns = ["traffic_class", "network", "protocol", "port"]
@@ -60,7 +61,7 @@ class TrafficClassNodeView(AdminOnlyModelView):
                      "protocol": _l("Protocol"), "port": _l("Port")}
 
 
-class TrafficClassView(AdminOnlyModelView):
+class TrafficClassView(CollectorChange, AdminOnlyModelView):
     datamodel = BoundedInterface(TrafficClass)
     list_title = _l("Traffic classes")
     list_columns = ["name", "weight", "passthrough", "store", "store_days"]
@@ -86,7 +87,7 @@ class TrafficClassView(AdminOnlyModelView):
                      "created_at": _l("Created")}
 
 
-class TrafficGroupView(AdminOnlyModelView):
+class TrafficGroupView(CollectorChange, AdminOnlyModelView):
     datamodel = BoundedInterface(TrafficGroup)
     list_title = _l("Traffic groups")
     list_columns = ["name", "direction", "rule", "classes"]
