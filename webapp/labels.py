@@ -93,6 +93,10 @@ REPLY_WHEN = {"accept": _l("Access granted"), "guest": _l("Guest pool"),
               "always": _l("Always")}
 TRAFFIC_DIRECTIONS = {"in": _l("Incoming"), "out": _l("Outgoing"), "both": _l("Both ways")}
 GROUP_RULES = {"sum": _l("Sum of its classes"), "max": _l("The largest of its classes")}
+# What a traffic limit does past its megabytes (tariff_traffic_limits).
+LIMIT_ACTIONS = {"block": _l("Block"), "speed": _l("Change the speed")}
+LIMIT_SPEED_MODES = {"absolute": _l("This speed"), "add": _l("Added to the tariff's speed"),
+                     "percent": _l("A percentage of the tariff's speed")}
 # Why traffic was not charged to anybody: the rater's traffic_rejects and the
 # collector's flow_rejects.
 TRAFFIC_REJECT_REASONS = {"no_holder": _l("Address held by nobody"),
@@ -158,6 +162,9 @@ CODE_MAPS: dict[str, Mapping] = {
     "tariff_change_status": TARIFF_CHANGE_STATUSES, "audit_action": AUDIT_ACTIONS,
     "reject_reason": REJECT_REASONS, "coa_reason": COA_REASONS,
     "traffic_direction": TRAFFIC_DIRECTIONS, "group_rule": GROUP_RULES,
+    # A limit's action ("block", "speed") is left out: FAB's role page names the
+    # permission "change speed", which the crawl would take for the code.
+    "limit_speed_mode": LIMIT_SPEED_MODES,
 }
 
 

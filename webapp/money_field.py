@@ -16,6 +16,7 @@ from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, InputRequired, StopValidation
 
 from billing.money import MoneyError
+from webapp.decimal_field import DecimalTextField
 from webapp.numbers import SPACES, format_money, parse_amount
 from webapp.validators import money_message
 
@@ -61,10 +62,12 @@ def required_as_input(validators) -> list:
 
 def money_fields(form_class, money_columns) -> None:
     """Make each of ``money_columns`` in a FAB-built form class a :class:`MoneyField`,
-    keeping its label, description, validators and place in the form."""
+    keeping its label, description, validators and place in the form. A column with two
+    decimals that is not money (a percentage) keeps the view's ``DecimalTextField``."""
     for name in money_columns:
         unbound = getattr(form_class, name, None)
-        if not isinstance(unbound, UnboundField) or unbound.field_class is MoneyField:
+        if not isinstance(unbound, UnboundField) or issubclass(
+                unbound.field_class, (MoneyField, DecimalTextField)):
             continue
         kwargs = {k: v for k, v in unbound.kwargs.items() if k not in ("widget", "places")}
         kwargs["validators"] = required_as_input(kwargs.get("validators"))

@@ -1,13 +1,13 @@
-"""One account's traffic for the card's Traffic tab: this period's usage per group, and
-the bytes in and out per local day (the last 30) and per hour (the last 48), with the
-same figures per group as CSV.
+"""One account's traffic for the card's Traffic tab: this period's usage per group, its
+time online and the traffic limits in force, and the bytes in and out per local day (the
+last 30) and per hour (the last 48), with the same figures per group as CSV.
 
-Everything comes from what the rater keeps (flow/rating.py): ``traffic_usage`` (one row
-per account, group, assignment and settlement period, read by its unique key's
-``account_id`` prefix) and ``traffic_stats_hourly`` (read by
-``traffic_stats_hourly_account_idx``, (account_id, hour)). The card reads both series in
-one statement and the usage in another, whatever the account's history: at most
-30 × 24 hourly rows per group are summed, in SQL.
+Everything comes from what the raters keep (flow/): ``traffic_usage`` and ``time_usage``
+(one row per account, [group,] assignment and settlement period, read by their unique
+keys' ``account_id`` prefix), ``account_traffic_limits`` (by its primary key's) and
+``traffic_stats_hourly`` (read by ``traffic_stats_hourly_account_idx``, (account_id,
+hour)). The card reads both series in one statement and the period's figures in another,
+whatever the account's history: at most 30 × 24 hourly rows per group are summed, in SQL.
 
 Hours are the statistics' own UTC hours, walked in UTC and labelled on the ISP's clock,
 so a change of summer time neither repeats nor skips one; a day is the ISP's calendar day
@@ -28,15 +28,35 @@ from webapp.reports import COUNT, DATE, TEXT, Column, Report
 DAYS = 30
 HOURS = 48
 
-_USAGE = text(
+# This period's figures in one round trip, one kind of row each: the traffic usage per
+# group, the time online, and the limits in force (since when, and what they do). Each
+# part reads by the account's key: traffic_usage's and time_usage's unique keys start
+# with account_id, account_traffic_limits' primary key too.
+_PERIOD = text(
     """
-    SELECT g.name AS group_name, u.period_start, u.period_end, u.used_bytes,
-           u.prepaid_bytes, greatest(u.prepaid_bytes - u.used_bytes, 0) AS prepaid_left,
-           u.charged
+    SELECT 'traffic' AS kind, g.name AS group_name, u.period_start, u.period_end,
+           u.used_bytes AS used, u.prepaid_bytes AS prepaid,
+           greatest(u.prepaid_bytes - u.used_bytes, 0) AS prepaid_left, u.charged,
+           NULL::timestamptz AS since, NULL::text AS action, NULL::text AS speed_mode,
+           NULL::text AS speed, NULL::numeric AS percent, NULL::numeric AS megabytes,
+           NULL::integer AS window_seconds
       FROM traffic_usage u
       JOIN traffic_groups g ON g.id = u.group_id
      WHERE u.account_id = :id AND u.period_start <= :now AND u.period_end > :now
-     ORDER BY g.name, u.period_start
+    UNION ALL
+    SELECT 'time', NULL, t.period_start, t.period_end, t.used_seconds, t.prepaid_seconds,
+           greatest(t.prepaid_seconds - t.used_seconds, 0), t.charged,
+           NULL, NULL, NULL, NULL, NULL, NULL, NULL
+      FROM time_usage t
+     WHERE t.account_id = :id AND t.period_start <= :now AND t.period_end > :now
+    UNION ALL
+    SELECT 'limit', g.name, NULL, NULL, a.used_bytes, NULL, NULL, NULL, a.since, l.action,
+           l.speed_mode, l.speed, l.percent, l.megabytes, l.window_seconds
+      FROM account_traffic_limits a
+      JOIN tariff_traffic_limits l ON l.id = a.limit_id
+      JOIN traffic_groups g ON g.id = l.group_id
+     WHERE a.account_id = :id
+     ORDER BY 1, 2, 3, 9
     """
 )
 # Both series in one round trip: the days of the last month, the hours of the last two
@@ -61,11 +81,15 @@ def _midnight(day: date, zone: ZoneInfo) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=zone)
 
 
-def usage(session, account_id: int, now: datetime) -> list[dict]:
-    """The settlement periods in force now, per group: bytes used, prepaid bytes left,
-    and what the ledger holds of the period's traffic charge."""
-    return [dict(row) for row in session.execute(
-        _USAGE, {"id": account_id, "now": now}).mappings()]
+def period_figures(session, account_id: int, now: datetime) -> dict[str, list[dict]]:
+    """The settlement periods in force now and the limits in force, as three lists:
+    ``traffic`` per group (bytes used, prepaid bytes left, what the ledger holds of the
+    period's traffic charge), ``time`` (seconds used, prepaid seconds left, charged) and
+    ``limit`` (the group, since when, the usage that put it there, what it does)."""
+    found: dict[str, list[dict]] = {"traffic": [], "time": [], "limit": []}
+    for row in session.execute(_PERIOD, {"id": account_id, "now": now}).mappings():
+        found[row["kind"]].append(dict(row))
+    return found
 
 
 def series(session, account_id: int, zone: ZoneInfo, now: datetime,

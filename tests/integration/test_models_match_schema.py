@@ -22,11 +22,9 @@ NOT_MAPPED = {"schema_migrations", "schema_functions", "schema_upgrades", "flow_
 # The traffic rater's own bookkeeping (flow/rater.py): watermark, bin marks and rated
 # group values; no page shows them (webapp/models/traffic_rating.py models the rest).
 NOT_MAPPED |= {"traffic_rating_state", "traffic_bin_marks", "traffic_group_bins"}
-# Rating from RADIUS accounting (flow/session_rater.py): the session marks and time usage
-# are its bookkeeping; the tariff's accounting group, time prices and time service get
-# their models with their admin forms.
-NOT_MAPPED |= {"tariff_accounting_traffic", "tariff_time_prices", "tariff_time_service",
-               "session_rating_marks", "time_usage"}
+# Rating from RADIUS accounting (flow/session_rater.py): the session marks are its
+# bookkeeping (webapp/models/session_rating.py models the rest).
+NOT_MAPPED |= {"session_rating_marks"}
 # RADIUS against NetFlow (flow/reconcile.py): the run's watermark and tallies are its
 # bookkeeping; traffic_reconciliation is its result, modelled with the admin page that
 # shows it.

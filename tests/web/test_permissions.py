@@ -20,7 +20,8 @@ ALLOWED = {
                 "PromiseSettingsView", "SessionHistoryView", "PickerView", "AccountOnlineTab",
                 "AccountSessionHistoryTab", "AccountAuthLogTab", "AccountLeaseTab",
                 "AccountStatusTab", "TariffTrafficPriceView", "TariffTrafficPrepaidView",
-                "AccountTrafficView"},
+                "AccountTrafficView", "TariffTrafficLimitView", "TariffAccountingTrafficView",
+                "TariffTimePriceView", "TariffTimeServiceView"},
 }
 ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsView",
                                             "SwitchView", "SubaccountSwitchPortView",

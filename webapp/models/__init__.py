@@ -19,7 +19,9 @@ from webapp.models import (  # noqa: F401 - each registers its tables
     radius,
     reports,
     security,
+    session_rating,
     tariffs,
     traffic,
+    traffic_limits,
     traffic_rating,
 )

@@ -26,6 +26,12 @@ from webapp.views.reports import register_reports
 from webapp.views.session_history import SessionHistoryView
 from webapp.views.staff_networks import StaffNetworkView
 from webapp.views.switches import RadiusReplyAttributeView, SubaccountSwitchPortView, SwitchView
+from webapp.views.tariff_accounting import (
+    TariffAccountingTrafficView,
+    TariffTimePriceView,
+    TariffTimeServiceView,
+)
+from webapp.views.tariff_limits import TariffTrafficLimitView
 from webapp.views.tariff_rules import PromiseSettingsView, TariffChangeRuleView
 from webapp.views.tariff_traffic import TariffTrafficPrepaidView, TariffTrafficPriceView
 from webapp.views.tariffs import (
@@ -73,6 +79,14 @@ def register_views(appbuilder) -> None:
         label=_l("Traffic prices"), category=tariffs)
     add(TariffTrafficPrepaidView, "Prepaid traffic", icon="fa-gift",
         label=_l("Prepaid traffic"), category=tariffs)
+    add(TariffTrafficLimitView, "Traffic limits", icon="fa-hand-paper-o",
+        label=_l("Traffic limits"), category=tariffs)
+    add(TariffAccountingTrafficView, "Traffic from RADIUS counters", icon="fa-calculator",
+        label=_l("Traffic from RADIUS counters"), category=tariffs)
+    add(TariffTimePriceView, "Time prices", icon="fa-hourglass-half",
+        label=_l("Time prices"), category=tariffs)
+    add(TariffTimeServiceView, "Time service", icon="fa-clock-o", label=_l("Time service"),
+        category=tariffs)
     add(TariffChangeRuleView, "Tariff-change rules", icon="fa-random",
         label=_l("Tariff-change rules"), category=tariffs)
     add(PromiseSettingsView, "Promised-payment settings", icon="fa-credit-card",

@@ -6,28 +6,49 @@ sessions."""
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask import abort, request
 from flask_appbuilder import BaseView, expose, has_access
 from flask_appbuilder.security.decorators import permission_name
 from sqlalchemy import text
 
-from webapp import localtime, traffic_series
-from webapp.numbers import megabytes
+from webapp import labels, localtime, traffic_series
+from webapp.numbers import format_decimal_text, megabytes
 from webapp.views.reports import CSV_FLAVOURS, csv_flavour, csv_response
+from webapp.views.tariff_limits import window_label
 
 _EXISTS = text("SELECT 1 FROM accounts WHERE id = :id")
 GRANT = ("can_traffic",)
 
 
+def minutes(seconds) -> Decimal:
+    """Seconds online as minutes with two decimals, for a person to read."""
+    return (Decimal(seconds or 0) / 60).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+def limit_effect(row: dict) -> str:
+    """What a limit in force does, in the operator's words: a block, or the speed it
+    leaves (``This speed: 1M/2M``, ``A percentage of the tariff's speed: 50``)."""
+    if row["action"] != "speed":
+        return labels.label(labels.LIMIT_ACTIONS, row["action"])
+    value = (format_decimal_text(row["percent"]) if row["speed_mode"] == "percent"
+             else row["speed"])
+    return f"{labels.label(labels.LIMIT_SPEED_MODES, row['speed_mode'])}: {value}"
+
+
 def traffic_tab(session, account_id: int) -> dict:
-    """The tab's figures for the card: usage now, both series and the chart's JSON."""
+    """The tab's figures for the card: usage, time and limits now, both series and the
+    chart's JSON."""
     zone = localtime.zone()
     now = datetime.now(zone)
     by_day, by_hour = traffic_series.series(session, account_id, zone, now)
-    return {"usage": traffic_series.usage(session, account_id, now), "by_day": by_day,
-            "by_hour": by_hour, "chart": traffic_series.chart_data(by_day, by_hour),
-            "megabytes": megabytes}
+    period = traffic_series.period_figures(session, account_id, now)
+    return {"usage": period["traffic"], "time": period["time"], "limits": period["limit"],
+            "by_day": by_day, "by_hour": by_hour,
+            "chart": traffic_series.chart_data(by_day, by_hour), "megabytes": megabytes,
+            "minutes": minutes, "limit_effect": limit_effect,
+            "window_label": window_label}
 
 
 class AccountTrafficView(BaseView):

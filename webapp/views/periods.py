@@ -21,6 +21,13 @@ REPEATS = labels.choices(labels.REPEATS)
 _DURATION = re.compile(r"^\s*(?:(\d+)\s*d\s*)?(?:(\d+):(\d{2})(?::(\d{2}))?)?\s*$")
 
 
+def duration_text(length: timedelta) -> str:
+    """``[N d] H:MM[:SS]``, the form :class:`DurationField` reads back."""
+    hours, rest = divmod(length.seconds, 3600)
+    text = f"{hours}:{rest // 60:02d}" + (f":{rest % 60:02d}" if rest % 60 else "")
+    return f"{length.days}d {text}" if length.days else text
+
+
 class DurationField(StringField):
     """A length as ``[N d] HH:MM[:SS]`` (``6:00``, ``1d 12:00``); FAB has no interval field."""
 
@@ -29,9 +36,7 @@ class DurationField(StringField):
     def _value(self) -> str:
         if not isinstance(self.data, timedelta):
             return self.data or ""
-        hours, rest = divmod(self.data.seconds, 3600)
-        text = f"{hours}:{rest // 60:02d}" + (f":{rest % 60:02d}" if rest % 60 else "")
-        return f"{self.data.days}d {text}" if self.data.days else text
+        return duration_text(self.data)
 
     def process_formdata(self, valuelist) -> None:
         raw = (valuelist[0] if valuelist else "").strip()

@@ -4,14 +4,13 @@ rates the collector's rows; the tariff's page lists them under it, as its speeds
 
 from __future__ import annotations
 
-from flask import current_app, request
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
-from wtforms.validators import DataRequired, InputRequired, ValidationError
+from wtforms.validators import DataRequired, InputRequired
 
 from webapp.decimal_field import DecimalTextField
 from webapp.models.traffic_rating import TariffTrafficPrepaid, TariffTrafficPrice
 from webapp.numbers import format_decimal_text
+from webapp.unique_key import OneRowPer
 from webapp.views.base import BoundedInterface, EbsModelView
 
 _LABELS = {
@@ -22,30 +21,8 @@ _LABELS = {
 }
 
 
-def _any_time(period) -> str:
+def any_time(period) -> str:
     return str(period) if period is not None else str(_l("Any time"))
-
-
-class _OneRowPer:
-    """The table's unique key said under the group field instead of as a database error:
-    one price per tariff, group and time period (empty: any time), one prepaid allowance
-    per tariff and group. The row being edited is not its own duplicate."""
-
-    def __init__(self, model, message, *relations: str) -> None:
-        self.model, self.message, self.relations = model, message, ("tariff", *relations)
-
-    def __call__(self, form, field) -> None:
-        if field.data is None or form["tariff"].data is None:
-            return
-        query = select(self.model.id).where(self.model.group_id == field.data.id)
-        for name in self.relations:
-            column, chosen = getattr(self.model, f"{name}_id"), form[name].data
-            query = query.where(column.is_(None) if chosen is None else column == chosen.id)
-        editing = (request.view_args or {}).get("pk")
-        if editing is not None:
-            query = query.where(self.model.id != int(editing))
-        if current_app.appbuilder.session.execute(query.limit(1)).first() is not None:
-            raise ValidationError(self.message)
 
 
 class TariffTrafficPriceView(EbsModelView):
@@ -59,13 +36,13 @@ class TariffTrafficPriceView(EbsModelView):
             description=_l("Up to six decimals, e.g. 0,05; zero: free.")),
     }
     validators_columns = {"tariff": [DataRequired()], "group": [
-        DataRequired(), _OneRowPer(TariffTrafficPrice, _l(
-            "The tariff already prices this group at this time."), "time_period")]}
+        DataRequired(), OneRowPer(TariffTrafficPrice, _l(
+            "The tariff already prices this group at this time."), "group", "time_period")]}
     description_columns = {
         "time_period": _l("Empty: any time. While a time period is in force its price "
                           "wins; of two, the one whose node started last."),
     }
-    formatters_columns = {"price_per_mb": format_decimal_text, "time_period": _any_time}
+    formatters_columns = {"price_per_mb": format_decimal_text, "time_period": any_time}
     label_columns = _LABELS
 
 
@@ -82,8 +59,8 @@ class TariffTrafficPrepaidView(EbsModelView):
                                      "megabyte is priced.")),
     }
     validators_columns = {"tariff": [DataRequired()], "group": [
-        DataRequired(), _OneRowPer(TariffTrafficPrepaid, _l(
-            "The tariff already has prepaid traffic of this group."))]}
+        DataRequired(), OneRowPer(TariffTrafficPrepaid, _l(
+            "The tariff already has prepaid traffic of this group."), "group")]}
     description_columns = {
         "rollover": _l("What is left at the period's end is added to the next one."),
         "prorate_first_period": _l("A first period that starts late is granted its share "

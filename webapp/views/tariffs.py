@@ -10,6 +10,12 @@ from webapp.credential_checks import ChapNeedsKey
 from webapp.models.tariffs import OnetimeService, PeriodicService, Tariff, TariffSpeed
 from webapp.validators import NonNegativeMoney, SpeedSyntax
 from webapp.views.base import BoundedInterface, EbsModelView, choice_field, prefix
+from webapp.views.tariff_accounting import (
+    TariffAccountingTrafficView,
+    TariffTimePriceView,
+    TariffTimeServiceView,
+)
+from webapp.views.tariff_limits import TariffTrafficLimitView
 from webapp.views.tariff_traffic import TariffTrafficPrepaidView, TariffTrafficPriceView
 
 CHARGE_METHODS = labels.choices(labels.CHARGE_METHODS)
@@ -113,7 +119,8 @@ class TariffView(EbsModelView):
         "chap_enabled": [ChapNeedsKey()],
     }
     related_views = [PeriodicServiceView, OnetimeServiceView, TariffSpeedView,
-                     TariffTrafficPriceView, TariffTrafficPrepaidView]
+                     TariffTrafficPriceView, TariffTrafficPrepaidView, TariffTrafficLimitView,
+                     TariffAccountingTrafficView, TariffTimePriceView, TariffTimeServiceView]
     formatters_columns = {"access_type": labels.formatter(labels.ACCESS_TYPES)}
     label_columns = {
         "created_at": _l("Created"),
