@@ -34,20 +34,6 @@ class IpAddress:
             raise ValidationError(_l("Not an IP address: %(v)s", v=field.data)) from None
 
 
-class Network:
-    """A network as the cidr column takes it: no host bits set (10.0.0.0/24, not
-    10.0.0.1/24); a bare address is one host (/32 or /128)."""
-
-    def __call__(self, form, field) -> None:
-        if field.data in (None, ""):
-            return
-        try:
-            ipaddress.ip_network(str(field.data).strip(), strict=True)
-        except ValueError:
-            raise ValidationError(_l("Not a network: %(v)s. Write it as 10.0.0.0/24, with "
-                                     "no host bits set.", v=field.data)) from None
-
-
 _MAC = re.compile(r"^[0-9A-Fa-f]{2}([:-]?)[0-9A-Fa-f]{2}(\1[0-9A-Fa-f]{2}){4}$")
 
 

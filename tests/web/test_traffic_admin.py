@@ -15,7 +15,7 @@ def test_a_class_with_nodes_and_a_group(as_admin, conn):
                         ).fetchone()[0]
     wrong = submit(as_admin, "/trafficclassnodeview/add",
                    {"traffic_class": str(city), "network": "10.0.0.1/8", "protocol": ""})
-    assert "Not a network: 10.0.0.1/8" in wrong.text
+    assert "Not a network in CIDR notation (like 10.0.0.0/8): 10.0.0.1/8" in wrong.text
     no_proto = submit(as_admin, "/trafficclassnodeview/add",
                       {"traffic_class": str(city), "network": "10.0.0.0/8", "protocol": "1",
                        "port": "53"})
@@ -42,3 +42,12 @@ def test_a_class_with_nodes_and_a_group(as_admin, conn):
     # By weight: the city network (100) before the internet (200); codes in words.
     assert "Городская сеть, Интернет" in listed
     assert "Incoming" in listed and "The largest of its classes" in listed
+
+
+def test_nodes_are_searched_by_an_address_they_hold(as_admin, conn):
+    klass = conn.execute("INSERT INTO traffic_classes (name) VALUES ('Пиринг') RETURNING id"
+                         ).fetchone()[0]
+    conn.execute("INSERT INTO traffic_class_nodes (class_id, network) VALUES (%s, '10.0.0.0/8'),"
+                 " (%s, '192.0.2.0/24')", (klass, klass))
+    found = as_admin.get("/trafficclassnodeview/list/?_flt_0_network=10.20.30.40").text
+    assert "10.0.0.0/8" in found and "192.0.2.0/24" not in found

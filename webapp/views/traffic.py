@@ -11,7 +11,7 @@ from wtforms.validators import DataRequired, NumberRange, Optional, ValidationEr
 
 from webapp import labels
 from webapp.models.traffic import TrafficClass, TrafficClassNode, TrafficGroup
-from webapp.validators import Network
+from webapp.network_filters import FilterNetworkAdmits, FilterNetworkPrefix, NetworkValue
 from webapp.views.base import AdminOnlyModelView, BoundedInterface, choice_field, text_field
 from webapp.views.collector_change import CollectorChange
 
@@ -39,13 +39,16 @@ class _PortOnlyWithTcpUdp:
 
 
 class TrafficClassNodeView(CollectorChange, AdminOnlyModelView):
-    datamodel = BoundedInterface(TrafficClassNode, eager=("traffic_class",))
+    datamodel = BoundedInterface(
+        TrafficClassNode, {"network": [FilterNetworkAdmits, FilterNetworkPrefix]},
+        eager=("traffic_class",))
     list_title = _l("Traffic class nodes")
     list_columns = ["traffic_class", "network", "protocol", "port"]
     add_columns = edit_columns = ["traffic_class", "network", "protocol", "port"]
-    search_columns = ["traffic_class", "protocol", "port"]
+    search_columns = ["traffic_class", "network", "protocol", "port"]
+    search_form_extra_fields = {"network": text_field(_l("Network"))}
     add_form_extra_fields = edit_form_extra_fields = {
-        "network": text_field(_l("Network"), DataRequired(), Network(), description=_l(
+        "network": text_field(_l("Network"), DataRequired(), NetworkValue(), description=_l(
             "The remote side: 0.0.0.0/0 for everything, 10.0.0.0/8, 198.51.100.7.")),
         "protocol": SelectField(
             _l("Protocol"), coerce=_protocol_or_none, widget=Select2Widget(),
