@@ -23,7 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -83,6 +83,17 @@ def owner_conninfo(settings: SimpleNamespace, dbname: str | None = None) -> tupl
     return make_conninfo(**params), env
 
 
+def _free_name(directory: Path, now: datetime, label: str) -> Path:
+    """The archive's path, named by the second it starts; a second backup started within
+    the same second (a small database, a retried command) takes the next free second, so
+    names stay unique and keep sorting by time instead of the backup failing."""
+    while True:
+        target = directory / archive.archive_name(now.strftime("%Y%m%dT%H%M%SZ"), label)
+        if not target.exists():
+            return target
+        now += timedelta(seconds=1)
+
+
 def take(settings: SimpleNamespace, *, directory: Path | None = None, label: str = "",
          progress: DumpProgress | None = None, offsite_copy: bool = True,
          now: datetime | None = None) -> BackupResult:
@@ -98,9 +109,7 @@ def take(settings: SimpleNamespace, *, directory: Path | None = None, label: str
         raise BackupError(f"backup directory {directory}: {exc.strerror or exc}") from None
     if not os.access(directory, os.W_OK | os.X_OK):
         raise BackupError(f"backup directory {directory} is not writable")
-    target = directory / archive.archive_name(now.strftime("%Y%m%dT%H%M%SZ"), label)
-    if target.exists():
-        raise BackupError(f"{target} exists already")
+    target = _free_name(directory, now, label)
 
     conninfo, env = owner_conninfo(settings)
     try:

@@ -192,3 +192,17 @@ def test_prune_keeps_the_newest_archives_only(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [*names[2:], "notes.txt", ".ebs-backup-20261206T033000Z.tar.partial"])
     assert prune(tmp_path, 0) == []  # 0 keeps all
+
+
+def test_a_second_backup_in_the_same_second_takes_the_next_free_name(tmp_path):
+    from datetime import UTC, datetime
+
+    from stack.backup import _free_name
+
+    now = datetime(2026, 12, 6, 22, 4, 40, 500_000, tzinfo=UTC)
+    first = _free_name(tmp_path, now, "")
+    assert first.name == "ebs-backup-20261206T220440Z.tar"
+    first.touch()
+    second = _free_name(tmp_path, now, "")
+    assert second.name == "ebs-backup-20261206T220441Z.tar"
+    assert _free_name(tmp_path, now, "nightly").name == "ebs-backup-20261206T220440Z-nightly.tar"
