@@ -68,10 +68,11 @@ def limited_speed(current: Speed | None, limits: Iterable[str | LimitSpeed]) -> 
     return min(results, key=_slowness)
 
 
-def _slowness(speed: Speed | None) -> tuple[float, float]:
+def _slowness(speed: Speed | None) -> tuple[bool, int, int]:
+    """Sorts the slowest first; unlimited (None) after every limited speed."""
     if speed is None:
-        return (float("inf"), float("inf"))
-    return (speed.max_tx, speed.max_rx)
+        return (True, 0, 0)
+    return (False, speed.max_tx, speed.max_rx)
 
 
 def _scale(rate: int | None, percent: Decimal) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import click
@@ -13,8 +13,8 @@ import click
 from cli.charge_commands import _parse_at
 from cli.common import load_settings, open_db
 from flow.limits import check_limits
-from flow.rater import RateResult, rate, watermark
-from flow.reconcile import STEP_NAMES, mismatches, reconcile
+from flow.rater import RateResult, keep_group_bins, rate, watermark
+from flow.reconcile import STEP_NAMES, mismatches, reconcile, settings_options
 from flow.rerate import RerateRefused, RerateResult, rerate
 from flow.session_rater import rate_sessions
 
@@ -55,8 +55,7 @@ def rate_command(at_text: str | None, late_minutes: int | None, chunk_minutes: i
                 bar.update(max(int((done - first).total_seconds() // 60), 0) - bar.pos)
 
             result = rate(conn, at, tz, late_minutes=int(late), chunk_minutes=int(chunk),
-                          keep_group_bins=timedelta(
-                              days=float(settings.TRAFFIC_GROUP_BINS_KEEP_DAYS)),
+                          keep_group_bins=keep_group_bins(settings),
                           progress=progress)
         # Counter traffic goes into the same usage the limits read: rated before them.
         sessions = rate_sessions(conn, at, tz, late_minutes=int(late))
@@ -130,13 +129,8 @@ def reconcile_command(from_text: str | None, to_text: str | None, as_json: bool)
     with open_db(autocommit=True, component="worker") as conn:
         with click.progressbar(length=len(STEP_NAMES), label="reconciling", show_pos=True,
                                file=sys.stderr) as bar:
-            result = reconcile(
-                conn, end, late_minutes=int(settings.FLOW_RATE_LATE_MINUTES),
-                tolerance_percent=float(settings.FLOW_RECONCILE_TOLERANCE_PERCENT),
-                min_bytes=int(settings.FLOW_RECONCILE_MIN_BYTES),
-                silent_minutes=int(settings.FLOW_SILENT_EXPORTER_MINUTES),
-                keep_days=int(settings.FLOW_RETENTION_DAYS),
-                progress=lambda _step: bar.update(1))
+            result = reconcile(conn, end, **settings_options(settings),
+                               progress=lambda _step: bar.update(1))
         rows = mismatches(conn, start, end)
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "mismatches": rows}, default=str))

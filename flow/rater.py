@@ -72,6 +72,12 @@ _GROUP_BINS_FROM = """
 """
 
 
+def keep_group_bins(settings) -> timedelta:
+    """How long rated minutes are kept for re-rating (``TRAFFIC_GROUP_BINS_KEEP_DAYS``,
+    whole days)."""
+    return timedelta(days=int(settings.TRAFFIC_GROUP_BINS_KEEP_DAYS))
+
+
 @dataclass
 class RateResult:
     """What a run did; ``skipped`` when another run held the lock and ``wait`` was off."""

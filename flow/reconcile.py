@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import psycopg
 
@@ -379,12 +380,22 @@ def _minute(at: datetime) -> datetime:
     return at.replace(second=0, microsecond=0)
 
 
+def settings_options(settings) -> dict:
+    """:func:`reconcile`'s keyword arguments from the settings (the beat task and
+    ``ebs traffic reconcile`` run it alike)."""
+    return {"late_minutes": int(settings.FLOW_RATE_LATE_MINUTES),
+            "tolerance_percent": Decimal(str(settings.FLOW_RECONCILE_TOLERANCE_PERCENT)),
+            "min_bytes": int(settings.FLOW_RECONCILE_MIN_BYTES),
+            "silent_minutes": int(settings.FLOW_SILENT_EXPORTER_MINUTES),
+            "keep_days": int(settings.FLOW_RETENTION_DAYS)}
+
+
 def reconcile(
     conn: psycopg.Connection,
     at: datetime,
     *,
     late_minutes: int = 15,
-    tolerance_percent: float = 10,
+    tolerance_percent: Decimal = Decimal(10),
     min_bytes: int = 1024 * 1024,
     silent_minutes: int = 10,
     keep_days: int = 35,

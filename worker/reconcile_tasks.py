@@ -7,7 +7,7 @@ import logging
 
 from billing import settings as settings_mod
 from billing.db import connect
-from flow.reconcile import reconcile
+from flow.reconcile import reconcile, settings_options
 from worker import arguments
 from worker.app import celery
 
@@ -23,11 +23,6 @@ def reconcile_traffic(at: str | None = None) -> dict:
     moment = arguments.moment(at, settings)
     with connect(settings_mod.database_conninfo(settings, component="worker"),
                  autocommit=True) as conn:
-        result = reconcile(
-            conn, moment, late_minutes=int(settings.FLOW_RATE_LATE_MINUTES),
-            tolerance_percent=float(settings.FLOW_RECONCILE_TOLERANCE_PERCENT),
-            min_bytes=int(settings.FLOW_RECONCILE_MIN_BYTES),
-            silent_minutes=int(settings.FLOW_SILENT_EXPORTER_MINUTES),
-            keep_days=int(settings.FLOW_RETENTION_DAYS), wait=False)
+        result = reconcile(conn, moment, **settings_options(settings), wait=False)
     log.info("traffic reconciliation: %s", result.metric_line())
     return result.as_dict()

@@ -3,13 +3,12 @@ then the traffic limits brought to the usage (flow/limits.py)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from billing import settings as settings_mod
 from billing.db import connect
 from flow.limits import check_limits
-from flow.rater import rate
+from flow.rater import keep_group_bins, rate
 from worker import arguments
 from worker.app import celery
 
@@ -29,7 +28,6 @@ def rate_traffic(at: str | None = None) -> dict:
         result = rate(conn, moment, ZoneInfo(settings.TIME_ZONE),
                       late_minutes=int(settings.FLOW_RATE_LATE_MINUTES),
                       chunk_minutes=int(settings.FLOW_RATE_CHUNK_MINUTES), wait=False,
-                      keep_group_bins=timedelta(
-                          days=float(settings.TRAFFIC_GROUP_BINS_KEEP_DAYS)))
+                      keep_group_bins=keep_group_bins(settings))
         limits = None if result.skipped else check_limits(conn, moment)
     return {**result.as_dict(), "limits": limits.as_dict() if limits else None}
