@@ -28,6 +28,7 @@ import psycopg
 
 from billing.accounts import record_actor
 from billing.traffic_pricing import MEGABYTE
+from flow import locks
 
 # The accounts that may be limited: those on a tariff with limits now (by the assignment
 # in force, one index read each), and those with a limit in force (to lift it).
@@ -122,7 +123,7 @@ def check_limits(conn: psycopg.Connection, at: datetime) -> LimitsResult:
     params = {"at": at, "megabyte": MEGABYTE}
     with conn.transaction():
         # Two checks at once (the beat's and a hand-run one) take turns.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtext('ebs.traffic_limits')::bigint)")
+        locks.hold(conn, locks.LIMITS)
         # Compiling these plans took longer than running them (20k limited accounts).
         conn.execute("SET LOCAL jit = off")
         conn.execute("DROP TABLE IF EXISTS limit_check")

@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from billing.wallclock import to_utc
+from flow import locks
 from flow.attribution import attribute
 from flow.groups import group_deltas
 from flow.limits import group_bins_horizon
@@ -37,7 +38,6 @@ from flow.rating import BIN, charge_deltas
 
 SOURCE = "netflow"
 
-_LOCK = "SELECT {}(hashtext('ebs.rate_traffic')::bigint)"
 
 _CHANGED_BINS = """
     CREATE TEMP TABLE rate_bins ON COMMIT DROP AS
@@ -169,9 +169,7 @@ def rate(
     result = RateResult()
     while True:
         with conn.transaction():
-            got = conn.execute(_LOCK.format(
-                "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock")).fetchone()[0]
-            if got is False:
+            if not locks.hold(conn, locks.USAGE, wait=wait):
                 result.skipped = True
                 return result
             rated_to = watermark(conn) or end - late

@@ -34,8 +34,7 @@ from decimal import Decimal
 import psycopg
 
 from billing.wallclock import to_utc
-
-_LOCK = "SELECT {}(hashtext('ebs.reconcile_traffic')::bigint)"
+from flow import locks
 
 # The first run reads this far behind its final bins; older sessions are not compared.
 FIRST_LOOKBACK = timedelta(hours=1)
@@ -414,9 +413,7 @@ def reconcile(
     hi = _minute(at) + timedelta(minutes=1)
     result = ReconcileResult()
     with conn.transaction():
-        got = conn.execute(_LOCK.format(
-            "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock")).fetchone()[0]
-        if got is False:
+        if not locks.hold(conn, locks.RECONCILE, wait=wait):
             result.skipped = True
             return result
         row = conn.execute("SELECT flows_final_to FROM traffic_reconcile_state").fetchone()

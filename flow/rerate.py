@@ -32,7 +32,8 @@ import psycopg
 
 from billing.errors import Refused
 from billing.traffic_pricing import BYTE_PRICE_FACTOR
-from flow.rater import _LOCK, SOURCE
+from flow import locks
+from flow.rater import SOURCE
 from flow.rating import _fill_prices
 
 CHUNK = 1000
@@ -180,7 +181,7 @@ def rerate(
     result = RerateResult()
     for first in range(0, len(ids), chunk):
         with conn.transaction():
-            conn.execute(_LOCK.format("pg_advisory_xact_lock"))
+            locks.hold(conn, locks.USAGE)
             moment = now or conn.execute("SELECT now()").fetchone()[0]
             conn.execute(_ROWS, {"ids": ids[first:first + chunk]})
             conn.execute(_BINS)

@@ -22,8 +22,8 @@ import psycopg
 from billing.session_deltas import keep_marks, session_deltas
 from billing.time_charging import charge_time
 from billing.wallclock import to_utc
+from flow import locks
 from flow.counter_traffic import charge_counter_traffic
-from flow.rater import _LOCK as RATER_LOCK  # one lock for every source of usage
 from flow.rater import watermark
 
 SOURCE = "radius"
@@ -80,9 +80,7 @@ def rate_sessions(
     at = to_utc(at, "at").astimezone(UTC)
     result = SessionRateResult()
     with conn.transaction():
-        got = conn.execute(RATER_LOCK.format(
-            "pg_advisory_xact_lock" if wait else "pg_try_advisory_xact_lock")).fetchone()[0]
-        if got is False:
+        if not locks.hold(conn, locks.USAGE, wait=wait):
             result.skipped = True
             return result
         since = min(watermark(conn, SOURCE) or at, at) - timedelta(minutes=late_minutes)
