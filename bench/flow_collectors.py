@@ -20,11 +20,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from flow.collector_maps import prime_at_least
 from stack.servers.base import ServerError, free_port
-from stack.servers.nfacctd import NfacctdServer, SavedCollector
+from stack.servers.nfacctd import CACHE_FULL, NfacctdServer, SavedCollector
 
 PRINT_TEMPLATE = Path(__file__).with_name("nfacctd_print.conf.tmpl")
-PROBLEM_MARKS = (" WARN ", " ERROR ", "CRIT")
+PROBLEM_MARKS = (CACHE_FULL, " WARN ", " ERROR ", "CRIT")
 NO_SQL_PLUGINS = SavedCollector((), {})  # the template names its one print plugin
 
 
@@ -116,18 +117,14 @@ def log_problems(server: NfacctdServer, stop_offset: int) -> list[str]:
     text = server.log.read_bytes()
     found = []
     for part, marks in ((text[:stop_offset], PROBLEM_MARKS),
-                        (text[stop_offset:], PROBLEM_MARKS[1:])):
+                        (text[stop_offset:], tuple(m for m in PROBLEM_MARKS if m != " WARN "))):
         found += [line for line in part.decode(errors="replace").splitlines()
                   if any(m in line for m in marks)]
     return found
 
 
-def cache_entries(keys: int, headroom: float = 2.0) -> int:
-    """A prime at least ``headroom`` times the keys a bin holds (pmacct's advice: a
-    prime). The print plugin's entries take about 4 kB each here, the SQL plugins'
-    about 0.4 kB, so the baseline gets less headroom (a full print cache purges early
-    and loses nothing)."""
-    n = max(65537, int(headroom * keys)) | 1
-    while any(n % d == 0 for d in range(3, int(n ** 0.5) + 1, 2)):
-        n += 2
-    return n
+def print_cache_entries(keys: int) -> int:
+    """The print plugin's cache: a prime a tenth above the keys a bin holds. Its entries
+    take about 4 kB each here (the SQL plugins' 0.4 kB), and a full print cache purges
+    early and loses nothing, so it needs no room for a second bin."""
+    return prime_at_least(max(65537, keys + keys // 10))

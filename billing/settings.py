@@ -144,6 +144,10 @@ DEFAULTS: dict[str, Any] = {
     # Days raw flow rows (flow_raw: classes marked "store") are kept at least; a class's
     # own store_days, when longer, wins. For operators bound by a data-retention law.
     "FLOW_STORE_RETENTION_DAYS": 365,
+    # The most cache entries one nfacctd plugin gets (about 0.4 kB each, allocated at
+    # start). Each is sized for two minutes of every subscriber address in every class;
+    # raise this when nfacctd's log says "Finished cache entries" (an error there).
+    "FLOW_CACHE_ENTRIES_MAX": 2_000_003,
     # RADIUS against NetFlow (ebs.reconcile_traffic, `ebs traffic reconcile`): a session
     # or an exporter's hour is flagged when its accounting and flow bytes differ by more
     # than this percent of the larger figure and by at least FLOW_RECONCILE_MIN_BYTES

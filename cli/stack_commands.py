@@ -50,7 +50,7 @@ def _collector_at_start(settings):
     def build(conn: psycopg.Connection, maps_dir):
         partitions.maintain(conn, datetime.now(UTC).date(), settings.FLOW_RETENTION_DAYS,
                             settings.FLOW_STORE_RETENTION_DAYS)
-        return collector_maps.build(conn, maps_dir)
+        return collector_maps.build(conn, maps_dir, int(settings.FLOW_CACHE_ENTRIES_MAX))
     return build
 
 

@@ -29,6 +29,14 @@ tried here shaped the layout:
 * Zero-byte aggregates (counter-less IPFIX records, MikroTik sends them) are dropped by
   the SQL plugins' ``sql_preprocess: minb=1``: they carry nothing to rate, and are not
   counted anywhere.
+* Each counting plugin's cache is sized for what the networks can hold
+  (:func:`cache_entries`). When a plugin's queue of cache entries fills between two
+  purges, pmacct 1.7.7 purges at once ("Finished cache entries") and afterwards keeps
+  only the first of the entries it meant to carry over, pointing the rest of its queue
+  at entries it has already written: some counts are written twice, others never. The
+  queue holds ``sql_cache_entries`` + 6,000 entries, and one purge interval creates up
+  to two bins' keys (the bin ending and the one begun), so the cache must hold twice the
+  keys a bin can have. stack/servers/nfacctd.py reports the message as an error.
 
 Maps change with a SIGUSR2 (stack/servers/nfacctd.py reloads them); the plugins'
 directives (the networks' filter, a new passthrough class) need a restart.
@@ -53,6 +61,12 @@ BIN_AGGREGATE = {"in": "dst_host, tag, tag2, peer_src_ip",
                  "out": "src_host, tag, tag2, peer_src_ip"}
 RAW_AGGREGATE = "src_host, dst_host, proto, src_port, dst_port"
 REJECT_PLUGIN = "reject"
+CACHE_ENTRIES_MIN = 65_537  # pmacct's default would be 32,771; a prime, as it advises
+# About 0.4 kB a live entry in a SQL plugin: 2,000,003 entries fill 800 MB per plugin at
+# worst. More networks than that (an IPv6 pool, a /8) get this many, and the error
+# that nfacctd logs when a bin outgrows it (stack/servers/nfacctd.py) says to raise it.
+CACHE_ENTRIES_MAX = 2_000_003
+RAW_KEYS_PER_BIN_KEY = 8  # 5-tuples have no bound: a guess of an address's peers a minute
 PORT_PROTOCOLS = {6: "tcp", 17: "udp"}
 
 
@@ -226,10 +240,31 @@ def _tags(ids: Iterable[int]) -> str:
     return ",".join(str(i) for i in ids)
 
 
+def prime_at_least(n: int) -> int:
+    n |= 1
+    while any(n % d == 0 for d in range(3, int(n ** 0.5) + 1, 2)):
+        n += 2
+    return n
+
+
+def cache_entries(keys: int, limit: int = CACHE_ENTRIES_MAX) -> int:
+    """A plugin's ``sql_cache_entries`` for at most ``keys`` keys in one bin: a prime of
+    at least twice as many (with a tenth more), within [CACHE_ENTRIES_MIN, ``limit``]."""
+    wanted = min(max(2 * keys + keys // 10, CACHE_ENTRIES_MIN), max(limit, CACHE_ENTRIES_MIN))
+    return prime_at_least(wanted)
+
+
+def bin_keys(networks: Sequence[Network], classes: int) -> int:
+    """The most keys a counting plugin's bin can have: each subscriber address in each of
+    the view's classes and in "no class" (an address is behind one exporter at a time)."""
+    return sum(net.num_addresses for net in networks) * (classes + 1)
+
+
 def _counting_plugin(name: str, direction: str, map_path: Path, networks, *, table: str,
-                     aggregate: str, tag_filter: str | None) -> Plugin:
+                     aggregate: str, tag_filter: str | None, entries: int) -> Plugin:
     directives = [
         *([("sql_num_protos", "true")] if table == "flow_raw" else []),  # ip_proto smallint
+        ("sql_cache_entries", str(entries)),
         ("aggregate", aggregate),
         ("aggregate_filter", aggregate_filter(direction, networks)),
         ("pre_tag_map", str(map_path)),
@@ -241,9 +276,11 @@ def _counting_plugin(name: str, direction: str, map_path: Path, networks, *, tab
     return Plugin(name, table, tuple(directives))
 
 
-def build_config(found: CollectorInput, maps_dir: Path) -> CollectorConfig:
+def build_config(found: CollectorInput, maps_dir: Path,
+                 cache_limit: int = CACHE_ENTRIES_MAX) -> CollectorConfig:
     """The plugins and maps for what the database says; ``maps_dir`` is where the server
-    writes the maps (their paths go into the plugins' directives)."""
+    writes the maps (their paths go into the plugins' directives). No plugin's cache is
+    sized beyond ``cache_limit`` entries."""
     classes = ordered(found.classes)
     ordinary = [c for c in classes if not c.passthrough]
     maps = {f"{REJECT_PLUGIN}.map": reject_map(found.exporters)}
@@ -265,15 +302,19 @@ def build_config(found: CollectorInput, maps_dir: Path) -> CollectorConfig:
             map_name = f"{prefix}{direction}.map"
             maps[map_name] = render_map(direction, found.exporters, view_classes)
             path = maps_dir / map_name
+            keys = bin_keys(found.subscriber_networks, len(view_classes))
             plugins.append(_counting_plugin(
                 f"{prefix}{direction}", direction, path, found.subscriber_networks,
-                table="flow_bins", aggregate=BIN_AGGREGATE[direction], tag_filter=tag_filter))
+                table="flow_bins", aggregate=BIN_AGGREGATE[direction], tag_filter=tag_filter,
+                entries=cache_entries(keys, cache_limit)))
             if stored:
                 plugins.append(_counting_plugin(
                     f"{prefix}raw_{direction}", direction, path, found.subscriber_networks,
-                    table="flow_raw", aggregate=RAW_AGGREGATE, tag_filter=_tags(stored)))
+                    table="flow_raw", aggregate=RAW_AGGREGATE, tag_filter=_tags(stored),
+                    entries=cache_entries(RAW_KEYS_PER_BIN_KEY * keys, cache_limit)))
     return CollectorConfig(tuple(plugins), maps)
 
 
-def build(conn: psycopg.Connection, maps_dir: Path) -> CollectorConfig:
-    return build_config(load(conn), maps_dir)
+def build(conn: psycopg.Connection, maps_dir: Path,
+          cache_limit: int = CACHE_ENTRIES_MAX) -> CollectorConfig:
+    return build_config(load(conn), maps_dir, cache_limit)

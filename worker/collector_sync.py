@@ -24,6 +24,7 @@ def sync_collector(settings: SimpleNamespace) -> dict:
     if not server.conf.exists():
         return {"server": "absent", "directory": str(server.directory)}
     with connect(settings_mod.database_conninfo(settings, component="worker")) as conn:
-        config = collector_maps.build(conn, server.maps_dir)
+        config = collector_maps.build(conn, server.maps_dir,
+                                      int(settings.FLOW_CACHE_ENTRIES_MAX))
     result = server.apply(config)
     return {**result, "plugins": [p.name for p in config.plugins]}

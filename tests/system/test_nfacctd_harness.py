@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.netflow_v9 import Exporter, FlowRecord, datagram_bodies
 from stack.servers.base import ServerError, free_port
-from stack.servers.nfacctd import NfacctdServer
+from stack.servers.nfacctd import CACHE_FULL, NfacctdServer
 from tests.harness import role_fields, start_with_retry
 
 TCP, UDP = 6, 17
@@ -197,3 +198,29 @@ def test_day_partition_is_idempotent(conn):
     ).fetchone()[0]
     assert "2026-03-29 00:00:00+00" in bounds and "2026-03-30 00:00:00+00" in bounds
 
+
+
+def test_a_full_cache_is_reported_as_an_error(db, conn, tmp_path):
+    """pmacct logs a plugin's full queue of cache entries only as INFO, yet miscounts
+    after it (flow/collector_maps.py): errors() must show it. The queue holds the cache's
+    entries + 6,000, so 101 entries and 7,000 distinct flows in one interval fill it."""
+    today = datetime.now(UTC).date()
+    for day in (today, today + timedelta(days=1)):
+        conn.execute("SELECT ebs_flow_day_partition('flow_raw', %s)", (day,))
+    records = [FlowRecord(f"10.2.{n // 250}.{n % 250 + 1}", "192.0.2.1", 1024 + n % 50000, 80,
+                          TCP, 1, 100) for n in range(7_000)]
+    bodies = datagram_bodies(records)
+
+    def make() -> NfacctdServer:
+        server = make_collector(tmp_path / "small", db)
+        server.cache_entries = 101
+        return server
+
+    server = start_with_retry(make)
+    exporter = Exporter(("127.0.0.1", server.port))
+    try:
+        exporter.run(bodies, 20_000, len(records) / 20_000)
+    finally:
+        exporter.close()
+        server.stop()
+    assert any(CACHE_FULL in line for line in server.errors())

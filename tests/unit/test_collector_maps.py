@@ -8,11 +8,15 @@ import ipaddress
 from pathlib import Path
 
 from flow.collector_maps import (
+    CACHE_ENTRIES_MAX,
+    CACHE_ENTRIES_MIN,
     ClassNode,
     CollectorInput,
     TrafficClass,
     build_config,
+    cache_entries,
     node_rule,
+    prime_at_least,
     render_map,
     subscriber_networks,
 )
@@ -103,6 +107,7 @@ def test_plugins_per_direction_passthrough_and_store():
         "pre_tag_map": str(MAPS / "in.map"),
         "pre_tag2_filter": "1",
         "sql_preprocess": "minb=1",
+        "sql_cache_entries": "65537",  # 257 addresses: the least a plugin gets
     }  # no tag filter: a flow of no class is written as class 0
     assert directives(by_name["out"])["aggregate_filter"] == \
         "src net 10.0.0.0/24 or src net 10.9.0.5/32"
@@ -136,3 +141,31 @@ def test_without_subscriber_networks_only_rejects_are_counted():
     made = config(subscriber_networks=())
     assert [p.name for p in made.plugins] == ["reject"]
     assert list(made.maps) == ["reject.map"]
+
+
+def test_a_plugins_cache_holds_two_bins_of_every_address_in_every_class():
+    """pmacct's queue of entries is sql_cache_entries + 6,000 long; a purge interval
+    makes up to two bins' keys, and a queue that fills miscounts (collector_maps)."""
+    wide = config(subscriber_networks=(net("10.0.0.0/16"),))
+    by_name = {p.name: p for p in wide.plugins}
+    keys = 65536 * (3 + 1)  # the main view: three ordinary classes and "no class"
+    entries = int(directives(by_name["in"])["sql_cache_entries"])
+    assert 2 * keys <= entries < 2 * keys * 1.2
+    assert is_prime(entries)
+    passthrough = int(directives(by_name["pass5_out"])["sql_cache_entries"])
+    assert passthrough >= 2 * 65536 * (3 + 1)  # its view: the two ahead of it, itself
+    raw = int(directives(by_name["raw_in"])["sql_cache_entries"])
+    assert raw == CACHE_ENTRIES_MAX  # eight peers an address a minute is past the limit
+
+
+def test_cache_sizes_stay_within_their_bounds():
+    assert cache_entries(0) == CACHE_ENTRIES_MIN
+    assert cache_entries(10**12) == CACHE_ENTRIES_MAX
+    assert cache_entries(10**12, limit=100_000) == prime_at_least(100_000)
+    huge = config(subscriber_networks=(net("2001:db8::/64"),))
+    assert {int(directives(p)["sql_cache_entries"]) for p in huge.plugins[1:]} == {
+        CACHE_ENTRIES_MAX}
+
+
+def is_prime(n: int) -> bool:
+    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))
