@@ -40,6 +40,7 @@ import psycopg
 
 from bench.flow_collectors import (
     PrintNfacctd,
+    cpu_use,
     drained,
     log_problems,
     log_size,
@@ -157,6 +158,7 @@ def ours_step(pg: PostgresServer, base: Path, bodies, offered: int, seconds: flo
             try:
                 sent = _send(server.port, bodies, offered, seconds)
                 counters = drained(server.port)
+                cpu = cpu_use(server)
             finally:
                 stop_offset = log_size(server)
                 server.stop()  # SIGINT: the plugins write what they hold
@@ -171,7 +173,7 @@ def ours_step(pg: PostgresServer, base: Path, bodies, offered: int, seconds: flo
     counts = key_counts(before, after, sent.flows, addresses * CLASSES * 2)
     step = {**sent.as_dict(), "socket_drops": counters.drops if counters else None,
             "nfacctd_problems": problems[:5], "rows_landed": after.rows - before.rows,
-            "flows_landed": flows_landed, "keys_short_flows": counts.short,
+            "flows_landed": flows_landed, **cpu, "keys_short_flows": counts.short,
             "over_counted_flows": counts.over, "bins": len(expected),
             "bins_charged": len(lags),
             "lag_max_s": round(max(lags.values()), 1) if lags else None,
@@ -196,6 +198,7 @@ def baseline_step(pg: PostgresServer, base: Path, bodies, offered: int, seconds:
     try:
         sent = _send(server.port, bodies, offered, seconds)
         counters = drained(server.port)
+        cpu = cpu_use(server)
     finally:
         stop_offset = log_size(server)
         server.stop()
@@ -203,7 +206,7 @@ def baseline_step(pg: PostgresServer, base: Path, bodies, offered: int, seconds:
     problems = log_problems(server, stop_offset)
     step = {**sent.as_dict(), "socket_drops": counters.drops if counters else None,
             "nfacctd_problems": problems[:5], "rows_landed": rows,
-            "flows_landed": total // FLOW_BYTES}
+            "flows_landed": total // FLOW_BYTES, **cpu}
     return _report(step, _verdict(sent, step["socket_drops"], problems,
                                   step["flows_landed"]))
 
@@ -212,7 +215,8 @@ def _report(step: dict, why: list[str]) -> dict:
     step["ok"], step["failed_because"] = not why, why
     say(f"  {'passed' if not why else 'failed: ' + '; '.join(why)}"
         f" (sent {step['flows']:,} at {step['achieved']:,}/s, landed {step['flows_landed']:,},"
-        f" socket drops {step['socket_drops']}"
+        f" socket drops {step['socket_drops']}, CPU s core {step['core_cpu_s']}"
+        f" plugins {step['plugins_cpu_s']}"
         + (f", {step['over_counted_flows']} counted twice" if step.get("over_counted_flows")
            else "")
         + (f", lag max {step['lag_max_s']} s)" if "lag_max_s" in step else ")"))

@@ -23,6 +23,7 @@ from pathlib import Path
 from flow.collector_maps import prime_at_least
 from stack.servers.base import ServerError, free_port
 from stack.servers.nfacctd import CACHE_FULL, NfacctdServer, SavedCollector
+from stack.servers.procs import cpu_seconds
 
 PRINT_TEMPLATE = Path(__file__).with_name("nfacctd_print.conf.tmpl")
 PROBLEM_MARKS = (CACHE_FULL, " WARN ", " ERROR ", "CRIT")
@@ -100,6 +101,15 @@ def drained(port: int, timeout: float = 10.0) -> SocketCounters | None:
         time.sleep(0.05)
         counters = socket_counters(port)
     return counters
+
+
+def cpu_use(server: NfacctdServer) -> dict[str, float | None]:
+    """CPU seconds nfacctd's core and its plugins (together) used since they started:
+    where a side's time goes, read before stop() (the writers it forks are not in it)."""
+    core = server.core_pid()
+    plugins = [cpu_seconds(pid) for pid in server.plugin_pids()]
+    return {"core_cpu_s": round(cpu_seconds(core) or 0.0, 1) if core else None,
+            "plugins_cpu_s": round(sum(p for p in plugins if p is not None), 1)}
 
 
 def log_size(server: NfacctdServer) -> int:

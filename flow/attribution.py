@@ -6,8 +6,10 @@ it is statically assigned to. Today's holder is never asked: addresses of a pool
 hands all day. Within one minute an address can change hands; the session that started
 last before the bin's end takes the whole bin, so a bin is never split by guess.
 
-Rows that belong to nobody, or that name no direction, are counted per bin and reason in
-``traffic_rejects`` and rated for nobody.
+Rows that belong to nobody, that name no direction, or that carry no bytes (the collector
+writes a key whose every record in the minute was a counter-less IPFIX record; one
+merged with counted records of the same key is not seen apart) are counted per bin and
+reason in ``traffic_rejects`` and rated for nobody.
 
 Everything here runs inside the rater's transaction over the temporary table
 ``rate_bins`` (the bins to rate) and leaves ``rate_rows`` (the bins' rows summed per
@@ -75,11 +77,12 @@ _REJECTS = """
     WITH counted AS (
     INSERT INTO traffic_rejects (bin, reason, row_count, bytes)
     SELECT r.bin,
-           CASE WHEN r.direction IS NULL THEN 'no_direction' ELSE 'no_holder' END,
+           CASE WHEN r.direction IS NULL THEN 'no_direction'
+                WHEN r.bytes = 0 THEN 'zero_bytes' ELSE 'no_holder' END,
            sum(r.row_count), sum(r.bytes)
       FROM rate_rows r
       LEFT JOIN rate_holders h ON h.bin = r.bin AND h.address = r.address
-     WHERE r.direction IS NULL OR h.account_id IS NULL
+     WHERE r.direction IS NULL OR r.bytes = 0 OR h.account_id IS NULL
      GROUP BY 1, 2
     RETURNING row_count
     )
@@ -96,4 +99,6 @@ def attribute(conn: psycopg.Connection, lo: datetime, hi: datetime) -> int:
     conn.execute(_HOLDERS)
     conn.execute("ANALYZE rate_holders")
     conn.execute("DELETE FROM traffic_rejects WHERE bin IN (SELECT bin FROM rate_bins)")
-    return conn.execute(_REJECTS).fetchone()[0]
+    rejected = conn.execute(_REJECTS).fetchone()[0]
+    conn.execute("DELETE FROM rate_rows WHERE bytes = 0")  # counted; nothing to rate
+    return rejected

@@ -26,9 +26,9 @@ tried here shaped the layout:
   and "out" plugins still count it once in its ordinary class (or in class 0).
 * Classes marked "store" also get their raw 5-tuple rows in ``flow_raw``, through
   plugins that share the map and keep only the stored classes' tags.
-* Zero-byte aggregates (counter-less IPFIX records, MikroTik sends them) are dropped by
-  the SQL plugins' ``sql_preprocess: minb=1``: they carry nothing to rate, and are not
-  counted anywhere.
+* Zero-byte aggregates (counter-less IPFIX records, MikroTik sends them) reach flow_bins,
+  where the rater counts them as rejected (``zero_bytes``); the raw and reject plugins
+  drop them (``sql_preprocess: minb=1``): a raw row or an exporter's count of nothing.
 * Each counting plugin's cache is sized for what the networks can hold
   (:func:`cache_entries`). When a plugin's queue of cache entries fills between two
   purges, pmacct 1.7.7 purges at once ("Finished cache entries") and afterwards keeps
@@ -272,7 +272,8 @@ def _counting_plugin(name: str, direction: str, map_path: Path, networks, *, tab
     ]
     if tag_filter is not None:
         directives.append(("pre_tag_filter", tag_filter))
-    directives.append(("sql_preprocess", "minb=1"))
+    if table == "flow_raw":  # a raw row of nothing is worth nothing; bins count them
+        directives.append(("sql_preprocess", "minb=1"))
     return Plugin(name, table, tuple(directives))
 
 

@@ -60,7 +60,8 @@ CACHE_FULL = "Finished cache entries"
 _EMPTY_V5 = struct.pack("!HHIIIIBBH", 5, 0, 0, 0, 0, 0, 0, 0, 0)
 # One record of zeros (0.0.0.0 to 0.0.0.0, no bytes): the core re-reads the plugins'
 # maps after it has passed a flow to them, so this makes it do so now. No subscriber's
-# network holds 0.0.0.0 and every plugin drops zero-byte aggregates (sql_preprocess).
+# network holds 0.0.0.0, so the counting plugins' filters drop it, and the raw and reject
+# plugins drop zero-byte aggregates (sql_preprocess).
 _ZERO_RECORD_V5 = struct.pack("!HHIIIIBBH", 5, 1, 0, 0, 0, 0, 0, 0, 0) + bytes(48)
 
 

@@ -27,6 +27,14 @@ def _stat(pid: int) -> list[str] | None:
     return text.rsplit(")", 1)[1].split()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU the process has used so far (None: it is gone)."""
+    fields = _stat(pid)
+    if fields is None:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def exited(pid: int) -> bool:
     """True once the process is gone or a zombie (finished, not yet reaped)."""
     with contextlib.suppress(ChildProcessError):

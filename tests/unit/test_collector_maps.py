@@ -106,7 +106,6 @@ def test_plugins_per_direction_passthrough_and_store():
         "aggregate_filter": "dst net 10.0.0.0/24 or dst net 10.9.0.5/32",
         "pre_tag_map": str(MAPS / "in.map"),
         "pre_tag2_filter": "1",
-        "sql_preprocess": "minb=1",
         "sql_cache_entries": "65537",  # 257 addresses: the least a plugin gets
     }  # no tag filter: a flow of no class is written as class 0
     assert directives(by_name["out"])["aggregate_filter"] == \
@@ -123,6 +122,8 @@ def test_plugins_per_direction_passthrough_and_store():
     assert (raw["pre_tag_filter"], raw["pre_tag_map"], raw["sql_num_protos"]) == \
         ("3", str(MAPS / "out.map"), "true")
     assert raw["aggregate"] == "src_host, dst_host, proto, src_port, dst_port"
+    # zero-byte aggregates: counted by the rater from flow_bins, worthless as raw rows
+    assert raw["sql_preprocess"] == "minb=1" and "sql_preprocess" not in inbound
 
 
 def test_unknown_exporters_are_counted_by_the_reject_plugin():
