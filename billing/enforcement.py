@@ -30,8 +30,10 @@ The speed in force is the tariff's, changed by the account's traffic limits in f
 (``limit_speeds``, :func:`billing.traffic_limits.limited_speed`): a limit reached or
 lifted is one more reason the speed due differs from what the session has, and the CoA
 that follows carries the reason ``traffic_limit`` (``speed_changed`` once lifted). A
-login renders the tariff's speed alone, so a limited account's new session is sent the
-limited speed by the next run.
+login gives the same limited speed (rlm_ebs.core.login_speed, from the limits
+``ebs_radius_check`` reads, spelled as ``limit_speeds`` are) and says so in its Class, so
+a limited account's new session is sent nothing more; a session whose login did not say
+what it gave is sent the limited speed unless the tariff's default already is it.
 
 Any other session is left as its login made it; one whose Disconnect was ACKed is left to
 its Stop. A request the NAS answered (ACK, or a NAK: asking again gets the same answer) is
@@ -311,7 +313,8 @@ def _full_access(facts: SessionFacts, reason: str, now: datetime, tz: ZoneInfo,
                       attributes)
     given = login_speed_states(facts, tz, rules)
     if not given and limited:
-        # The login rendered the tariff's speed, which has no time of day: its default.
+        # The login rendered the tariff's default speed (no time of day), limited by what
+        # was in force then, which is not known: sent unless the default is what is due.
         speeds = rules.speeds.get(facts.tariff_id, TariffSpeeds())
         given = {speed_state(speeds.default)} if speeds is not None else set()
     if not given or given == {due}:

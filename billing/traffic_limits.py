@@ -9,16 +9,17 @@ unlimited under an added or a percentage speed: there is nothing to add to or sc
 With several limits in force the slowest result wins (by download, then upload), so a
 second limit never lifts the first.
 
-The enforcement (billing/enforcement.py) applies this to the speed in force, and
-billing/speeds.py renders the result, so a CoA carries the limited speed in the NAS's
-vendor form.
+The login (rlm_ebs, from ``ebs_radius_check``'s ``EBS-Limit-Speed`` rows) and the
+enforcement (billing/enforcement.py) both apply this to the speed in force, and
+billing/speeds.py renders the result, so an Access-Accept and a CoA carry the same
+limited speed in the NAS's vendor form.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 from billing.speeds import Speed
 
@@ -52,8 +53,11 @@ def parse_limit_speed(text: str) -> LimitSpeed:
     if mode not in MODES or not value:
         raise ValueError(f"not a limit speed: {text!r}")
     if mode == "percent":
-        percent = Decimal(value)
-        if percent <= 0:
+        try:
+            percent = Decimal(value)
+        except InvalidOperation:
+            raise ValueError(f"not a percentage: {text!r}") from None
+        if not percent.is_finite() or percent <= 0:
             raise ValueError(f"a percentage must be positive: {text!r}")
         return LimitSpeed(mode, percent=percent)
     return LimitSpeed(mode, speed=Speed.parse(value))

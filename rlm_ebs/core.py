@@ -31,6 +31,7 @@ from billing.access import Decision, Reason, RequestAccess, decide
 from billing.credentials import CredentialCipher, CredentialError
 from billing.enforcement import given_state
 from billing.speeds import Speed, render, speed_for
+from billing.traffic_limits import limited_speed
 from rlm_ebs.facts import StoredFacts, access_facts, stored_facts
 from rlm_ebs.reply import custom_reply
 from rlm_ebs.request import AccessRequest, BadRequest, access_request, first, lists
@@ -112,7 +113,7 @@ def _rate_limit(vendor: str, speed: Speed | None) -> tuple[tuple[str, str], ...]
 def reply_attributes(
     stored: StoredFacts, decision: Decision, speed: Speed | None
 ) -> list[tuple[str, str]]:
-    """The accept's reply; ``speed`` is the tariff's speed in force (``speed_for``)."""
+    """The accept's reply; ``speed`` is the speed the login gives (:func:`login_speed`)."""
     reply: list[tuple[str, str]] = []
     if decision.session_timeout is not None:
         reply.append(("Session-Timeout", str(decision.session_timeout)))
@@ -124,6 +125,13 @@ def reply_attributes(
         reply.append(("Framed-IP-Address", stored.ip_address))
     reply += _rate_limit(stored.nas_vendor, speed)
     return reply
+
+
+def login_speed(stored: StoredFacts, now: datetime, tz: ZoneInfo) -> Speed | None:
+    """The tariff's speed in force, changed by the account's traffic limits in force: the
+    speed the enforcement holds due (billing.enforcement.speed_change), so a limited
+    subscriber who logs in again is not given the full speed until the next run's CoA."""
+    return limited_speed(speed_for(stored.speeds, now, tz), stored.limit_speeds)
 
 
 def lease_control(stored: StoredFacts, decision: Decision) -> Pairs:
@@ -166,7 +174,7 @@ def authorize(p: object, settings: Settings, log: Callable[[str], None] = print)
         decision = decide(access_facts(stored, request, now, settings.tz))
         if not decision.accepted or stored is None:
             return rejected(decision.reason)
-        speed = speed_for(stored.speeds, now, settings.tz)
+        speed = login_speed(stored, now, settings.tz)
         # What this login gives, for the Class (billing.enforcement compares it later).
         given = (("EBS-Given", given_state(decision.guest, speed)),)
         config = (_control(decision) + _credential(stored, request, settings)

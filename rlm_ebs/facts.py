@@ -5,6 +5,8 @@ The SQL function (sql/functions/ebs_radius_check.sql) writes, and this module re
 * ``EBS-Facts``: ``key=value`` pairs joined by ``;`` (free text percent-encoded);
 * ``EBS-Access-Node``: one ``epoch,seconds,REPEAT`` per node of the access window;
 * ``EBS-Speed``: ``speed`` (the default) or ``speed;epoch,seconds,REPEAT;…`` (an override);
+* ``EBS-Limit-Speed``: a traffic limit's speed in force on the account, ``absolute:speed``,
+  ``add:speed`` or ``percent:n`` (billing/traffic_limits.py reads that form);
 * ``EBS-Chap-Sealed``: the sealed CHAP cleartext, hex;
 * ``EBS-Reply-Attr``: a custom reply attribute (``radius_reply_attributes``, rlm_ebs/reply.py).
 
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo
 from billing.access import AccessFacts
 from billing.speeds import Speed, SpeedOverride, TariffSpeeds
 from billing.time_windows import Repeat, TimeNode
+from billing.traffic_limits import LimitSpeed, parse_limit_speed
 from rlm_ebs.request import VALUE_LIMIT, AccessRequest, BadRequest, first
 
 FACTS_VERSION = "1"
@@ -62,6 +65,9 @@ class StoredFacts:
     access_window: tuple[TimeNode, ...]
     speeds: TariffSpeeds
     chap_sealed: bytes | None
+    # The traffic limits' speeds in force (flow/limits.py): the login gives the tariff's
+    # speed changed by them, as the enforcement does (billing.traffic_limits).
+    limit_speeds: tuple[LimitSpeed, ...] = ()
     # Custom reply attributes, raw ``EBS-Reply-Attr`` values (rlm_ebs/reply.py reads them).
     reply_rows: tuple[str, ...] = ()
 
@@ -115,6 +121,15 @@ def _speeds(values: tuple[str, ...]) -> TariffSpeeds:
     """Parsed once per distinct set of rows: a few tariffs serve every request, and the
     hook runs under the server's python lock, so its time is everybody's."""
     return parse_speeds(list(values))
+
+
+@lru_cache(maxsize=1024)
+def _limit_speeds(values: tuple[str, ...]) -> tuple[LimitSpeed, ...]:
+    """Parsed once per distinct set of rows, as :func:`_speeds`."""
+    try:
+        return tuple(parse_limit_speed(value) for value in values)
+    except ValueError as error:
+        raise BadRequest(f"EBS-Limit-Speed: {error}") from None
 
 
 def _flag(values: Mapping[str, str], key: str) -> bool:
@@ -186,6 +201,8 @@ def stored_facts(control: Mapping[str, list[str]]) -> StoredFacts | None:
         ),
         speeds=_speeds(tuple(_checked("EBS-Speed", s) for s in control.get("EBS-Speed", []))),
         chap_sealed=chap_sealed,
+        limit_speeds=_limit_speeds(
+            tuple(_checked("EBS-Limit-Speed", v) for v in control.get("EBS-Limit-Speed", []))),
         reply_rows=tuple(control.get("EBS-Reply-Attr", [])),
     )
 

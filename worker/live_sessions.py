@@ -60,6 +60,9 @@ class LiveSession(SessionFacts):
     coa_attempts: int | None = None
 
 
+# ``limit_speeds`` are spelled as billing.traffic_limits.parse_limit_speed reads them, in
+# limit id order; sql/functions/ebs_radius_check.sql spells the login's EBS-Limit-Speed
+# rows the same, so a login and the enforcement arrive at one speed.
 _SELECT = f"""
 SELECT so.acct_unique_id, so.acct_session_id, so.username, host(so.nas_ip) AS nas_ip,
        host(so.framed_ip) AS framed_ip, so.account_id, so.nas_id,

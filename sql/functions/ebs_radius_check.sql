@@ -10,6 +10,9 @@
 --   EBS-Facts        := key=value pairs joined by ';' (parsed by rlm_ebs/facts.py)
 --   EBS-Access-Node  += "epoch,seconds,REPEAT" per node of the tariff's access window
 --   EBS-Speed        += "speed" (default) or "speed;epoch,seconds,REPEAT;..." (override)
+--   EBS-Limit-Speed  += "absolute:speed" | "add:speed" | "percent:n" per speed limit in
+--                       force on the account (account_traffic_limits): the login gives
+--                       the limited speed (billing.traffic_limits.limited_speed)
 --   EBS-Chap-Sealed  := hex of the sealed CHAP cleartext, only when CHAP is enabled
 --   EBS-Reject-Message := '1' when the NAS shows a reject's Reply-Message to the
 --                       subscriber (nas.reject_reply_message), found or not: an unknown
@@ -65,6 +68,8 @@ DECLARE
     v_facts text;
     v_dhcp_ipoe boolean;
     v_reject_message boolean;
+    v_limit_speeds text[];
+    v_limit_speed text;
 BEGIN
     SELECT sa.id INTO v_id FROM subaccounts sa WHERE sa.username = p_username;
     IF v_id IS NULL THEN
@@ -128,9 +133,18 @@ BEGIN
                    (SELECT p.name FROM ip_pools p WHERE p.id = t.guest_pool_id)),
                'nas=' || coalesce(n.id::text, ''),
                'vendor=' || coalesce(n.vendor, 'other'),
-               'aii=' || coalesce(n.acct_interim_interval::text, ''))
+               'aii=' || coalesce(n.acct_interim_interval::text, '')),
+           -- The speed limits in force, by the table's primary key, spelled as the
+           -- enforcement's query spells them (worker/live_sessions.py, limit_speeds) and
+           -- in its order, so the login gives the speed the enforcement holds due. Read
+           -- here, not by a statement of its own: most accounts have none.
+           (SELECT array_agg(l.speed_mode || ':' || coalesce(l.speed, l.percent::text)
+                             ORDER BY l.id)
+              FROM account_traffic_limits s
+              JOIN tariff_traffic_limits l ON l.id = s.limit_id
+             WHERE s.account_id = sa.account_id AND l.action = 'speed')
       INTO v_nt, v_chap_sealed, v_tariff, v_chap, v_period, v_nas, v_reject_message,
-           v_facts
+           v_facts, v_limit_speeds
       FROM subaccounts sa
       JOIN accounts a ON a.id = sa.account_id
       -- The current tariff (ebs_assignment_in_force, inlined: the same index read).
@@ -188,6 +202,11 @@ BEGIN
               FROM tariff_speeds ts
              WHERE ts.tariff_id = v_tariff
              ORDER BY ts.time_period_id IS NOT NULL, ts.id;
+        id := 8; attribute := 'EBS-Limit-Speed'; op := '+=';
+        FOREACH v_limit_speed IN ARRAY coalesce(v_limit_speeds, '{}') LOOP
+            value := v_limit_speed;
+            RETURN NEXT;
+        END LOOP;
     END IF;
 
     -- Custom reply attributes of the tariff and the NAS, the most specific last.

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from billing.credentials import CredentialCipher
+from billing.enforcement import speed_state
+from billing.speeds import Speed
+from billing.traffic_limits import LimitSpeed, limited_speed
 from rlm_ebs import core, hooks
 from rlm_ebs.facts import parse_pairs, stored_facts
 from rlm_ebs.request import VALUE_LIMIT, lists
@@ -203,3 +207,56 @@ def test_chap_sealed_for_another_subaccount_does_not_open():
     assert result[0] == core.REJECT and control(result)["EBS-Reason"] == "internal_error"
     assert "Cleartext-Password" not in control(result)
     assert "another subaccount" in logged[0]
+
+
+# --- traffic limits' speeds at login (EBS-Limit-Speed, billing.traffic_limits) ----------
+
+def test_limit_speeds_are_read_from_control():
+    facts = stored_facts({"EBS-Facts": [FACTS], "EBS-Speed": ["10M/20M"],
+                          "EBS-Limit-Speed": ["absolute:1M/2M", "add:512k/1M", "percent:50.00"]})
+    assert facts is not None and facts.limit_speeds == (
+        LimitSpeed("absolute", speed=Speed(1_000_000, 2_000_000)),
+        LimitSpeed("add", speed=Speed(512_000, 1_000_000)),
+        LimitSpeed("percent", percent=Decimal("50.00")))
+    assert stored_facts({"EBS-Facts": [FACTS]}).limit_speeds == ()
+
+
+@pytest.mark.parametrize(("tariff", "limits", "given"), [
+    ("10M/20M", ["absolute:1M/2M"], "1M/2M"),
+    ("10M/20M", ["add:512k/1M"], "10512k/21M"),
+    ("10M/20M 20M/40M 8M/16M 10/10", ["percent:25.00"], "2500k/5M 5M/10M 2M/4M 10/10"),
+    # Several in force: the slowest wins, whichever mode gives it.
+    ("10M/20M", ["absolute:8M/8M", "percent:25.00"], "2500k/5M"),
+    ("10M/20M", ["absolute:1M/2M", "percent:25.00"], "1M/2M"),
+    # An unlimited tariff: an absolute limit gives its speed, a percentage nothing.
+    (None, ["absolute:1M/2M"], "1M/2M"),
+    (None, ["percent:50.00"], None),
+])
+def test_a_login_gets_the_speed_its_limits_leave(tariff, limits, given):
+    speeds = (("EBS-Speed", tariff),) if tariff else ()
+    (code, updates), _ = call(extra=speeds + tuple(("EBS-Limit-Speed", v) for v in limits))
+    assert code == core.UPDATED
+    assert dict(updates["reply"]).get("Mikrotik-Rate-Limit") == given
+    # The Class names the limited speed: what the enforcement holds due, so no CoA.
+    assert control((code, updates))["EBS-Given"] == f"speed:{given or 'none'}"
+    assert control((code, updates))["EBS-Given"] == speed_state(
+        limited_speed(Speed.parse(tariff) if tariff else None, limits))
+
+
+def test_a_guest_gets_no_limit_speed():
+    facts = FACTS.replace("bal=10.00", "bal=-1.00").replace("gp=;gpool=", "gp=3;gpool=guests")
+    (code, updates), _ = call(facts=facts, extra=(("EBS-Speed", "10M/20M"),
+                                                  ("EBS-Limit-Speed", "absolute:1M/2M")))
+    assert code == core.UPDATED
+    assert "Mikrotik-Rate-Limit" not in dict(updates["reply"])
+    assert control((code, updates))["EBS-Given"] == "guest"
+
+
+@pytest.mark.parametrize("value", ["percent:lots", "percent:0", "fast:1M", "absolute:",
+                                   "absolute:1M/nope", "add", "percent:1" + "0" * VALUE_LIMIT])
+def test_a_malformed_limit_speed_is_a_bad_request(value):
+    result, logged = call(extra=(("EBS-Speed", "10M/20M"), ("EBS-Limit-Speed", "absolute:1M/2M"),
+                                 ("EBS-Limit-Speed", value)))
+    assert result[0] == core.REJECT and control(result)["EBS-Reason"] == "bad_request"
+    assert "reply" not in result[1]
+    assert logged and "EBS-Limit-Speed" in logged[0] and "Traceback" not in logged[0]

@@ -49,7 +49,7 @@ def test_the_slowest_of_several_wins():
 
 
 @pytest.mark.parametrize("text", ["fast:1M", "percent:", "percent:0", "absolute:nope",
-                                  "add"])
+                                  "add", "percent:half", "percent:NaN", "percent:Infinity"])
 def test_what_is_not_a_limit_speed_is_refused(text):
     with pytest.raises(ValueError):
         parse_limit_speed(text)
