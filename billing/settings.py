@@ -103,6 +103,10 @@ DEFAULTS: dict[str, Any] = {
     # kept: a monthly tariff needs 32 or more. The longest sliding window of a traffic
     # limit is kept in any case. A row per active subscriber, group and minute.
     "TRAFFIC_GROUP_BINS_KEEP_DAYS": 2,
+    # Local days (today included) the traffic statistics are kept per hour; older hours
+    # are summed per day of TIME_ZONE (ebs.traffic_stats_rollup, `ebs traffic rollup`).
+    # 62: this month and the last are hourly. A row per active subscriber, group and hour.
+    "TRAFFIC_STATS_HOURLY_KEEP_DAYS": 62,
     "WEB_LISTEN_IP": "127.0.0.1",
     "WEB_PORT": 8080,
     # The web app's session and token signing key; empty: one is generated once under

@@ -1,11 +1,12 @@
 """``ebs traffic``: the traffic rater by hand (the code the beat's ebs.rate_traffic runs),
-re-rating after a price fix, and RADIUS accounting reconciled with the flows."""
+re-rating after a price fix, RADIUS accounting reconciled with the flows, and the hourly
+statistics rolled up to days."""
 
 from __future__ import annotations
 
 import json
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 import click
@@ -17,6 +18,7 @@ from flow.rater import RateResult, keep_group_bins, rate, watermark
 from flow.reconcile import STEP_NAMES, mismatches, reconcile, settings_options
 from flow.rerate import RerateRefused, RerateResult, rerate
 from flow.session_rater import rate_sessions
+from flow.stats_rollup import keep_hourly_days, roll_up
 
 
 @click.group()
@@ -146,3 +148,36 @@ def reconcile_command(from_text: str | None, to_text: str | None, as_json: bool)
         click.echo(f"{row['state']:8} {what} {row['period_start'].isoformat()} .. {until}: "
                    f"accounting {row['accounting_bytes']} B, flows {row['flow_bytes']} B, "
                    f"difference {row['difference']} B")
+
+
+@traffic.command("rollup")
+@click.option("--keep-days", type=click.IntRange(min=1),
+              help="Keep this many local days, today included, per hour "
+                   "(default: TRAFFIC_STATS_HOURLY_KEEP_DAYS).")
+@click.option("--today", "today_text", metavar="DATE",
+              help="Count the days back from this local date (YYYY-MM-DD). Default: today "
+                   "in TIME_ZONE.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+def rollup_command(keep_days: int | None, today_text: str | None, as_json: bool) -> None:
+    """Sum the traffic statistics of the hours before the kept days per local day of
+    TIME_ZONE and delete those hours (the code the beat's ebs.traffic_stats_rollup runs),
+    a day per transaction. Reports and the account card add days and hours alike, so
+    their totals do not change. Running it again moves nothing."""
+    settings = load_settings()
+    tz = ZoneInfo(settings.TIME_ZONE)
+    try:
+        today = date.fromisoformat(today_text) if today_text else datetime.now(tz).date()
+    except ValueError:
+        raise click.BadParameter("give the date as YYYY-MM-DD", param_hint="--today") from None
+    keep = keep_hourly_days(settings) if keep_days is None else keep_days
+    with open_db(autocommit=True, component="worker") as conn:
+        try:
+            result = roll_up(conn, today, tz, keep)
+        except ValueError as exc:
+            raise click.ClickException(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(result.as_dict()))
+        return
+    click.echo(f"{result.days} days rolled up: {result.hourly_rows} hourly rows into "
+               f"{result.daily_rows} daily rows; hours kept from "
+               f"{result.hourly_from.isoformat()}")

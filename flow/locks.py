@@ -9,6 +9,7 @@ import psycopg
 USAGE = "ebs.rate_traffic"
 RECONCILE = "ebs.reconcile_traffic"
 LIMITS = "ebs.traffic_limits"
+STATS_ROLLUP = "ebs.traffic_stats_rollup"
 
 
 def hold(conn: psycopg.Connection, name: str, *, wait: bool = True) -> bool:

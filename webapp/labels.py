@@ -102,6 +102,11 @@ LIMIT_SPEED_MODES = {"absolute": _l("This speed"), "add": _l("Added to the tarif
 TRAFFIC_REJECT_REASONS = {"no_holder": _l("Address held by nobody"),
                           "no_direction": _l("No direction"),
                           "unknown_exporter": _l("Unknown exporter")}
+# RADIUS accounting against the collector's flows (traffic_reconciliation): what was
+# compared, and what the comparison found.
+RECONCILE_KINDS = {"session": _l("Session"), "exporter": _l("Exporter (NAS) hour")}
+RECONCILE_STATES = {"mismatch": _l("Figures differ"), "silent": _l("Exporter silent"),
+                    "open": _l("Hour not over yet"), "ok": _l("Figures agree")}
 TARIFF_CHANGE_EFFECTIVE = {"NOW": _l("Now"), "NEXT_PERIOD": _l("From the next period")}
 TARIFF_CHANGE_STATUSES = {"pending": _l("Pending"), "applied": _l("Applied"),
                           "cancelled": _l("Cancelled")}

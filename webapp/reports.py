@@ -6,8 +6,10 @@ insert trigger keeps), a few thousand rows a month instead of every entry; debto
 a debtor's payments through the ``(account_id, effective_at)`` index; the tariff
 distribution sums ``assignment_totals`` (assignment spans started and ended, per bucket
 and per day, kept by account_tariffs' triggers). None reads the ledger or every
-assignment over a range. The traffic reports read the rater's hourly statistics
-(``traffic_stats_hourly`` by its primary key's hour) and the rejected rows of the rater
+assignment over a range. The traffic reports read the rater's statistics
+(:func:`traffic_stats_rows`: ``traffic_stats_hourly`` by its primary key's hour, and the
+days rolled up from it, ``traffic_stats_daily`` by its primary key's day) and the rejected
+rows of the rater
 (``traffic_rejects``) and of the collector (``flow_rejects``, its BRIN on the stamp).
 Ranges are half-open ``[start, end)`` moments at the ISP's
 local midnights, which are bucket boundaries in every timezone.
@@ -64,6 +66,35 @@ class Report:
 
 
 _PAYMENTS = "t.kind = 'payment' AND t.bucket >= :start AND t.bucket < :end"
+
+
+def traffic_stats_rows(since: str = ":start", until: str = ":end",
+                       account: str = "") -> str:
+    """A subquery of the traffic statistics of ``[since, until)`` (two parameters; ``:tz``
+    names the ISP's zone): the hours still kept hourly and the local days rolled up from
+    older hours (flow/stats_rollup.py) that overlap the range, each row with its local
+    ``day`` and, when it is one, its ``hour`` (NULL on a day's row). A byte is in one
+    table or the other, so between local midnights the sum of both is the range's
+    traffic whichever days were rolled up. ``account``: a parameter naming one account
+    (each table read by its ``(account_id, …)`` index), or every account."""
+    hourly = f"h.hour >= {since} AND h.hour < {until}"
+    # A date compares with a timestamp as its midnight (one btree family: the day's index
+    # serves both bounds).
+    daily = (f"d.day > ({since} AT TIME ZONE :tz) - interval '1 day'"
+             f" AND d.day < ({until} AT TIME ZONE :tz)")
+    if account:
+        hourly += f" AND h.account_id = {account}"
+        daily += f" AND d.account_id = {account}"
+    return f"""(SELECT h.hour, (h.hour AT TIME ZONE :tz)::date AS day, h.account_id,
+                       h.group_id, h.bytes_in, h.bytes_out
+                  FROM traffic_stats_hourly h
+                 WHERE {hourly}
+                UNION ALL
+                SELECT NULL::timestamptz, d.day, d.account_id, d.group_id, d.bytes_in,
+                       d.bytes_out
+                  FROM traffic_stats_daily d
+                 WHERE {daily})"""
+
 
 REPORTS = {
     r.name: r for r in (
@@ -167,7 +198,7 @@ REPORTS = {
         ),
         Report(
             "traffic_top", _l("Top traffic consumers"),
-            """
+            f"""
             SELECT g.name AS group_name, r.place, a.contract, a.full_name,
                    r.bytes_in, r.bytes_out, r.bytes_in + r.bytes_out AS bytes_total
               FROM (SELECT t.*, row_number() OVER (
@@ -175,8 +206,7 @@ REPORTS = {
                                ORDER BY t.bytes_in + t.bytes_out DESC, t.account_id) AS place
                       FROM (SELECT s.account_id, s.group_id, sum(s.bytes_in)::bigint AS bytes_in,
                                    sum(s.bytes_out)::bigint AS bytes_out
-                              FROM traffic_stats_hourly s
-                             WHERE s.hour >= :start AND s.hour < :end
+                              FROM {traffic_stats_rows()} s
                              GROUP BY s.account_id, s.group_id) t) r
               JOIN accounts a ON a.id = r.account_id
               JOIN traffic_groups g ON g.id = r.group_id

@@ -5,13 +5,17 @@ last 30) and per hour (the last 48), with the same figures per group as CSV.
 Everything comes from what the raters keep (flow/): ``traffic_usage`` and ``time_usage``
 (one row per account, [group,] assignment and settlement period, read by their unique
 keys' ``account_id`` prefix), ``account_traffic_limits`` (by its primary key's) and
-``traffic_stats_hourly`` (read by ``traffic_stats_hourly_account_idx``, (account_id,
-hour)). The card reads both series in one statement and the period's figures in another,
-whatever the account's history: at most 30 × 24 hourly rows per group are summed, in SQL.
+the statistics (``webapp.reports.traffic_stats_rows``: ``traffic_stats_hourly`` read by
+``traffic_stats_hourly_account_idx``, (account_id, hour), and the days rolled up from it,
+``traffic_stats_daily`` by ``traffic_stats_daily_account_idx``). The card reads both
+series in one statement and the period's figures in another, whatever the account's
+history: at most 30 × 24 hourly rows per group are summed, in SQL.
 
 Hours are the statistics' own UTC hours, walked in UTC and labelled on the ISP's clock,
 so a change of summer time neither repeats nor skips one; a day is the ISP's calendar day
-(the hours starting on it: exact wherever the offset is whole hours).
+(the hours starting on it: exact wherever the offset is whole hours). A day older than
+TRAFFIC_STATS_HOURLY_KEEP_DAYS has no hours any more (flow/stats_rollup.py): the hour
+series and its CSV show it as one day total, so every figure still adds up.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy import text
 
 from webapp.numbers import megabytes
-from webapp.reports import COUNT, DATE, TEXT, Column, Report
+from webapp.reports import COUNT, DATE, TEXT, Column, Report, traffic_stats_rows
 
 DAYS = 30
 HOURS = 48
@@ -60,19 +64,18 @@ _PERIOD = text(
     """
 )
 # Both series in one round trip: the days of the last month, the hours of the last two
-# days, each summed over the account's groups.
+# days (a rolled-up day's one row among them, its hour NULL), summed over the groups.
+_ACCOUNT = ":id"
 _SERIES = text(
-    """
-    SELECT 'day' AS series, (s.hour AT TIME ZONE :tz)::date AS day, NULL::timestamptz AS hour,
+    f"""
+    SELECT 'day' AS series, s.day, NULL::timestamptz AS hour,
            sum(s.bytes_in)::bigint AS bytes_in, sum(s.bytes_out)::bigint AS bytes_out
-      FROM traffic_stats_hourly s
-     WHERE s.account_id = :id AND s.hour >= :days_since AND s.hour < :until
-     GROUP BY 2
+      FROM {traffic_stats_rows(":days_since", ":days_until", _ACCOUNT)} s
+     GROUP BY s.day
     UNION ALL
-    SELECT 'hour', NULL, s.hour, sum(s.bytes_in)::bigint, sum(s.bytes_out)::bigint
-      FROM traffic_stats_hourly s
-     WHERE s.account_id = :id AND s.hour >= :hours_since AND s.hour < :until
-     GROUP BY s.hour
+    SELECT 'hour', s.day, s.hour, sum(s.bytes_in)::bigint, sum(s.bytes_out)::bigint
+      FROM {traffic_stats_rows(":hours_since", ":until", _ACCOUNT)} s
+     GROUP BY s.day, s.hour
     """
 )
 
@@ -96,19 +99,23 @@ def series(session, account_id: int, zone: ZoneInfo, now: datetime,
            days: int = DAYS, hours: int = HOURS) -> tuple[list[dict], list[dict]]:
     """``(by_day, by_hour)``, oldest first, every day and hour present (zeros where the
     rater wrote nothing): ``{"day" | "hour", "bytes_in", "bytes_out"}``, ``hour`` a naive
-    local datetime."""
+    local datetime. The hours of a day rolled up are one row of ``by_hour`` instead, its
+    ``hour`` None and its ``day`` set, holding the whole day."""
     today = now.astimezone(zone).date()
     first_day = today - timedelta(days=days - 1)
     this_hour = now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
     first_hour = this_hour - timedelta(hours=hours - 1)
-    until = max(_midnight(today + timedelta(days=1), zone).astimezone(UTC),
-                this_hour + timedelta(hours=1))
-    found_days, found_hours = {}, {}
+    tomorrow = _midnight(today + timedelta(days=1), zone)
+    found_days, found_hours, rolled = {}, {}, {}
     for row in session.execute(_SERIES, {
-            "id": account_id, "tz": zone.key, "until": until,
-            "days_since": _midnight(first_day, zone), "hours_since": first_hour}).mappings():
+            "id": account_id, "tz": zone.key, "days_since": _midnight(first_day, zone),
+            "days_until": tomorrow, "hours_since": first_hour,
+            "until": max(tomorrow.astimezone(UTC), this_hour + timedelta(hours=1)),
+            }).mappings():
         if row["series"] == "day":
             found_days[row["day"]] = row
+        elif row["hour"] is None:
+            rolled[row["day"]] = row
         else:
             found_hours[row["hour"].astimezone(UTC)] = row
 
@@ -120,12 +127,32 @@ def series(session, account_id: int, zone: ZoneInfo, now: datetime,
     for n in range(days):
         day = first_day + timedelta(days=n)
         by_day.append({"day": day, **figures(found_days.get(day))})
-    by_hour = []
+    by_hour: list[dict] = []
     for n in range(hours):
         hour = first_hour + timedelta(hours=n)
-        by_hour.append({"hour": hour.astimezone(zone).replace(tzinfo=None),
-                        **figures(found_hours.get(hour))})
+        local = hour.astimezone(zone)
+        shown = figures(found_hours.get(hour))
+        if local.date() not in rolled:
+            by_hour.append({"hour": local.replace(tzinfo=None), "day": None, **shown})
+        elif by_hour and by_hour[-1]["day"] == local.date():
+            # An hour written after its day was rolled up (late accounting): the day
+            # holds it until the next roll-up moves it.
+            by_hour[-1]["bytes_in"] += shown["bytes_in"]
+            by_hour[-1]["bytes_out"] += shown["bytes_out"]
+        else:
+            whole = figures(rolled[local.date()])
+            by_hour.append({"hour": None, "day": local.date(),
+                            "bytes_in": whole["bytes_in"] + shown["bytes_in"],
+                            "bytes_out": whole["bytes_out"] + shown["bytes_out"]})
     return by_day, by_hour
+
+
+def hour_label(row: dict) -> str:
+    """An hour of the hour series as the chart and the table name it; a rolled-up day's
+    row names the day as a whole."""
+    if row["hour"] is None:
+        return str(_l("%(day)s, whole day", day=row["day"].strftime("%d.%m")))
+    return row["hour"].strftime("%d.%m %H:00")
 
 
 def chart_data(by_day: list[dict], by_hour: list[dict]) -> dict:
@@ -135,7 +162,7 @@ def chart_data(by_day: list[dict], by_hour: list[dict]) -> dict:
         "traffic_days": [row["day"].strftime("%d.%m") for row in by_day],
         "traffic_day_in": [str(megabytes(row["bytes_in"])) for row in by_day],
         "traffic_day_out": [str(megabytes(row["bytes_out"])) for row in by_day],
-        "traffic_hours": [row["hour"].strftime("%d.%m %H:00") for row in by_hour],
+        "traffic_hours": [hour_label(row) for row in by_hour],
         "traffic_hour_in": [str(megabytes(row["bytes_in"])) for row in by_hour],
         "traffic_hour_out": [str(megabytes(row["bytes_out"])) for row in by_hour],
     }
@@ -149,24 +176,24 @@ _CSV_COLUMNS_TAIL = (Column("group_name", _l("Traffic group"), TEXT),
 CSV_SERIES = {
     "day": Report(
         "traffic_by_day", _l("Traffic by day"),
-        """
-        SELECT (s.hour AT TIME ZONE :tz)::date AS day, g.name AS group_name,
+        f"""
+        SELECT s.day, g.name AS group_name,
                sum(s.bytes_in)::bigint AS bytes_in, sum(s.bytes_out)::bigint AS bytes_out
-          FROM traffic_stats_hourly s
+          FROM {traffic_stats_rows(":since", ":until", _ACCOUNT)} s
           JOIN traffic_groups g ON g.id = s.group_id
-         WHERE s.account_id = :id AND s.hour >= :since AND s.hour < :until
          GROUP BY 1, g.name ORDER BY 1, g.name
         """,
         (Column("day", _l("Day"), DATE), *_CSV_COLUMNS_TAIL)),
+    # A rolled-up day (no hours kept) is a row named by its date alone.
     "hour": Report(
         "traffic_by_hour", _l("Traffic by hour"),
-        """
-        SELECT to_char(s.hour AT TIME ZONE :tz, 'YYYY-MM-DD HH24:00') AS hour,
+        f"""
+        SELECT coalesce(to_char(s.hour AT TIME ZONE :tz, 'YYYY-MM-DD HH24:00'),
+                        to_char(s.day, 'YYYY-MM-DD')) AS hour,
                g.name AS group_name, s.bytes_in, s.bytes_out
-          FROM traffic_stats_hourly s
+          FROM {traffic_stats_rows(":since", ":until", _ACCOUNT)} s
           JOIN traffic_groups g ON g.id = s.group_id
-         WHERE s.account_id = :id AND s.hour >= :since AND s.hour < :until
-         ORDER BY s.hour, g.name
+         ORDER BY s.day, s.hour NULLS FIRST, g.name
         """,
         (Column("hour", _l("Hour"), TEXT), *_CSV_COLUMNS_TAIL)),
 }

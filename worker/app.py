@@ -65,6 +65,8 @@ celery.conf.update(
         "reconcile-traffic": {"task": "ebs.reconcile_traffic", "schedule": 600.0},
         # The collector's day partitions: the coming days made, expired days dropped.
         "flow-partitions": {"task": "ebs.flow_partitions", "schedule": 3600.0},
+        # Traffic statistics older than TRAFFIC_STATS_HOURLY_KEEP_DAYS summed per day.
+        "traffic-stats-rollup": {"task": "ebs.traffic_stats_rollup", "schedule": 3600.0},
         # nfacctd follows edits of classes, pools and NAS (a no-op when nothing changed).
         "flow-collector": {"task": "ebs.flow_changed", "schedule": 60.0},
     },

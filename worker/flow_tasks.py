@@ -1,6 +1,7 @@
-"""The collector's upkeep: its configuration follows the database (``ebs.flow_changed``)
-and its tables' day partitions are made ahead and dropped after their retention
-(``ebs.flow_partitions``, flow/partitions.py).
+"""The collector's upkeep: its configuration follows the database (``ebs.flow_changed``),
+its tables' day partitions are made ahead and dropped after their retention
+(``ebs.flow_partitions``, flow/partitions.py), and the hourly statistics older than
+theirs are rolled up to days (``ebs.traffic_stats_rollup``, flow/stats_rollup.py).
 
 The beat sends ``ebs.flow_changed`` every minute, as it sends ``ebs.nas_changed``: an
 edit of classes, pools or NAS reaches nfacctd within a minute without the web app
@@ -10,10 +11,11 @@ knowing where it runs, and a check that finds nothing changed costs a few querie
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from billing import settings as settings_mod
 from billing.db import connect
-from flow import partitions
+from flow import partitions, stats_rollup
 from worker.app import celery
 from worker.collector_sync import sync_collector
 
@@ -36,3 +38,17 @@ def flow_partitions() -> dict:
         return partitions.maintain(conn, datetime.now(UTC).date(),
                                    settings.FLOW_RETENTION_DAYS,
                                    settings.FLOW_STORE_RETENTION_DAYS)
+
+
+@celery.task(name="ebs.traffic_stats_rollup")
+def traffic_stats_rollup() -> dict:
+    """The hours before TRAFFIC_STATS_HOURLY_KEEP_DAYS summed per local day; hourly, so a
+    day is rolled within an hour of its turn and a stopped beat catches up at once. A run
+    still busy holds the lock and the next gives way."""
+    settings = settings_mod.load()
+    tz = ZoneInfo(settings.TIME_ZONE)
+    conninfo = settings_mod.database_conninfo(settings, component="worker")
+    with connect(conninfo, autocommit=True) as conn:
+        return stats_rollup.roll_up(conn, datetime.now(tz).date(), tz,
+                                    stats_rollup.keep_hourly_days(settings),
+                                    wait=False).as_dict()

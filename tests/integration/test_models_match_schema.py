@@ -26,11 +26,10 @@ NOT_MAPPED |= {"traffic_rating_state", "traffic_bin_marks", "traffic_group_bins"
 # bookkeeping (webapp/models/session_rating.py models the rest).
 NOT_MAPPED |= {"session_rating_marks"}
 # RADIUS against NetFlow (flow/reconcile.py): the run's watermark and tallies are its
-# bookkeeping; traffic_reconciliation is its result, modelled with the admin page that
-# shows it.
+# bookkeeping; traffic_reconciliation, its result, is modelled for the admin page that
+# shows it (webapp/models/traffic_reconciliation.py).
 NOT_MAPPED |= {"traffic_reconcile_state", "traffic_reconcile_sessions",
-               "traffic_reconcile_exporter_hours", "traffic_reconcile_exporters",
-               "traffic_reconciliation"}
+               "traffic_reconcile_exporter_hours", "traffic_reconcile_exporters"}
 # Columns of Flask-AppBuilder's own tables that its models do not know: the login guard
 # and the session stamp read and write them by SQL (webapp/login_guard.py,
 # webapp/security.py), so FAB's User model stays FAB's.

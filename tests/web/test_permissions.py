@@ -27,7 +27,8 @@ ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsV
                                             "SwitchView", "SubaccountSwitchPortView",
                                             "RadiusReplyAttributeView", "CoaRequestView",
                                             "AccountAuditTab", "TrafficClassView",
-                                            "TrafficClassNodeView", "TrafficGroupView"}
+                                            "TrafficClassNodeView", "TrafficGroupView",
+                                            "TrafficReconciliationView"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
                 "this_form_get", "userinfo", "download", "accounts", "subaccounts", "csv"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",

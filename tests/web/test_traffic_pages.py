@@ -341,3 +341,135 @@ def test_a_second_price_or_allowance_of_the_same_key_is_refused_under_the_field(
     again = submit(as_admin, "/tarifftrafficprepaidview/add", prepaid)
     assert "The tariff already has prepaid traffic of this group." in again.text
     assert conn.execute("SELECT count(*) FROM tariff_traffic_prepaid").fetchone()[0] == 1
+
+
+
+def _report_totals(client, start, end) -> dict[str, tuple[str, str]]:
+    """The top consumers' incoming and outgoing MB per contract (CSV, every row)."""
+    rows = _csv_rows(client.get(f"/reports/traffic_top/?start={start.isoformat()}"
+                                f"&end={end.isoformat()}&top=1000&format=csv"))
+    return {(row[0], row[2]): (row[4], row[5]) for row in rows[1:]}
+
+
+def _tab_figures(client, account: int) -> dict:
+    page = client.get(f"/accountview/show/{account}").text
+    chart = _chart(page)
+    by_day = _csv_rows(client.get(f"/account-traffic/{account}/day.csv?format=csv"))
+    by_hour = _csv_rows(client.get(f"/account-traffic/{account}/hour.csv?format=csv"))
+    return {"page": page, "chart": chart,
+            "days": list(zip(chart["traffic_days"], chart["traffic_day_in"],
+                             chart["traffic_day_out"], strict=True)),
+            "day_csv": sorted(tuple(row) for row in by_day[1:]),
+            "hour_csv": (sum(int(row[2]) for row in by_hour[1:]),
+                         sum(int(row[3]) for row in by_hour[1:]))}
+
+
+def test_a_rolled_up_range_gives_the_report_and_the_card_the_same_totals(
+        as_admin, conn, web_settings):
+    """Ten days of hours, then every day but today rolled up (flow/stats_rollup.py): the
+    top consumers over the range, the card's day chart and its day CSV read the very same
+    figures; the hour chart and its CSV show each rolled-up day as one total, and say so."""
+    from flow.stats_rollup import roll_up
+    from webapp.numbers import megabytes
+
+    zone = ZoneInfo(web_settings.TIME_ZONE)
+    account, other = _account(conn, "R-10"), _account(conn, "R-20")
+    internet, city = _group(conn, "Интернет"), _group(conn, "Город")
+    today = datetime.now(zone).date()
+    this_hour = _this_hour()
+    window = this_hour - timedelta(hours=47)  # the hour chart's first hour
+    written = []  # (hour, account, group, in, out)
+    hour = datetime.combine(today - timedelta(days=9), datetime.min.time(), zone)
+    for n in range(10 * 24 + 30):
+        at = hour.astimezone(UTC) + timedelta(hours=n)
+        if at > this_hour:
+            break
+        written.append((at, account, internet, (n % 7 + 1) * MB, (n % 3) * MB))
+        if n % 5 == 0:
+            written += [(at, account, city, MB // 2, MB // 4), (at, other, internet, 3 * MB, 0)]
+    for at, *row in written:
+        _stats(conn, row[0], row[1], at, row[2], row[3])
+
+    def total(rows) -> tuple[int, int]:
+        return sum(r[3] for r in rows), sum(r[4] for r in rows)
+
+    start = today - timedelta(days=9)
+    report = _report_totals(as_admin, start, today)
+    assert report[("Интернет", "R-10")] == tuple(
+        str(megabytes(v)) for v in total([r for r in written
+                                          if r[1] == account and r[2] == internet]))
+    tab = _tab_figures(as_admin, account)
+    mine = [r for r in written if r[1] == account]
+    assert tab["hour_csv"] == total([r for r in mine if r[0] >= window])
+    assert 'id="ebs-traffic-hours-rolled"' not in tab["page"]
+
+    result = roll_up(conn, today, zone, 1)  # only today stays hourly
+    assert result.days == 9
+    midnight = datetime.combine(today, datetime.min.time(), zone)
+    assert conn.execute("SELECT count(*) FROM traffic_stats_hourly WHERE hour < %s",
+                        (midnight,)).fetchone()[0] == 0
+
+    assert _report_totals(as_admin, start, today) == report
+    yesterday = today - timedelta(days=1)
+    assert _report_totals(as_admin, yesterday, yesterday)[("Интернет", "R-10")] == tuple(
+        str(megabytes(v)) for v in total(
+            [r for r in mine if r[2] == internet and r[0].astimezone(zone).date() == yesterday]))
+    rolled = _tab_figures(as_admin, account)
+    assert rolled["days"] == tab["days"] and rolled["day_csv"] == tab["day_csv"]
+    assert sum(int(row[2]) for row in rolled["day_csv"]) == total(mine)[0]
+    # The hours before today are gone: each day the hour chart reached is one figure, the
+    # whole day's.
+    assert 'id="ebs-traffic-hours-rolled"' in rolled["page"]
+    reached = {window.astimezone(zone).date(), yesterday}
+    assert rolled["hour_csv"] == total(
+        [r for r in mine if r[0] >= midnight or r[0].astimezone(zone).date() in reached])
+    labels = rolled["chart"]["traffic_hours"]
+    assert [label for label in labels if "whole day" in label] == [
+        f"{day:%d.%m}, whole day" for day in sorted(reached)]
+    assert labels[len(reached):] == [
+        label for label in tab["chart"]["traffic_hours"]
+        if label.startswith(today.strftime("%d.%m"))]
+    day_figures = {label: value for label, value, _ in rolled["days"]}
+    for label, value in zip(labels, rolled["chart"]["traffic_hour_in"], strict=True):
+        if "whole day" in label:
+            assert value == day_figures[label.split(",")[0]]
+    hours_table = rolled["page"].split('id="ebs-traffic-hours"', 1)[1].split("</table>", 1)[0]
+    assert f'data-day="{yesterday.isoformat()}"' in hours_table
+
+
+def test_the_rolled_up_days_are_read_by_their_indexes(conn):
+    """The daily part of the statistics (webapp.reports.traffic_stats_rows) reads a range
+    by the primary key's day and one account's range by (account_id, day), however many
+    days were rolled up."""
+    from webapp.reports import traffic_stats_rows
+
+    group = _group(conn, "Интернет")
+    accounts = [_account(conn, f"R-3{n}") for n in range(20)]
+    account = accounts[0]
+    conn.execute(
+        "INSERT INTO traffic_stats_daily (day, account_id, group_id, bytes_in, bytes_out)"
+        " SELECT date '2026-01-01' + g, a, %s, g, g"
+        " FROM generate_series(0, 364) g, unnest(%s::bigint[]) a", (group, accounts))
+    conn.execute("ANALYZE traffic_stats_daily")
+    conn.execute("SET enable_seqscan = off")
+    params = {"start": "timestamptz '2026-10-01 00:00+03'",
+              "end": "timestamptz '2026-11-01 00:00+03'", "tz": "'Europe/Moscow'",
+              "id": str(account)}
+
+    def plan(sql: str) -> str:
+        for name, value in params.items():
+            sql = sql.replace(f":{name}", value)
+        return "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql))
+
+    everyone = plan(f"SELECT sum(bytes_in) FROM {traffic_stats_rows()} s")
+    assert "traffic_stats_daily_pkey" in everyone and "Seq Scan" not in everyone, everyone
+    one = plan(f"SELECT sum(bytes_in) FROM {traffic_stats_rows(account=':id')} s")
+    assert "traffic_stats_daily_account_idx" in one and "Seq Scan" not in one, one
+    # The range's days exactly: October's 31, from the local midnights' moments.
+    total = conn.execute(
+        "SELECT sum(bytes_in) FROM traffic_stats_daily WHERE day >= '2026-10-01'"
+        " AND day < '2026-11-01'").fetchone()[0]
+    assert total == 20 * sum(range(273, 304))
+    assert conn.execute(
+        f"SELECT sum(bytes_in) FROM {traffic_stats_rows()} s".replace(":start", params["start"])
+        .replace(":end", params["end"]).replace(":tz", params["tz"])).fetchone()[0] == total

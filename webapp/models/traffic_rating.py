@@ -1,16 +1,17 @@
 """What a tariff charges for traffic and what the rater keeps of it
 (sql/migrations/202612082000_traffic_rating.sql): prices per MB and prepaid MB of a
 group (admin CRUD on the tariff's form), and, read by the account card's traffic tab and
-the traffic reports, the usage per settlement period, the hourly statistics and the rows
-nobody could be charged for. The rater (flow/) alone writes the last three."""
+the traffic reports, the usage per settlement period, the hourly statistics (and the
+daily ones they are rolled up to, flow/stats_rollup.py) and the rows nobody could be
+charged for. The rater (flow/) alone writes the last four."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
-from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, Numeric, Text
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, Numeric, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.periods import TimePeriod
@@ -71,6 +72,17 @@ class TrafficUsage(Model):
 class TrafficStatsHourly(Model):
     __tablename__ = "traffic_stats_hourly"
     hour: Mapped[datetime] = mapped_column(TSTZ, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("traffic_groups.id",
+                                                     ondelete="CASCADE"), primary_key=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TrafficStatsDaily(Model):
+    __tablename__ = "traffic_stats_daily"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
                                             primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("traffic_groups.id",

@@ -41,6 +41,7 @@ from webapp.views.tariffs import (
     TariffView,
 )
 from webapp.views.traffic import TrafficClassNodeView, TrafficClassView, TrafficGroupView
+from webapp.views.traffic_reconciliation import TrafficReconciliationView
 
 
 def register_views(appbuilder) -> None:
@@ -126,3 +127,6 @@ def register_views(appbuilder) -> None:
     add(StaffNetworkView, "Login networks", icon="fa-shield", label=_l("Login networks"),
         category="Security")
     register_reports(appbuilder)
+    # After the traffic reports, in their menu.
+    add(TrafficReconciliationView, "Traffic reconciliation", icon="fa-balance-scale",
+        label=_l("Traffic reconciliation"), category="Reports")

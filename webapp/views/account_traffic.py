@@ -46,6 +46,8 @@ def traffic_tab(session, account_id: int) -> dict:
     period = traffic_series.period_figures(session, account_id, now)
     return {"usage": period["traffic"], "time": period["time"], "limits": period["limit"],
             "by_day": by_day, "by_hour": by_hour,
+            "hours_rolled": any(row["hour"] is None for row in by_hour),
+            "hour_label": traffic_series.hour_label,
             "chart": traffic_series.chart_data(by_day, by_hour), "megabytes": megabytes,
             "minutes": minutes, "limit_effect": limit_effect,
             "window_label": window_label}
