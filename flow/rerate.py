@@ -4,7 +4,7 @@ The ledger does not remember the price each bin was charged at, only each usage 
 cumulative cost (``traffic_usage``: account x group x assignment x settlement period). So
 a usage row is recomputed whole: every bin of its period from ``traffic_group_bins``
 (which keep each rated bin's group bytes for ``TRAFFIC_GROUP_BINS_KEEP_DAYS``), priced at
-today's prices in force at each bin's time (flow/rating.py's price list), its prepaid
+today's prices in force at each bin's time (the rater's price list), its prepaid
 allowance consumed in bin order. The range asked for chooses the usage rows: those whose
 period overlaps it.
 
@@ -29,14 +29,18 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 
 from billing.errors import Refused
+from billing.metered_usage import fill_usage_prices
 from billing.traffic_pricing import BYTE_PRICE_FACTOR
 from flow import locks
 from flow.rater import SOURCE
-from flow.rating import _fill_prices
+from flow.rating import TRAFFIC
 
 CHUNK = 1000
+_ROWS_TABLE = sql.Identifier(TRAFFIC.rows)
+_PRICES_TABLE = sql.Identifier(TRAFFIC.prices_table)
 
 _USAGE_IDS = """
     SELECT id, period_start FROM traffic_usage
@@ -67,9 +71,9 @@ _BINS = """
      WHERE f.id = r.assignment_id AND b.bytes_in + b.bytes_out <> 0
 """
 
-# What flow.rating's price list is filled from: the (tariff, group, bin)s to price.
+# What the rater's price list is filled from: the (tariff, group, bin)s to price.
 _PRICED = """
-    CREATE TEMP TABLE rate_usage_rows ON COMMIT DROP AS
+    CREATE TEMP TABLE {rows} ON COMMIT DROP AS
     SELECT DISTINCT tariff_id, group_id, bin FROM rerate_bins
 """
 
@@ -80,7 +84,7 @@ _RECOMPUTE = """
                sum(b.bytes) OVER (PARTITION BY b.usage_id ORDER BY b.bin) AS after
           FROM rerate_bins b
           JOIN rerate_usage r ON r.id = b.usage_id
-          LEFT JOIN rate_prices p
+          LEFT JOIN {prices} p
             ON p.tariff_id = b.tariff_id AND p.group_id = b.group_id AND p.bin = b.bin
     ),
     billed AS (
@@ -185,11 +189,13 @@ def rerate(
             moment = now or conn.execute("SELECT now()").fetchone()[0]
             conn.execute(_ROWS, {"ids": ids[first:first + chunk]})
             conn.execute(_BINS)
-            conn.execute(_PRICED)
-            _fill_prices(conn, tz)
+            conn.execute(sql.SQL(_PRICED).format(rows=_ROWS_TABLE))
+            fill_usage_prices(conn, tz, TRAFFIC)
             recomputed, entries, amount, incomplete = conn.execute(
-                _RECOMPUTE, {"factor": BYTE_PRICE_FACTOR, "now": moment}).fetchone()
-            conn.execute("DROP TABLE rerate_usage, rerate_bins, rate_usage_rows, rate_prices")
+                sql.SQL(_RECOMPUTE).format(prices=_PRICES_TABLE),
+                {"factor": BYTE_PRICE_FACTOR, "now": moment}).fetchone()
+            conn.execute(sql.SQL("DROP TABLE rerate_usage, rerate_bins, {}, {}").format(
+                _ROWS_TABLE, _PRICES_TABLE))
         result.rows += len(ids[first:first + chunk])
         result.recomputed += recomputed
         result.entries += entries

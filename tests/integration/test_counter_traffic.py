@@ -19,8 +19,6 @@ from tests.integration.session_rating_helpers import (
     GIGAWORD,
     acct,
     at,
-    balance,
-    charges,
     new_session_id,
     run,
     snapshot,
@@ -28,6 +26,8 @@ from tests.integration.session_rating_helpers import (
 )
 from tests.integration.traffic_helpers import (
     MB,
+    balance,
+    charges,
     group_bytes,
     prepaid,
     price,

@@ -9,16 +9,8 @@ from decimal import Decimal
 
 from billing import ledger
 from tests.integration.charging_helpers import account, assign, settlement_period, tariff
-from tests.integration.session_rating_helpers import (
-    acct,
-    at,
-    balance,
-    charges,
-    new_session_id,
-    run,
-    username,
-)
-from tests.integration.traffic_helpers import time_period
+from tests.integration.session_rating_helpers import acct, at, new_session_id, run, username
+from tests.integration.traffic_helpers import balance, charges, time_period
 
 
 def _setup(conn, *, step=60, prepaid_minutes="0", rollover=False, period=None):

@@ -17,8 +17,10 @@ from flow.rater import rate
 from tests.integration.charging_helpers import account, assign, settlement_period, tariff
 from tests.integration.traffic_helpers import (
     MB,
+    balance,
     flow,
     group_bytes,
+    holder,
     minute,
     prepaid,
     price,
@@ -34,22 +36,8 @@ from tests.integration.traffic_helpers import (
 IP = "10.20.0.5"
 
 
-def _setup(conn, *, period_unit="MONTH", anchor=datetime(2026, 1, 1, tzinfo=UTC),
-           assigned_at=datetime(2026, 1, 1, tzinfo=UTC)):
-    web = traffic_class(conn)
-    group = traffic_group(conn, [web])
-    plan = tariff(conn)
-    if period_unit is not None:
-        period = settlement_period(conn, period_unit, anchor)
-        conn.execute("UPDATE tariffs SET settlement_period_id = %s WHERE id = %s", (period, plan))
-    alice = account(conn)
-    assign(conn, alice, plan, assigned_at)
-    session(conn, alice, IP, datetime(2026, 1, 1, tzinfo=UTC))
-    return web, group, plan, alice
-
-
-def _balance(conn, account_id) -> Decimal:
-    return conn.execute("SELECT balance FROM accounts WHERE id = %s", (account_id,)).fetchone()[0]
+def _setup(conn, **options):
+    return holder(conn, IP, **options)
 
 
 def test_exact_charges_per_mb_and_balance_follows(conn):
@@ -61,7 +49,7 @@ def test_exact_charges_per_mb_and_balance_follows(conn):
     run(conn, minute(3))
     # 1.75 MB x 2.50 = 4.375, rounded half up.
     assert traffic_charges(conn, alice) == Decimal("4.38")
-    assert _balance(conn, alice) == Decimal("-4.38")
+    assert balance(conn, alice) == Decimal("-4.38")
     assert ledger.verify(conn) == []
     usage = conn.execute("SELECT used_bytes, billed_bytes, cost, charged FROM traffic_usage"
                          ).fetchall()

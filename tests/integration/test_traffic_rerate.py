@@ -12,20 +12,17 @@ import pytest
 
 from billing import ledger
 from flow.rerate import RerateRefused, rerate
-from tests.integration.charging_helpers import account, assign, settlement_period, tariff
 from tests.integration.traffic_helpers import (
     MB,
     flow,
+    holder,
     minute,
     prepaid,
     price,
     run,
-    session,
     snapshot,
     time_period,
     traffic_charges,
-    traffic_class,
-    traffic_group,
 )
 
 UTCZ = ZoneInfo("UTC")
@@ -33,17 +30,7 @@ MARCH = (datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 
 
 def _setup(conn, ip="10.40.0.5", plan_id=None, group=None, web=None):
-    if web is None:
-        web = traffic_class(conn)
-        group = traffic_group(conn, [web])
-        plan_id = tariff(conn)
-        period = settlement_period(conn, "MONTH", datetime(2026, 1, 1, tzinfo=UTC))
-        conn.execute("UPDATE tariffs SET settlement_period_id = %s WHERE id = %s",
-                     (period, plan_id))
-    alice = account(conn)
-    assign(conn, alice, plan_id, datetime(2026, 1, 1, tzinfo=UTC))
-    session(conn, alice, ip, datetime(2026, 1, 1, tzinfo=UTC))
-    return web, group, plan_id, alice
+    return holder(conn, ip, tariff_id=plan_id, group=group, web=web)
 
 
 def _set_price(conn, tariff_id, group_id, per_mb) -> None:

@@ -1,5 +1,6 @@
 """Builders for the traffic rater's tests: classes, groups, prices, holders of addresses,
-the collector's rows (inserted into flow_bins as nfacctd's COPY writes them) and runs."""
+the collector's rows (inserted into flow_bins as nfacctd's COPY writes them) and runs;
+what every metered usage test reads back (charges, balances, a run's writes)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from itertools import count
 from zoneinfo import ZoneInfo
 
 from flow.rater import RateResult, rate
+from tests.integration.charging_helpers import account, assign, settlement_period, tariff
 
 _seq = count(1)
 MB = 1024 * 1024
 T0 = datetime(2026, 3, 10, 10, 0, tzinfo=UTC)
+YEAR_START = datetime(2026, 1, 1, tzinfo=UTC)
 EXPORTER = "192.0.2.1"
 DIRECTIONS = {"in": 1, "out": 2}
 
@@ -98,28 +101,54 @@ def minute(k: int) -> datetime:
     return T0 + timedelta(minutes=k)
 
 
-def run(conn, at, tz="UTC", times=2, **options) -> RateResult:
-    """Rate at ``at`` ``times`` times: the repeats must change nothing at all."""
-    zone = ZoneInfo(tz)
-    first = rate(conn, at, zone, **options)
-    state = snapshot(conn)
+def holder(conn, ip, *, period_unit="MONTH", anchor=YEAR_START, assigned_at=YEAR_START,
+           tariff_id=None, group=None, web=None) -> tuple[int, int, int, int]:
+    """(class, group, tariff, account): an account on the tariff from ``assigned_at``,
+    holding ``ip`` since the year's start. The class, its group and a tariff with a
+    settlement period of ``period_unit`` (None: none) are new unless ``web`` is given."""
+    if web is None:
+        web = traffic_class(conn)
+        group = traffic_group(conn, [web])
+        tariff_id = tariff(conn)
+        if period_unit is not None:
+            period = settlement_period(conn, period_unit, anchor)
+            conn.execute("UPDATE tariffs SET settlement_period_id = %s WHERE id = %s",
+                         (period, tariff_id))
+    account_id = account(conn)
+    assign(conn, account_id, tariff_id, assigned_at)
+    session(conn, account_id, ip, YEAR_START)
+    return web, group, tariff_id, account_id
+
+
+def repeated(conn, rate_once, times, nothing_done, snapshot_of=None) -> object:
+    """Rate ``times`` times: the repeats must do nothing (``nothing_done`` of their
+    result) and change nothing at all (``snapshot_of``, by default ``snapshot``)."""
+    snapshot_of = snapshot_of or snapshot
+    first = rate_once()
+    state = snapshot_of(conn)
     for _ in range(times - 1):
-        again = rate(conn, at, zone, **options)
-        assert again.entries == 0 and again.changed == 0
-        assert snapshot(conn) == state
+        assert nothing_done(rate_once())
+        assert snapshot_of(conn) == state
     return first
 
 
-def snapshot(conn) -> tuple:
-    """Everything a run writes but its watermark's update time."""
-    return (
-        conn.execute("SELECT account_id, amount, idempotency_key FROM ledger_entries"
-                     " ORDER BY id").fetchall(),
-        conn.execute("SELECT id, balance FROM accounts ORDER BY id").fetchall(),
-        conn.execute("SELECT * FROM traffic_stats_hourly ORDER BY 1, 2, 3").fetchall(),
-        conn.execute("SELECT * FROM traffic_usage ORDER BY id").fetchall(),
-        conn.execute("SELECT * FROM traffic_rejects ORDER BY 1, 2").fetchall(),
-    )
+def run(conn, at, tz="UTC", times=2, **options) -> RateResult:
+    """Rate at ``at`` ``times`` times: the repeats must change nothing at all."""
+    zone = ZoneInfo(tz)
+    return repeated(conn, lambda: rate(conn, at, zone, **options), times,
+                    lambda again: again.entries == 0 and again.changed == 0)
+
+
+def snapshot(conn, *more: str) -> tuple:
+    """Everything a run writes but its watermark's update time, and the rows of ``more``
+    queries."""
+    return tuple(conn.execute(query).fetchall() for query in (
+        "SELECT account_id, amount, idempotency_key FROM ledger_entries ORDER BY id",
+        "SELECT id, balance FROM accounts ORDER BY id",
+        "SELECT * FROM traffic_stats_hourly ORDER BY 1, 2, 3",
+        "SELECT * FROM traffic_usage ORDER BY id",
+        "SELECT * FROM traffic_rejects ORDER BY 1, 2",
+        *more))
 
 
 def group_bytes(conn, account_id, group_id) -> tuple[int, int]:
@@ -129,7 +158,15 @@ def group_bytes(conn, account_id, group_id) -> tuple[int, int]:
     return int(row[0]), int(row[1])
 
 
-def traffic_charges(conn, account_id) -> Decimal:
+def charges(conn, account_id, kind) -> Decimal:
     return -conn.execute("SELECT coalesce(sum(amount), 0) FROM ledger_entries"
-                         " WHERE account_id = %s AND kind = 'charge_traffic'",
-                         (account_id,)).fetchone()[0]
+                         " WHERE account_id = %s AND kind = %s",
+                         (account_id, kind)).fetchone()[0]
+
+
+def traffic_charges(conn, account_id) -> Decimal:
+    return charges(conn, account_id, "charge_traffic")
+
+
+def balance(conn, account_id) -> Decimal:
+    return conn.execute("SELECT balance FROM accounts WHERE id = %s", (account_id,)).fetchone()[0]

@@ -15,9 +15,10 @@ from hypothesis import strategies as st
 from billing.money import round_money
 from flow.session_rater import rate_sessions
 from tests.integration.charging_helpers import account, assign, tariff
-from tests.integration.session_rating_helpers import acct, charges, username
+from tests.integration.session_rating_helpers import acct, username
 from tests.integration.traffic_helpers import (
     MB,
+    charges,
     price,
     time_period,
     traffic_class,
