@@ -85,9 +85,13 @@ def test_the_filters_narrow_by_state_kind_nas_and_period(client, conn):
         "Exporter silent", "Hour not over yet"]
     assert _states(client.get(f"{URL}?_flt_0_nas={seeded['south']}").text) == [
         "Exporter silent"]
-    since = (NOON - timedelta(hours=1)).isoformat()
-    assert _states(client.get(f"{URL}?_flt_0_period_start={since}").text) == [
+    # Typed on the ISP's clock, as the page shows it: 10:00 in Moscow is 07:00 UTC, so
+    # the row of 09:00 UTC (12:00 there) is after it.
+    assert _states(client.get(f"{URL}?_flt_0_period_start=2026-11-16+10:00").text) == [
         "Hour not over yet", "Figures agree"]
+    assert _states(client.get(f"{URL}?_flt_0_period_start=2026-11-16+10:00"
+                              f"&_flt_1_period_start=16.11.2026+12:30").text) == [
+        "Figures agree"]
     both = client.get(f"{URL}?_flt_0_state=mismatch&_flt_0_nas={seeded['north']}").text
     assert _states(both) == ["Figures differ"]
 

@@ -5,7 +5,8 @@ and granted as they are (ReadOnly: yes; Cashier: no).
 
 What an operator acts on comes first: mismatches and silent exporters, newest first, then
 the rest (the order of ``traffic_reconciliation_attention_idx``, so a page is one index
-walk whatever the table holds). Filters name the state, the kind, the NAS and the period.
+walk whatever the table holds). Filters name the state, the kind, the NAS and the period
+(its start, typed on the ISP's clock as the page shows it).
 """
 
 from __future__ import annotations
@@ -16,13 +17,34 @@ from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
 from sqlalchemy import desc
 
-from webapp import labels
+from webapp import labels, localtime
 from webapp.models.traffic_reconciliation import TrafficReconciliation
 from webapp.numbers import format_number, megabytes
 from webapp.views.base import BoundedInterface, choice_field
 from webapp.views.operations import ReadOnlyView
 
 GRANT = ("can_list",)
+
+
+class FilterLocalAfter(FilterGreater):
+    """After a moment typed on the ISP's clock (``05.12.2026 18:20``, ``2026-12-05``), as
+    the page shows its moments; FAB's own reads a typed time in the database's zone."""
+
+    def apply(self, query, value):
+        moment = localtime.parse_local(value, localtime.zone())
+        if moment is None:
+            return query
+        return query.filter(getattr(self.model, self.column_name) > moment)
+
+
+class FilterLocalBefore(FilterSmaller):
+    """Before a moment typed on the ISP's clock (see :class:`FilterLocalAfter`)."""
+
+    def apply(self, query, value):
+        moment = localtime.parse_local(value, localtime.zone())
+        if moment is None:
+            return query
+        return query.filter(getattr(self.model, self.column_name) < moment)
 
 
 class AttentionFirst(BoundedInterface):
@@ -58,7 +80,7 @@ class TrafficReconciliationView(ReadOnlyView):
     datamodel = AttentionFirst(
         TrafficReconciliation,
         {"state": [FilterEqual], "kind": [FilterEqual],
-         "period_start": [FilterGreater, FilterSmaller]},
+         "period_start": [FilterLocalAfter, FilterLocalBefore]},
         eager=("account", "nas"))
     list_title = _l("Traffic reconciliation")
     base_permissions = ["can_list"]
