@@ -6,7 +6,6 @@ live session, and back when lifted."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 
 import pytest
 
@@ -22,6 +21,7 @@ from tests.integration.traffic_helpers import (
     session,
     traffic_class,
     traffic_group,
+    traffic_limit,
 )
 from worker.live_sessions import candidates, fetch, load_tariff_rules
 
@@ -43,16 +43,6 @@ def _setup(conn, speed=None):
     return web, group, plan_id, alice
 
 
-def _limit(conn, tariff_id, group_id, megabytes, *, window=None, action="block",
-           mode=None, speed=None, percent=None) -> int:
-    return conn.execute(
-        "INSERT INTO tariff_traffic_limits (tariff_id, group_id, megabytes, window_seconds,"
-        " action, speed_mode, speed, percent) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        " RETURNING id",
-        (tariff_id, group_id, Decimal(megabytes), window, action, mode, speed,
-         None if percent is None else Decimal(percent))).fetchone()[0]
-
-
 def _blocked(conn, account_id) -> bool:
     return conn.execute("SELECT blocked_by_limit FROM accounts WHERE id = %s",
                         (account_id,)).fetchone()[0]
@@ -68,7 +58,7 @@ def _history(conn, account_id) -> list[tuple]:
 def test_block_limit_per_period_sets_and_lifts_at_the_period_end(conn):
     web, group, plan_id, alice = _setup(conn)
     price(conn, plan_id, group, "0")  # free traffic: the limit counts it all the same
-    _limit(conn, plan_id, group, "2")
+    traffic_limit(conn, plan_id, group, "2")
     flow(conn, IP, web, "in", MB, minute(0))
     run(conn, minute(1))
     assert check_limits(conn, minute(1)).reached == 0
@@ -96,7 +86,7 @@ def test_only_the_limited_account_and_group_count(conn):
     web, group, plan_id, alice = _setup(conn)
     other_class = traffic_class(conn)
     other_group = traffic_group(conn, [other_class])
-    _limit(conn, plan_id, group, "1")
+    traffic_limit(conn, plan_id, group, "1")
     bob = account(conn)
     assign(conn, bob, plan_id, datetime(2026, 1, 1, tzinfo=UTC))
     session(conn, bob, "10.30.0.6", datetime(2026, 1, 1, tzinfo=UTC))
@@ -110,7 +100,7 @@ def test_only_the_limited_account_and_group_count(conn):
 
 def test_deleting_the_limit_unblocks(conn):
     web, group, plan_id, alice = _setup(conn)
-    limit = _limit(conn, plan_id, group, "1")
+    limit = traffic_limit(conn, plan_id, group, "1")
     flow(conn, IP, web, "in", 2 * MB, minute(0))
     run(conn, minute(1))
     check_limits(conn, minute(1))
@@ -122,7 +112,7 @@ def test_deleting_the_limit_unblocks(conn):
 
 def test_sliding_window_lifts_when_the_window_moves_past_the_usage(conn):
     web, group, plan_id, alice = _setup(conn)
-    _limit(conn, plan_id, group, "1", window=3600)
+    traffic_limit(conn, plan_id, group, "1", window=3600)
     flow(conn, IP, web, "in", MB, minute(0))
     run(conn, minute(1))
     check_limits(conn, minute(1))
@@ -148,7 +138,7 @@ def test_sliding_window_lifts_when_the_window_moves_past_the_usage(conn):
 
 def test_rater_keeps_group_bins_for_the_longest_window_only(conn):
     web, group, plan_id, _ = _setup(conn)
-    _limit(conn, plan_id, group, "100", window=1800)
+    traffic_limit(conn, plan_id, group, "100", window=1800)
     flow(conn, IP, web, "in", MB, minute(0))
     run(conn, minute(1))
     run(conn, minute(30), times=1)
@@ -185,7 +175,7 @@ def _wanted(conn, at):
 ])
 def test_speed_limit_changes_the_wanted_speed_and_back(conn, mode, speed, percent, due):
     web, group, plan_id, alice = _setup(conn, speed="10M/20M")
-    _limit(conn, plan_id, group, "1", action="speed", mode=mode, speed=speed,
+    traffic_limit(conn, plan_id, group, "1", action="speed", mode=mode, speed=speed,
            percent=percent)
     _live(conn, alice, "speed:10M/20M")
     assert _wanted(conn, minute(1)) == []  # given the tariff's speed, nothing to do
@@ -210,7 +200,7 @@ def test_speed_limit_changes_the_wanted_speed_and_back(conn, mode, speed, percen
 
 def test_limit_speed_reaches_a_session_whose_login_did_not_say(conn):
     web, group, plan_id, alice = _setup(conn, speed="10M/20M")
-    _limit(conn, plan_id, group, "1", action="speed", mode="percent", percent="10")
+    traffic_limit(conn, plan_id, group, "1", action="speed", mode="percent", percent="10")
     _live(conn, alice, None)
     flow(conn, IP, web, "in", 2 * MB, minute(0))
     run(conn, minute(1))
@@ -228,7 +218,7 @@ def test_the_beat_task_and_the_command_check_limits_as_the_worker_role(
     from worker.traffic_tasks import rate_traffic
 
     web, group, plan_id, alice = _setup(conn)
-    _limit(conn, plan_id, group, "1")
+    traffic_limit(conn, plan_id, group, "1")
     flow(conn, IP, web, "in", 2 * MB, minute(0))
     (tmp_path / "none.py").write_text("")
     env = ebs_env(db, tmp_path / "none.py")

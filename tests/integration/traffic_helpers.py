@@ -47,6 +47,18 @@ def prepaid(conn, tariff_id, group_id, megabytes, rollover=False, prorate=False)
                  (tariff_id, group_id, Decimal(megabytes), rollover, prorate))
 
 
+def traffic_limit(conn, tariff_id, group_id, megabytes, *, window=None, action="block",
+                  mode=None, speed=None, percent=None) -> int:
+    """A traffic limit of the tariff's group: per settlement period, or over a sliding
+    ``window`` of seconds."""
+    return conn.execute(
+        "INSERT INTO tariff_traffic_limits (tariff_id, group_id, megabytes, window_seconds,"
+        " action, speed_mode, speed, percent) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
+        " RETURNING id",
+        (tariff_id, group_id, Decimal(megabytes), window, action, mode, speed,
+         None if percent is None else Decimal(percent))).fetchone()[0]
+
+
 def time_period(conn, nodes) -> int:
     """A time period of (starts_at, length, repeat) nodes."""
     period_id = conn.execute("INSERT INTO time_periods (name) VALUES (%s) RETURNING id",

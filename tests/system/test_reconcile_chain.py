@@ -10,13 +10,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from flow import collector_maps
 from flow.reconcile import mismatches, reconcile
-from stack.servers.base import free_port
-from stack.servers.nfacctd import NfacctdServer
-from tests.harness import role_fields, start_with_retry
 from tests.integration.charging_helpers import account, assign, tariff
-from tests.system.test_nfacctd_harness import TCP, UDP, Flow, replay, write_pcap
+from tests.system.test_nfacctd_harness import TCP, UDP, Flow
+from tests.system.traffic_chain_helpers import collect, flow_bin_partitions
 
 NAS_IP = "127.0.0.1"        # softflowd sends from here
 QUIET_NAS_IP = "127.0.0.2"  # exports nothing
@@ -49,30 +46,19 @@ def _seed(conn) -> dict:
     for holder in ("alice", "bob", "carol"):
         ids[holder] = account(conn)
         assign(conn, ids[holder], plan, now - timedelta(days=1))
-    for day in (now.date(), now.date() + timedelta(days=1)):
-        conn.execute("SELECT ebs_flow_day_partition('flow_bins', %s)", (day,))
+    flow_bin_partitions(conn)
     return ids
 
 
 @pytest.fixture
-def collector(db, conn, tmp_path):
+def collector(conn, chain_collector):
     ids = _seed(conn)
-
-    def make() -> NfacctdServer:
-        server = NfacctdServer(directory=tmp_path / "nfacctd",
-                               port=free_port(udp=True, tcp=False), **role_fields(db, "flow"))
-        server.collector = collector_maps.build(conn, server.maps_dir)
-        return server
-
-    server = start_with_retry(make)
-    yield server, ids
-    server.stop()
+    return chain_collector(), ids
 
 
 def test_replayed_netflow_against_accounting(collector, conn, tmp_path):
     server, ids = collector
-    replay(write_pcap(tmp_path / "flows.pcap", FLOWS), server.port, version=5)
-    server.stop()  # SIGINT: the plugins purge their caches; stop() waits for the writes
+    collect(server, FLOWS, tmp_path / "flows.pcap", version=5)
     landed = conn.execute("SELECT sum(bytes) FROM flow_bins").fetchone()[0]
     assert landed == sum(f.bytes for f in FLOWS)
 

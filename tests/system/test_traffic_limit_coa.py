@@ -17,24 +17,23 @@ from click.testing import CliRunner
 
 from cli.main import cli
 from tests.conftest import ebs_env
-from tests.integration.traffic_helpers import MB, flow, traffic_class, traffic_group
+from tests.integration.traffic_helpers import (
+    MB,
+    flow,
+    traffic_class,
+    traffic_group,
+    traffic_limit,
+)
 from tests.nas_simulator import COA_REQUEST, DISCONNECT_REQUEST
 from tests.system.test_coa import make_nas, make_tariff, record
 from tests.system.test_coa_follows_changes import account_on, given_state, start
 from tests.system.test_coa_speed_schedule import rate_limits
 
 
-def _enforce(at: datetime) -> dict:
+def enforce_at(at: datetime) -> dict:
     from worker.enforce_tasks import enforce_access
 
     return enforce_access.run(at=at.isoformat())
-
-
-def _limit(conn, tariff_id, group_id, action, speed=None) -> None:
-    conn.execute(
-        "INSERT INTO tariff_traffic_limits (tariff_id, group_id, megabytes, action,"
-        " speed_mode, speed) VALUES (%s, %s, 1, %s, %s, %s)",
-        (tariff_id, group_id, action, "absolute" if speed else None, speed))
 
 
 def test_a_limit_sends_its_coa_and_lifts_at_the_period_end(env, db, conn, sim, tmp_path):
@@ -50,8 +49,8 @@ def test_a_limit_sends_its_coa_and_lifts_at_the_period_end(env, db, conn, sim, t
                  (days, slow, strict))
     web = traffic_class(conn)
     group = traffic_group(conn, [web])
-    _limit(conn, slow, group, "speed", "1M/2M")
-    _limit(conn, strict, group, "block")
+    traffic_limit(conn, slow, group, "1", action="speed", mode="absolute", speed="1M/2M")
+    traffic_limit(conn, strict, group, "1")
     alice, alice_sub, alice_login = account_on(conn, slow)
     alice_uid = start(conn, alice_sub, alice_login, "speed:10M/20M", "10.10.0.5")
     bob, bob_sub, bob_login = account_on(conn, strict)
@@ -71,7 +70,7 @@ def test_a_limit_sends_its_coa_and_lifts_at_the_period_end(env, db, conn, sim, t
 
     rated = rate_traffic.run(at=now.isoformat())
     assert rated["limits"] == {"reached": 2, "lifted": 0, "blocked": 1, "unblocked": 0}
-    summary = _enforce(now)
+    summary = enforce_at(now)
     assert (summary["coa"], summary["disconnect"], summary["ACK"]) == (1, 1, 2)
     packets = {p.code: p for p in sim.packets()}
     assert set(packets) == {COA_REQUEST, DISCONNECT_REQUEST}
@@ -81,7 +80,7 @@ def test_a_limit_sends_its_coa_and_lifts_at_the_period_end(env, db, conn, sim, t
     assert given_state(conn, alice_uid) == "speed:1M/2M"
     assert [r[:3] for r in record(conn, bob_uid)] == [("disconnect", "disconnected", "ACK")]
     assert record(conn, carol_uid) == []
-    assert _enforce(now + timedelta(seconds=30)).get("coa") is None  # nothing repeated
+    assert enforce_at(now + timedelta(seconds=30)).get("coa") is None  # nothing repeated
 
     # The day ends: its usage is over, the limits lift and the tariff's speed comes back.
     period_end = conn.execute("SELECT period_end FROM traffic_usage WHERE account_id = %s",
@@ -95,7 +94,7 @@ def test_a_limit_sends_its_coa_and_lifts_at_the_period_end(env, db, conn, sim, t
                         (bob,)).fetchone()[0] is False
     # Bob's session is gone from the NAS (its Stop is on the way); Alice's gets her speed.
     conn.execute("DELETE FROM sessions_open WHERE acct_unique_id = %s", (bob_uid,))
-    back = _enforce(period_end + timedelta(seconds=30))
+    back = enforce_at(period_end + timedelta(seconds=30))
     assert (back["coa"], back["ACK"]) == (1, 1)
     assert rate_limits(sim.packets()[-1].packet) == [b"10M/20M"]
     assert given_state(conn, alice_uid) == "speed:10M/20M"
