@@ -101,6 +101,7 @@ LIMIT_SPEED_MODES = {"absolute": _l("This speed"), "add": _l("Added to the tarif
 # collector's flow_rejects.
 TRAFFIC_REJECT_REASONS = {"no_holder": _l("Address held by nobody"),
                           "no_direction": _l("No direction"),
+                          "zero_bytes": _l("Record without bytes"),
                           "unknown_exporter": _l("Unknown exporter")}
 # RADIUS accounting against the collector's flows (traffic_reconciliation): what was
 # compared, and what the comparison found.
