@@ -298,7 +298,7 @@ def test_two_rating_runs_at_once_post_each_change_once(chain, db, conn, tmp_path
     assert ledger.verify(conn) == []
 
 
-# The limit: the tariff of tests/system/test_coa (10M/20M, its pool 10.10.0.0/24) with a
+# The limit: the tariff of tests/system/test_coa (10M/20M, its pool 10.10.0.1-250) with a
 # per-day limit of 0.01 MB (10,485.76 bytes) that slows a subscriber to 1M/2M.
 LIMITED_IN = Flow("192.0.2.30", 443, "10.10.0.5", 52000, TCP, 10, 1400)  # 14,400 bytes
 UNDER_OUT = Flow("10.10.0.7", 53000, "192.0.2.31", 80, TCP, 5, 100)      # 700 bytes
