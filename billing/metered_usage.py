@@ -36,7 +36,7 @@ from psycopg import sql
 
 from billing.usage_calendar import fill_periods, fill_prices, price_lists
 
-__all__ = ["MeteredUsage", "Posted", "charge", "fill_usage_prices"]
+__all__ = ["MeteredUsage", "Posted", "charge", "fill_usage_prices", "posted_entries"]
 
 
 @dataclass(frozen=True)
@@ -217,19 +217,22 @@ _CHARGE = """
                   u.{used}, u.{billed}, t.charged - t.was_charged AS posting,
                   t.used, t.usage_end
     ),
-    posted AS (
+    posted AS ({posted})
+    SELECT (SELECT count(*) FROM posted), (SELECT coalesce(-sum(amount), 0) FROM posted),
+           (SELECT coalesce(sum(used), 0) FROM moved)
+"""
+
+# One entry per moved usage row ``m`` whose rounded total changed by ``m.posting``.
+_POSTED = """
         INSERT INTO ledger_entries
             (account_id, kind, amount, idempotency_key, effective_at, description, details)
         SELECT m.account_id, {kind}, -m.posting,
-               {key_prefix} || m.id || ':' || m.postings, m.usage_end, {description},
+               {key_prefix} || m.id || ':' || m.postings, {effective_at}, {description},
                jsonb_build_object({details})
           FROM moved m {names}
          WHERE m.posting <> 0
          ORDER BY m.account_id, m.id
         RETURNING amount
-    )
-    SELECT (SELECT count(*) FROM posted), (SELECT coalesce(-sum(amount), 0) FROM posted),
-           (SELECT coalesce(sum(used), 0) FROM moved)
 """
 
 _PRICE_LISTS = """
@@ -253,25 +256,36 @@ def _open_usage(usage: MeteredUsage) -> sql.Composed:
         q_match=_match("q", "k", usage.price_keys), prev_match=_match("prev", "k", usage.keys))
 
 
-def _charge(usage: MeteredUsage) -> sql.Composed:
-    slots = _slots(usage)
-    accrued = sql.SQL("u.{} + {}").format(
-        slots["cost"], usage.cost.format(sql.SQL("sum(b.billed * b.price)")))
+def posted_entries(
+    usage: MeteredUsage, effective_at: sql.Composable, *more: tuple[str, sql.Composable],
+) -> sql.Composed:
+    """The statement posting the usage rows a CTE ``moved`` returned as ``m`` (id, account
+    id, assignment id or ``by``, period_start, period_end, postings, used and billed
+    quantity, the change of the rounded total as ``posting``), at ``effective_at``, with
+    ``more`` (name, value) pairs in the details; it returns each entry's amount."""
     q = usage.quantity
     details = [("usage_id", sql.SQL("m.id")),
                *((c, sql.Identifier("m", c)) for c in usage.by),
                ("period_start", sql.SQL("m.period_start")),
                ("period_end", sql.SQL("m.period_end")),
                (f"used_{q}", sql.Identifier("m", f"used_{q}")),
-               (f"billed_{q}", sql.Identifier("m", f"billed_{q}"))]
+               (f"billed_{q}", sql.Identifier("m", f"billed_{q}")), *more]
+    return sql.SQL(_POSTED).format(
+        kind=sql.Literal(usage.kind), key_prefix=sql.Literal(f"{usage.key_prefix}:"),
+        effective_at=effective_at, description=usage.description, names=usage.names,
+        details=sql.SQL(", ").join(sql.SQL("{}, {}").format(sql.Literal(k), v)
+                                   for k, v in details))
+
+
+def _charge(usage: MeteredUsage) -> sql.Composed:
+    slots = _slots(usage)
+    accrued = sql.SQL("u.{} + {}").format(
+        slots["cost"], usage.cost.format(sql.SQL("sum(b.billed * b.price)")))
     return sql.SQL(_CHARGE).format(
         **slots, u_match=_match("u", "s", usage.keys), p_match=_match("p", "s", usage.price_keys),
         accrued=accrued, accrued_money=usage.money.format(accrued),
         u_keys=_names(("account_id", "assignment_id", *usage.by), "u"),
-        kind=sql.Literal(usage.kind), key_prefix=sql.Literal(f"{usage.key_prefix}:"),
-        description=usage.description, names=usage.names,
-        details=sql.SQL(", ").join(sql.SQL("{}, {}").format(sql.Literal(k), v)
-                                   for k, v in details))
+        posted=posted_entries(usage, sql.SQL("m.usage_end")))
 
 
 def fill_usage_prices(conn: psycopg.Connection, tz: ZoneInfo, usage: MeteredUsage) -> None:

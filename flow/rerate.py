@@ -32,7 +32,7 @@ import psycopg
 from psycopg import sql
 
 from billing.errors import Refused
-from billing.metered_usage import fill_usage_prices
+from billing.metered_usage import fill_usage_prices, posted_entries
 from billing.traffic_pricing import BYTE_PRICE_FACTOR
 from flow import locks
 from flow.rater import SOURCE
@@ -41,6 +41,10 @@ from flow.rating import TRAFFIC
 CHUNK = 1000
 _ROWS_TABLE = sql.Identifier(TRAFFIC.rows)
 _PRICES_TABLE = sql.Identifier(TRAFFIC.prices_table)
+# The rater's entries, at the re-rate's moment, saying what the cost was and is.
+_POSTED = posted_entries(
+    TRAFFIC, sql.SQL("%(now)s"), ("rerate", sql.SQL("true")),
+    ("cost_before", sql.SQL("m.was_cost")), ("cost_after", sql.SQL("m.cost")))
 
 _USAGE_IDS = """
     SELECT id, period_start FROM traffic_usage
@@ -109,21 +113,7 @@ _RECOMPUTE = """
                   u.used_bytes, u.billed_bytes, r.cost AS was_cost, u.cost,
                   u.charged - r.charged AS posting
     ),
-    posted AS (
-        INSERT INTO ledger_entries
-            (account_id, kind, amount, idempotency_key, effective_at, description, details)
-        SELECT m.account_id, 'charge_traffic', -m.posting,
-               'traffic:' || m.id || ':' || m.postings, %(now)s, g.name,
-               jsonb_build_object('usage_id', m.id, 'group_id', m.group_id,
-                                  'period_start', m.period_start, 'period_end', m.period_end,
-                                  'used_bytes', m.used_bytes, 'billed_bytes', m.billed_bytes,
-                                  'rerate', true, 'cost_before', m.was_cost,
-                                  'cost_after', m.cost)
-          FROM moved m JOIN traffic_groups g ON g.id = m.group_id
-         WHERE m.posting <> 0
-         ORDER BY m.account_id, m.id
-        RETURNING amount
-    )
+    posted AS ({posted})
     SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM posted),
            (SELECT coalesce(-sum(amount), 0) FROM posted),
            (SELECT count(*) FROM totals t JOIN rerate_usage r ON r.id = t.id
@@ -192,7 +182,7 @@ def rerate(
             conn.execute(sql.SQL(_PRICED).format(rows=_ROWS_TABLE))
             fill_usage_prices(conn, tz, TRAFFIC)
             recomputed, entries, amount, incomplete = conn.execute(
-                sql.SQL(_RECOMPUTE).format(prices=_PRICES_TABLE),
+                sql.SQL(_RECOMPUTE).format(prices=_PRICES_TABLE, posted=_POSTED),
                 {"factor": BYTE_PRICE_FACTOR, "now": moment}).fetchone()
             conn.execute(sql.SQL("DROP TABLE rerate_usage, rerate_bins, {}, {}").format(
                 _ROWS_TABLE, _PRICES_TABLE))
