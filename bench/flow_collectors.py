@@ -50,15 +50,21 @@ class PrintNfacctd(NfacctdServer):
 
     def landed_bytes(self) -> tuple[int, int]:
         """(rows, bytes) the plugin wrote to its file."""
+        per_key = self.landed_per_key()
+        return sum(rows for rows, _ in per_key.values()), sum(b for _, b in per_key.values())
+
+    def landed_per_key(self) -> dict[tuple[str, str], tuple[int, int]]:
+        """(rows, bytes) the plugin wrote per (source, destination)."""
+        found: dict[tuple[str, str], tuple[int, int]] = {}
         if not self.print_file.exists():
-            return 0, 0
-        rows = total = 0
+            return found
         with self.print_file.open(newline="") as fh:
             for row in csv.DictReader(fh):
                 if row.get("BYTES", "").isdigit():  # the header repeats per purge
-                    rows += 1
-                    total += int(row["BYTES"])
-        return rows, total
+                    key = (row["SRC_IP"], row["DST_IP"])
+                    rows, total = found.get(key, (0, 0))
+                    found[key] = (rows + 1, total + int(row["BYTES"]))
+        return found
 
 
 def start_on_free_port(make: Callable[[int], NfacctdServer], attempts: int = 5) -> NfacctdServer:

@@ -176,7 +176,7 @@ def test_prepaid_runs_out_inside_one_bin(chain, conn, tmp_path):
     allowance = int((allowance_mb * MEGABYTE).to_integral_value(ROUND_HALF_UP))
     assert _bytes(BOB) < allowance < _bytes(ALICE)
     prepaid(conn, ids["plan"], ids["all"], allowance_mb)
-    clear_of_the_minute_end(10)
+    clear_of_the_minute_end(15)
     collect(server, FLOWS, tmp_path / "flows.pcap", 9)
     assert len(collected_bins(conn)) == 1
 
@@ -219,7 +219,7 @@ def test_a_late_bin_is_rated_as_its_delta(chain, chain_collector, conn, tmp_path
     after the bin was rated. Only the change is posted; nothing is counted twice."""
     server, ids = chain
     alice, bob = ids["alice"], ids["bob"]
-    clear_of_the_minute_end(20)
+    clear_of_the_minute_end(30)
     collect(server, FLOWS, tmp_path / "first.pcap", 9)
     [the_bin] = collected_bins(conn)
     run(conn, datetime.now(UTC))
