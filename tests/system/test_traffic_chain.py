@@ -215,17 +215,19 @@ LATE_OUT = Flow("10.0.0.9", 1235, "198.51.100.9", 123, UDP, 4, 48)  # Bob, cdn
 
 
 def test_a_late_bin_is_rated_as_its_delta(chain, chain_collector, conn, tmp_path):
-    """The collector restarts within the minute it wrote: the same bin gets rows again,
-    after the bin was rated. Only the change is posted; nothing is counted twice."""
+    """A second collector writes into the minute the first one wrote, after that bin was
+    rated: only the change is posted; nothing is counted twice. The second is started
+    first, so that between the two collections only a rating run passes."""
     server, ids = chain
     alice, bob = ids["alice"], ids["bob"]
+    late = chain_collector()
     clear_of_the_minute_end(30)
     collect(server, FLOWS, tmp_path / "first.pcap", 9)
     [the_bin] = collected_bins(conn)
     run(conn, datetime.now(UTC))
     assert traffic_charges(conn, alice) == _cost(ALICE)
 
-    collect(chain_collector(), [LATE_IN, LATE_OUT], tmp_path / "late.pcap", 9)
+    collect(late, [LATE_IN, LATE_OUT], tmp_path / "late.pcap", 9)
     assert collected_bins(conn) == [the_bin]
     result = run(conn, datetime.now(UTC))
     assert (result.bins, result.entries) == (1, 2)

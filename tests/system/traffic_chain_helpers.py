@@ -65,7 +65,10 @@ def collected_bins(conn) -> list[datetime]:
 
 def clear_of_the_minute_end(seconds: float) -> None:
     """When the minute ends within ``seconds``, wait for the next one: what is sent in the
-    next ``seconds`` then arrives, and is binned, in one minute."""
+    next ``seconds`` then arrives, and is binned, in one minute (``seconds`` < 58)."""
     left = 60 - time.time() % 60
     if left < seconds:
-        time.sleep(left + 0.1)
+        # pmacct's plugin moves to the next bin once its clock is past the minute's first
+        # second (``now > basetime + 60``): what arrives at :00 still goes to the minute
+        # before. Start at :02.
+        time.sleep(left + 2)
