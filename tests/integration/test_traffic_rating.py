@@ -4,7 +4,6 @@ repeat or overlap changing nothing."""
 
 from __future__ import annotations
 
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
@@ -24,6 +23,7 @@ from tests.integration.traffic_helpers import (
     minute,
     prepaid,
     price,
+    rate_at_once,
     run,
     session,
     snapshot,
@@ -155,22 +155,7 @@ def test_two_runs_at_once_rate_once(db, conn):
     price(conn, plan, group, "1")
     for k in range(20):
         flow(conn, IP, web, "in", MB, minute(k))
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def worker():
-        try:
-            with psycopg.connect(db, autocommit=True) as own:
-                barrier.wait()
-                results.append(rate(own, minute(20), ZoneInfo("UTC"), chunk_minutes=5))
-        except Exception as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results, errors = rate_at_once(db, minute(20), ZoneInfo("UTC"), chunk_minutes=5)
     assert errors == []
     assert traffic_charges(conn, alice) == Decimal("20.00")
     assert sum(r.entries for r in results) == conn.execute(

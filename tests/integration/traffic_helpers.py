@@ -4,10 +4,13 @@ what every metered usage test reads back (charges, balances, a run's writes)."""
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import count
 from zoneinfo import ZoneInfo
+
+import psycopg
 
 from flow.rater import RateResult, rate
 from tests.integration.charging_helpers import account, assign, settlement_period, tariff
@@ -182,3 +185,25 @@ def traffic_charges(conn, account_id) -> Decimal:
 
 def balance(conn, account_id) -> Decimal:
     return conn.execute("SELECT balance FROM accounts WHERE id = %s", (account_id,)).fetchone()[0]
+
+
+def rate_at_once(db: str, at: datetime, tz: ZoneInfo, runs: int = 2, **options):
+    """``runs`` rating runs, each on its own connection, released together; returns their
+    results and the exceptions any of them raised."""
+    barrier = threading.Barrier(runs)
+    results, errors = [], []
+
+    def worker():
+        try:
+            with psycopg.connect(db, autocommit=True) as own:
+                barrier.wait()
+                results.append(rate(own, at, tz, **options))
+        except Exception as exc:  # reported to the caller with the other runs' outcome
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(runs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, errors

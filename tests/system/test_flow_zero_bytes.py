@@ -9,12 +9,9 @@ from zoneinfo import ZoneInfo
 
 from bench.flow_data import FLOW_BYTES, FLOW_PACKETS, address, seed
 from bench.netflow_v9 import Exporter, FlowRecord, datagram_bodies
-from flow import collector_maps
 from flow.rater import rate
-from stack.servers.base import free_port
-from stack.servers.nfacctd import NfacctdServer
-from tests.harness import role_fields, start_with_retry
 from tests.integration.traffic_helpers import group_bytes
+from tests.system.traffic_chain_helpers import start_collector
 
 TCP = 6
 
@@ -25,13 +22,7 @@ def test_a_record_without_bytes_is_counted_not_charged(db, conn, tmp_path):
     records = [FlowRecord("198.18.0.1", silent, 443, 1024, TCP, 0, 0),
                FlowRecord("198.18.0.2", counted, 443, 1025, TCP, FLOW_PACKETS, FLOW_BYTES)]
 
-    def make() -> NfacctdServer:
-        server = NfacctdServer(directory=tmp_path / "ours", table="flow_bins",
-                               port=free_port(udp=True, tcp=False), **role_fields(db, "flow"))
-        server.collector = collector_maps.build(conn, server.maps_dir)
-        return server
-
-    server = start_with_retry(make)
+    server = start_collector(db, conn, tmp_path / "ours")
     exporter = Exporter(("127.0.0.1", server.port))
     try:
         sent = exporter.run(datagram_bodies(records), 2, 0.5)  # one datagram, both records

@@ -12,12 +12,10 @@ must change nothing (tests/integration/traffic_helpers.run)."""
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -25,7 +23,6 @@ from billing import ledger
 from billing.money import round_money
 from billing.traffic_pricing import BYTE_PRICE_FACTOR, MEGABYTE
 from cli.main import cli
-from flow.rater import rate
 from flow.rating import BIN
 from flow.rerate import rerate
 from tests.conftest import ebs_env
@@ -34,6 +31,7 @@ from tests.integration.traffic_helpers import (
     group_bytes,
     prepaid,
     price,
+    rate_at_once,
     run,
     session,
     snapshot,
@@ -276,22 +274,7 @@ def test_two_rating_runs_at_once_post_each_change_once(chain, db, conn, tmp_path
     server, ids = chain
     collect(server, FLOWS, tmp_path / "flows.pcap", 9)
     at = datetime.now(UTC)
-    barrier = threading.Barrier(2)
-    results, errors = [], []
-
-    def worker():
-        try:
-            with psycopg.connect(db, autocommit=True) as own:
-                barrier.wait()
-                results.append(rate(own, at, UTCZ))
-        except Exception as exc:  # reported below, with the other run's outcome
-            errors.append(exc)
-
-    threads = [threading.Thread(target=worker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results, errors = rate_at_once(db, at, UTCZ)
     assert errors == []
     assert sorted(r.entries for r in results) == [0, 2]  # one run rated, the other waited
     _assert_plain_bytes(conn, ids)
