@@ -42,7 +42,6 @@ import psycopg
 from bench.flow_collectors import (
     PrintNfacctd,
     cpu_use,
-    drained,
     log_problems,
     log_size,
     print_cache_entries,
@@ -59,6 +58,7 @@ from flow.rating import BIN
 from stack.db_roles import COMPONENT_ROLES
 from stack.servers.nfacctd import NfacctdServer
 from stack.servers.postgres import PostgresServer
+from stack.servers.udp_socket import drained
 
 RATES = (25_000, 50_000, 100_000, 200_000, 400_000, 800_000, 1_200_000, 1_600_000)
 LAG_LIMIT = 2 * BIN.total_seconds()  # the rating keeps up: charged within two bins

@@ -15,7 +15,6 @@ nfacctd's own log (a full plugin pipe is logged as a warning), and the bytes tha
 from __future__ import annotations
 
 import csv
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,33 +79,6 @@ def start_on_free_port(make: Callable[[int], NfacctdServer], attempts: int = 5) 
             last = exc
             server.stop()
     raise ServerError(f"nfacctd for the benchmark did not start: {last}")
-
-
-@dataclass(frozen=True)
-class SocketCounters:
-    queued: int  # bytes waiting in the receive queue
-    drops: int
-
-
-def socket_counters(port: int, ip_hex: str = "0100007F") -> SocketCounters | None:
-    """The kernel's counters of the UDP socket bound to 127.0.0.1:``port``."""
-    wanted = f"{ip_hex}:{port:04X}"
-    for line in Path("/proc/net/udp").read_text().splitlines()[1:]:
-        fields = line.split()
-        if len(fields) >= 13 and fields[1] == wanted:
-            return SocketCounters(int(fields[4].split(":")[1], 16), int(fields[12]))
-    return None
-
-
-def drained(port: int, timeout: float = 10.0) -> SocketCounters | None:
-    """The socket's counters once nfacctd has read everything queued (or the time ran
-    out): read before stop(), as the socket goes with the server."""
-    deadline = time.monotonic() + timeout
-    counters = socket_counters(port)
-    while counters is not None and counters.queued and time.monotonic() < deadline:
-        time.sleep(0.05)
-        counters = socket_counters(port)
-    return counters
 
 
 def cpu_use(server: NfacctdServer) -> dict[str, float | None]:

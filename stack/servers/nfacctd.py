@@ -9,7 +9,11 @@ shape start and stop (measured here, see STACK-FACTS.md):
 * a daemonised core that has not received a datagram yet leaves SIGINT pending, so
   stop() pokes the port with an empty NetFlow v5 packet until the core acts;
 * the core waits 2 s, then signals the plugins, which purge their caches to PostgreSQL
-  after the core has gone: stop() waits until the daemon's whole session has exited.
+  after the core has gone: stop() waits until the daemon's whole session has exited;
+* a plugin woken by a signal while the core is handing it a flow may read that flow
+  twice (the lock-free wake-up flag, docs/benchmarks.md): stop() first waits until the
+  socket's queue is empty and the core and every plugin sleep, so the SIGINT meets no
+  flow in flight.
 
 Its plugins and pre_tag_maps are a collector configuration (``flow.collector_maps``
 builds one from the database; this module only runs what it is given, as a stack
@@ -43,6 +47,7 @@ import psycopg
 from stack.servers.base import ServerError, log_tail, wait_until
 from stack.servers.procs import exited, session_members, wchan
 from stack.servers.templates import render, write_private
+from stack.servers.udp_socket import socket_counters
 
 CONF_TEMPLATE = Path(__file__).resolve().parents[2] / "flow" / "nfacctd.conf.tmpl"
 PLUGIN_TEMPLATE = CONF_TEMPLATE.with_name("nfacctd_plugin.tmpl")
@@ -410,6 +415,22 @@ class NfacctdServer:
         return [line for line in text.splitlines()
                 if " ERROR " in line or "CRIT" in line or CACHE_FULL in line]
 
+    def _settle(self, core: int, timeout: float = 5.0) -> None:
+        """Wait (a while at most) until nothing is in flight: the socket's queue empty,
+        the core and each plugin asleep, twice in a row. A flow handed over at the
+        moment the SIGINT lands may be counted twice."""
+        def quiet() -> bool:
+            counters = socket_counters(self.port) if self.listen_ip == "127.0.0.1" else None
+            if counters is not None and counters.queued:
+                return False
+            return all(wchan(pid) for pid in [core, *self.plugin_pids()])
+
+        deadline = time.monotonic() + timeout
+        calm = 0
+        while calm < 2 and time.monotonic() < deadline:
+            calm = calm + 1 if quiet() else 0
+            time.sleep(0.02)
+
     def stop(self, timeout: float = 30.0) -> None:
         """SIGINT: the plugins purge their caches to PostgreSQL; wait until they have."""
         session = _read_pid(self.pidfile)  # the core called setsid(): its pid names it
@@ -417,6 +438,7 @@ class NfacctdServer:
             return
         deadline = time.monotonic() + timeout
         if session in session_members(session):  # the core itself, not a reused pid
+            self._settle(session)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(session, signal.SIGINT)
             family, address = self._own_address()

@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bench.flow_collectors import PrintNfacctd, drained, log_problems, log_size
+from bench.flow_collectors import PrintNfacctd, log_problems, log_size
 from bench.flow_data import CLASSES, FLOW_BYTES, FLOW_PACKETS, address, seed, stream
 from bench.netflow_v9 import Exporter, FlowRecord, datagram_bodies
 from flow import collector_maps
 from stack.servers.base import free_port
 from stack.servers.nfacctd import NfacctdServer
+from stack.servers.udp_socket import drained
 from tests.harness import role_fields, start_with_retry
 
 ADDRESSES = 7  # 70 records: two datagrams of 40 and 30
