@@ -166,6 +166,12 @@ DEFAULTS: dict[str, Any] = {
     # an empty file name means STATE_DIR/secrets/credentials.key, which ebs up creates.
     "CREDENTIALS_KEY_FILE": "",
     "CREDENTIALS_KEY": "",
+    # Express cards (billing/express_cards.py): after this many wrong PINs in a row an
+    # account, and the source the attempts came from, may not try for
+    # EXPRESS_CARD_LOCK_SECONDS, doubled for each further failure up to the maximum.
+    "EXPRESS_CARD_PIN_FAILURES": 5,
+    "EXPRESS_CARD_LOCK_SECONDS": 60,
+    "EXPRESS_CARD_LOCK_MAX_SECONDS": 86400,
     # Backups (`ebs backup`, the daily ebs.backup): where archives go (empty:
     # STATE_DIR/backups), how many are kept there (0: all), the daily time in TIME_ZONE
     # (empty: no daily backup), and optional copies off this machine.
