@@ -182,6 +182,9 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
         from webapp.api import register_api
 
         register_api(appbuilder)
+        from webapp import gateway_callbacks
+
+        gateway_callbacks.install(app)
         login_guard.install(appbuilder, settings)
         errors.install(app, appbuilder)
         numbers.install(app)

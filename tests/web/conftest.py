@@ -14,6 +14,7 @@ from billing import staff as staff_mod
 from billing.passwords import hash_password
 from billing.staff import ensure_staff
 from tests.conftest import ebs_env
+from tests.web.gateway_helpers import GUIDE_FILE
 
 ADMIN = ("admin", "admin-Secret-1")
 CASHIER = ("cashier", "cashier-Secret-1")
@@ -87,6 +88,26 @@ def app(web_settings, staff):
     from webapp.app import create_app
 
     # The template holds every permission already (web_template).
+    application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH,
+                             FAB_UPDATE_PERMS=False, RATELIMIT_STORAGE_URI=LIMITS_STORAGE)
+    yield application
+    with application.app_context():
+        from webapp.extensions import db as sqla
+
+        sqla.session.remove()
+        sqla.engine.dispose()
+
+
+@pytest.fixture
+def gateway_app(web_settings, web_state, staff):
+    """The app with the guide's payment backends enabled (tests/web/gateway_helpers.py)."""
+    from webapp.app import create_app
+
+    local = web_state / f"settings_local_{uuid.uuid4().hex[:8]}.py"
+    local.write_text(GUIDE_FILE)
+    operators = settings_mod.load(environ={"EBS_SETTINGS": str(local)})
+    web_settings.GETPAID_BACKENDS = operators.GETPAID_BACKENDS
+    web_settings.GETPAID_BACKENDS_SETTINGS = operators.GETPAID_BACKENDS_SETTINGS
     application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH,
                              FAB_UPDATE_PERMS=False, RATELIMIT_STORAGE_URI=LIMITS_STORAGE)
     yield application

@@ -12,6 +12,7 @@ from webapp.models import (  # noqa: F401 - each registers its tables
     accounts,
     charging,
     coa,
+    gateway_payments,
     ledger,
     network,
     periods,

@@ -1,0 +1,54 @@
+"""The web app with payment backends enabled as an operator's settings_local.py would
+enable them (the guide's names and keys), and what a test reads back."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+PROVIDER_IP = "93.183.196.28"  # the guide's example allowed_ip
+STRANGER_IP = "203.0.113.9"
+SECRET = "12345678901234567890hgh55g54"  # the guide's SimpleTerminal example
+
+# An operator's settings_local.py: the guide's GETPAID lines as printed (its misspelt
+# "payments.simplaterminal" included), with an allow-list for QIWI's terminals, which
+# the guide's example (for invoices) has none of.
+GUIDE_FILE = f"""
+GETPAID_BACKENDS = ('payments.easypay', 'payments.liqpay', 'payments.ru_sberbank', \\
+    'payments.w1ru', 'payments.qiwiru', 'payments.simplaterminal', )
+GETPAID_BACKENDS_SETTINGS = {{
+    'payments.qiwiru' : {{
+        'TYPE': 'frontend',
+        'DEFAULT_CURRENCY' : 'RUB',
+        'TERMINAL_ID' : '12345',
+        'TERMINAL_PASSWORD' : '12345',
+        'LIFETIME': 48,
+        'ALARM_SMS': 0,
+        'ACCEPT_CALL': 0,
+        'MIN_SUM': 100,
+        'allowed_ip': ('{PROVIDER_IP}', '93.183.196.26'),
+    }},
+    'payments.simpleterminal' : {{
+        'TYPE': 'backend',
+        'DEFAULT_CURRENCY' : 'RUB',
+        'SECRET': '{SECRET}',
+    }},
+}}
+"""
+
+
+def call(app, url: str, source: str = PROVIDER_IP, **kwargs):
+    """One provider request from ``source``, through a fresh client (no cookies)."""
+    client = app.test_client()
+    method = kwargs.pop("method", "GET")
+    return client.open(url, method=method, environ_base={"REMOTE_ADDR": source}, **kwargs)
+
+
+def notifications(conn) -> list[tuple]:
+    return conn.execute(
+        "SELECT backend, host(source), method, query, outcome, answer_status"
+        "  FROM gateway_notifications ORDER BY id").fetchall()
+
+
+def credited(conn, account_id: int) -> Decimal:
+    return conn.execute("SELECT coalesce(sum(amount), 0) FROM ledger_entries"
+                        " WHERE account_id = %s", (account_id,)).fetchone()[0]
