@@ -185,6 +185,14 @@ DEFAULTS: dict[str, Any] = {
     "BACKUP_S3_REGION": "",
     "BACKUP_S3_ACCESS_KEY": "",
     "BACKUP_S3_SECRET_KEY": "",
+    # Bank-statement import (`ebs payments import`, ebs.import_payments every 10 minutes):
+    # the pattern.ini naming each source's folders and line format (empty:
+    # STATE_DIR/payments/pattern.ini; none there: nothing to import), the directory its
+    # relative folders are under (empty: the pattern file's own), and how many seconds a
+    # file must lie unchanged before it is read (one still being copied is left alone).
+    "PAYMENTS_IMPORT_PATTERN": "",
+    "PAYMENTS_IMPORT_DIR": "",
+    "PAYMENTS_IMPORT_MIN_AGE_SECONDS": 60,
     # Payment gateways and SMS, names as in ExpertBilling's settings.
     "GETPAID_BACKENDS": [],
     "GETPAID_BACKENDS_SETTINGS": {},

@@ -17,6 +17,7 @@ from cli import (
     db_commands,
     flow_commands,
     ledger_commands,
+    payments_commands,
     seed,
     stack_commands,
     staff_commands,
@@ -64,6 +65,7 @@ bench_commands.register(charge_commands.bench)
 cli.add_command(db_commands.db)
 cli.add_command(flow_commands.flow)
 cli.add_command(ledger_commands.ledger)
+cli.add_command(payments_commands.payments)
 cli.add_command(seed.seed)
 cli.add_command(stack_commands.up)
 cli.add_command(stack_commands.down)

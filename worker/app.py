@@ -23,7 +23,8 @@ celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker
                                 "worker.totals_tasks", "worker.coa_retention",
                                 "worker.backup_tasks", "worker.online_tasks",
                                 "worker.traffic_tasks", "worker.flow_tasks",
-                                "worker.session_rating_tasks", "worker.reconcile_tasks"])
+                                "worker.session_rating_tasks", "worker.reconcile_tasks",
+                                "worker.payment_import_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -69,6 +70,8 @@ celery.conf.update(
         "traffic-stats-rollup": {"task": "ebs.traffic_stats_rollup", "schedule": 3600.0},
         # nfacctd follows edits of classes, pools and NAS (a no-op when nothing changed).
         "flow-collector": {"task": "ebs.flow_changed", "schedule": 60.0},
+        # Bank statements waiting in pattern.ini's folders (billing/statement_import.py).
+        "import-payments": {"task": "ebs.import_payments", "schedule": 600.0},
     },
 )
 

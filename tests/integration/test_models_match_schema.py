@@ -30,6 +30,9 @@ NOT_MAPPED |= {"session_rating_marks"}
 # shows it (webapp/models/traffic_reconciliation.py).
 NOT_MAPPED |= {"traffic_reconcile_state", "traffic_reconcile_sessions",
                "traffic_reconcile_exporter_hours", "traffic_reconcile_exporters"}
+# The bank-statement import's journal (billing/statement_import.py): its bookkeeping of
+# which files were read how far; the files and error files are the operator's record.
+NOT_MAPPED |= {"statement_files"}
 # Columns of Flask-AppBuilder's own tables that its models do not know: the login guard
 # and the session stamp read and write them by SQL (webapp/login_guard.py,
 # webapp/security.py), so FAB's User model stays FAB's.
