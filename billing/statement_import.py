@@ -12,8 +12,10 @@ A file is applied in batches, each one transaction that also records in
 ``statement_files`` how far it got; a run killed between batches leaves the file in
 ``folder_in``, and the next run reads it again from the top: the lines already committed
 find their ledger keys and credit nothing, the rest are credited. The error file is
-written whole and renamed into place, the journal row marked done, and only then is the
-file moved to ``folder_out``, so each step is safe to repeat.
+written whole and renamed into place (it always tells the file's latest reading: an
+operator who adds a missing account and drops the file in again sees it go), the journal
+row marked done, and only then is the file moved to ``folder_out``, so each step is safe
+to repeat.
 """
 
 from __future__ import annotations
@@ -167,9 +169,12 @@ def import_file(conn: psycopg.Connection, section: Section, path: Path, *, zone:
     result.lines = len(parsed)
     result.errors = len(bad)
     target = _out_name(section.folder_out, path.name, digest)
+    err_file = section.folder_err / f"{target}.err"
     if bad:
-        result.err_file = section.folder_err / f"{target}.err"
-        _write_atomically(result.err_file, _err_text(section, path.name, bad))
+        result.err_file = err_file
+        _write_atomically(err_file, _err_text(section, path.name, bad))
+    else:  # read again once its contracts exist: no line of it is in error any more
+        err_file.unlink(missing_ok=True)
     conn.execute(
         "UPDATE statement_files SET state = 'done', finished_at = now(), credited = %s,"
         " already_seen = %s, errors = %s WHERE id = %s",

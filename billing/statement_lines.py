@@ -113,6 +113,9 @@ def parse_line(section: Section, number: int, raw: bytes, occurrence: int, zone:
             amount = _amount(values["SUM"])
         except MoneyError as exc:
             return BadLine(number, text, "bad_sum", f"sum {values['SUM']!r}: {exc}")
+        if amount <= 0 and not section.reversal_payments:
+            return BadLine(number, text, "bad_sum",
+                           f"sum {values['SUM']!r}: a payment must be greater than zero")
     contract, pid = values.get("ACC", ""), values.get("PID", "")
     if not contract and not section.reversal_payments:
         return BadLine(number, text, "no_contract", "the contract (ACC) is empty")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 
@@ -200,11 +201,27 @@ def test_bad_lines_go_to_the_error_folder_and_the_rest_is_credited(conn, pattern
                for row in err[1:]]
     assert reasons == [
         ("line 2", "bad_date", lines[1]), ("line 3", "unknown_contract", lines[2]),
-        ("line 4", "bad_amount", lines[3]), ("line 5", "bad_amount", lines[4]),
+        ("line 4", "bad_sum", lines[3]), ("line 5", "bad_sum", lines[4]),
         ("line 6", "bad_sum", lines[5]), ("line 7", "bad_sum", lines[6]),
         ("line 8", "field_count", lines[7]), ("line 9", "amount_above_maximum", lines[8])]
     assert "'9999'" in err[2] and "greater than zero" in err[3]
     assert result.failed and result.files[0].err_file == belpost.folder_err / "mixed.alt.err"
+
+
+def test_an_error_file_tells_the_latest_reading_of_its_file(conn, pattern):
+    belpost = pattern["belpost"]
+    make_account(conn, "7001")
+    lines = ["01/12/2026 09:00:00;7001;Иванов;10.00;;E-1;",
+             "01/12/2026 09:00:00;7002;Петров;20.00;;E-2;"]
+    drop(belpost, "late.alt", lines)
+    assert counts(run(conn, belpost)) == (2, 1, 0, 1)
+    err = belpost.folder_err / "late.alt.err"
+    assert "unknown_contract" in err.read_text(encoding="utf-8")
+    late = make_account(conn, "7002")  # the operator adds the account, drops the file again
+    shutil.move(belpost.folder_out / "late.alt", belpost.folder_in / "late.alt")
+    assert counts(run(conn, belpost, min_age_seconds=0)) == (2, 1, 1, 0)
+    assert balance(conn, late) == Decimal("20.00")
+    assert not err.exists()
 
 
 def test_the_same_file_imported_again_credits_nothing(conn, pattern):
@@ -386,3 +403,18 @@ def test_the_beat_task_imports_as_the_worker_and_idles_without_a_pattern(
     assert balance(conn, account) == Decimal("5.00")
     assert conn.execute("SELECT state, credited, errors FROM statement_files").fetchone() == (
         "done", 1, 1)
+
+
+def test_a_section_another_run_holds_or_without_its_folder_is_a_problem_not_a_crash(
+        db, conn, pattern):
+    cash, belpost = pattern["cash"], pattern["belpost"]
+    make_account(conn, "9001")
+    drop(cash, "a.csv", ["2026-12-01 10:00;9001;50.00;"])
+    shutil.rmtree(belpost.folder_in)
+    with psycopg.connect(db, autocommit=True) as other:
+        other.execute("SELECT pg_advisory_lock(hashtext('ebs.import_payments:cash')::bigint)")
+        held = run(conn, cash, belpost)
+    assert held.files == [] and held.failed
+    assert held.problems[0] == ("cash", "another import is reading this section")
+    assert held.problems[1][0] == "belpost" and "does not exist" in held.problems[1][1]
+    assert counts(run(conn, cash)) == (1, 1, 0, 0)  # the lock went with its holder

@@ -166,7 +166,7 @@ def test_a_time_column_joins_the_date_in_the_isps_zone(tmp_path):
 
 @pytest.mark.parametrize(("written", "amount"), [
     ("1234.50", "1234.50"), ("1 234,50", "1234.50"), ("1\u00a0234,5", "1234.50"),
-    ("100", "100.00"), ("-5.00", "-5.00")])
+    ("100", "100.00"), ("+7", "7.00")])
 def test_sums_as_banks_write_them(tmp_path, written, amount):
     easypay = _sections(tmp_path, GUIDE_PATTERN)["EasyPay"]
     [line] = _read(easypay, f"01/12/2026 10:00:00;5001;P1;Иванов;{written}\n")
@@ -180,6 +180,8 @@ def test_sums_as_banks_write_them(tmp_path, written, amount):
     ("01/12/2026 10:00:00;5001;P1;Иванов;десять", "bad_sum", "not an amount"),
     ("01/12/2026 10:00:00;5001;P1;Иванов;1,000.00", "bad_sum", "comma and a point"),
     ("01/12/2026 10:00:00;5001;P1;Иванов;", "bad_sum", "empty"),
+    ("01/12/2026 10:00:00;5001;P1;Иванов;-5.00", "bad_sum", "greater than zero"),
+    ("01/12/2026 10:00:00;5001;P1;Иванов;0,00", "bad_sum", "greater than zero"),
     ("01/12/2026 10:00:00;5001;P1;10.00", "field_count", "4 fields, the pattern has 5"),
     ("01/12/2026 10:00:00;5001;P1;Иванов;10.00;x", "field_count", "6 fields"),
     ("01/12/2026 10:00:00;;P1;Иванов;10.00", "no_contract", "ACC"),
