@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import click
 
 from billing import statement_import
 from billing.errors import Refused
+from billing.gateways import qiwi_invoices
+from billing.gateways.base import GatewayConfigError, backend_config
 from cli.common import load_settings, open_db
 
 
@@ -56,3 +60,47 @@ def _report_file(done: statement_import.FileResult) -> None:
     if done.err_file:
         line += f"; bad lines in {done.err_file}"
     click.echo(line)
+
+
+@payments.command("poll-qiwi")
+@click.option("--batch", "batch_size", default=qiwi_invoices.MAX_BILLS, show_default=True,
+              type=click.IntRange(1, qiwi_invoices.MAX_BILLS),
+              help="Invoices asked about in one request (QIWI takes at most 999).")
+def poll_qiwi(batch_size: int) -> None:
+    """Ask QIWI the status of every open QIWI invoice and apply it, as the beat's
+    ebs.poll_qiwi_invoices does every five minutes (ExpertBilling's process_qiwi_payments).
+
+    Paid invoices are credited once, cancelled and expired ones closed; those still open
+    are asked again next time. Exits 1 when QIWI could not be asked (nothing changed for
+    the invoices not asked), an invoice could not be moved, or another poll is running.
+    """
+    settings = load_settings()
+    try:
+        config = backend_config(qiwi_invoices.NAME, settings)
+        with open_db() as conn:
+            result = qiwi_invoices.poll(conn, config, datetime.now(UTC),
+                                        batch_size=batch_size, on_batch=_report_batch)
+    except GatewayConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    if result.busy:
+        raise click.ClickException("another QIWI poll is running; try again when it ends")
+    for invoice in result.credited:
+        click.echo(f"{invoice}: paid, credited")
+    for invoice in result.closed:
+        click.echo(f"{invoice}: closed as cancelled")
+    counts = result.counts
+    click.echo(f"{counts['asked']} open invoice(s) asked: {counts['paid']} paid, "
+               f"{counts['cancelled']} cancelled, {counts['open']} still open, "
+               f"{counts['missing']} not listed by QIWI, {counts['unknown_status']} of "
+               f"unknown status, {counts['mismatch']} paid with a wrong sum, "
+               f"{counts['errors']} errors")
+    if result.failure:
+        click.echo(f"QIWI not asked: {result.failure}", err=True)
+    if result.failed:
+        click.get_current_context().exit(1)
+
+
+def _report_batch(done: int, total: int, result: qiwi_invoices.PollResult) -> None:
+    counts = result.counts
+    click.echo(f"request {done}/{total}: {counts['asked']} asked so far, {counts['paid']} "
+               f"paid, {counts['cancelled']} cancelled, {counts['open']} open")

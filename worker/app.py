@@ -24,7 +24,8 @@ celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker
                                 "worker.backup_tasks", "worker.online_tasks",
                                 "worker.traffic_tasks", "worker.flow_tasks",
                                 "worker.session_rating_tasks", "worker.reconcile_tasks",
-                                "worker.payment_import_tasks"])
+                                "worker.payment_import_tasks",
+                                "worker.qiwi_invoice_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -72,6 +73,8 @@ celery.conf.update(
         "flow-collector": {"task": "ebs.flow_changed", "schedule": 60.0},
         # Bank statements waiting in pattern.ini's folders (billing/statement_import.py).
         "import-payments": {"task": "ebs.import_payments", "schedule": 600.0},
+        # Open QIWI invoices asked for their status (billing/gateways/qiwi_invoices.py).
+        "poll-qiwi-invoices": {"task": "ebs.poll_qiwi_invoices", "schedule": 300.0},
     },
 )
 
