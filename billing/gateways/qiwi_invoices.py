@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from urllib.parse import urlsplit
 from xml.sax.saxutils import escape, quoteattr
 
 import psycopg
@@ -126,12 +127,22 @@ class QiwiSettings:
         if not lifetime.is_finite() or lifetime <= 0:
             raise GatewayConfigError(f"{config.name}: LIFETIME must be hours above zero, "
                                      f"got {config.get('LIFETIME')!r}")
-        return cls(url=str(config.get("GATEWAY_URL") or DEFAULT_URL), terminal_id=terminal,
+        url = str(config.get("GATEWAY_URL") or DEFAULT_URL)
+        if urlsplit(url).scheme not in ("http", "https"):  # urllib would read file:// too
+            raise GatewayConfigError(f"{config.name}: GATEWAY_URL must be an http(s) URL, "
+                                     f"got {url!r}")
+        try:
+            timeout = float(config.get("TIMEOUT", DEFAULT_TIMEOUT_SECONDS))
+        except (TypeError, ValueError):
+            timeout = 0.0
+        if not 0 < timeout <= 600:
+            raise GatewayConfigError(f"{config.name}: TIMEOUT must be seconds, 1 to 600, "
+                                     f"got {config.get('TIMEOUT')!r}")
+        return cls(url=url, terminal_id=terminal,
                    password=config.secret("TERMINAL_PASSWORD"), lifetime_hours=lifetime,
                    alarm_sms=_flag(config.get("ALARM_SMS", 0)),
                    accept_call=_flag(config.get("ACCEPT_CALL", 0)),
-                   create_agent=_flag(config.get("CREATE_AGT", 1)),
-                   timeout=float(config.get("TIMEOUT", DEFAULT_TIMEOUT_SECONDS)))
+                   create_agent=_flag(config.get("CREATE_AGT", 1)), timeout=timeout)
 
 
 def _flag(value) -> int:
@@ -359,6 +370,7 @@ _OPEN = """
      ORDER BY id
 """
 _LOCK = "ebs.poll_qiwi"
+_MISSING = object()  # an invoice the status answer does not list
 
 
 def poll(conn: psycopg.Connection, config: BackendConfig, now: datetime, *,
@@ -405,8 +417,6 @@ def poll(conn: psycopg.Connection, config: BackendConfig, now: datetime, *,
     log.info("QIWI invoices: %s", result.metric_line())
     return result
 
-
-_MISSING = object()
 
 
 def _statuses(qiwi: QiwiSettings, invoices: list[str]) -> dict[str, BillStatus | None]:

@@ -110,6 +110,20 @@ def test_an_invoice_is_sent_as_the_protocol_lays_it_out_and_waits_unpaid(conn, q
     money_whole(conn)
 
 
+def test_the_cabinets_role_can_issue_and_the_workers_can_poll(db, conn, qiwi, config):
+    settings = settings_mod.load(ebs_env(db))
+    account = make_account(conn, "5001")
+    with psycopg.connect(settings_mod.database_conninfo(settings, component="web"),
+                         autocommit=True) as web:
+        invoice = qiwi_invoices.issue(web, account, "9161234567", "150", config).invoice
+    qiwi.bills[invoice].status = 60
+    with psycopg.connect(settings_mod.database_conninfo(settings, component="worker"),
+                         autocommit=True) as worker:
+        assert qiwi_invoices.poll(worker, config, NOW).credited == [invoice]
+    assert balance(conn, account) == Decimal("150.00")
+    money_whole(conn)
+
+
 def test_poll_applies_each_status_in_one_request_and_a_second_poll_credits_nothing(
         conn, qiwi, config):
     account = make_account(conn, "5001")
@@ -341,6 +355,8 @@ def test_a_poll_running_elsewhere_makes_this_one_give_way(db, conn, qiwi, config
         other.execute("SELECT pg_advisory_lock(hashtext('ebs.poll_qiwi')::bigint)")
         busy = qiwi_invoices.poll(conn, config, NOW)
         assert busy.busy and qiwi.received == [] and states(conn) == {invoice: "pending"}
+        # let go now: a closed session's locks go only when its server process has ended
+        other.execute("SELECT pg_advisory_unlock(hashtext('ebs.poll_qiwi')::bigint)")
     assert qiwi_invoices.poll(conn, config, NOW).credited == [invoice]
     money_whole(conn)
 
@@ -413,6 +429,12 @@ def test_the_command_reports_progress_and_fails_when_qiwi_is_away(db, conn, qiwi
     assert "QIWI not asked: " in away.output and "unreachable" in away.output
     assert states(conn)[numbers[2]] == "pending"
     qiwi.start()
+
+    broken = settings_file.parent / "broken.py"
+    broken.write_text(settings_file.read_text() + "GETPAID_BACKENDS_SETTINGS"
+                      "['payments.qiwiru']['GATEWAY_URL'] = 'file:///etc/passwd'\n")
+    bad = CliRunner().invoke(cli, ["payments", "poll-qiwi"], env=ebs_env(db, broken))
+    assert bad.exit_code == 1 and "GATEWAY_URL must be an http(s) URL" in bad.output
 
     helped = CliRunner().invoke(cli, ["payments", "poll-qiwi", "--help"], env=env)
     assert helped.exit_code == 0 and "every five minutes" in helped.output
