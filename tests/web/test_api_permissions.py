@@ -15,7 +15,8 @@ READS = {f"{view}.{method}" for view in ("AccountApi", "TariffApi", "LedgerEntry
     "SessionApi.get_list", "SessionApi.info", "MeApi.me", "MeApi.change_password"}
 ALLOWED = {
     "ReadOnly": READS,
-    "Cashier": READS | {"AccountActionApi.post_payment", "AccountActionApi.change_tariff"},
+    "Cashier": READS | {"AccountActionApi.post_payment", "AccountActionApi.change_tariff",
+                        "ExpressCardApi.activate_card"},
 }
 OPEN = ("SecurityApi.",)  # login and refresh: for everyone by design
 

@@ -28,9 +28,12 @@ ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsV
                                             "RadiusReplyAttributeView", "CoaRequestView",
                                             "AccountAuditTab", "TrafficClassView",
                                             "TrafficClassNodeView", "TrafficGroupView",
-                                            "TrafficReconciliationView"}
+                                            "TrafficReconciliationView",
+                                            "ExpressCardSeriesView", "CardDealerView",
+                                            "CardSaleView"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
-                "this_form_get", "userinfo", "download", "accounts", "subaccounts", "csv"}
+                "this_form_get", "userinfo", "download", "accounts", "subaccounts", "csv",
+                "invoice"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",
           "AuthDBView", "UserDBModelView.userinfo", "UserInfoEditView"}
 
@@ -59,6 +62,8 @@ def _may(role: str, endpoint: str) -> bool:
     view, method = endpoint.split(".", 1)
     if view in ALWAYS or endpoint in ALWAYS:
         return True
+    if role == "Cashier" and endpoint == "CashierCardView.activate":
+        return True  # an express card at the desk
     return view in ALLOWED[role] and method in READ_METHODS | (
         {"pay", "tariff", "shift"} if role == "Cashier" and view == "CashierView" else set())
 

@@ -15,12 +15,13 @@ from flask_appbuilder.api.manager import OpenApi, SwaggerView
 from webapp.api import password_lock
 from webapp.api.actions import AccountActionApi
 from webapp.api.base import EbsApiMixin
+from webapp.api.express_cards import ExpressCardApi
 from webapp.api.kick import SessionActionApi
 from webapp.api.me import MeApi
 from webapp.api.resources import AccountApi, LedgerEntryApi, SessionApi, TariffApi
 
 RESOURCES = (AccountApi, AccountActionApi, TariffApi, LedgerEntryApi, SessionApi,
-             SessionActionApi, MeApi)
+             SessionActionApi, MeApi, ExpressCardApi)
 
 
 class EbsOpenApi(EbsApiMixin, OpenApi):

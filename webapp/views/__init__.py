@@ -18,6 +18,8 @@ from webapp.views.account_traffic import AccountTrafficView
 from webapp.views.accounts import AccountTariffView, AccountView, SubaccountView
 from webapp.views.audit import AuditLogView
 from webapp.views.cashier import CashierView
+from webapp.views.cashier_cards import CashierCardView
+from webapp.views.express_cards import CardDealerView, CardSaleView, ExpressCardSeriesView
 from webapp.views.ledger import AccountLedgerView, LedgerView
 from webapp.views.network import IpPoolOccupancyView, IpPoolView, NasView
 from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
@@ -68,6 +70,13 @@ def register_views(appbuilder) -> None:
     add(LedgerView, "Ledger", icon="fa-book", label=_l("Ledger"), category=money,
         category_label=_l("Money"), category_icon="fa-rub")
     appbuilder.add_view_no_menu(AccountLedgerView)
+    add(ExpressCardSeriesView, "Express cards", icon="fa-credit-card",
+        label=_l("Express cards"), category=money)
+    add(CardDealerView, "Card dealers", icon="fa-briefcase", label=_l("Card dealers"),
+        category=money)
+    add(CardSaleView, "Card sales", icon="fa-file-text-o", label=_l("Card sales"),
+        category=money)
+    appbuilder.add_view_no_menu(CashierCardView)
     register_tabs(appbuilder)  # after the ledger: the card's tabs follow this order
     add(TariffView, "Tariffs", icon="fa-list", label=_l("Tariffs"), category=tariffs,
         category_label=_l("Tariffs"), category_icon="fa-tags")

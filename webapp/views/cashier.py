@@ -8,7 +8,8 @@ prefix, name and address by any part of three characters or more), so it stays f
 the form's nonce as the source's unique id and the operator recorded, a sum above
 ``PAYMENT_CONFIRM_ABOVE`` only once the operator confirms it (``payment_confirmation``);
 a tariff change
-goes through ``billing.tariff_change.change_tariff`` (the cabinet's entry point too).
+goes through ``billing.tariff_change.change_tariff`` (the cabinet's entry point too); an
+express card is activated by ``webapp.views.cashier_cards`` from the form on this page.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from webapp.forms import CorrectionForm, PaymentForm, SearchForm
 from webapp.numbers import format_amount
 from webapp.views import cashier_tariff
 from webapp.views import payment_confirmation as confirmation
+from webapp.views.cashier_cards import CardActivationForm
 from webapp.views.cashier_shift import shift_day, shift_report
 from webapp.views.ledger import kind_label, raw_connection
 from webapp.views.tariff_in_force import account_with_tariff
@@ -92,11 +94,13 @@ class CashierView(BaseView):
         can_correct = self.appbuilder.sm.has_access("can_correct", self.class_permission_name)
         can_change = self.appbuilder.sm.has_access("can_change_tariff",
                                                    self.class_permission_name)
+        can_card = self.appbuilder.sm.has_access("can_activate", "CashierCardView")
         return self.render_template(
             "cashier/account.html", account=account, entries=entries, kind_label=kind_label,
             can_change_tariff=can_change, currency=current_app.config["EBS_SETTINGS"].CURRENCY,
             form=form or PaymentForm().fresh(),
             correction=(correction or CorrectionForm().fresh()) if can_correct else None,
+            card_form=CardActivationForm(formdata=None) if can_card else None,
         )
 
     @expose("/account/<int:account_id>")
