@@ -81,5 +81,6 @@ class GatewayPaymentChange(Model):
     ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"),
                                                         unique=True)
 
+    payment: Mapped[GatewayPayment] = relationship(viewonly=True)
     staff_user: Mapped[User | None] = relationship()
     ledger_entry: Mapped[LedgerEntry | None] = relationship()

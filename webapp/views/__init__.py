@@ -20,6 +20,13 @@ from webapp.views.audit import AuditLogView
 from webapp.views.cashier import CashierView
 from webapp.views.cashier_cards import CashierCardView
 from webapp.views.express_cards import CardDealerView, CardSaleView, ExpressCardSeriesView
+from webapp.views.gateway_payments import (
+    GatewayNotificationView,
+    GatewayPaymentChangeView,
+    GatewayPaymentStateView,
+    GatewayPaymentView,
+    GatewayReconciliationView,
+)
 from webapp.views.ledger import AccountLedgerView, LedgerView
 from webapp.views.network import IpPoolOccupancyView, IpPoolView, NasView
 from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
@@ -70,6 +77,14 @@ def register_views(appbuilder) -> None:
     add(LedgerView, "Ledger", icon="fa-book", label=_l("Ledger"), category=money,
         category_label=_l("Money"), category_icon="fa-rub")
     appbuilder.add_view_no_menu(AccountLedgerView)
+    add(GatewayPaymentView, "Gateway payments", icon="fa-exchange",
+        label=_l("Gateway payments"), category=money)
+    add(GatewayNotificationView, "Payment notifications", icon="fa-envelope-o",
+        label=_l("Payment notifications"), category=money)
+    add(GatewayReconciliationView, "Gateway reconciliation", icon="fa-balance-scale",
+        label=_l("Gateway reconciliation"), category=money)
+    appbuilder.add_view_no_menu(GatewayPaymentChangeView)
+    appbuilder.add_view_no_menu(GatewayPaymentStateView)
     add(ExpressCardSeriesView, "Express cards", icon="fa-credit-card",
         label=_l("Express cards"), category=money)
     add(CardDealerView, "Card dealers", icon="fa-briefcase", label=_l("Card dealers"),
