@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import click
 
-from billing import statement_import
+from billing import gateway_payments, statement_import
 from billing.errors import Refused
 from billing.gateways import qiwi_invoices
 from billing.gateways.base import GatewayConfigError, backend_config
@@ -104,3 +104,19 @@ def _report_batch(done: int, total: int, result: qiwi_invoices.PollResult) -> No
     counts = result.counts
     click.echo(f"request {done}/{total}: {counts['asked']} asked so far, {counts['paid']} "
                f"paid, {counts['cancelled']} cancelled, {counts['open']} open")
+
+
+@payments.command("reconcile")
+def reconcile() -> None:
+    """List gateway payments whose ledger entries are missing, doubled or do not sum to
+    what their state says (paid: the amount once; pending or cancelled: nothing), as the
+    beat's daily ebs.reconcile_gateway_payments does. Exits 1 when any is found."""
+    with open_db() as conn:
+        found = gateway_payments.reconcile(conn)
+    for d in found:
+        click.echo(f"payment {d.payment_id} ({d.backend} {d.provider_txn_id}, account "
+                   f"{d.account_id}, {d.state}): should have posted {d.expected}, posted "
+                   f"{d.posted} in {d.entries} entries")
+    click.echo(f"{len(found)} gateway payment(s) differ from the ledger")
+    if found:
+        click.get_current_context().exit(1)

@@ -25,7 +25,8 @@ celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker
                                 "worker.traffic_tasks", "worker.flow_tasks",
                                 "worker.session_rating_tasks", "worker.reconcile_tasks",
                                 "worker.payment_import_tasks",
-                                "worker.qiwi_invoice_tasks"])
+                                "worker.qiwi_invoice_tasks",
+                                "worker.gateway_reconcile_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -75,6 +76,9 @@ celery.conf.update(
         "import-payments": {"task": "ebs.import_payments", "schedule": 600.0},
         # Open QIWI invoices asked for their status (billing/gateways/qiwi_invoices.py).
         "poll-qiwi-invoices": {"task": "ebs.poll_qiwi_invoices", "schedule": 300.0},
+        # Gateway payments against the ledger (billing/gateway_payments.py): must be empty.
+        "reconcile-gateway-payments": {"task": "ebs.reconcile_gateway_payments",
+                                       "schedule": 86400.0},
     },
 )
 

@@ -129,3 +129,29 @@ def test_the_reconciliation_names_a_payment_reversed_by_hand_in_the_ledger(conn)
     assert [(d.payment_id, d.state, d.expected, d.posted, d.entries) for d in found] == [
         (applied.payment.id, "paid", Decimal("70"), Decimal("0"), 2)]
     assert ledger.verify(conn) == []  # the balance is right; the payment's story is not
+
+
+def test_the_command_and_the_beat_task_report_what_differs(env, db, conn, tmp_path):
+    from click.testing import CliRunner
+
+    from cli.main import cli
+    from tests.conftest import ebs_env
+    from worker.gateway_reconcile_tasks import reconcile_gateway_payments
+
+    account = make_account(conn)
+    applied = gp.pay(conn, QIWI, "31337", account, Decimal("12.34"), "RUB")
+    (tmp_path / "none.py").write_text("")
+    cli_env = ebs_env(db, tmp_path / "none.py")
+    clean = CliRunner().invoke(cli, ["payments", "reconcile"], env=cli_env)
+    assert clean.exit_code == 0, clean.output
+    assert "0 gateway payment(s) differ" in clean.output
+    assert reconcile_gateway_payments.run() == {"differ": 0, "payments": []}
+    credit = _entries(conn, applied.payment.id)[0][5]
+    entry_id = conn.execute("SELECT id FROM ledger_entries WHERE idempotency_key = %s",
+                            (credit,)).fetchone()[0]
+    ledger.reverse(conn, entry_id, effective_at=NOW, reason="by hand")
+    found = CliRunner().invoke(cli, ["payments", "reconcile"], env=cli_env)
+    assert found.exit_code == 1
+    assert f"payment {applied.payment.id} ({QIWI} 31337" in found.output
+    assert reconcile_gateway_payments.run() == {"differ": 1,
+                                                "payments": [applied.payment.id]}
