@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from billing.gateways import qiwiru, simpleterminal
+from billing.gateways import liqpay, qiwiru, simpleterminal, w1ru
 
 BACKENDS: dict[str, ModuleType] = {module.NAME: module for module in (
     simpleterminal,
     qiwiru,
+    w1ru,
+    liqpay,
 )}

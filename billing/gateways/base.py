@@ -215,3 +215,17 @@ def same_secret(given: str | bytes | None, expected: str | bytes) -> bool:
     a = given.encode() if isinstance(given, str) else given
     b = expected.encode() if isinstance(expected, str) else expected
     return hmac.compare_digest(a, b)
+
+
+@dataclass(frozen=True)
+class PaymentForm:
+    """A signed form the subscriber's browser posts to a provider ("frontend" backends):
+    the cabinet renders ``fields`` as hidden inputs in their order, a name given twice
+    (Wallet One's list fields) as two inputs. ``payment_id`` is the pending payment the
+    provider's notification will settle."""
+
+    action_url: str
+    fields: tuple[tuple[str, str], ...]
+    payment_id: int
+    method: str = "POST"
+    accept_charset: str = "utf-8"

@@ -16,6 +16,30 @@ GUIDE_FILE = f"""
 GETPAID_BACKENDS = ('payments.easypay', 'payments.liqpay', 'payments.ru_sberbank', \\
     'payments.w1ru', 'payments.qiwiru', 'payments.simplaterminal', )
 GETPAID_BACKENDS_SETTINGS = {{
+    # Please provide your settings for backends
+    'payments.liqpay' : {{
+        'TYPE': 'frontend',
+        'DEFAULT_CURRENCY' : 'UAH',
+        'MERCHANT_ID': 'i7444123444',
+        'MERCHANT_SIGNATURE': 'LMoTlGet9IVubuNbBvKIZ0wNDdsluOLsIvdzd',
+        'PAY_WAY': ('card', 'liqpay', 'delayed'),
+        'EXPIRE_TIME': 36,
+    }},
+    'payments.w1ru' : {{
+        'TYPE': 'frontend',
+        'DEFAULT_CURRENCY' : 'RUB',
+        'MERCHANT_ID': '163789612661',
+        'MERCHANT_PASSWORD': 'MFVSdmZNajdBRXdcWmE3Z191cjBLWFJsZjhb',
+        #=======================================================================
+        # 'PTENABLED':[
+        #    'YandexMoneyRUB',
+        #    'WebMoneyRUB',
+        # ],
+        #=======================================================================
+        'PTDISABLED':[ ],
+        'allowed_ip': ('{PROVIDER_IP}', '93.183.196.26'),
+        'EXPIRE_DAYS': 31,
+    }},
     'payments.qiwiru' : {{
         'TYPE': 'frontend',
         'DEFAULT_CURRENCY' : 'RUB',
