@@ -174,10 +174,9 @@ def _checked_series(count: int, nominal, valid_until: datetime, pin_length: int,
         raise CardRefused("bad_series", f"the nominal: {exc}") from None
     if money <= 0:
         raise CardRefused("bad_series", "the nominal must be greater than zero")
-    payments_max = maximum
-    if money > payments_max:
+    if money > maximum:
         raise CardRefused("bad_series", f"the nominal {money} is above the maximum of one "
-                                        f"payment, {payments_max}: no card could be used")
+                                        f"payment, {maximum}: no card could be used")
     if valid_until.tzinfo is None:
         raise ValueError("valid_until must be timezone-aware")
     if valid_until <= at:
@@ -345,10 +344,11 @@ def sell_to_dealer(conn: psycopg.Connection, series_id: int, dealer_id: int, cou
 # --- activating -----------------------------------------------------------------------
 
 
-def _typed(value: str) -> str:
-    """What the subscriber typed, without the spaces and dashes a printed card groups
-    its characters with."""
-    return "".join(c for c in str(value) if not c.isspace() and c != "-")
+def _typed(value: str, separators: str = "") -> str:
+    """What the subscriber typed, without the spaces (and, in a number, the dashes) a
+    printed card groups its characters with. A PIN keeps its dashes: its alphabet may
+    hold one."""
+    return "".join(c for c in str(value) if not c.isspace() and c not in separators)
 
 
 def activate(
@@ -387,7 +387,7 @@ def activate(
         else:
             try:
                 with conn.transaction():
-                    done = _activate(conn, account_id, _typed(number), _typed(pin), key,
+                    done = _activate(conn, account_id, _typed(number, "-"), _typed(pin), key,
                                      staff_user_id, moment)
             except CardRefused as exc:
                 refusal = exc

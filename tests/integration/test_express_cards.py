@@ -193,6 +193,17 @@ def test_a_card_credits_its_nominal_once_through_the_payments_door(conn):
     assert balance(conn, account) == Decimal("250.00") and _card_entries(conn) == 1
 
 
+def test_a_number_and_pin_are_read_as_printed_in_groups(conn):
+    """Spaces and dashes group a printed number; a PIN's alphabet may hold a dash."""
+    account = make_account(conn)
+    series = _series(conn, count=1, pin_length=12, pin_alphabet="AB-CDEFGH")
+    (number, pin), = cards.export_series(conn, series.id, key=KEY, at=NOW).cards
+    cards.sell_to_dealer(conn, series.id, _dealer(conn), 1, at=NOW)
+    typed_number = f"{number[:2]}-{number[2:5]} {number[5:]}"
+    done = _activate(conn, account, typed_number, f" {pin[:4]} {pin[4:8]} {pin[8:]} ")
+    assert done.number == number and balance(conn, account) == Decimal("500.00")
+
+
 def test_each_refusal_has_its_own_code_and_credits_nothing(conn):
     account = make_account(conn)
     pins = _sold_series(conn, count=4, days=30)
