@@ -12,6 +12,7 @@ a sequence, not guessable, and readable in the provider's cabinet as ours.
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from decimal import Decimal
 
 import psycopg
@@ -21,10 +22,18 @@ from billing.gateway_payments import GatewayPayment
 from billing.gateways.base import BackendConfig, GatewayRefusal, Notification, check_amount
 from billing.money import to_money
 
+DESCRIPTION = "Internet, contract {contract}"
+
+
+@dataclass(frozen=True)
+class Order:
+    payment: GatewayPayment
+    description: str  # what the provider's page shows the payer: DESCRIPTION's text
+
 
 def open_order(conn: psycopg.Connection, backend: str, prefix: str, account_id: int,
                amount: Decimal | str, config: BackendConfig,
-               details: dict | None = None) -> GatewayPayment:
+               details: dict | None = None) -> Order:
     """The pending payment a form is signed for. The amount is checked as a provider's
     would be (a sum of money, above zero, within MIN_SUM/MAX_SUM): a form the provider
     or our callback would refuse must not be shown."""
@@ -36,9 +45,11 @@ def open_order(conn: psycopg.Connection, backend: str, prefix: str, account_id: 
                        (account_id,)).fetchone()
     if row is None:
         raise GatewayRefusal("no_account", f"no account {account_id}")
-    return gateway_payments.register(
+    payment = gateway_payments.register(
         conn, backend, f"{prefix}{uuid.uuid4().hex}", account_id, amount, config.currency,
         details={"contract": row[0], **(details or {})})
+    return Order(payment, str(config.get("DESCRIPTION") or DESCRIPTION).format(
+        contract=row[0]))
 
 
 def order(conn: psycopg.Connection, backend: str, order_no: str | None) -> GatewayPayment:

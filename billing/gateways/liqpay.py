@@ -85,17 +85,15 @@ def form(conn: psycopg.Connection, account_id: int, amount: Decimal | str,
     order. LiqPay returns the payer to one ``result_url`` whatever the outcome: the
     success URL; ``fail_url`` has no place in the protocol."""
     private_key = config.secret("MERCHANT_SIGNATURE")
-    payment = frontend.open_order(conn, NAME, "lp-", account_id, amount, config)
-    contract = conn.execute("SELECT contract FROM accounts WHERE id = %s",
-                            (account_id,)).fetchone()[0]
+    order = frontend.open_order(conn, NAME, "lp-", account_id, amount, config)
+    payment = order.payment
     params = {
         "version": 3,
         "public_key": config.secret("MERCHANT_ID"),
         "action": "pay",
         "amount": f"{payment.amount:.2f}",
         "currency": payment.currency,
-        "description": str(config.get("DESCRIPTION", "Internet, contract {contract}"))
-        .format(contract=contract),
+        "description": order.description,
         "order_id": payment.provider_txn_id,
         "result_url": success_url,
         "server_url": server_url,

@@ -111,18 +111,17 @@ def form(conn: psycopg.Connection, account_id: int, amount: Decimal | str,
     method = config.get("SIGNATURE_METHOD", "MD5")
     _digest(method)
     currency = currency_id(config)
-    payment = frontend.open_order(conn, NAME, "w1-", account_id, amount, config)
+    order = frontend.open_order(conn, NAME, "w1-", account_id, amount, config)
+    payment = order.payment
     expires = (now or datetime.now(UTC)) + timedelta(
         days=int(config.get("EXPIRE_DAYS") or EXPIRE_DAYS))
-    description = str(config.get("DESCRIPTION", "Internet, contract {contract}")).format(
-        contract=_contract(conn, account_id))
     fields = [
         ("WMI_MERCHANT_ID", config.secret("MERCHANT_ID")),
         ("WMI_PAYMENT_AMOUNT", f"{payment.amount:.2f}"),
         ("WMI_CURRENCY_ID", currency),
         ("WMI_PAYMENT_NO", payment.provider_txn_id),
         # the documented BASE64: prefix keeps any text intact whatever the encodings
-        ("WMI_DESCRIPTION", "BASE64:" + base64.b64encode(description.encode()).decode()),
+        ("WMI_DESCRIPTION", "BASE64:" + base64.b64encode(order.description.encode()).decode()),
         ("WMI_SUCCESS_URL", success_url),
         ("WMI_FAIL_URL", fail_url),
         ("WMI_EXPIRED_DATE", expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")),
@@ -132,11 +131,6 @@ def form(conn: psycopg.Connection, account_id: int, amount: Decimal | str,
     fields.append(("WMI_SIGNATURE", signature(fields, secret, method)))
     return PaymentForm(str(config.get("GATEWAY_URL") or GATEWAY_URL), tuple(fields),
                        payment.id)
-
-
-def _contract(conn: psycopg.Connection, account_id: int) -> str:
-    return conn.execute("SELECT contract FROM accounts WHERE id = %s",
-                        (account_id,)).fetchone()[0]
 
 
 def handle(conn: psycopg.Connection, note: Notification, config: BackendConfig) -> Answer:
