@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from billing.gateways import liqpay, qiwiru, simpleterminal, w1ru
+from billing.gateways import easypay, liqpay, masterplat, qiwiru, ru_sberbank, simpleterminal, w1ru
 
 BACKENDS: dict[str, ModuleType] = {module.NAME: module for module in (
     simpleterminal,
     qiwiru,
+    easypay,
+    ru_sberbank,
+    masterplat,
     w1ru,
     liqpay,
 )}

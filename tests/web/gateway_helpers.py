@@ -51,6 +51,24 @@ GETPAID_BACKENDS_SETTINGS = {{
         'MIN_SUM': 100,
         'allowed_ip': ('{PROVIDER_IP}', '93.183.196.26'),
     }},
+    'payments.easypay' : {{
+        'TYPE': 'backend',
+        'DEFAULT_CURRENCY' : 'UAH',
+        'SERVICE_ID' : '1',
+        'allowed_ip': ('{PROVIDER_IP}', '93.183.196.26'),
+    }},
+    'payments.ru_sberbank' : {{
+        'TYPE': 'backend',
+        'DEFAULT_CURRENCY' : 'RUB',
+        'PASSWORD' : '12345',
+        'allowed_ip': ('{PROVIDER_IP}', '93.183.196.26'),
+    }},
+    'payments.masterplat' : {{
+        'TYPE': 'backend',
+        'DEFAULT_CURRENCY' : 'RUB',
+        'DUSER' : 'test',
+        'DPASS': 'test',
+    }},
     'payments.simpleterminal' : {{
         'TYPE': 'backend',
         'DEFAULT_CURRENCY' : 'RUB',
