@@ -19,10 +19,12 @@ import ipaddress
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -173,6 +175,19 @@ def parse_kopecks(text: str | None) -> Decimal:
     if text is None or not _KOPECKS.fullmatch(text.strip()):
         raise GatewayRefusal("bad_amount", f"not a sum in kopecks: {text!r:.40}")
     return parse_amount(str(Decimal(int(text)) / 100))
+
+
+def provider_time(text: str | None, layout: str, time_zone: str,
+                  field_name: str) -> datetime | None:
+    """A moment a provider writes in its (the ISP's) local time, without a zone, in
+    ``layout`` (strptime's); missing: unknown (None); anything else is refused."""
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, layout).replace(tzinfo=ZoneInfo(time_zone))
+    except ValueError:
+        raise GatewayRefusal("bad_format", f"{field_name} is not a time as {layout}: "
+                             f"{text!r:.40}") from None
 
 
 def check_amount(amount: Decimal, config: BackendConfig) -> None:

@@ -18,9 +18,7 @@ first ``prv_txn`` and credits nothing.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -33,6 +31,7 @@ from billing.gateways.base import (
     account_by_contract,
     check_amount,
     parse_amount,
+    provider_time,
 )
 
 NAME = "payments.qiwiru"
@@ -95,24 +94,14 @@ def handle(conn: psycopg.Connection, note: Notification, config: BackendConfig) 
             return _answer(0, note, "ok")
         applied = gateway_payments.pay(
             conn, NAME, txn_id, account.id, amount, config.currency,
-            provider_at=_txn_date(note.arg("txn_date"), config.time_zone),
+            provider_at=provider_time(note.arg("txn_date"), "%Y%m%d%H%M%S",
+                                      config.time_zone, "txn_date"),
             notification_id=note.id, maximum=config.maximum,
             details={"account": contract})
     except (GatewayRefusal, gateway_payments.PaymentError) as exc:
         return refused(note, exc.code)
     return _answer(0, note, "ok" if applied.credited else "duplicate",
                    prv_txn=applied.payment.id, amount=applied.payment.amount)
-
-
-def _txn_date(text: str | None, time_zone: str) -> datetime | None:
-    """YYYYMMDDHHMMSS in the provider's (the ISP's) local time; missing: unknown."""
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=ZoneInfo(time_zone))
-    except ValueError:
-        raise GatewayRefusal("bad_format", f"txn_date is not YYYYMMDDHHMMSS: {text!r:.40}")\
-            from None
 
 
 def refused(note: Notification, reason: str) -> Answer:

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
 from xml.sax.saxutils import escape
-from zoneinfo import ZoneInfo
 
 import psycopg
 
@@ -43,6 +41,7 @@ from billing.gateways.base import (
     account_by_contract,
     check_amount,
     parse_kopecks,
+    provider_time,
     same_secret,
 )
 from billing.gateways.payer_name import masked_name
@@ -134,7 +133,8 @@ def _pay(conn, note: Notification, params, contract, config: BackendConfig,
     check_amount(amount, config)
     applied = gateway_payments.pay(
         conn, NAME, pay_id, account.id, amount, config.currency,
-        provider_at=_agent_date(child_text(params, "agent_date"), config.time_zone),
+        provider_at=provider_time(child_text(params, "agent_date"), "%Y-%m-%dT%H:%M:%S",
+                                  config.time_zone, "agent_date"),
         notification_id=note.id, maximum=config.maximum,
         details={"account": account.contract,
                  "agent_code": child_text(params, "agent_code"),
@@ -142,17 +142,6 @@ def _pay(conn, note: Notification, params, contract, config: BackendConfig,
     return _answer(0 if applied.credited else 1, [("reg_id", str(applied.payment.id))],
                    password, "ok" if applied.credited else "duplicate",
                    account=account.contract, payment_id=applied.payment.id)
-
-
-def _agent_date(text: str | None, time_zone: str) -> datetime | None:
-    """YYYY-MM-DDTHH:MM:SS in the bank's (the ISP's) local time; missing: unknown."""
-    if not text:
-        return None
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%S").replace(tzinfo=ZoneInfo(time_zone))
-    except ValueError:
-        raise GatewayRefusal("bad_format", f"agent_date is not YYYY-MM-DDTHH:MM:SS: "
-                             f"{text!r:.40}") from None
 
 
 def _md5(params_text: str, password: str) -> str:
