@@ -1,6 +1,6 @@
-"""``ebs bench radius-auth``, ``ebs bench radius-acct``, ``ebs bench web`` and ``ebs bench
-flow``: each starts its own private servers, prints progress on stderr and one JSON line
-last."""
+"""``ebs bench radius-auth``, ``ebs bench radius-acct``, ``ebs bench web``, ``ebs bench
+flow`` and ``ebs bench payments``: each starts its own private servers, prints progress on
+stderr and one JSON line last."""
 
 from __future__ import annotations
 
@@ -86,9 +86,36 @@ def flow(addresses: int, seconds: float, rates: list[int], rater_rows: int) -> N
     click.echo(json.dumps(run(addresses, seconds, rates, rater_rows)))
 
 
+@click.command("payments")
+@click.option("--payments", default=20_000, show_default=True, type=click.IntRange(min=20),
+              help="Deliveries measured per side, repeated ones included.")
+@click.option("--accounts", default=10_000, show_default=True, type=click.IntRange(min=1),
+              help="Subscribers the payments are spread over.")
+@click.option("--clients", default=16, show_default=True, type=click.IntRange(min=1),
+              help="Concurrent clients, each with its own HTTP connection.")
+@click.option("--warmup", default=400, show_default=True, type=click.IntRange(min=0),
+              help="Deliveries of each side's warm-up round, not measured.")
+@click.option("--duplicates", default=0.1, show_default=True,
+              type=click.FloatRange(min=0, max=0.5),
+              help="Share of deliveries that repeat a payment (half of them racing it).")
+def payments(payments: int, accounts: int, clients: int, warmup: int,
+             duplicates: float) -> None:
+    """Credited payments/s: QIWI pay notifications vs the REST API's payment endpoint.
+
+    Both through the web app as `ebs up` serves it (gunicorn, two workers) on a private
+    durable PostgreSQL and Redis; warm-up of each side, then the baseline, then ours.
+    Also p50/p95 answer times and doubles (ledger credits beyond one per payment, must
+    be 0), with `ledger verify` and the gateway reconciliation after the run.
+    """
+    from bench.payments import run
+
+    click.echo(json.dumps(run(payments, accounts, clients, warmup, duplicates)))
+
+
 def register(bench: click.Group) -> None:
-    """Add the RADIUS, web and traffic benchmarks to the ``ebs bench`` group."""
+    """Add the RADIUS, web, traffic and payment benchmarks to the ``ebs bench`` group."""
     bench.add_command(radius_auth)
     bench.add_command(radius_acct)
     bench.add_command(web)
     bench.add_command(flow)
+    bench.add_command(payments)
