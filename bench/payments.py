@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import random
 import secrets
 import tempfile
@@ -48,6 +49,7 @@ from billing.staff import ensure_staff
 from stack import db_roles
 from stack.servers.base import ServerError, free_port, log_tail
 from stack.servers.postgres import PostgresServer
+from stack.servers.procs import cpu_seconds
 from stack.servers.redis import RedisServer
 from stack.servers.web import WebServer
 
@@ -322,6 +324,24 @@ def db_work(conn: psycopg.Connection) -> tuple:
     return conn.execute(_DB_WORK).fetchone()
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU used by a server and its children: the living ones as they stand, the exited
+    ones (PostgreSQL backends come and go) as their parent collected them."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[n]) for n in (11, 12, 13, 14))  # utime stime cutime cstime
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return ticks / os.sysconf("SC_CLK_TCK") + sum(
+        cpu_seconds(int(child)) or 0.0 for child in children)
+
+
+def cpu_now(pg: PostgresServer, web: WebServer) -> tuple[float, float, float]:
+    """CPU seconds so far of PostgreSQL, the web app (gunicorn's master and workers) and
+    this process (the clients)."""
+    postmaster = int((pg.datadir / "postmaster.pid").read_text().split()[0])
+    return (tree_cpu_seconds(postmaster), tree_cpu_seconds(web.process.pid()),
+            time.process_time())
+
+
 def work_per_request(conn: psycopg.Connection, before: tuple, after: tuple,
                      requests: int) -> dict:
     """What each request cost the database: WAL bytes, commits, rollbacks, rows
@@ -383,12 +403,14 @@ def racing(payments: list[Payment], clients: int) -> int:
     return close
 
 
-def _measure(pg, conn, port, side, payments, clients, staff_id) -> dict:
+def _measure(pg, web, conn, side, payments, clients, staff_id) -> dict:
     with psycopg.connect(pg.admin_conninfo(DB), autocommit=True) as admin:
         admin.execute("CHECKPOINT")  # the other side's dirty pages are not this side's work
     before = db_work(conn)
     say(f"{side.name}: {len(payments)} requests from {clients} clients")
-    measured = drive(port, side, payments, clients)
+    cpu_before = cpu_now(pg, web)
+    measured = drive(web.port, side, payments, clients)
+    cpu = [b - a for a, b in zip(cpu_before, cpu_now(pg, web), strict=True)]
     answered = sum(measured.outcomes.values())
     work = work_per_request(conn, before, db_work(conn), answered)
     figures = credits(conn, side, payments, staff_id)
@@ -400,6 +422,8 @@ def _measure(pg, conn, port, side, payments, clients, staff_id) -> dict:
         "p50_ms": round(percentile(measured.latencies, 50) * 1000, 1),
         "p95_ms": round(percentile(measured.latencies, 95) * 1000, 1),
         **work,
+        **{f"{name}_cpu_ms_per_request": round(seconds * 1000 / max(1, answered), 2)
+           for name, seconds in zip(("postgres", "web", "clients"), cpu, strict=True)},
         "outcomes": dict(measured.outcomes),
         "racing_duplicates": racing(payments, clients),
         **figures,
@@ -437,8 +461,8 @@ def run(payments: int = 20_000, accounts: int = 10_000, clients: int = 16,
                 for side, deliveries in zip(sides, warm, strict=True):
                     warmed = drive(web.port, side, deliveries, clients)
                     say(f"{side.name}: warm-up answers {dict(warmed.outcomes)}")
-                results = {side.name: _measure(pg, conn, web.port, side, deliveries,
-                                               clients, staff_id)
+                results = {side.name: _measure(pg, web, conn, side, deliveries, clients,
+                                               staff_id)
                            for side, deliveries in zip(sides, work, strict=True)}
                 mismatches = ledger.verify(conn)
                 discrepancies = gateway_payments.reconcile(conn)
