@@ -75,7 +75,7 @@ class Landed:
 
 def _landed(conn: psycopg.Connection) -> Landed:
     rows, total = conn.execute(
-        "SELECT count(*), coalesce(sum(bytes), 0) FROM flow_bins").fetchone()
+        "SELECT count(*), coalesce(sum(bytes), 0) FROM flow_bin_rows").fetchone()
     per_key = {(address, class_id, direction): int(total) for address, class_id, direction,
                total in conn.execute("SELECT host(address), class_id, direction, sum(bytes)"
                                      " FROM flow_bin_rows GROUP BY 1, 2, 3")}

@@ -64,7 +64,7 @@ class BeatRater(threading.Thread):
 
     def finish(self, expected: dict[datetime, int], timeout: float) -> dict[datetime, float]:
         """Wait (at most ``timeout`` s) until runs on the schedule have charged every bin
-        of ``expected`` (bin -> rows in flow_bins), then stop. Returns the lag of each
+        of ``expected`` (bin -> rows the rater counts), then stop. Returns the lag of each
         expected bin that was charged; one that was not is missing."""
         deadline = time.monotonic() + timeout
         with self.ran:
@@ -79,7 +79,8 @@ class BeatRater(threading.Thread):
 
 
 def bins_landed(conn: psycopg.Connection, since: datetime) -> dict[datetime, int]:
-    """The bins from ``since`` on and the rows each holds in flow_bins."""
+    """The bins from ``since`` on and the rows each holds, as the rater counts them
+    (flow_bin_rows: a subscriber's address, not one a plugin zeroed)."""
     return dict(conn.execute(
-        "SELECT stamp_inserted, count(*) FROM flow_bins WHERE stamp_inserted >= %s"
-        " GROUP BY 1", (since,)).fetchall())
+        "SELECT bin, count(*) FROM flow_bin_rows WHERE bin >= %s GROUP BY 1",
+        (since,)).fetchall())

@@ -6,8 +6,14 @@ minute) into ``flow_bins``; the database decides the rest. What pmacct 1.7.7 did
 tried here shaped the layout:
 
 * Two plugins, "in" (``dst_host``) and "out" (``src_host``), each keeping only the
-  subscribers' side through an ``aggregate_filter`` of the subscribers' networks (the IP
-  pools' ranges and the subaccounts' static addresses, collapsed into networks).
+  subscribers' side through a ``networks_file`` of the subscribers' networks (the IP
+  pools' ranges and the subaccounts' static addresses, collapsed into networks) with
+  ``networks_file_filter``: the plugin zeroes an address outside them, and the rater's
+  view (``flow_bin_rows``) leaves the zeroed rows out. An ``aggregate_filter`` did the
+  same in the core, where pmacct composes a packet and runs the BPF program for every
+  flow and plugin: more than half the core's time, and the core was the collector's
+  limit (docs/benchmarks.md). The raw plugins keep that filter: their rows need the
+  remote side, which the networks file would zero too.
 * Each plugin has its own pre_tag_map: the remote side is the source for "in" and the
   destination for "out". A map's rules run in order and the first match wins, so the
   classes are rendered by weight (then id); a protocol or port goes into the rule's
@@ -39,11 +45,13 @@ tried here shaped the layout:
   keys a bin can have. stack/servers/nfacctd.py reports the message as an error.
 
 Maps change with a SIGUSR2 (stack/servers/nfacctd.py reloads them); the plugins'
-directives (the networks' filter, a new passthrough class) need a restart.
+directives (other networks: a networks file is named by its content; a new passthrough
+class) need a restart.
 """
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -115,7 +123,7 @@ class CollectorConfig:
 def subscriber_networks(pool_ranges: Iterable[tuple[str, str]],
                         addresses: Iterable[str]) -> tuple[Network, ...]:
     """The pools' first..last ranges and the static addresses as the fewest networks,
-    IPv4 before IPv6: the aggregate filter grows with networks, not with logins."""
+    IPv4 before IPv6: the networks file grows with networks, not with logins."""
     found: list[Network] = []
     for first, last in pool_ranges:
         start, end = ipaddress.ip_address(first), ipaddress.ip_address(last)
@@ -260,13 +268,34 @@ def bin_keys(networks: Sequence[Network], classes: int) -> int:
     return sum(net.num_addresses for net in networks) * (classes + 1)
 
 
+def networks_text(networks: Sequence[Network]) -> str:
+    """pmacct's networks_file: one network a line."""
+    return "".join(f"{net}\n" for net in networks)
+
+
+def networks_file_name(networks: Sequence[Network]) -> str:
+    """Named by its content, so that other networks are another directive (a restart,
+    as the filter's change was) and never a file rewritten under a running plugin."""
+    digest = hashlib.sha256(networks_text(networks).encode()).hexdigest()[:12]
+    return f"subscribers-{digest}.networks"
+
+
 def _counting_plugin(name: str, direction: str, map_path: Path, networks, *, table: str,
-                     aggregate: str, tag_filter: str | None, entries: int) -> Plugin:
+                     aggregate: str, tag_filter: str | None, entries: int,
+                     networks_path: Path | None = None) -> Plugin:
+    """``networks_path`` given: the subscriber side is kept by the plugin itself
+    (networks_file_filter zeroes an address outside the networks, and the view drops
+    0.0.0.0), so the core runs no filter; else by the core's aggregate_filter (the raw
+    plugins, whose remote side must stay)."""
+    if networks_path is not None:
+        keep = [("networks_file", str(networks_path)), ("networks_file_filter", "true")]
+    else:
+        keep = [("aggregate_filter", aggregate_filter(direction, networks))]
     directives = [
         *([("sql_num_protos", "true")] if table == "flow_raw" else []),  # ip_proto smallint
         ("sql_cache_entries", str(entries)),
         ("aggregate", aggregate),
-        ("aggregate_filter", aggregate_filter(direction, networks)),
+        *keep,
         ("pre_tag_map", str(map_path)),
         ("pre_tag2_filter", str(DIRECTION_TAG[direction])),
     ]
@@ -293,6 +322,8 @@ def build_config(found: CollectorInput, maps_dir: Path,
     ))]
     if not found.subscriber_networks:  # nothing of subscribers' to count
         return CollectorConfig(tuple(plugins), maps)
+    networks_name = networks_file_name(found.subscriber_networks)
+    maps[networks_name] = networks_text(found.subscriber_networks)
     views = [("", ordinary, None, [c.id for c in ordinary if c.store])]
     for p in classes:
         if p.passthrough and p.nodes:
@@ -307,7 +338,8 @@ def build_config(found: CollectorInput, maps_dir: Path,
             plugins.append(_counting_plugin(
                 f"{prefix}{direction}", direction, path, found.subscriber_networks,
                 table="flow_bins", aggregate=BIN_AGGREGATE[direction], tag_filter=tag_filter,
-                entries=cache_entries(keys, cache_limit)))
+                entries=cache_entries(keys, cache_limit),
+                networks_path=maps_dir / networks_name))
             if stored:
                 plugins.append(_counting_plugin(
                     f"{prefix}raw_{direction}", direction, path, found.subscriber_networks,

@@ -240,7 +240,7 @@ class NfacctdServer:
         self.maps_dir.mkdir(parents=True, exist_ok=True)
         for name, text in collector.maps.items():
             _write_atomic(self.maps_dir / name, text, 0o640)
-        for stale in self.maps_dir.glob("*.map"):
+        for stale in [*self.maps_dir.glob("*.map"), *self.maps_dir.glob("*.networks")]:
             if stale.name not in collector.maps:
                 stale.unlink()
 
@@ -275,7 +275,9 @@ class NfacctdServer:
                 return {"server": "current"}
             if conf_same:
                 self.render()
-                self._reload_maps(core, len(collector.maps))
+                # pre_tag_maps log their reload; a networks file is named by its
+                # content, so a change of it is a change of the plugins (a restart)
+                self._reload_maps(core, sum(name.endswith(".map") for name in collector.maps))
                 return {"server": "reloaded", "pid": core}
             before = (self.saved_collector.read_text(encoding="utf-8")
                       if self.saved_collector.exists() else None)

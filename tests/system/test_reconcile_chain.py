@@ -59,7 +59,7 @@ def collector(conn, chain_collector):
 def test_replayed_netflow_against_accounting(collector, conn, tmp_path):
     server, ids = collector
     collect(server, FLOWS, tmp_path / "flows.pcap", version=5)
-    landed = conn.execute("SELECT sum(bytes) FROM flow_bins").fetchone()[0]
+    landed = conn.execute("SELECT sum(bytes) FROM flow_bin_rows").fetchone()[0]
     assert landed == sum(f.bytes for f in FLOWS)
 
     now = datetime.now(UTC)

@@ -15,6 +15,7 @@ from flow.collector_maps import (
     TrafficClass,
     build_config,
     cache_entries,
+    networks_file_name,
     node_rule,
     prime_at_least,
     render_map,
@@ -101,16 +102,24 @@ def test_plugins_per_direction_passthrough_and_store():
                              "pass5_out"]  # no plugins for a passthrough class without nodes
     assert {p.table for p in made.plugins} == {"flow_rejects", "flow_bins", "flow_raw"}
     inbound = directives(by_name["in"])
+    networks = inbound["networks_file"]
     assert inbound == {
         "aggregate": "dst_host, tag, tag2, peer_src_ip",
-        "aggregate_filter": "dst net 10.0.0.0/24 or dst net 10.9.0.5/32",
+        # the plugin zeroes an address outside the networks (flow_bin_rows drops it),
+        # so the core runs no filter for the counting plugins
+        "networks_file": networks,
+        "networks_file_filter": "true",
         "pre_tag_map": str(MAPS / "in.map"),
         "pre_tag2_filter": "1",
         "sql_cache_entries": "65537",  # 257 addresses: the least a plugin gets
     }  # no tag filter: a flow of no class is written as class 0
-    assert directives(by_name["out"])["aggregate_filter"] == \
-        "src net 10.0.0.0/24 or src net 10.9.0.5/32"
+    name = networks.removeprefix(f"{MAPS}/")
+    assert made.maps[name] == "10.0.0.0/24\n10.9.0.5/32\n"
+    assert directives(by_name["out"])["networks_file"] == networks
+    assert directives(by_name["pass5_out"])["networks_file"] == networks
     assert directives(by_name["out"])["pre_tag2_filter"] == "2"
+    # other networks are another file, so another directive: the plugins restart
+    assert networks_file_name((net("10.0.0.0/24"),)) != name
     # ordinary classes by weight then id; the passthrough classes are not in the main map
     assert [r.split()[0] for r in rules(made.maps["in.map"])][:4] == [
         "set_tag2=1", "set_tag=3", "set_tag=4", "set_tag=7"]
@@ -119,6 +128,9 @@ def test_plugins_per_direction_passthrough_and_store():
         "set_tag2=1", "set_tag=3", "set_tag=4", "set_tag=5"]
     assert directives(by_name["pass5_out"])["pre_tag_filter"] == "5"
     raw = directives(by_name["raw_out"])
+    # raw rows keep both ends, so their plugins keep the core's filter of the networks
+    assert raw["aggregate_filter"] == "src net 10.0.0.0/24 or src net 10.9.0.5/32"
+    assert "networks_file" not in raw
     assert (raw["pre_tag_filter"], raw["pre_tag_map"], raw["sql_num_protos"]) == \
         ("3", str(MAPS / "out.map"), "true")
     assert raw["aggregate"] == "src_host, dst_host, proto, src_port, dst_port"
