@@ -60,7 +60,8 @@ from stack.servers.nfacctd import NfacctdServer
 from stack.servers.postgres import PostgresServer
 from stack.servers.udp_socket import drained
 
-RATES = (25_000, 50_000, 100_000, 200_000, 400_000, 800_000, 1_200_000, 1_600_000)
+RATES = (25_000, 50_000, 100_000, 200_000, 400_000, 600_000, 800_000, 1_200_000, 1_600_000,
+         2_000_000)
 LAG_LIMIT = 2 * BIN.total_seconds()  # the rating keeps up: charged within two bins
 SENDER_SLACK = 0.99  # a step whose sender fell further behind proves nothing
 RATER_DB = "rater"
