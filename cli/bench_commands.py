@@ -57,7 +57,9 @@ def web(accounts: int, requests: int, keep: Path | None) -> None:
     click.echo(json.dumps(run(accounts, requests, keep)))
 
 
-def _rates(_ctx, _param, value: str) -> list[int]:
+def _rates(_ctx, _param, value: str | None) -> list[int] | None:
+    if value is None:  # bench.flow.RATES
+        return None
     try:
         rates = [int(r.replace("_", "")) for r in value.split(",") if r.strip()]
     except ValueError:
@@ -74,16 +76,17 @@ def _rates(_ctx, _param, value: str) -> list[int]:
                    "(the baseline's print cache takes about 44 kB per address).")
 @click.option("--seconds", default=60.0, show_default=True, type=click.FloatRange(min=1),
               help="Sending time of each step, for ours and for the baseline each.")
-@click.option("--rates", default="25000,50000,100000,200000,400000,800000",
-              show_default=True, callback=_rates,
+@click.option("--rates", default=None, callback=_rates,
+              show_default="25000,50000,100000,200000,400000,600000,800000,1200000,1600000,"
+                           "2000000",
               help="Offered flows/s, stepped upwards; a side stops at its first failure.")
 @click.option("--rater-rows", default=1_000_000, show_default=True,
               type=click.IntRange(min=1), help="Aggregated rows the rater alone rates.")
-def flow(addresses: int, seconds: float, rates: list[int], rater_rows: int) -> None:
+def flow(addresses: int, seconds: float, rates: list[int] | None, rater_rows: int) -> None:
     """NetFlow v9 flows/s collected and rated without loss vs nfacctd's print plugin."""
-    from bench.flow import run
+    from bench.flow import RATES, run
 
-    click.echo(json.dumps(run(addresses, seconds, rates, rater_rows)))
+    click.echo(json.dumps(run(addresses, seconds, rates or RATES, rater_rows)))
 
 
 @click.command("payments")
