@@ -114,6 +114,11 @@ class QiwiSettings:
     create_agent: int
     timeout: float
 
+    @property
+    def lifetime(self) -> timedelta:
+        """LIFETIME as a span, exact to the second (hours may have a fraction)."""
+        return timedelta(seconds=int(self.lifetime_hours * 3600))
+
     @classmethod
     def of(cls, config: BackendConfig) -> QiwiSettings:
         terminal = config.secret("TERMINAL_ID")
@@ -296,8 +301,7 @@ def issue(conn: psycopg.Connection, account_id: int, phone: str, amount: Decimal
             conn, NAME, f"{INVOICE_PREFIX}{number}", account_id, amount, "RUB",
             details={"invoice": "qiwi", "phone": to_account,
                      "lifetime_hours": _number(qiwi.lifetime_hours),
-                     "expires_at": (created + timedelta(
-                         hours=float(qiwi.lifetime_hours))).isoformat()})
+                     "expires_at": (created + qiwi.lifetime).isoformat()})
     body = create_request(qiwi, payment.provider_txn_id, to_account, amount,
                           _comment(row[0]))
     try:
