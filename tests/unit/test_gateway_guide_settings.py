@@ -8,71 +8,7 @@ from __future__ import annotations
 from billing import gateways
 from billing import settings as settings_mod
 from billing.gateways.base import backend_config, source_allowed
-
-# ExpertBilling 1.5's guide, "Платёжные системы", the example as printed there.
-GUIDE_TEXT = """
-GETPAID_BACKENDS = ('payments.easypay', 'payments.liqpay', 'payments.ru_sberbank', 'payments.w1ru', 'payments.qiwiru', 'payments.simplaterminal', )
-GETPAID_BACKENDS_SETTINGS = {
-    # Please provide your settings for backends
-    'payments.liqpay' : {
-        'TYPE': 'frontend',
-        'DEFAULT_CURRENCY' : 'UAH',
-        'MERCHANT_ID': 'i7444123444',
-        'MERCHANT_SIGNATURE': 'LMoTlGet9IVubuNbBvKIZ0wNDdsluOLsIvdzd',
-        'PAY_WAY': ('card', 'liqpay', 'delayed'),
-        'EXPIRE_TIME': 36,
-    },
-    'payments.easypay' : {
-        'TYPE': 'backend',
-        'DEFAULT_CURRENCY' : 'UAH',
-        'SERVICE_ID' : '1',
-        'allowed_ip': ('93.183.196.28', '93.183.196.26'),
-    },
-    'payments.ru_sberbank' : {
-        'TYPE': 'backend',
-        'DEFAULT_CURRENCY' : 'RUB',
-        'PASSWORD' : '12345',
-        'allowed_ip': ('93.183.196.28', '93.183.196.26'),
-    },
-    'payments.w1ru' : {
-        'TYPE': 'frontend',
-        'DEFAULT_CURRENCY' : 'RUB',
-        'MERCHANT_ID': '163789612661',
-        'MERCHANT_PASSWORD': 'MFVSdmZNajdBRXdcWmE3Z191cjBLWFJsZjhb',
-        #=======================================================================
-        # 'PTENABLED':[
-        #     'YandexMoneyRUB',
-        #     'WebMoneyRUB',
-        # ],
-        #=======================================================================
-        'PTDISABLED':[
-        ],
-        'allowed_ip': ('93.183.196.28', '93.183.196.26'),
-        'EXPIRE_DAYS': 31,
-    },
-    'payments.qiwiru' : {
-        'TYPE': 'frontend',
-        'DEFAULT_CURRENCY' : 'RUB',
-        'TERMINAL_ID' : '12345',
-        'TERMINAL_PASSWORD' : '12345',
-        'LIFETIME': 48,
-        'ALARM_SMS': 0,
-        'ACCEPT_CALL': 0,
-        'MIN_SUM': 100,
-    },
-    'payments.masterplat' : {
-        'TYPE': 'backend',
-        'DEFAULT_CURRENCY' : 'RUB',
-        'DUSER' : 'test',
-        'DPASS': 'test',
-    },
-    'payments.simpleterminal' : {
-        'TYPE': 'backend',
-        'DEFAULT_CURRENCY' : 'RUB',
-        'SECRET': '12345678901234567890hgh55g54',
-    }
-}
-"""  # noqa: E501 (the guide's line, as printed)
+from tests.web.gateway_helpers import GUIDE_TEXT
 
 
 def test_the_guides_lines_enable_every_backend_they_name(tmp_path):
