@@ -14,7 +14,6 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
-from sqlalchemy import text
 
 from billing import payments
 from billing.errors import Refused
@@ -24,15 +23,6 @@ from webapp import audit
 from webapp.api import schemas
 from webapp.api.base import EbsBaseApi
 
-_ENTRY = text(
-    """
-    SELECT e.id, e.account_id, e.kind, e.amount, e.effective_at, e.staff_user_id,
-           e.description, e.idempotency_key, a.balance
-      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
-     WHERE e.idempotency_key = :key
-    """
-)
-_ACCOUNT_EXISTS = text("SELECT 1 FROM accounts WHERE id = :id")
 # billing's codes for "no such account"; every other refusal is a rule saying no (422).
 _NOT_FOUND = {"no_account", "unknown_account"}
 
@@ -48,13 +38,7 @@ class AccountActionApi(EbsBaseApi):
     role_grants = {"Cashier": ("can_post_payment", "can_change_tariff")}
 
     def _entry(self, key: str) -> dict:
-        row = self.db().execute(_ENTRY, {"key": key}).mappings().one()
-        return schemas.LedgerEntrySchema().dump(row)
-
-    def _missing(self, account_id: int):
-        if self.db().execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
-            return self.response(404, message=f"Account {account_id} does not exist.")
-        return None
+        return schemas.LedgerEntrySchema().dump(self.ledger_entry(key=key))
 
     def _refused(self, code: str, message: str):
         self.db().rollback()
@@ -119,7 +103,7 @@ class AccountActionApi(EbsBaseApi):
         data, error = self.load_body(schemas.PaymentRequestSchema())
         if error:
             return error
-        missing = self._missing(pk)
+        missing = self.missing_account(pk)
         if missing:
             return missing
         # Keys are the caller's own: two clients choosing "1" never collide.

@@ -15,7 +15,7 @@ from flask_appbuilder.api import BaseApi, ModelRestApi
 from flask_appbuilder.api.convert import Model2SchemaConverter
 from flask_appbuilder.hooks import before_request
 from marshmallow import Schema, ValidationError, fields
-from sqlalchemy import Numeric
+from sqlalchemy import Numeric, text
 
 from billing.money import MONEY_LIMIT, MoneyError, to_money
 from webapp.api import password_lock
@@ -23,6 +23,15 @@ from webapp.views.base import EbsModelView
 from webapp.views.ledger import raw_connection
 
 READ = ("can_get", "can_info")
+_ACCOUNT_EXISTS = text("SELECT 1 FROM accounts WHERE id = :id")
+# A posted entry as the API answers it (LedgerEntrySchema), the balance it left included.
+_ENTRY = """
+    SELECT e.id, e.account_id, e.kind, e.amount, e.effective_at, e.staff_user_id,
+           e.description, e.idempotency_key, a.balance
+      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
+"""
+_ENTRY_BY_ID = text(_ENTRY + " WHERE e.id = :value")
+_ENTRY_BY_KEY = text(_ENTRY + " WHERE e.idempotency_key = :value")
 
 
 class Money(fields.Decimal):
@@ -117,6 +126,18 @@ class EbsApiMixin:
         """The psycopg connection under the ORM session, for ``billing`` services (their
         work and our audit row share one transaction)."""
         return raw_connection(self.db())
+
+    def missing_account(self, account_id: int):
+        """A 404 response when there is no such account, else None."""
+        if self.db().execute(_ACCOUNT_EXISTS, {"id": account_id}).first() is None:
+            return self.response(404, message=f"Account {account_id} does not exist.")
+        return None
+
+    def ledger_entry(self, *, entry_id: int | None = None, key: str | None = None):
+        """A posted entry (by its id or its idempotency key) with the balance it left,
+        as LedgerEntrySchema dumps it."""
+        query, value = (_ENTRY_BY_ID, entry_id) if key is None else (_ENTRY_BY_KEY, key)
+        return self.db().execute(query, {"value": value}).mappings().one()
 
 
 class EbsBaseApi(EbsApiMixin, BaseApi):

@@ -13,7 +13,6 @@ from flask_appbuilder.api import expose, protect, safe
 from flask_appbuilder.security.decorators import permission_name
 from marshmallow import Schema, fields
 from marshmallow.validate import Length
-from sqlalchemy import text
 
 from billing import express_cards
 from billing.errors import Refused
@@ -21,16 +20,6 @@ from webapp import audit
 from webapp.api import schemas
 from webapp.api.base import EbsBaseApi, Money
 from webapp.credential_checks import host_key
-
-_ENTRY = text(
-    """
-    SELECT e.id, e.account_id, e.kind, e.amount, e.effective_at, e.staff_user_id,
-           e.description, e.idempotency_key, a.balance
-      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
-     WHERE e.id = :id
-    """
-)
-_ACCOUNT_EXISTS = text("SELECT 1 FROM accounts WHERE id = :id")
 
 
 class CardActivationRequestSchema(Schema):
@@ -117,8 +106,9 @@ class ExpressCardApi(EbsBaseApi):
         data, error = self.load_body(CardActivationRequestSchema())
         if error:
             return error
-        if self.db().execute(_ACCOUNT_EXISTS, {"id": pk}).first() is None:
-            return self.response(404, message=f"Account {pk} does not exist.")
+        missing = self.missing_account(pk)
+        if missing:
+            return missing
         key = host_key()
         if key is None:
             return self.response(503, message="This server has no credentials key: "
@@ -139,7 +129,7 @@ class ExpressCardApi(EbsBaseApi):
         audit.record_action(self.db(), "payment", "ledger_entries", done.payment.id,
                             {"account_id": pk, "amount": done.nominal,
                              "express_card": done.number})
-        entry = self.db().execute(_ENTRY, {"id": done.payment.id}).mappings().one()
+        entry = self.ledger_entry(entry_id=done.payment.id)
         result = CardActivationSchema().dump({"card_number": done.number,
                                               "nominal": done.nominal, "entry": entry})
         self.db().commit()
