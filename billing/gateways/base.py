@@ -161,8 +161,13 @@ def parse_amount(text: str | None) -> Decimal:
     """A sum of money as a provider writes it ("100", "100.5", "100.50"), positive."""
     if text is None or not _AMOUNT.fullmatch(text.strip()):
         raise GatewayRefusal("bad_amount", f"not a sum of money: {text!r:.40}")
+    return positive_amount(text.strip())
+
+
+def positive_amount(value: Decimal | int | str) -> Decimal:
+    """An exact sum of money above zero (billing.money's rule), else ``bad_amount``."""
     try:
-        amount = to_money(text.strip())
+        amount = to_money(value)
     except MoneyError as exc:
         raise GatewayRefusal("bad_amount", str(exc)) from None
     if amount <= 0:

@@ -51,9 +51,9 @@ from billing.gateways.base import (
     Notification,
     PaymentForm,
     parse_amount,
+    positive_amount,
     same_secret,
 )
-from billing.money import MoneyError, to_money
 
 NAME = "payments.liqpay"
 PATHS = ("/payments.liqpay/liqpay/postback/",)
@@ -159,13 +159,7 @@ def _amount(value) -> Decimal:
         return parse_amount(value)
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise GatewayRefusal("bad_amount", f"amount is not a number: {value!r:.40}")
-    try:
-        amount = to_money(value)
-    except MoneyError as exc:
-        raise GatewayRefusal("bad_amount", str(exc)) from None
-    if amount <= 0:
-        raise GatewayRefusal("bad_amount", f"a payment must be above zero, got {amount}")
-    return amount
+    return positive_amount(value)
 
 
 def refused(note: Notification, reason: str) -> Answer:

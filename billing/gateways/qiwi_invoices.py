@@ -57,6 +57,7 @@ from billing.gateways.base import (
     GatewayConfigError,
     GatewayRefusal,
     check_amount,
+    positive_amount,
 )
 from billing.gateways.safe_xml import XmlRefused, parse
 from billing.money import MoneyError, to_money
@@ -281,12 +282,7 @@ def issue(conn: psycopg.Connection, account_id: int, phone: str, amount: Decimal
     if len(to_account) != 10:
         raise GatewayRefusal("bad_phone", f"a QIWI Wallet is a Russian mobile number of "
                              f"ten digits (+7 …), got {phone!r:.40}")
-    try:
-        amount = to_money(amount)
-    except MoneyError as exc:
-        raise GatewayRefusal("bad_amount", str(exc)) from None
-    if amount <= 0:
-        raise GatewayRefusal("bad_amount", f"an invoice must be above zero, got {amount}")
+    amount = positive_amount(amount)
     check_amount(amount, config)
     row = conn.execute("SELECT contract FROM accounts WHERE id = %s", (account_id,)).fetchone()
     if row is None:
