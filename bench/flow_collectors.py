@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flow.collector_maps import prime_at_least
-from stack.servers.base import ServerError, free_port
+from stack.servers.base import free_port, start_with_retry
 from stack.servers.nfacctd import CACHE_FULL, NfacctdServer, SavedCollector
 from stack.servers.procs import cpu_seconds
 
@@ -69,16 +69,7 @@ class PrintNfacctd(NfacctdServer):
 def start_on_free_port(make: Callable[[int], NfacctdServer], attempts: int = 5) -> NfacctdServer:
     """Start a server built by ``make(port)`` (in a directory of its own per port);
     another process may take the port first."""
-    last: Exception | None = None
-    for _ in range(attempts):
-        server = make(free_port(udp=True, tcp=False))
-        try:
-            server.start()
-            return server
-        except ServerError as exc:
-            last = exc
-            server.stop()
-    raise ServerError(f"nfacctd for the benchmark did not start: {last}")
+    return start_with_retry(lambda: make(free_port(udp=True, tcp=False)), attempts)
 
 
 def cpu_use(server: NfacctdServer) -> dict[str, float | None]:

@@ -33,7 +33,6 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -47,7 +46,7 @@ from billing import gateway_payments, ledger
 from billing import settings as settings_mod
 from billing.staff import ensure_staff
 from stack import db_roles
-from stack.servers.base import ServerError, free_port, log_tail
+from stack.servers.base import free_port, log_tail, start_with_retry
 from stack.servers.postgres import PostgresServer
 from stack.servers.procs import cpu_seconds
 from stack.servers.redis import RedisServer
@@ -375,20 +374,6 @@ def web_env(pg: PostgresServer, redis: RedisServer, base: Path) -> dict[str, str
     }
 
 
-def _started(make: Callable[[], object]):
-    """A server on a free port; another port when one was taken meanwhile."""
-    last: Exception | None = None
-    for _ in range(5):
-        server = make()
-        try:
-            server.start()
-            return server
-        except ServerError as exc:
-            last = exc
-            server.stop()
-    raise ServerError(f"a benchmark server did not start: {last}")
-
-
 # --- the run -------------------------------------------------------------------------------
 
 def racing(payments: list[Payment], clients: int) -> int:
@@ -442,15 +427,16 @@ def run(payments: int = 20_000, accounts: int = 10_000, clients: int = 16,
         pg = start_postgres(base)
         redis = web = None
         try:
-            redis = _started(lambda: RedisServer(base / "redis", free_port(), persistent=True,
-                                                 password=secrets.token_urlsafe(24)))
+            redis = start_with_retry(lambda: RedisServer(
+                base / "redis", free_port(), persistent=True,
+                password=secrets.token_urlsafe(24)))
             with connect(pg) as conn:
                 staff_id = ensure_staff(conn, *STAFF, "Admin")
                 say(f"seeding {accounts} accounts")
                 owners = seed_accounts(conn, accounts)
             env = web_env(pg, redis, base)
-            web = _started(lambda: WebServer(base / "run", base / "log", free_port(),
-                                             cwd=settings_mod.PROJECT_ROOT, env=env))
+            web = start_with_retry(lambda: WebServer(base / "run", base / "log", free_port(),
+                                                     cwd=settings_mod.PROJECT_ROOT, env=env))
             say(f"web app on {web.url} ({web.workers} gunicorn workers)")
             sides = (RestApi(), Qiwi())  # the baseline first: see the module's docstring
             warm = [workload(owners, warmup, duplicate_share, 1_000_000 * (n + 1), rng)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import signal
 import socket
@@ -9,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from stack.servers import procs
 
@@ -96,3 +98,23 @@ def run(cmd: list[str], log: Path | None = None, env: dict[str, str] | None = No
         raise ServerError(
             f"{' '.join(cmd)} exited {result.returncode}:\n{result.stdout}{result.stderr}"
         )
+
+
+T = TypeVar("T")
+
+
+def start_with_retry(make: Callable[[], T], attempts: int = 5) -> T:
+    """Build a server on fresh free ports and start it; another process may have taken
+    the ports between our probe and the server's bind, so try again on new ones."""
+    last: Exception | None = None
+    for _ in range(attempts):
+        server = make()
+        try:
+            server.start()  # type: ignore[attr-defined]
+        except ServerError as exc:
+            last = exc
+            with contextlib.suppress(ServerError):
+                server.stop()  # type: ignore[attr-defined]
+            continue
+        return server
+    raise ServerError(f"could not start after {attempts} attempts: {last}")
