@@ -185,6 +185,9 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
         from webapp import gateway_callbacks
 
         gateway_callbacks.install(app)
+        from webapp import cabinet
+
+        cabinet.install(app, appbuilder, settings)
         login_guard.install(appbuilder, settings)
         errors.install(app, appbuilder)
         numbers.install(app)

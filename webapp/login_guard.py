@@ -137,6 +137,8 @@ def too_many_attempts(error):
         answer.status_code = 429
         return answer
     flash(message, "danger")
+    if request.path.startswith("/cabinet/"):
+        return redirect(url_for("cabinet.login")), 303
     return redirect(url_for("AuthDBView.login")), 303
 
 

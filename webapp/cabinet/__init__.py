@@ -1,0 +1,37 @@
+"""The subscriber cabinet: the same app as the admin, for subscribers, who are not staff.
+
+Its pages live under ``/cabinet`` with their own session cookie
+(webapp/cabinet/sessions.py); every action calls the same ``billing`` function the admin,
+the cashier and the API call, so the rules are the same wherever a subscriber or an
+operator acts.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, g
+
+from webapp.cabinet.sessions import PathSessionInterface
+
+
+def install(app: Flask, appbuilder, settings) -> None:
+    """Register the cabinet's pages, its session cookie and its login limits."""
+    # Each page module adds its routes to the blueprint as it is imported.
+    from webapp.cabinet import login, overview  # noqa: F401
+    from webapp.cabinet.blueprint import MENU, bp
+
+    app.session_interface = PathSessionInterface()
+    app.register_blueprint(bp)
+    app.context_processor(lambda: {"cabinet_menu": MENU,
+                                   "subscriber": g.get("cabinet_subscriber")})
+    limiter = appbuilder.sm.limiter
+    from webapp import login_guard
+
+    # The staff login's two limits (per source address, per login name; only failures
+    # count) around the cabinet's login form.
+    per_address = limiter.shared_limit(
+        settings.WEB_LOGIN_RATE_LIMIT, scope="ebs-cabinet-address", methods=["post"],
+        deduct_when=login_guard.failed_attempt)
+    per_login = limiter.shared_limit(
+        settings.WEB_LOGIN_RATE_LIMIT_PER_LOGIN, scope="ebs-cabinet-login", methods=["post"],
+        key_func=login_guard.login_name, deduct_when=login_guard.failed_attempt)
+    app.view_functions["cabinet.login"] = per_login(per_address(login.login))
