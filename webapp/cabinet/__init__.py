@@ -8,6 +8,9 @@ operator acts.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from flask import Flask, g
 
 from webapp.cabinet.sessions import PathSessionInterface
@@ -15,9 +18,12 @@ from webapp.cabinet.sessions import PathSessionInterface
 
 def install(app: Flask, appbuilder, settings) -> None:
     """Register the cabinet's pages, its session cookie and its login limits."""
-    # Each page module adds its routes to the blueprint as it is imported.
-    from webapp.cabinet import login, overview  # noqa: F401
+    from webapp.cabinet import login
     from webapp.cabinet.blueprint import MENU, bp
+
+    # Each page module of this package adds its routes to the blueprint as it is imported.
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
     app.session_interface = PathSessionInterface()
     app.register_blueprint(bp)
