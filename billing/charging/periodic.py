@@ -53,16 +53,21 @@ class PeriodicService:
     active_until: datetime | None
 
 
-def load_services(conn: psycopg.Connection) -> list[PeriodicService]:
+def load_services(
+    conn: psycopg.Connection, tariff_id: int | None = None
+) -> list[PeriodicService]:
+    """The services that charge (cost > 0): every tariff's, or one tariff's (the
+    forecast of one account asks for its tariff's only)."""
     rows = conn.execute(
         """
         SELECT s.id, s.tariff_id, s.name, p.unit, p.length_seconds, p.anchor, p.autostart,
                s.cost, s.charge_method, s.charges_per_day, s.condition, s.condition_sum,
                s.active_from, s.active_until
           FROM periodic_services s JOIN settlement_periods p ON p.id = s.settlement_period_id
-         WHERE s.cost > 0
+         WHERE s.cost > 0 AND (%(tariff)s::integer IS NULL OR s.tariff_id = %(tariff)s)
          ORDER BY s.id
-        """
+        """,
+        {"tariff": tariff_id},
     ).fetchall()
     return [
         PeriodicService(
