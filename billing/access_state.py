@@ -23,7 +23,9 @@ none) is rejected or admitted only into the guest pool. The fix, by reason:
 * ``account_disabled`` / ``tariff_inactive`` (and ``blocked_by_balance`` with nothing
   to pay): ``support``.
 
-Times are in the operator's zone ``tz``.
+Status, blocks and money are the account's as they stand, as RADIUS reads them; ``at``
+picks the tariff in force, the access window's state and the limits' ends. Times are in
+the operator's zone ``tz``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,9 @@ The rate of charges (``Forecast.daily_rate``) is, exactly:
       days up to ``at``, divided by 30 days (by the time since the account's first tariff
       assignment when that is shorter, at least one day).
 
+Balance and credit are the account's as they stand (``accounts``), not as of ``at``:
+the forecast is asked about now; ``at`` places the periods, the tariff and the 30 days.
+
 ``days_left`` is the whole days ``balance + credit`` covers at that rate: None when the
 rate is zero ("no charges"), 0 when balance + credit is zero or below. It is an average:
 a fee charged at a period's start takes its money at once, which ``next_charge`` shows.
