@@ -47,17 +47,17 @@ def _now(conn) -> datetime:
     return conn.execute("SELECT now()").fetchone()[0]
 
 
-def _subscriber(conn, *, paid="100.00", credit="0"):
+def _subscriber(conn, *, paid="100.00", credit="0", since=YEAR):
     """(tariff, account, username): an active account on an active PPPoE tariff with a
-    monthly settlement period, since the year's start, with one subaccount."""
+    monthly settlement period, since ``since``, with one subaccount."""
     plan = tariff(conn)
     period = settlement_period(conn, anchor=YEAR)
     conn.execute("UPDATE tariffs SET settlement_period_id = %s, allow_self_suspension = true"
                  " WHERE id = %s", (period, plan))
     acc = account(conn, credit=credit)
-    assign(conn, acc, plan, YEAR)
+    assign(conn, acc, plan, since)
     if d(paid):
-        pay(conn, acc, paid, YEAR)
+        pay(conn, acc, paid, since)
     sub = subaccount(conn, acc)
     user = conn.execute("SELECT username FROM subaccounts WHERE id = %s", (sub,)).fetchone()[0]
     return plan, acc, user
@@ -118,15 +118,18 @@ def test_a_guest_pool_admits_the_debtor_and_still_says_why(conn):
 
 
 def test_a_package_block_asks_for_what_the_check_still_lacks(conn):
-    plan, acc, user = _subscriber(conn, paid="2000.00")
+    this_month = _now(conn).astimezone(TZ).replace(day=1, hour=0, minute=0, second=0,
+                                                   microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=1)
+    plan, acc, user = _subscriber(conn, paid="1000.00", since=last_month)
     conn.execute("UPDATE tariffs SET package_cost = 1000, require_package_cost = true"
                  " WHERE id = %s", (plan,))
     period = conn.execute("SELECT settlement_period_id FROM tariffs WHERE id = %s",
                           (plan,)).fetchone()[0]
     periodic_service(conn, plan, period, "100.00", "AT_START")
     tick(conn, _now(conn), tz=TZ, times=1)
-    # Twelve fees paid 1200.00 of 2000.00; this month's 100.00 counts toward the
-    # package: 800.00 + 100.00 of 1000.00.
+    # Two fees paid 200.00 of 1000.00; this month's 100.00 counts toward the package:
+    # 800.00 + 100.00 of 1000.00.
     found, at = _agree(conn, acc, user)
     assert (found.reason, found.action, found.pay) == (Reason.BLOCKED_BY_BALANCE, "pay",
                                                       d("100.00"))
