@@ -33,6 +33,9 @@ NOT_MAPPED |= {"traffic_reconcile_state", "traffic_reconcile_sessions",
 # The bank-statement import's journal (billing/statement_import.py): its bookkeeping of
 # which files were read how far; the files and error files are the operator's record.
 NOT_MAPPED |= {"statement_files"}
+# The cabinet's login state (webapp/cabinet/login.py reads and writes it by SQL): failures,
+# the lock and the logout count are no page's business.
+NOT_MAPPED |= {"cabinet_logins"}
 # Columns of Flask-AppBuilder's own tables that its models do not know: the login guard
 # and the session stamp read and write them by SQL (webapp/login_guard.py,
 # webapp/security.py), so FAB's User model stays FAB's.

@@ -87,9 +87,10 @@ CREDENTIALS = {
 # The staff's logins: nothing of them for reports.
 STAFF_LOGINS = {"ab_user", "ab_register_user", "ab_api_key"}
 LOOKS_SECRET = re.compile(r"password|secret|_hash$|token|_key$")
-# Names that look like one and are not: an accounting session's id, a posting's
-# idempotency key.
-NOT_CREDENTIALS = {"ip_leases.session_key", "ledger_entries.idempotency_key"}
+# Names that look like one and are not: an accounting session's id, a posting's and a
+# message's idempotency key.
+NOT_CREDENTIALS = {"ip_leases.session_key", "ledger_entries.idempotency_key",
+                   "messages.idempotency_key"}
 
 
 def as_role(db: str, component: str) -> psycopg.Connection:
