@@ -91,6 +91,15 @@ _SETTINGS = f"""
 """
 
 
+def promise_settings(
+    conn: psycopg.Connection, account_id: int, at: datetime
+) -> PromiseSettings | None:
+    """The settings that apply to the account at ``at``: its tariff's row, else the
+    global one; None when neither exists."""
+    found = conn.execute(_SETTINGS, (account_id, at)).fetchone()
+    return PromiseSettings(*found) if found else None
+
+
 def take_promise(
     conn: psycopg.Connection,
     account_id: int,
@@ -110,8 +119,7 @@ def take_promise(
         ).fetchone()
         if row is None:
             raise PromiseError("unknown_account", f"account {account_id} does not exist")
-        found = conn.execute(_SETTINGS, (account_id, at)).fetchone()
-        settings = PromiseSettings(*found) if found else None
+        settings = promise_settings(conn, account_id, at)
         has_open, last_taken_at = conn.execute(
             "SELECT bool_or(closed_at IS NULL), max(taken_at) FROM promised_payments"
             " WHERE account_id = %s", (account_id,)

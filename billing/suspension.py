@@ -66,6 +66,26 @@ _TARIFF = f"""
 """
 
 
+@dataclass(frozen=True, slots=True)
+class SuspensionTerms:
+    """The tariff's self-suspension rules for an account, shown before it suspends."""
+
+    tariff_id: int
+    allowed: bool
+    cost: Decimal
+    min_balance: Decimal
+    max_days: int | None
+
+
+def suspension_terms(
+    conn: psycopg.Connection, account_id: int, at: datetime
+) -> SuspensionTerms | None:
+    """The rules of the tariff in force at ``at`` (None: the account has no tariff), as
+    :func:`suspend_account` reads them."""
+    row = conn.execute(_TARIFF, (account_id, at)).fetchone()
+    return SuspensionTerms(*row[1:]) if row else None
+
+
 def suspend_account(
     conn: psycopg.Connection,
     account_id: int,

@@ -143,6 +143,67 @@ def _require_after_last_tick(conn: psycopg.Connection, at: datetime) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ChangePlan:
+    """What a change would do, read before it is made: the cabinet's confirmation."""
+
+    from_tariff_id: int
+    to_tariff_id: int
+    on_tariff_since: datetime
+    effective_at: datetime
+    cost: Decimal
+
+
+def _plan(conn: psycopg.Connection, account_id: int, to_tariff_id: int, *, tz: ZoneInfo,
+          at: datetime) -> ChangePlan:
+    """Every rule of a change, checked with the account row locked; nothing written."""
+    account = conn.execute(
+        "SELECT balance FROM accounts WHERE id = %s FOR UPDATE", (account_id,)
+    ).fetchone()
+    if account is None:
+        raise TariffChangeError("unknown_account", f"account {account_id} does not exist")
+    _require_tariff(conn, to_tariff_id)
+    current = conn.execute(_CURRENT, (account_id, at)).fetchone()
+    if current is None:
+        raise TariffChangeError("no_tariff", "the account has no tariff to change from")
+    _, from_tariff, since, *period = current
+    if from_tariff == to_tariff_id:
+        raise TariffChangeError("same_tariff", "the account is already on this tariff")
+    if conn.execute(
+        "SELECT 1 FROM tariff_changes WHERE account_id = %s AND status = 'pending'",
+        (account_id,),
+    ).fetchone():
+        raise TariffChangeError("change_pending", "a tariff change is already scheduled")
+    rule = _load_rule(conn, from_tariff, to_tariff_id)
+    effective_at = at
+    if rule is not None and rule.effective is Effective.NEXT_PERIOD:
+        if period[0] is None:
+            raise TariffChangeError(
+                "no_settlement_period",
+                "the current tariff has no settlement period to wait for",
+            )
+        sp = SettlementPeriod(*period)
+        effective_at = period_bounds(sp, at, tz, since if sp.autostart else None)[1]
+    _require_after_last_tick(conn, effective_at)
+    check_rule(rule, balance=account[0], on_tariff_since=since, leaving_at=effective_at)
+    return ChangePlan(from_tariff, to_tariff_id, since, effective_at, rule.cost)
+
+
+def plan_change(
+    conn: psycopg.Connection,
+    account_id: int,
+    to_tariff_id: int,
+    *,
+    tz: ZoneInfo,
+    at: datetime | None = None,
+) -> ChangePlan:
+    """The change :func:`change_tariff` would make at ``at`` (its cost and the moment it
+    takes effect), or the refusal it would raise; nothing is written. A subscriber sees
+    this before confirming, so the figures shown are the rule's own."""
+    with conn.transaction():
+        return _plan(conn, account_id, to_tariff_id, tz=tz, at=at or datetime.now(UTC))
+
+
 def change_tariff(
     conn: psycopg.Connection,
     account_id: int,
@@ -160,53 +221,26 @@ def change_tariff(
     """
     at = at or datetime.now(UTC)
     with conn.transaction():
-        account = conn.execute(
-            "SELECT balance FROM accounts WHERE id = %s FOR UPDATE", (account_id,)
-        ).fetchone()
-        if account is None:
-            raise TariffChangeError("unknown_account", f"account {account_id} does not exist")
-        _require_tariff(conn, to_tariff_id)
-        current = conn.execute(_CURRENT, (account_id, at)).fetchone()
-        if current is None:
-            raise TariffChangeError("no_tariff", "the account has no tariff to change from")
-        _, from_tariff, since, *period = current
-        if from_tariff == to_tariff_id:
-            raise TariffChangeError("same_tariff", "the account is already on this tariff")
-        if conn.execute(
-            "SELECT 1 FROM tariff_changes WHERE account_id = %s AND status = 'pending'",
-            (account_id,),
-        ).fetchone():
-            raise TariffChangeError("change_pending", "a tariff change is already scheduled")
-        rule = _load_rule(conn, from_tariff, to_tariff_id)
-        effective_at = at
-        if rule is not None and rule.effective is Effective.NEXT_PERIOD:
-            if period[0] is None:
-                raise TariffChangeError(
-                    "no_settlement_period",
-                    "the current tariff has no settlement period to wait for",
-                )
-            sp = SettlementPeriod(*period)
-            effective_at = period_bounds(sp, at, tz, since if sp.autostart else None)[1]
-        _require_after_last_tick(conn, effective_at)
-        check_rule(rule, balance=account[0], on_tariff_since=since, leaving_at=effective_at)
+        plan = _plan(conn, account_id, to_tariff_id, tz=tz, at=at)
         change_id = conn.execute(
             """
             INSERT INTO tariff_changes (account_id, from_tariff_id, to_tariff_id, effective_at,
                                         requested_at, cost, source, staff_user_id)
             VALUES (%s, %s, %s, %s, %s, %s, 'matrix', %s) RETURNING id
             """,
-            (account_id, from_tariff, to_tariff_id, effective_at, at, rule.cost, staff_user_id),
+            (account_id, plan.from_tariff_id, to_tariff_id, plan.effective_at, at, plan.cost,
+             staff_user_id),
         ).fetchone()[0]
         applied = False
-        if effective_at <= at:
+        if plan.effective_at <= at:
             outcome = _apply(conn, at, tz, [change_id])
             if outcome.get(change_id) != "applied":
                 raise TariffChangeError(
                     "assignment_exists", "the account already has an assignment at this moment"
                 )
             applied = True
-    return ChangeResult(change_id, account_id, from_tariff, to_tariff_id, effective_at,
-                        rule.cost, applied)
+    return ChangeResult(change_id, account_id, plan.from_tariff_id, to_tariff_id,
+                        plan.effective_at, plan.cost, applied)
 
 
 def cancel_scheduled_change(

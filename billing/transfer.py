@@ -67,6 +67,11 @@ _ALLOWED = f"""
 """
 
 
+def transfer_allowed(conn: psycopg.Connection, account_id: int, at: datetime) -> bool:
+    """Whether the tariff in force at ``at`` lets the account send money (no tariff: no)."""
+    return conn.execute(_ALLOWED, (account_id, at)).fetchone()[0]
+
+
 def transfer_balance(
     conn: psycopg.Connection,
     from_account_id: int,
@@ -102,7 +107,7 @@ def transfer_balance(
                 )
             return Transfer(key, from_account_id, to_account_id, amount, out_entry.id,
                             in_entry.id, created=False)
-        allowed = conn.execute(_ALLOWED, (from_account_id, at)).fetchone()[0]
+        allowed = transfer_allowed(conn, from_account_id, at)
         check_transfer(allowed=allowed, amount=amount, balance=locked[from_account_id],
                        same_account=from_account_id == to_account_id)
         details = {"request": key, "from_account_id": from_account_id,

@@ -43,3 +43,19 @@ def column_formatters(model, own: dict | None = None) -> dict[str, Callable]:
 def _blank_as_dash(formatter: Callable) -> Callable:
     """An empty (NULL) value reads as a dash whatever the column's type, never "None"."""
     return lambda value: labels.EMPTY if value is None else formatter(value)
+
+
+MASK = "***"
+
+
+def masked_name(full_name: str | None) -> str:
+    """A name shown to someone who is not its owner (a transfer's sender checking the
+    recipient): enough to tell "the right person" from "a typo in the contract", not
+    enough to learn who holds a contract. The first word keeps two letters, every other
+    word one: "Иванов Пётр" reads "Ив*** П***"."""
+    words = (full_name or "").split()
+    if not words:
+        return MASK
+    shown = [words[0][:2] if len(words[0]) > 2 else words[0][:1]]
+    shown += [word[:1] for word in words[1:]]
+    return " ".join(part + MASK for part in shown)

@@ -142,3 +142,12 @@ class NonNegativeMoney(Money):
         super().__call__(form, field)
         if field.data is not None and field.data < 0:
             raise ValidationError(_l("The amount cannot be negative."))
+
+
+class PositiveMoney(Money):
+    """A sum that moves money (a payment, a promise, a transfer): above zero."""
+
+    def __call__(self, form, field) -> None:
+        super().__call__(form, field)
+        if field.data is not None and field.data <= 0:
+            raise ValidationError(_l("The amount must be above zero."))
