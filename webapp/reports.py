@@ -33,6 +33,9 @@ from sqlalchemy import text
 MONEY, COUNT, TEXT, DATE, KIND = "money", "count", "text", "date", "kind"
 # Bytes shown as megabytes; a traffic reject's reason code shown in words.
 MEGABYTES, TRAFFIC_REJECT = "megabytes", "traffic_reject"
+# A ledger row's description: what billing wrote in the reader's language, what a person
+# typed as typed (webapp.labels.ledger_description).
+LEDGER_TEXT = "ledger_text"
 
 # How many accounts per group the top consumers list by default, and at most.
 TOP_DEFAULT, TOP_MAX = 20, 1000

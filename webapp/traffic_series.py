@@ -168,6 +168,17 @@ def chart_data(by_day: list[dict], by_hour: list[dict]) -> dict:
     }
 
 
+def figures(session, account_id: int, zone: ZoneInfo, now: datetime) -> dict:
+    """What a page draws of an account's traffic (templates/traffic_charts.html: the
+    account card's tab and the subscriber's cabinet): both series, the chart's JSON, and
+    how to name an hour and write bytes."""
+    by_day, by_hour = series(session, account_id, zone, now)
+    return {"by_day": by_day, "by_hour": by_hour,
+            "hours_rolled": any(row["hour"] is None for row in by_hour),
+            "hour_label": hour_label, "chart": chart_data(by_day, by_hour),
+            "megabytes": megabytes}
+
+
 # The CSV of the tab: per group, in bytes, the same ranges as the charts (:since/:until,
 # :id, :tz), read through reports' CSV writer.
 _CSV_COLUMNS_TAIL = (Column("group_name", _l("Traffic group"), TEXT),

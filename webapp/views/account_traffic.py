@@ -14,7 +14,7 @@ from flask_appbuilder.security.decorators import permission_name
 from sqlalchemy import text
 
 from webapp import labels, localtime, traffic_series
-from webapp.numbers import format_decimal_text, megabytes
+from webapp.numbers import format_decimal_text
 from webapp.views.reports import CSV_FLAVOURS, csv_flavour, csv_response
 from webapp.views.tariff_limits import window_label
 
@@ -42,13 +42,9 @@ def traffic_tab(session, account_id: int) -> dict:
     chart's JSON."""
     zone = localtime.zone()
     now = datetime.now(zone)
-    by_day, by_hour = traffic_series.series(session, account_id, zone, now)
     period = traffic_series.period_figures(session, account_id, now)
-    return {"usage": period["traffic"], "time": period["time"], "limits": period["limit"],
-            "by_day": by_day, "by_hour": by_hour,
-            "hours_rolled": any(row["hour"] is None for row in by_hour),
-            "hour_label": traffic_series.hour_label,
-            "chart": traffic_series.chart_data(by_day, by_hour), "megabytes": megabytes,
+    return {**traffic_series.figures(session, account_id, zone, now),
+            "usage": period["traffic"], "time": period["time"], "limits": period["limit"],
             "minutes": minutes, "limit_effect": limit_effect,
             "window_label": window_label}
 

@@ -35,6 +35,7 @@ from webapp.reports import (
     DAILY_UP_TO_DAYS,
     DATE,
     KIND,
+    LEDGER_TEXT,
     MEGABYTES,
     MONEY,
     REPORTS,
@@ -86,6 +87,8 @@ def cell(kind: str, value) -> str:
         return format_number(megabytes(value))
     if kind == TRAFFIC_REJECT:
         return labels.label(labels.TRAFFIC_REJECT_REASONS, value)
+    if kind == LEDGER_TEXT:
+        return labels.ledger_description(value)
     return str(value)
 
 
@@ -151,7 +154,7 @@ def csv_cell(kind: str, value, flavour: CsvFlavour = PLAIN_CSV) -> str:
     if kind == DATE:
         return localtime.local_day(value).isoformat()
     shown = cell(kind, value)
-    return spreadsheet_safe(shown) if kind == TEXT else shown
+    return spreadsheet_safe(shown) if kind in (TEXT, LEDGER_TEXT) else shown
 
 
 def csv_lines(report: Report, rows: Iterable,
@@ -184,7 +187,7 @@ def csv_response(engine, report: Report, params: dict, filename: str,
                 stream_results=True, yield_per=CSV_BATCH).execute(report.statement, params)
             yield from csv_lines(report, (row._mapping for row in result), flavour)
 
-    return Response(stream_with_context(lines()), mimetype="text/csv; charset=utf-8",
+    return Response(stream_with_context(lines()), content_type="text/csv; charset=utf-8",
                     headers={"Content-Disposition": f"attachment; filename={filename}"})
 
 
