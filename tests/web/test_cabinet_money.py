@@ -154,3 +154,25 @@ def test_a_card_is_activated_once_and_wrong_pins_are_throttled(client, keyed, co
     assert _balance(conn, account_id) == Decimal("300.00")
     first = cabinet_post(client, "/cabinet/card", {"number": "1", "pin": "2"})
     assert re.search(r'id="cabinet-refused"', first.text)
+
+
+def test_the_pages_read_in_russian_and_a_russian_amount_survives_the_confirmation(client,
+                                                                                   conn):
+    sender, name, password = _customer(conn, balance="2000", allow_balance_transfer=True)
+    recipient, _, _ = subscriber(conn, full_name="Петров Иван")
+    contract = conn.execute("SELECT contract FROM accounts WHERE id = %s",
+                            (recipient,)).fetchone()[0]
+    cabinet_login(client, name, password)
+    client.get("/cabinet/language/ru")
+    for path, words in (("/cabinet/tariff", "Тариф"), ("/cabinet/suspension", "Блокировка"),
+                        ("/cabinet/promise", "Обещанный платёж"),
+                        ("/cabinet/card", "Экспресс-карта"), ("/cabinet/contacts", "Контакты"),
+                        ("/cabinet/password", "Текущий пароль")):
+        page = client.get(path)
+        assert page.status_code == 200 and words in page.text, path
+    check = cabinet_post(client, "/cabinet/transfer",
+                         {"recipient_contract": contract, "amount": "1 500,50"})
+    assert "Перевести деньги?" in check.text
+    _confirm(client, check, {"amount": ""})
+    assert (_balance(conn, sender), _balance(conn, recipient)) == (Decimal("499.50"),
+                                                                  Decimal("1500.50"))
