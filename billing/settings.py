@@ -200,6 +200,30 @@ DEFAULTS: dict[str, Any] = {
     "SENDSMS_BACKENDS_SETTINGS": {},
     "SENDSMS_DEFAULT_BACKEND": None,
     "SENDSMS_IF_BALLANCE_AMOUNT": None,
+    # Subscribers' phone numbers are read in this region (ISO 3166 code; "8 916 …" is
+    # Russian) and sent to the gateway in E.164; a number that is no mobile one is refused.
+    "SENDSMS_PHONE_REGION": "RU",
+    # Local hours (TIME_ZONE) when nothing is sent: "22:00-09:00"; empty: any hour.
+    # Messages due then wait for the morning.
+    "SENDSMS_QUIET_HOURS": "",
+    # The most SMS parts one message may take (a Cyrillic part is 67 characters, a Latin
+    # 153); a longer text is refused ("refuse") or cut to fit with "…" ("cut").
+    "SENDSMS_MAX_PARTS": 4,
+    "SENDSMS_TOO_LONG": "refuse",
+    # Seconds a gateway (or the SMTP server) may take to answer; no answer in time is a
+    # failure on the way there: the message is tried again later.
+    "SENDSMS_TIMEOUT_SECONDS": 15,
+    # E-mail to subscribers: the SMTP server (empty host: no e-mail), its login, the
+    # security of the connection ("starttls", "ssl" or "none") and the From address.
+    "SMTP_HOST": "",
+    "SMTP_PORT": 587,
+    "SMTP_USER": "",
+    "SMTP_PASSWORD": "",
+    "SMTP_SECURITY": "starttls",
+    "SMTP_FROM": "",
+    # A CA bundle the SMTP server's certificate is checked against (a relay with its own
+    # CA); empty: the system's.
+    "SMTP_CA_FILE": "",
 }
 
 # Backend names the guide spells two ways: its GETPAID_BACKENDS example lists
@@ -263,6 +287,7 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
         raise SettingsError(f"RADIUS_REJECT_MESSAGES: {exc}") from None
     values["GETPAID_BACKENDS"] = _backend_names(values["GETPAID_BACKENDS"])
     values["GETPAID_BACKENDS_SETTINGS"] = _backend_settings(values["GETPAID_BACKENDS_SETTINGS"])
+    _sendsms(values)
     return SimpleNamespace(**values)
 
 
@@ -303,6 +328,55 @@ def _backend_settings(by_name) -> dict[str, Any]:
             value = out.pop(alias)
             out.setdefault(name, value)
     return out
+
+
+def _sendsms(values: dict[str, Any]) -> None:
+    """The guide's SENDSMS_* lines as printed, and ours, checked once at load: a gateway
+    no module speaks for, a settings entry that is not a dict, a threshold that is no sum
+    of money or an unreadable quiet-hours span stop the load with the setting's name."""
+    from billing.notifications import backends, quiet_hours
+
+    pairs = []
+    for item in values["SENDSMS_BACKENDS"] or ():
+        if not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise SettingsError("SENDSMS_BACKENDS holds (backend path, title) pairs such as "
+                                f"('sendsms.backends.smsru.SmsBackend', 'sms.ru'), got {item!r}")
+        path, title = item
+        if path not in backends.SMS_BACKENDS:
+            raise SettingsError(f"SENDSMS_BACKENDS: no SMS backend {path!r}; known: "
+                                f"{', '.join(backends.SMS_BACKENDS)}")
+        pairs.append((path, str(title)))
+    values["SENDSMS_BACKENDS"] = pairs
+    by_key = values["SENDSMS_BACKENDS_SETTINGS"] or {}
+    if not isinstance(by_key, dict) or not all(isinstance(v, dict) for v in by_key.values()):
+        raise SettingsError("SENDSMS_BACKENDS_SETTINGS maps a backend's module "
+                            "('sendsms.backends.smsru') to a dict of its settings")
+    values["SENDSMS_BACKENDS_SETTINGS"] = dict(by_key)
+    default = values["SENDSMS_DEFAULT_BACKEND"]
+    if default and default not in backends.SMS_BACKENDS:
+        raise SettingsError(f"SENDSMS_DEFAULT_BACKEND: no SMS backend {default!r}; known: "
+                            f"{', '.join(backends.SMS_BACKENDS)}")
+    threshold = values["SENDSMS_IF_BALLANCE_AMOUNT"]
+    if threshold is not None:
+        try:
+            values["SENDSMS_IF_BALLANCE_AMOUNT"] = to_money(threshold)
+        except MoneyError as exc:
+            raise SettingsError(f"SENDSMS_IF_BALLANCE_AMOUNT must be a sum such as 0 or "
+                                f"'50.00' (not a float): {exc}") from None
+    try:
+        quiet_hours.parse(values["SENDSMS_QUIET_HOURS"])
+    except ValueError as exc:
+        raise SettingsError(f"SENDSMS_QUIET_HOURS: {exc}") from None
+    if values["SENDSMS_TOO_LONG"] not in ("refuse", "cut"):
+        raise SettingsError("SENDSMS_TOO_LONG is 'refuse' or 'cut', got "
+                            f"{values['SENDSMS_TOO_LONG']!r}")
+    if values["SENDSMS_MAX_PARTS"] < 1:
+        raise SettingsError("SENDSMS_MAX_PARTS must be at least 1")
+    if values["SMTP_SECURITY"] not in ("starttls", "ssl", "none"):
+        raise SettingsError("SMTP_SECURITY is 'starttls', 'ssl' or 'none', got "
+                            f"{values['SMTP_SECURITY']!r}")
+    if values["SMTP_HOST"] and not values["SMTP_FROM"]:
+        raise SettingsError("SMTP_FROM (the sender's address) is needed with SMTP_HOST")
 
 
 # The components that log in with a role of their own (DB_<NAME>_USER).

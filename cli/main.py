@@ -19,6 +19,7 @@ from cli import (
     ledger_commands,
     payments_commands,
     seed,
+    sms_commands,
     stack_commands,
     staff_commands,
     tariff_commands,
@@ -67,6 +68,7 @@ cli.add_command(flow_commands.flow)
 cli.add_command(ledger_commands.ledger)
 cli.add_command(payments_commands.payments)
 cli.add_command(seed.seed)
+cli.add_command(sms_commands.sms)
 cli.add_command(stack_commands.up)
 cli.add_command(stack_commands.down)
 cli.add_command(stack_commands.status)

@@ -26,7 +26,8 @@ celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker
                                 "worker.session_rating_tasks", "worker.reconcile_tasks",
                                 "worker.payment_import_tasks",
                                 "worker.qiwi_invoice_tasks",
-                                "worker.gateway_reconcile_tasks"])
+                                "worker.gateway_reconcile_tasks",
+                                "worker.notification_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -79,6 +80,10 @@ celery.conf.update(
         # Gateway payments against the ledger (billing/gateway_payments.py): must be empty.
         "reconcile-gateway-payments": {"task": "ebs.reconcile_gateway_payments",
                                        "schedule": 86400.0},
+        # Due SMS and e-mail to their providers, at most once (worker/notify/sender.py).
+        "send-due-messages": {"task": "ebs.send_due_messages", "schedule": 60.0},
+        # Delivery statuses of the day's sent messages, where the provider tells them.
+        "poll-message-status": {"task": "ebs.poll_message_status", "schedule": 300.0},
     },
 )
 
