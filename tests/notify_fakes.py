@@ -236,9 +236,11 @@ class Mail:
 
 class FakeSmtp:
     """aiosmtpd on 127.0.0.1 keeping every mail; STARTTLS offered (and required) when a
-    certificate is given; ``refuse`` answers 550 to RCPT, ``later`` 451."""
+    certificate is given, or TLS from the first byte (``implicit_tls``); ``refuse``
+    answers 550 to RCPT, ``later`` 451."""
 
-    def __init__(self, cert: Path | None = None, key: Path | None = None) -> None:
+    def __init__(self, cert: Path | None = None, key: Path | None = None, *,
+                 implicit_tls: bool = False) -> None:
         from aiosmtpd.controller import Controller
 
         self.port = free_port()
@@ -265,8 +267,13 @@ class FakeSmtp:
         if cert is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(cert), str(key))
-        self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
-                                      tls_context=context, require_starttls=context is not None)
+        if implicit_tls:  # TLS from the first byte (port 465's way)
+            self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                          ssl_context=context)
+        else:
+            self._controller = Controller(Handler(), hostname="127.0.0.1", port=self.port,
+                                          tls_context=context,
+                                          require_starttls=context is not None)
 
     def start(self) -> FakeSmtp:
         self._controller.start()
