@@ -9,18 +9,25 @@ else (JSON, CSV, files) gets a policy that allows nothing at all.
 
 from __future__ import annotations
 
-PAGE_POLICY = "; ".join((
-    "default-src 'self'",
-    "script-src 'self' 'unsafe-inline'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'self'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-))
+
+def page_policy(*form_targets: str) -> str:
+    """The pages' policy; ``form_targets`` are origins a form of the page may post to
+    besides our own (the cabinet's Pay page posts its signed form to the provider)."""
+    return "; ".join((
+        "default-src 'self'",
+        "script-src 'self' 'unsafe-inline'",
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'self'",
+        " ".join(("form-action 'self'", *form_targets)),
+        "frame-ancestors 'none'",
+    ))
+
+
+PAGE_POLICY = page_policy()
 DATA_POLICY = "default-src 'none'; frame-ancestors 'none'"
 FIXED = {
     "X-Frame-Options": "DENY",

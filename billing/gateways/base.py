@@ -195,13 +195,21 @@ def provider_time(text: str | None, layout: str, time_zone: str,
                              f"{text!r:.40}") from None
 
 
+def amount_limits(config: BackendConfig) -> tuple[Decimal | None, Decimal | None]:
+    """The least and the most one payment through the backend may be (None: no limit):
+    MIN_SUM, and MAX_SUM or else the maximum of any payment. The cabinet shows them."""
+    low = config.get("MIN_SUM")
+    high = config.get("MAX_SUM") or config.maximum
+    return (to_money(str(low)) if low not in (None, "", 0) else None,
+            to_money(str(high)) if high not in (None, "") else None)
+
+
 def check_amount(amount: Decimal, config: BackendConfig) -> None:
     """The backend's MIN_SUM and MAX_SUM when set, and the maximum of one payment."""
-    low = config.get("MIN_SUM")
-    if low not in (None, "", 0) and amount < to_money(str(low)):
+    low, high = amount_limits(config)
+    if low is not None and amount < low:
         raise GatewayRefusal("amount_too_small", f"{amount} is below the minimum {low}")
-    high = config.get("MAX_SUM") or config.maximum
-    if high not in (None, "") and amount > to_money(str(high)):
+    if high is not None and amount > high:
         raise GatewayRefusal("amount_too_large", f"{amount} is above the maximum {high}")
 
 

@@ -12,6 +12,7 @@ a sequence, not guessable, and readable in the provider's cabinet as ours.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +24,10 @@ from billing.gateways.base import BackendConfig, GatewayRefusal, Notification, c
 from billing.money import to_money
 
 DESCRIPTION = "Internet, contract {contract}"
+
+# Where the provider sends the payer back: a URL, or one built for the order once it is
+# open (the cabinet's return page names the order, whose number the form is signed with).
+ReturnUrl = str | Callable[[GatewayPayment], str]
 
 
 @dataclass(frozen=True)
@@ -50,6 +55,10 @@ def open_order(conn: psycopg.Connection, backend: str, prefix: str, account_id: 
         details={"contract": row[0], **(details or {})})
     return Order(payment, str(config.get("DESCRIPTION") or DESCRIPTION).format(
         contract=row[0]))
+
+
+def return_url(url: ReturnUrl, payment: GatewayPayment) -> str:
+    return url(payment) if callable(url) else url
 
 
 def order(conn: psycopg.Connection, backend: str, order_no: str | None) -> GatewayPayment:

@@ -79,8 +79,9 @@ def encode(params: dict) -> str:
 
 
 def form(conn: psycopg.Connection, account_id: int, amount: Decimal | str,
-         config: BackendConfig, *, success_url: str, server_url: str,
-         fail_url: str | None = None, now: datetime | None = None) -> PaymentForm:
+         config: BackendConfig, *, success_url: frontend.ReturnUrl, server_url: str,
+         fail_url: frontend.ReturnUrl | None = None,
+         now: datetime | None = None) -> PaymentForm:
     """The signed checkout form for paying ``amount`` to the account, with its pending
     order. LiqPay returns the payer to one ``result_url`` whatever the outcome: the
     success URL; ``fail_url`` has no place in the protocol."""
@@ -95,7 +96,7 @@ def form(conn: psycopg.Connection, account_id: int, amount: Decimal | str,
         "currency": payment.currency,
         "description": order.description,
         "order_id": payment.provider_txn_id,
-        "result_url": success_url,
+        "result_url": frontend.return_url(success_url, payment),
         "server_url": server_url,
         "language": str(config.get("LANGUAGE", "ru")),
     }

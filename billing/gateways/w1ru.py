@@ -102,8 +102,9 @@ def currency_id(config: BackendConfig) -> str:
 
 
 def form(conn: psycopg.Connection, account_id: int, amount: Decimal | str,
-         config: BackendConfig, *, success_url: str, fail_url: str,
-         server_url: str | None = None, now: datetime | None = None) -> PaymentForm:
+         config: BackendConfig, *, success_url: frontend.ReturnUrl,
+         fail_url: frontend.ReturnUrl, server_url: str | None = None,
+         now: datetime | None = None) -> PaymentForm:
     """The signed form for paying ``amount`` to the account, with its pending order.
     ``server_url`` is not sent: Wallet One posts to the result URL of the shop's
     settings in its cabinet."""
@@ -122,8 +123,8 @@ def form(conn: psycopg.Connection, account_id: int, amount: Decimal | str,
         ("WMI_PAYMENT_NO", payment.provider_txn_id),
         # the documented BASE64: prefix keeps any text intact whatever the encodings
         ("WMI_DESCRIPTION", "BASE64:" + base64.b64encode(order.description.encode()).decode()),
-        ("WMI_SUCCESS_URL", success_url),
-        ("WMI_FAIL_URL", fail_url),
+        ("WMI_SUCCESS_URL", frontend.return_url(success_url, payment)),
+        ("WMI_FAIL_URL", frontend.return_url(fail_url, payment)),
         ("WMI_EXPIRED_DATE", expires.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")),
     ]
     for key in ("PTENABLED", "PTDISABLED"):
