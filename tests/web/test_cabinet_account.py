@@ -88,3 +88,21 @@ def test_the_pages_need_a_login_and_a_csrf_token(client, conn):
     assert answer.status_code == 400  # refused for the missing token
     assert conn.execute("SELECT phone FROM accounts WHERE id = %s",
                         (account_id,)).fetchone()[0] == ""
+
+
+def test_guessing_the_current_password_locks_it_as_the_login_does(app, client, conn):
+    account_id, name, old = subscriber(conn)
+    cabinet_login(client, name, old)
+    before = _hash(conn, account_id)
+    failures = int(app.config["EBS_LOGIN_LOCKOUT_FAILURES"])
+    for _ in range(failures):
+        cabinet_post(client, "/cabinet/password",
+                     {"current_password": "guess", "new_password": "x-Secret-5",
+                      "new_password_again": "x-Secret-5"})
+    right = cabinet_post(client, "/cabinet/password",
+                         {"current_password": old, "new_password": "x-Secret-5",
+                          "new_password_again": "x-Secret-5"})
+    assert "locked" in right.text and "Your password is changed." not in right.text
+    assert _hash(conn, account_id) == before
+    elsewhere = app.test_client()
+    assert 'id="cabinet-balance"' not in cabinet_login(elsewhere, name, old).text

@@ -3,9 +3,10 @@
 The password is stored by ``billing.credentials.set_cabinet_password``, the admin's one
 entry point, under the admin's rule (any non-empty password up to 128 characters); the
 current one is asked first, so a session left open on a shared computer cannot take the
-account over. The change ends every other session of the account and keeps this one
-(``sessions.restamp``). Contacts go through ``billing.contacts``, whose rule the form
-shows under each field.
+account over, and a wrong one counts as a wrong password at the login does (the same
+lock, webapp/cabinet/login.py). The change ends every other session of the account and
+keeps this one (``sessions.restamp``). Contacts go through ``billing.contacts``, whose
+rule the form shows under each field.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from wtforms.validators import DataRequired, EqualTo, Length, ValidationError
 
 from billing import contacts, credentials
 from billing.passwords import verify_password
-from webapp.cabinet import sessions
+from webapp import login_guard
+from webapp.cabinet import login, sessions
 from webapp.cabinet.acting import attempt, form_page, words
 from webapp.cabinet.blueprint import bp, menu_entry
 from webapp.cabinet.sessions import login_required
@@ -85,8 +87,14 @@ def password(subscriber):
     refused = None
     if form.validate_on_submit():
         stored = db.session.execute(_HASH, {"id": subscriber.id}).scalar_one()
-        if not verify_password(stored, form.current_password.data):
-            form.current_password.errors.append(str(WRONG_CURRENT))
+        until = login.locked_until(db.session, subscriber.id)
+        if until is not None:
+            form.current_password.errors.append(login_guard.lock_message(until))
+        elif not verify_password(stored, form.current_password.data):
+            until = login.count_failure(db.session, subscriber.id)
+            db.session.commit()
+            form.current_password.errors.append(
+                login_guard.lock_message(until) if until else str(WRONG_CURRENT))
         else:
             try:
                 credentials.set_cabinet_password(raw_connection(db.session), subscriber.id,

@@ -14,7 +14,7 @@ the login is locked.
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from flask import current_app, flash, g, redirect, render_template, request, session, url_for
@@ -59,6 +59,7 @@ _FAILED = text(
     """
 )
 _LOCK = text("UPDATE cabinet_logins SET locked_until = :until WHERE account_id = :id")
+_LOCKED_UNTIL = text("SELECT locked_until FROM cabinet_logins WHERE account_id = :id")
 _LOGOUT = text(
     """
     INSERT INTO cabinet_logins AS c (account_id, logouts) VALUES (:id, 1)
@@ -105,19 +106,32 @@ def authenticate(login: str, password: str) -> int | None:
                                  "address": inet_or_none(client_address())})
         dbs.commit()
         return row["id"]
-    failures = dbs.execute(_FAILED, {"id": row["id"]}).scalar_one()
-    seconds = login_guard.lock_seconds(failures)
+    until = count_failure(dbs, row["id"])
     refuse(login, row["id"], "wrong_password")
-    if seconds:
-        until = now + timedelta(seconds=seconds)
-        dbs.execute(_LOCK, {"id": row["id"], "until": until})
-        log.warning("cabinet login locked: account=%s failures=%s until=%s",
-                    row["id"], failures, until.isoformat())
-        flash(login_guard.lock_message(until), "danger")
-    else:
-        flash(str(WRONG), "danger")
+    flash(login_guard.lock_message(until) if until else str(WRONG), "danger")
     dbs.commit()
     return None
+
+
+def count_failure(dbs, account_id: int) -> datetime | None:
+    """One more wrong cabinet password in a row (at the login, or as the current password
+    of a change): the lock it earns, None while there is none. One count for both, so
+    a session left open is no way around the login's lock."""
+    failures = dbs.execute(_FAILED, {"id": account_id}).scalar_one()
+    seconds = login_guard.lock_seconds(failures)
+    if not seconds:
+        return None
+    until = login_guard.now() + timedelta(seconds=seconds)
+    dbs.execute(_LOCK, {"id": account_id, "until": until})
+    log.warning("cabinet login locked: account=%s failures=%s until=%s",
+                account_id, failures, until.isoformat())
+    return until
+
+
+def locked_until(dbs, account_id: int) -> datetime | None:
+    """Until when the account's cabinet password is locked (None: it is not)."""
+    until = dbs.execute(_LOCKED_UNTIL, {"id": account_id}).scalar_one_or_none()
+    return until if until is not None and until > login_guard.now() else None
 
 
 def safe_next(target: str | None) -> str:
