@@ -200,6 +200,20 @@ DEFAULTS: dict[str, Any] = {
     "SENDSMS_BACKENDS_SETTINGS": {},
     "SENDSMS_DEFAULT_BACKEND": None,
     "SENDSMS_IF_BALLANCE_AMOUNT": None,
+    # Balance alerts (`ebs sms balance-alerts`, daily at SENDSMS_BALANCE_AT in TIME_ZONE,
+    # as the guide's cron runs ballance_sms_messages at noon): True compares balance +
+    # credit with the threshold (ExpertBilling compares the balance alone); one alert at
+    # most every EVERY_DAYS days and MAX_TIMES times until the balance recovers.
+    "SENDSMS_BALANCE_WITH_CREDIT": False,
+    "SENDSMS_BALANCE_EVERY_DAYS": 1,
+    "SENDSMS_BALANCE_MAX_TIMES": 3,
+    "SENDSMS_BALANCE_AT": "12:00",
+    # Notices the system sends by itself (`ebs sms events`, every few minutes): a payment
+    # credited, a block by balance or limit, and "your money lasts N more days" when the
+    # forecast falls to NOTIFY_FORECAST_DAYS (0: never).
+    "NOTIFY_PAYMENTS": False,
+    "NOTIFY_BLOCKS": False,
+    "NOTIFY_FORECAST_DAYS": 0,
     # Subscribers' phone numbers are read in this region (ISO 3166 code; "8 916 …" is
     # Russian) and sent to the gateway in E.164; a number that is no mobile one is refused.
     "SENDSMS_PHONE_REGION": "RU",

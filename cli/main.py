@@ -19,6 +19,7 @@ from cli import (
     ledger_commands,
     payments_commands,
     seed,
+    sms_alert_commands,
     sms_commands,
     stack_commands,
     staff_commands,
@@ -69,6 +70,7 @@ cli.add_command(ledger_commands.ledger)
 cli.add_command(payments_commands.payments)
 cli.add_command(seed.seed)
 cli.add_command(sms_commands.sms)
+sms_alert_commands.register(sms_commands.sms)
 cli.add_command(stack_commands.up)
 cli.add_command(stack_commands.down)
 cli.add_command(stack_commands.status)

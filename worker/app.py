@@ -27,7 +27,8 @@ celery = Celery("ebs", include=["worker.tasks", "worker.charging_tasks", "worker
                                 "worker.payment_import_tasks",
                                 "worker.qiwi_invoice_tasks",
                                 "worker.gateway_reconcile_tasks",
-                                "worker.notification_tasks"])
+                                "worker.notification_tasks",
+                                "worker.notification_event_tasks"])
 celery.conf.update(
     broker_url=settings_mod.redis_url(_settings),
     result_backend=settings_mod.redis_url(_settings),
@@ -84,11 +85,13 @@ celery.conf.update(
         "send-due-messages": {"task": "ebs.send_due_messages", "schedule": 60.0},
         # Delivery statuses of the day's sent messages, where the provider tells them.
         "poll-message-status": {"task": "ebs.poll_message_status", "schedule": 300.0},
+        # Notices of payments credited and of blocks (billing/notifications/events.py).
+        "sms-events": {"task": "ebs.sms_events", "schedule": 300.0},
     },
 )
 
 
-def _daily_at(hhmm: str, zone: str) -> crontab:
+def _daily_at(hhmm: str, zone: str, setting: str = "BACKUP_DAILY_AT") -> crontab:
     """``HH:MM`` in the ISP's zone as the beat's UTC crontab, at today's offset (a change
     of summer time moves it by an hour until the beat restarts)."""
     try:
@@ -96,7 +99,7 @@ def _daily_at(hhmm: str, zone: str) -> crontab:
         local = datetime.now(ZoneInfo(zone)).replace(hour=hour, minute=minute)
     except ValueError:
         raise settings_mod.SettingsError(
-            f"BACKUP_DAILY_AT must be HH:MM, got {hhmm!r}") from None
+            f"{setting} must be HH:MM, got {hhmm!r}") from None
     at = local.astimezone(UTC)
     return crontab(hour=at.hour, minute=at.minute)
 
@@ -106,3 +109,13 @@ if _settings.BACKUP_DAILY_AT:
     celery.conf.beat_schedule["backup"] = {
         "task": "ebs.backup",
         "schedule": _daily_at(_settings.BACKUP_DAILY_AT, _settings.TIME_ZONE)}
+
+if _settings.SENDSMS_BALANCE_AT:
+    # Low-balance alerts and the forecast's notices, once a day (as the guide's cron ran
+    # ballance_sms_messages at noon).
+    for _name, _task in (("sms-balance-alerts", "ebs.sms_balance_alerts"),
+                         ("sms-forecast", "ebs.sms_forecast")):
+        celery.conf.beat_schedule[_name] = {
+            "task": _task,
+            "schedule": _daily_at(_settings.SENDSMS_BALANCE_AT, _settings.TIME_ZONE,
+                                  "SENDSMS_BALANCE_AT")}

@@ -36,6 +36,9 @@ NOT_MAPPED |= {"statement_files"}
 # The cabinet's login state (webapp/cabinet/login.py reads and writes it by SQL): failures,
 # the lock and the logout count are no page's business.
 NOT_MAPPED |= {"cabinet_logins"}
+# The notices' bookkeeping (billing/notifications/events.py, phone_book.py): how far the
+# ledger and the state history were read, the forecast notices given, numbers read once.
+NOT_MAPPED |= {"notification_marks", "forecast_notices", "phone_numbers"}
 # Columns of Flask-AppBuilder's own tables that its models do not know: the login guard
 # and the session stamp read and write them by SQL (webapp/login_guard.py,
 # webapp/security.py), so FAB's User model stays FAB's.

@@ -1,0 +1,257 @@
+"""Balance alerts, payment and block notices over a fake clock, against a real PostgreSQL:
+each pass run twice (the second queues nothing), the message counts exact after each."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from billing.forecast import forecast
+from billing.notifications import events, mailing, optouts
+from billing.notifications.templates import render
+from tests.integration.charging_helpers import (
+    assign,
+    periodic_service,
+    settlement_period,
+    tariff,
+)
+from tests.integration.notification_helpers import (
+    BACKEND,
+    messages,
+    move,
+    sms_settings,
+    subscriber,
+)
+
+TZ = ZoneInfo("Europe/Moscow")
+
+
+def noon(day: int) -> datetime:
+    return datetime(2026, 12, day, 12, 0, tzinfo=TZ)
+
+
+def alerts(conn, at, settings) -> events.PassResult:
+    """The pass, then again: the second run queues nothing and counts nothing."""
+    first = events.balance_alerts(conn, at, settings)
+    again = events.balance_alerts(conn, at, settings)
+    assert (again.queued, again.selected) == (0, 0)
+    return first
+
+
+def test_alerts_every_n_days_at_most_m_times_reset_by_a_payment(conn, tmp_path):
+    settings = sms_settings(tmp_path, SENDSMS_BALANCE_EVERY_DAYS=2,
+                            SENDSMS_BALANCE_MAX_TIMES=2)
+    low = subscriber(conn, "-10.50")
+    zero = subscriber(conn, "0")  # at the threshold, not below it
+    subscriber(conn, "50.00")
+
+    assert alerts(conn, noon(1), settings).queued == 1
+    sent = messages(conn, "low_balance")
+    assert [(m[0], m[1]) for m in sent] == [(low, f"low_balance:{low}:2026-12-01:1")]
+    _account, _key, recipient, body, due = sent[0]
+    assert recipient.startswith("+7916") and due == noon(1)
+    assert body == (f"Баланс договора {_contract(conn, low)}: -10,50 руб. Пополните счёт,"
+                    " чтобы доступ не был приостановлен.")
+    assert zero not in {m[0] for m in sent}
+
+    assert alerts(conn, noon(2), settings).queued == 0  # not two days yet
+    assert alerts(conn, noon(3), settings).queued == 1  # the second
+    assert alerts(conn, noon(5), settings).queued == 0  # at most twice
+    assert alerts(conn, noon(7), settings).queued == 0
+    assert len(messages(conn, "low_balance")) == 2
+
+    move(conn, low, "60.00", kind="payment")  # recovers: the count starts over
+    recovered = alerts(conn, noon(8), settings)
+    assert (recovered.reset, recovered.queued) == (1, 0)
+    assert conn.execute("SELECT count(*) FROM balance_alerts").fetchone()[0] == 0
+    move(conn, low, "-100.00")
+    assert alerts(conn, noon(9), settings).queued == 1
+    assert [m[1] for m in messages(conn, "low_balance")][-1] == f"low_balance:{low}:2026-12-09:1"
+
+
+def test_a_tariffs_threshold_overrides_the_global_one(conn, tmp_path):
+    settings = sms_settings(tmp_path)
+    rich_tariff, plain_tariff = tariff(conn), tariff(conn)
+    conn.execute("INSERT INTO tariff_notification_settings VALUES (%s, 100)", (rich_tariff,))
+    on_rich, on_plain, below = (subscriber(conn, b) for b in ("50.00", "50.00", "-1.00"))
+    assign(conn, on_rich, rich_tariff, noon(1) - timedelta(days=30))
+    assign(conn, on_plain, plain_tariff, noon(1) - timedelta(days=30))
+    alerts(conn, noon(1), settings)
+    assert {m[0] for m in messages(conn)} == {on_rich, below}
+    # Without the global threshold the tariff's own still alerts.
+    conn.execute("DELETE FROM messages")
+    conn.execute("DELETE FROM balance_alerts")
+    alerts(conn, noon(2), sms_settings(tmp_path, SENDSMS_IF_BALLANCE_AMOUNT=None))
+    assert {m[0] for m in messages(conn)} == {on_rich}
+
+
+@pytest.mark.parametrize("with_credit", [False, True])
+def test_the_credit_counts_only_when_asked(conn, tmp_path, with_credit):
+    settings = sms_settings(tmp_path, SENDSMS_BALANCE_WITH_CREDIT=with_credit)
+    covered = subscriber(conn, "-10.00", credit="20.00")
+    bare = subscriber(conn, "-10.00")
+    alerts(conn, noon(1), settings)
+    expected = {bare} if with_credit else {covered, bare}
+    assert {m[0] for m in messages(conn)} == expected
+
+
+def test_opted_out_and_unreachable_subscribers_are_skipped_with_the_reason(conn, tmp_path):
+    settings = sms_settings(tmp_path)
+    reached = subscriber(conn, "-1.00")
+    quiet = subscriber(conn, "-1.00")
+    optouts.set_opted_out(conn, quiet, True)
+    landline = subscriber(conn, "-1.00", phone="+7 495 123-45-67")
+    subscriber(conn, "-1.00", phone="")
+    subscriber(conn, "-1.00", phone="call me")
+    result = alerts(conn, noon(1), settings)
+    assert result.queued == 1 and {m[0] for m in messages(conn)} == {reached}
+    assert result.skipped == {"opted_out": 1, "not_mobile": 1, "empty": 1, "unreadable": 1}
+    assert result.selected == 5  # each counted as alerted: no retry every day
+    # An essential message reaches the opted-out one all the same.
+    queued, skipped = mailing.queue_template(conn, "payment_received", [quiet, landline],
+                                             noon(1), "manual:", settings=settings)
+    assert (queued, skipped) == (1, 1)
+    assert conn.execute("SELECT account_id FROM messages WHERE idempotency_key = %s",
+                        (f"manual:{quiet}",)).fetchone() == (quiet,)
+
+
+def test_quiet_hours_move_the_due_time_to_the_morning(conn, tmp_path):
+    settings = sms_settings(tmp_path, SENDSMS_QUIET_HOURS="22:00-09:00")
+    subscriber(conn, "-5.00")
+    late = datetime(2026, 12, 1, 23, 30, tzinfo=TZ)
+    alerts(conn, late, settings)
+    assert [m[4] for m in messages(conn)] == [datetime(2026, 12, 2, 9, 0, tzinfo=TZ)]
+
+
+def test_a_payment_is_told_once(conn, tmp_path):
+    settings = sms_settings(tmp_path, NOTIFY_PAYMENTS=True)
+    acc = subscriber(conn, "-10.00")
+    move(conn, acc, "100.00", kind="payment")
+    first = events.payment_notices(conn, noon(1), settings)
+    assert (first.selected, first.queued) == (0, 0)  # the first pass starts at the end
+    one = move(conn, acc, "250.00", kind="payment")
+    two = move(conn, acc, "30.00", kind="payment")
+    move(conn, acc, "-5.00")  # a correction is no payment
+    for day in (1, 1, 2, 3):
+        events.payment_notices(conn, noon(day), settings)
+    sent = messages(conn, "payment_received")
+    assert [m[1] for m in sent] == [f"payment:{one}", f"payment:{two}"]
+    contract = _contract(conn, acc)
+    assert sent[0][3] == (f"Платёж 250,00 руб. зачислен на договор {contract}."
+                          " Баланс: 365,00 руб.")
+
+
+def test_a_block_is_told_once_with_its_reason(conn, tmp_path):
+    settings = sms_settings(tmp_path, NOTIFY_BLOCKS=True)
+    acc = subscriber(conn, "-10.00")
+    other = subscriber(conn, "5.00")
+    events.block_notices(conn, noon(1), settings)  # the mark starts here
+    conn.execute("UPDATE accounts SET blocked_by_limit = true WHERE id = %s", (acc,))
+    conn.execute("UPDATE accounts SET blocked_by_limit = true WHERE id = %s", (other,))
+    conn.execute("UPDATE accounts SET blocked_by_limit = false WHERE id = %s", (other,))
+    for _ in range(2):
+        events.block_notices(conn, noon(1), settings)
+    sent = messages(conn, "blocked")
+    assert [m[0] for m in sent] == [acc]  # the other's block was lifted before the pass
+    assert "Лимит трафика исчерпан" in sent[0][3]
+    # Lifted and on again: a new block, a new notice.
+    conn.execute("UPDATE accounts SET blocked_by_limit = false WHERE id = %s", (acc,))
+    conn.execute("UPDATE accounts SET blocked_by_limit = true WHERE id = %s", (acc,))
+    events.block_notices(conn, noon(2), settings)
+    events.block_notices(conn, noon(2), settings)
+    assert len(messages(conn, "blocked")) == 2
+
+
+def test_sql_rendering_equals_the_templates_renderer(conn, tmp_path):
+    """The set-based rendering and templates.render agree, value by value."""
+    settings = sms_settings(tmp_path)
+    odd = subscriber(conn, "-1234567.05")
+    conn.execute("UPDATE accounts SET full_name = %s, credit = 1000 WHERE id = %s",
+                 ("  Пётр  ", odd))
+    plain = subscriber(conn, "0.5")
+    body = ("\n {{ full_name }}: {{ balance|money }} / {{ credit }} / {{ credit|money }}"
+            " {{ login }} {# a note #}{{ tariff }}  \n")
+    conn.execute("INSERT INTO message_templates (code, language, channel, body)"
+                 " VALUES ('custom', 'ru', 'sms', %s), ('custom_if', 'ru', 'sms', %s)",
+                 (body, "{% if balance < 0 %}{% endif %}" + body))
+    mailing.queue_template(conn, "custom", [odd, plain], noon(1), "fast:", settings=settings)
+    mailing.queue_template(conn, "custom_if", [odd, plain], noon(1), "slow:",
+                           settings=settings)
+    rows = dict(conn.execute("SELECT idempotency_key, body FROM messages").fetchall())
+    for acc in (odd, plain):
+        full_name, login, balance, credit = conn.execute(
+            "SELECT full_name, login, balance, credit FROM accounts WHERE id = %s",
+            (acc,)).fetchone()
+        expected = render(body, {"full_name": full_name, "login": login, "balance": balance,
+                                 "credit": credit, "tariff": "", "contract": "",
+                                 "days_left": None, "amount": Decimal(0), "reason": "",
+                                 "until": ""})
+        assert rows[f"fast:{acc}"] == expected == rows[f"slow:{acc}"]
+    assert rows[f"fast:{odd}"].startswith(
+        "Пётр  : -1\u00a0234\u00a0567,05 / 1000.00 / 1\u00a0000,00 u")
+
+
+def _contract(conn, acc: int) -> str:
+    return conn.execute("SELECT contract FROM accounts WHERE id = %s", (acc,)).fetchone()[0]
+
+
+def test_the_backend_is_the_guides_default(conn, tmp_path):
+    subscriber(conn, "-1.00")
+    alerts(conn, noon(1), sms_settings(tmp_path))
+    assert conn.execute("SELECT DISTINCT backend FROM messages").fetchall() == [(BACKEND,)]
+
+
+def test_forecast_told_once_per_crossing(conn, tmp_path):
+    settings = sms_settings(tmp_path, NOTIFY_FORECAST_DAYS=3)
+    sp = settlement_period(conn, anchor=datetime(2026, 1, 1, tzinfo=TZ))
+    plan = tariff(conn)
+    periodic_service(conn, plan, sp, "310.00", "GRADUAL", name="internet")  # 10.00 a day
+    short, long_ = subscriber(conn, "25.00"), subscriber(conn, "100.00")
+    for acc in (short, long_):
+        assign(conn, acc, plan, datetime(2026, 11, 1, tzinfo=TZ))
+    for _ in range(2):
+        events.forecast_notices(conn, noon(1), settings)
+    sent = messages(conn, "forecast")
+    assert [(m[0], m[1]) for m in sent] == [(short, f"forecast:{short}:2026-12-01")]
+    assert "хватит примерно на 2 дн." in sent[0][3]
+    move(conn, short, "100.00", kind="payment")  # 12 days: above again
+    assert events.forecast_notices(conn, noon(2), settings).reset == 1
+    move(conn, short, "-100.00")
+    events.forecast_notices(conn, noon(3), settings)
+    assert [m[1] for m in messages(conn, "forecast")] == [
+        f"forecast:{short}:2026-12-01", f"forecast:{short}:2026-12-03"]
+
+
+def test_forecast_candidates_hold_every_account_the_forecast_finds(conn):
+    """The set-based preselection never drops an account forecast() puts within N days."""
+    at = noon(10)
+    plans = []
+    for unit, seconds in (("DAY", None), ("WEEK", None), ("MONTH", None), ("YEAR", None),
+                          ("SECONDS", 3600 * 36)):
+        sp = settlement_period(conn, unit=unit, anchor=datetime(2026, 1, 1, tzinfo=TZ),
+                               length_seconds=seconds)
+        plan = tariff(conn)
+        periodic_service(conn, plan, sp, "70.00", "AT_START")
+        periodic_service(conn, plan, sp, "9.99", "GRADUAL", condition="GT",
+                         condition_sum="1000")
+        plans.append(plan)
+    accounts = []
+    for n, plan in enumerate(plans * 6):
+        balance = ("-5.00", "0.01", "3.33", "12.00", "40.00", "300.00")[n // len(plans)]
+        acc = subscriber(conn, balance, credit="1.00" if n % 2 else "0")
+        assign(conn, acc, plan, at - timedelta(days=n % 40 + 1))
+        if n % 3 == 0:
+            move(conn, acc, "-2.37", kind="charge_traffic", at=at - timedelta(days=n % 20))
+        accounts.append(acc)
+    idle = subscriber(conn, "1.00")
+    move(conn, idle, "-0.40", kind="charge_time", at=at - timedelta(days=2))
+    accounts.append(idle)
+    for days in (0, 1, 3, 7):
+        found = {a for a in accounts
+                 if (left := forecast(conn, a, at, TZ).days_left) is not None and left <= days}
+        candidates = set(events.forecast_candidates(conn, at, days))
+        assert found <= candidates, (days, found - candidates)
+        assert found, days
