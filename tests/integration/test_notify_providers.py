@@ -7,12 +7,15 @@ should see never leave."""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 
 from billing.notifications import outbox
+from cli.main import cli
+from tests.conftest import ebs_env
 from tests.integration.notify_helpers import (
     NOW,
     SMSPILOT,
@@ -24,6 +27,7 @@ from tests.integration.notify_helpers import (
     settings_for,
     started_fakes,
 )
+from tests.sms_guide import GUIDE_SMS_TEXT
 from worker.notify import sender
 
 TEXT_UTF8 = "%D0%91%D0%B0%D0%BB%D0%B0%D0%BD%D1%81+10.00+%D1%80%D1%83%D0%B1."
@@ -245,3 +249,19 @@ def test_a_message_a_stopped_sender_left_sending_is_never_sent_again(conn, fakes
     assert row(conn, message)["state"] == "unknown"
     sender.send_due(conn, later + timedelta(days=1), settings)
     assert fakes.smsru.received == []
+
+
+def test_ebs_sms_send_due_from_the_command_line(db, conn, fakes, tmp_path):
+    path = tmp_path / "settings_local.py"
+    path.write_text(GUIDE_SMS_TEXT + f"""
+SENDSMS_BACKENDS_SETTINGS['sendsms.backends.smsru'].update(
+    API_ID='{fakes.smsru.api_id}', URL='{fakes.smsru.base}')
+""", encoding="utf-8")
+    message = queue(conn, "a1", SMSRU, due=datetime.now(UTC) - timedelta(minutes=1))
+    done = CliRunner().invoke(cli, ["sms", "send-due", "--json"], env=ebs_env(db, path))
+    assert done.exit_code == 0, done.output
+    figures = json.loads(done.output)
+    assert (figures["claimed"], figures["sent"], figures["failed"]) == (1, 1, 0)
+    assert row(conn, message)["state"] == "sent" and len(fakes.smsru.received) == 1
+    again = CliRunner().invoke(cli, ["sms", "send-due"], env=ebs_env(db, path))
+    assert again.output.startswith("0 due: 0 sent") and len(fakes.smsru.received) == 1
