@@ -53,7 +53,7 @@ def test_smsru_gets_its_form_and_the_id_and_delivery_are_kept(conn, fakes, tmp_p
     got = row(conn, message)
     assert (got["state"], got["provider_id"], got["parts"], got["attempts"]) == (
         "sent", "000000-10000001", 1, 1)
-    assert got["cost"] is None  # sms.ru's send answer names no price
+    assert got["cost"] is None  # sms.ru's send answer names no price: its status does
     assert '"sms_id": "000000-10000001"' in attempts(conn, message)[0][1]
     # delivery: /sms/status says 103
     assert sender.poll_statuses(conn, NOW + timedelta(minutes=6), settings)["delivered"] == 1
@@ -61,6 +61,7 @@ def test_smsru_gets_its_form_and_the_id_and_delivery_are_kept(conn, fakes, tmp_p
         f"api_id={fakes.smsru.api_id}&sms_id=000000-10000001&json=1").encode()
     got = row(conn, message)
     assert (got["state"], got["provider_status"]) == ("delivered", "103 Сообщение доставлено")
+    assert got["cost"] == Decimal("0.5000")  # priced by the status answer
     # delivered: never asked again
     assert sender.poll_statuses(conn, NOW + timedelta(minutes=20), settings)["asked"] == 0
 

@@ -51,6 +51,7 @@ class Delivery:
     delivered: bool
     final: bool
     answer: str
+    cost: Decimal | None = None  # sms.ru prices a message in its status answer only
 
 
 def retry(answer: str, error: str) -> Result:

@@ -196,4 +196,7 @@ def poll_statuses(conn: psycopg.Connection, now: datetime, settings: SimpleNames
             counts["delivered"] += 1
         outbox.delivery(conn, message_id, status=words, delivered=found.delivered,
                         answer=found.answer)
+        if found.cost is not None:  # a price the send answer did not give
+            conn.execute("UPDATE messages SET cost = %s WHERE id = %s AND cost IS NULL",
+                         (found.cost, message_id))
     return counts

@@ -105,4 +105,5 @@ def status(provider_id: str, config: dict, http: Http) -> Delivery | None:
         return None
     code = _code(one.get("status_code"))
     words = f"{code} {one.get('status_text', '')}".strip()
-    return Delivery(words, code in DELIVERED, code in DELIVERED | UNDELIVERABLE, answer.text)
+    return Delivery(words, code in DELIVERED, code in DELIVERED | UNDELIVERABLE, answer.text,
+                    cost=money(one.get("cost")))
