@@ -9,7 +9,9 @@ form posted in windows-1251 with ``http_username``, ``http_password``, ``phone_l
 (digits, no "+"), ``message``, ``fromPhone`` and ``format=xml``, answered by an XML
 document whose ``httpIn`` element carries ``error_num`` (0: accepted; 3: no money) and
 whose ``sms`` element under it carries the ``message_id``. It offers no status query
-there: delivery is not polled.
+there: delivery is not polled. (ExpertBilling 1.5's own backend posted an XML
+``<message>`` to ``xml_in5.asp`` and kept only the answer's ``<state>`` text; the form
+interface is the one with a documented-by-use answer we can act on.)
 """
 
 from __future__ import annotations
