@@ -110,6 +110,9 @@ class FakeWalletOne:
                 else:
                     _answer(self, 404, "<p>no such page</p>")
 
+            def do_GET(self):  # a browser's favicon and the like
+                _answer(self, 404, "<p>no such page</p>")
+
             def log_message(self, *_args):
                 pass
 
