@@ -130,8 +130,10 @@ def test_logout_needs_the_csrf_token(client, conn):
 def test_language_switch_speaks_russian(client, conn):
     _, name, password = subscriber(conn)
     cabinet_login(client, name, password)
+    assert '<html lang="en">' in client.get("/cabinet/").text
     client.get("/cabinet/language/ru")
-    assert "Баланс" in client.get("/cabinet/").text
+    page = client.get("/cabinet/").text
+    assert "Баланс" in page and '<html lang="ru">' in page
 
 
 def test_guessing_from_one_address_is_slowed_to_a_429(client, conn):

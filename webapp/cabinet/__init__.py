@@ -12,6 +12,7 @@ import importlib
 import pkgutil
 
 from flask import Flask, g
+from flask_babel import get_locale
 
 from webapp.cabinet.sessions import PathSessionInterface
 
@@ -28,6 +29,7 @@ def install(app: Flask, appbuilder, settings) -> None:
     app.session_interface = PathSessionInterface()
     app.register_blueprint(bp)
     app.context_processor(lambda: {"cabinet_menu": MENU,
+                                   "cabinet_language": str(get_locale() or "ru"),
                                    "subscriber": g.get("cabinet_subscriber")})
     limiter = appbuilder.sm.limiter
     from webapp import login_guard
