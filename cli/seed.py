@@ -6,6 +6,10 @@ NAS) is created when absent; then accounts are generated in chunks by
 thread already generates the next chunk. Ledger entries go through the ledger's own
 balance trigger, so ``ebs ledger verify`` holds afterwards without any special case.
 
+With the history come traffic statistics (:mod:`cli.seed_traffic`): hourly rows for the
+last 30 local days and daily rows before, in two traffic groups the seed creates when
+absent, loaded with each chunk and analysed at the end.
+
 The history ends where the charging engine takes over, at the seed's moment: on a base
 the engine has never charged, the seed records that moment as settled once the chunks are
 in (``billing.charging.runs``), so the first tick starts there instead of charging every
@@ -32,6 +36,7 @@ import psycopg
 from billing import nas_secrets
 from billing.charging import runs, tick
 from cli import seed_data as data
+from cli import seed_traffic
 from cli.common import load_settings, open_db
 
 # One advisory lock for "a seed is running": two seeds at once would pick the same numbers.
@@ -95,6 +100,7 @@ class SeedResult:
     first_number: int
     last_number: int
     seconds: float
+    traffic_rows: int = 0
 
 
 # --- reference data ----------------------------------------------------------------------
@@ -181,6 +187,21 @@ def _ensure_reference(conn: psycopg.Connection, tz: str) -> tuple[list[data.Plan
     return plans, network
 
 
+def _ensure_traffic_groups(conn: psycopg.Connection) -> tuple[int, ...]:
+    """The ids of the groups the seeded statistics count in (created when absent)."""
+    with conn.transaction():
+        for name, direction, rule in seed_traffic.GROUPS:
+            conn.execute(
+                "INSERT INTO traffic_groups (name, direction, rule) VALUES (%s, %s, %s) "
+                "ON CONFLICT (name) DO NOTHING", (name, direction, rule),
+            )
+        ids = dict(conn.execute(
+            "SELECT name, id FROM traffic_groups WHERE name = ANY(%s)",
+            ([g[0] for g in seed_traffic.GROUPS],),
+        ).fetchall())
+    return tuple(ids[g[0]] for g in seed_traffic.GROUPS)
+
+
 def _next_number(conn: psycopg.Connection) -> int:
     """The first account number no existing contract, login or username has taken."""
     row = conn.execute(
@@ -220,6 +241,8 @@ def _load(conn: psycopg.Connection, chunk: data.Chunk) -> None:
         _copy(cur, "account_tariffs", data.ASSIGNMENT_COLUMNS, chunk.account_tariffs)
         _copy(cur, "ledger_entries", data.LEDGER_COLUMNS, chunk.ledger)
         _copy(cur, "sessions_history", data.SESSION_COLUMNS, chunk.sessions)
+        _copy(cur, "traffic_stats_hourly", seed_traffic.HOURLY_COLUMNS, chunk.traffic_hourly)
+        _copy(cur, "traffic_stats_daily", seed_traffic.DAILY_COLUMNS, chunk.traffic_daily)
 
 
 # --- the run -----------------------------------------------------------------------------
@@ -252,14 +275,14 @@ class _Loaders:
             self.idle.put(other)
 
     def run(self, generator: data.Generator, numbers: range, account_ids: list[int],
-            subaccount_ids: list[int], history: bool) -> tuple[int, int, int]:
+            subaccount_ids: list[int], history: bool) -> tuple[int, int, int, int]:
         chunk = generator.chunk(numbers, account_ids, subaccount_ids, history)
         conn = self.idle.get()
         try:
             _load(conn, chunk)
         finally:
             self.idle.put(conn)
-        return len(numbers), chunk.entries, chunk.session_count
+        return len(numbers), chunk.entries, chunk.session_count, chunk.traffic_rows
 
     def close(self) -> None:
         for conn in self.all:
@@ -296,7 +319,11 @@ def run_seed(
         if not first_handover:
             tick.charge(conn, now, ZoneInfo(tz))
         clock = data.Clock(now, months, tz)
-        generator = data.Generator(seed, plans, network, clock)
+        traffic = None
+        if history:
+            traffic = seed_traffic.TrafficShape(_ensure_traffic_groups(conn), clock.zone,
+                                                clock.window_start, clock.now)
+        generator = data.Generator(seed, plans, network, clock, traffic)
         first = _next_number(conn)
         if history:
             conn.execute(
@@ -306,7 +333,7 @@ def run_seed(
             )
         ranges = iter([range(s, min(s + chunk_size, first + accounts))
                        for s in range(first, first + accounts, chunk_size)])
-        entries = sessions = 0
+        entries = sessions = traffic_rows = 0
         pool_of = _Loaders(conn, loaders)
         try:
             with ThreadPoolExecutor(max_workers=loaders, thread_name_prefix="ebs-seed") as pool:
@@ -331,9 +358,10 @@ def run_seed(
                             for other in pending:
                                 other.cancel()
                             raise future.exception()
-                        count, chunk_entries, chunk_sessions = future.result()
+                        count, chunk_entries, chunk_sessions, chunk_traffic = future.result()
                         entries += chunk_entries
                         sessions += chunk_sessions
+                        traffic_rows += chunk_traffic
                         if progress:
                             progress(count)
                         submit()
@@ -353,11 +381,12 @@ def run_seed(
         conn.execute("VACUUM (ANALYZE) assignment_totals, assignment_totals_daily")
         # Fresh statistics, and the accounts' dead versions (one per balance update) gone.
         conn.execute("VACUUM (ANALYZE) accounts")
-        conn.execute("ANALYZE subaccounts, account_tariffs, ledger_entries, sessions_history")
+        conn.execute("ANALYZE subaccounts, account_tariffs, ledger_entries, sessions_history, "
+                     "traffic_stats_hourly, traffic_stats_daily")
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_ID,))
     return SeedResult(accounts, entries, sessions, first, first + accounts - 1,
-                      time.monotonic() - started)
+                      time.monotonic() - started, traffic_rows)
 
 
 # --- the command -------------------------------------------------------------------------
@@ -390,7 +419,8 @@ def _duration(seconds: float) -> str:
               callback=_int_option("--accounts", 1),
               help="How many subscribers to add (numbering continues after existing ones).")
 @click.option("--history", is_flag=True,
-              help="Also add months of payments, periodic charges and closed sessions.")
+              help="Also add months of payments, periodic charges, closed sessions and "
+                   "traffic statistics (hourly for 30 days, daily before).")
 @click.option("--months", default="6", show_default=True, metavar="M",
               callback=_int_option("--months", 1, 60),
               help="Whole months of history before the current one (1-60).")
@@ -409,6 +439,6 @@ def seed(count: int, history: bool, months: int, seed_value: int) -> None:
             raise click.ClickException(str(exc).splitlines()[0]) from None
     click.echo(
         f"seeded {result.accounts} accounts (numbers {result.first_number}-"
-        f"{result.last_number}), {result.entries} ledger entries, {result.sessions} sessions "
-        f"in {_duration(result.seconds)}"
+        f"{result.last_number}), {result.entries} ledger entries, {result.sessions} sessions, "
+        f"{result.traffic_rows} traffic statistics rows in {_duration(result.seconds)}"
     )

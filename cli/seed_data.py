@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
+from cli.seed_traffic import TrafficShape
+
 DAY = 86400
 
 # --- people and places -----------------------------------------------------------------
@@ -285,19 +287,26 @@ class Chunk:
     sessions: bytes
     entries: int
     session_count: int
+    traffic_hourly: bytes = b""
+    traffic_daily: bytes = b""
+    traffic_rows: int = 0
 
 
 class Generator:
     """Everything fixed for a seed run, precomputed once; :meth:`chunk` does the work.
 
     Each chunk draws from its own random stream keyed by the seed and its first account
-    number, so a chunk's text does not depend on what was generated before it.
+    number, so a chunk's text does not depend on what was generated before it; the
+    traffic statistics (with ``traffic`` and history) draw from a stream of their own, so
+    adding them changed no other row.
     """
 
-    def __init__(self, seed: int, plans: list[Plan], network: Network, clock: Clock) -> None:
+    def __init__(self, seed: int, plans: list[Plan], network: Network, clock: Clock,
+                 traffic: TrafficShape | None = None) -> None:
         if not plans:
             raise ValueError("the seed needs at least one tariff")
         self.seed = seed
+        self.traffic = traffic
         self.network = network
         self.clock = clock
         self.plan_table = tuple(p for p in plans for _ in range(p.weight))
@@ -511,7 +520,12 @@ class Generator:
         assignments: list[str] = []
         ledger: list[str] = []
         sessions: list[str] = []
-        entries = session_count = 0
+        entries = session_count = traffic_rows = 0
+        hourly: list[str] = []
+        daily: list[str] = []
+        traffic = self.traffic if history else None
+        traffic_r = random.Random(  # noqa: S311 (demo data, as above)
+            f"ebs-seed-traffic:{self.seed}:{numbers.start}").random
         net = self.network
         plan_table = self.plan_table
         for number, aid, sid in zip(numbers, account_ids, subaccount_ids, strict=True):
@@ -551,6 +565,8 @@ class Generator:
                     r, aid, sid, login, ip, mac.upper(),
                     max(assigned, clock.window_start), sessions,
                 )
+            if traffic is not None:
+                traffic_rows += traffic.account(traffic_r, aid, assigned, hourly, daily)
         return Chunk(
             accounts="".join(accounts).encode(),
             subaccounts="".join(subaccounts).encode(),
@@ -559,6 +575,11 @@ class Generator:
             sessions="".join(sessions).encode(),
             entries=entries,
             session_count=session_count,
+            # In time order, as the rater writes them hour by hour: an account's rows lie
+            # apart in the table as they do in production, not side by side.
+            traffic_hourly="".join(sorted(hourly)).encode(),
+            traffic_daily="".join(sorted(daily)).encode(),
+            traffic_rows=traffic_rows,
         )
 
 

@@ -10,9 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from billing import ledger
-from cli import seed_data
+from cli import seed_data, seed_traffic
 from cli.main import cli
 from cli.seed import run_seed
+from flow.stats_rollup import roll_up
 from tests.conftest import ebs_env
 
 
@@ -40,7 +41,7 @@ def test_seed_with_history_then_a_second_run_adds_more(db, conn):
     assert result.exit_code == 0, result.output
     last_line = result.output.strip().splitlines()[-1]
     assert last_line.startswith("seeded 1000 accounts (numbers 1-1000)")
-    assert "ledger entries" in last_line and "sessions in" in last_line
+    assert "ledger entries" in last_line and "traffic statistics rows in" in last_line
 
     n = _counts(conn)
     assert n["accounts"] == n["subaccounts"] == n["assignments"] == 1000
@@ -124,6 +125,92 @@ def test_seed_with_history_then_a_second_run_adds_more(db, conn):
     assert conn.execute("SELECT count(*) FROM tariffs").fetchone()[0] == 5
 
 
+def _traffic_totals(conn: psycopg.Connection) -> dict:
+    rows = conn.execute(
+        """
+        SELECT account_id, group_id, sum(bytes_in)::bigint, sum(bytes_out)::bigint
+          FROM (SELECT account_id, group_id, bytes_in, bytes_out FROM traffic_stats_hourly
+                UNION ALL
+                SELECT account_id, group_id, bytes_in, bytes_out FROM traffic_stats_daily) s
+         GROUP BY 1, 2
+        """
+    ).fetchall()
+    return {(a, g): (i, o) for a, g, i, o in rows}
+
+
+def test_seed_traffic_statistics_hourly_then_daily_as_the_rollup_keeps_them(conn):
+    zone = ZoneInfo("Europe/Moscow")
+    now = datetime(2026, 3, 17, 15, 20, tzinfo=zone)
+    result = run_seed(conn, accounts=400, history=True, months=2, seed=11, now=now,
+                      chunk_size=150)
+    hourly, daily, groups = conn.execute(
+        "SELECT (SELECT count(*) FROM traffic_stats_hourly),"
+        " (SELECT count(*) FROM traffic_stats_daily),"
+        " (SELECT array_agg(name ORDER BY id) FROM traffic_groups)").fetchone()
+    assert result.traffic_rows == hourly + daily and hourly > 400 and daily > 400
+    assert groups == [name for name, _, _ in seed_traffic.GROUPS]
+
+    # Hourly: whole UTC hours of the last 30 local days (16.02 to 17.03) that have ended;
+    # daily: the local days from the window's first (01.01) to the day before.
+    first, last, whole = conn.execute(
+        "SELECT min(hour), max(hour), bool_and(hour = date_trunc('hour', hour))"
+        " FROM traffic_stats_hourly").fetchone()
+    assert first >= datetime(2026, 2, 16, tzinfo=zone) and whole
+    assert last <= datetime(2026, 3, 17, 14, tzinfo=zone)
+    assert conn.execute("SELECT min(day), max(day) FROM traffic_stats_daily").fetchone() == (
+        datetime(2026, 1, 1).date(), datetime(2026, 2, 15).date())
+    # No row before its account existed.
+    assert conn.execute(
+        """
+        SELECT count(*) FROM accounts a
+         WHERE EXISTS (SELECT 1 FROM traffic_stats_hourly h
+                        WHERE h.account_id = a.id AND h.hour < a.created_at)
+            OR EXISTS (SELECT 1 FROM traffic_stats_daily d
+                        WHERE d.account_id = a.id
+                          AND d.day::timestamp AT TIME ZONE 'Europe/Moscow' < a.created_at)
+        """).fetchone()[0] == 0
+
+    # The shape: a share of the accounts online each day, evenings busiest, in above out,
+    # a heavy tail of volume; in 2.5 months, only the rarest users were never online.
+    online, evening, night, downloads, idle = conn.execute(
+        """
+        SELECT (SELECT avg(n) / 400 FROM (
+                    SELECT count(DISTINCT account_id) AS n FROM traffic_stats_daily
+                     WHERE group_id = (SELECT min(id) FROM traffic_groups) GROUP BY day) d),
+               avg((extract(hour FROM hour AT TIME ZONE 'Europe/Moscow') BETWEEN 18 AND 23)::int),
+               avg((extract(hour FROM hour AT TIME ZONE 'Europe/Moscow') BETWEEN 3 AND 5)::int),
+               avg((bytes_in > bytes_out)::int),
+               (SELECT count(*) FROM accounts a
+                 WHERE NOT EXISTS (SELECT 1 FROM traffic_stats_daily d
+                                    WHERE d.account_id = a.id)
+                   AND NOT EXISTS (SELECT 1 FROM traffic_stats_hourly h
+                                    WHERE h.account_id = a.id)
+                   AND a.created_at < '2026-01-01')
+          FROM traffic_stats_hourly
+        """).fetchone()
+    assert 0.1 < online < 0.3, online
+    assert evening > 0.4 and night < 0.06, (evening, night)
+    assert downloads > 0.9 and idle < 16, (downloads, idle)
+    top, median = conn.execute(
+        """
+        SELECT max(t), percentile_cont(0.5) WITHIN GROUP (ORDER BY t)
+          FROM (SELECT sum(bytes_in) / count(*) AS t FROM traffic_stats_daily
+                 GROUP BY account_id) s
+        """).fetchone()
+    assert top > 20 * median, (top, median)
+
+    # The seed kept 30 days hourly as the roll-up would: rolling up to 30 days moves
+    # nothing; rolling up to 10 moves the older hours into their local days, and every
+    # account's bytes per group stay what they were.
+    totals = _traffic_totals(conn)
+    assert roll_up(conn, now.date(), zone, 30).hourly_rows == 0
+    moved = roll_up(conn, now.date(), zone, 10)
+    assert moved.days == 20 and moved.hourly_rows > 0
+    assert _traffic_totals(conn) == totals
+    assert conn.execute("SELECT count(*) FROM traffic_stats_hourly").fetchone()[0] == (
+        hourly - moved.hourly_rows)
+
+
 def test_seed_without_history_leaves_balances_at_zero(db, conn):
     result = _invoke(db, "--accounts", "50")
     assert result.exit_code == 0, result.output
@@ -140,14 +227,22 @@ def test_same_seed_gives_the_same_people_and_money():
                                 10 << 24 | 127 << 16 | 65534)
     clock = seed_data.Clock(datetime(2026, 5, 17, 12, tzinfo=UTC), 3, "Europe/Moscow")
 
-    def chunk(seed: int) -> seed_data.Chunk:
+    shape = seed_traffic.TrafficShape((7, 8), clock.zone, clock.window_start, clock.now)
+
+    def chunk(seed: int, traffic=shape) -> seed_data.Chunk:
         ids = list(range(100, 120))
-        return seed_data.Generator(seed, plans, network, clock).chunk(
+        return seed_data.Generator(seed, plans, network, clock, traffic).chunk(
             range(1, 21), ids, ids, history=True)
 
     a, b, c = chunk(5), chunk(5), chunk(6)
     assert (a.accounts, a.ledger, a.sessions) == (b.accounts, b.ledger, b.sessions)
-    assert a.accounts != c.accounts
+    assert (a.traffic_hourly, a.traffic_daily) == (b.traffic_hourly, b.traffic_daily)
+    assert a.traffic_rows > 0 and a.traffic_hourly and a.traffic_daily
+    assert a.accounts != c.accounts and a.traffic_daily != c.traffic_daily
+    # The statistics draw from their own stream: without them, every other row is the same.
+    plain = chunk(5, traffic=None)
+    assert (plain.accounts, plain.ledger, plain.sessions) == (a.accounts, a.ledger, a.sessions)
+    assert (plain.traffic_hourly, plain.traffic_daily, plain.traffic_rows) == (b"", b"", 0)
 
 
 @pytest.mark.parametrize("months", [1, 60])
@@ -165,8 +260,10 @@ def test_history_stays_in_the_past_at_any_window(months, now):
     network = seed_data.Network(1, "10.255.0.1", 1, 10 << 24 | 64 << 16 | 1,
                                 10 << 24 | 127 << 16 | 65534)
     clock = seed_data.Clock(now, months, "Europe/Moscow")
+    shape = seed_traffic.TrafficShape((1, 2), clock.zone, clock.window_start, clock.now)
     ids = list(range(1, 201))
-    chunk = seed_data.Generator(3, plans, network, clock).chunk(range(1, 201), ids, ids, True)
+    chunk = seed_data.Generator(3, plans, network, clock, shape).chunk(
+        range(1, 201), ids, ids, True)
     limit = now.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
     entries = [line.split("\t") for line in chunk.ledger.decode().splitlines()]
     assert len(entries) == chunk.entries > 0
@@ -176,6 +273,26 @@ def test_history_stays_in_the_past_at_any_window(months, now):
     sessions = [line.split("\t") for line in chunk.sessions.decode().splitlines()]
     assert len(sessions) == chunk.session_count >= 200
     assert all(s[11] < s[12] < limit for s in sessions)
+    # Traffic: whole hours that have ended, on the hourly days; days before them, from the
+    # window's first; nothing before the account's tariff began.
+    assigned = {int(line.split("\t")[0]): line.split("\t")[2]
+                for line in chunk.account_tariffs.decode().splitlines()}
+    hourly = [line.split("\t") for line in chunk.traffic_hourly.decode().splitlines()]
+    daily = [line.split("\t") for line in chunk.traffic_daily.decode().splitlines()]
+    assert len(hourly) + len(daily) == chunk.traffic_rows > 0
+    hour_limit = (now.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+                  ).strftime("%Y-%m-%d %H:%M:%S+00")
+    first_hourly = shape.days[shape.hourly_index].text
+    window_day = shape.days[0].text
+    for hour, aid, _, bytes_in, bytes_out in hourly:
+        assert assigned[int(aid)] <= hour and hour < hour_limit
+        assert datetime.fromisoformat(hour).astimezone(clock.zone).date().isoformat() >= \
+            first_hourly
+        assert int(bytes_in) > 0 and int(bytes_out) >= 0
+    for day, aid, _, _, _ in daily:
+        assert window_day <= day < first_hourly
+        assert assigned[int(aid)] <= datetime.fromisoformat(day).replace(
+            tzinfo=clock.zone).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S+00")
 
 
 @pytest.mark.parametrize(
