@@ -13,7 +13,10 @@ The pages are the menu's own entries (a view added to the menu is measured witho
 editing this file), the account card and its ledger, the account list's searches (contract
 exact and prefix, login, a part of the name and of the address, one phone in three
 spellings, the cashier's rule) and the cashier desk's; the reports are in the menu, each
-over its default month. The JSON line's ``ours`` is the worst page's p95 on the seeded database,
+over its default month. The subscriber cabinet's pages (overview, history, sessions,
+traffic) are requested by a second client logged in through the cabinet's own login as
+the target account, in the same rounds; a cabinet page the app does not have is left out
+with a note. The JSON line's ``ours`` is the worst page's p95 on the seeded database,
 ``baseline`` the worst on the empty one.
 """
 
@@ -32,12 +35,21 @@ from sqlalchemy import event
 
 from billing import schema
 from billing import settings as settings_mod
+from billing.passwords import hash_password
 from billing.staff import ensure_staff
 from stack import db_roles
 from stack.servers.base import free_port
 from stack.servers.postgres import PostgresServer
 
 STAFF = ("bench-admin", "bench-Admin-Secret-1")
+CABINET_PASSWORD = "bench-Cabinet-Secret-1"
+# Page name → the cabinet's endpoint.
+CABINET_PAGES = {
+    "cabinet:overview": "cabinet.overview",
+    "cabinet:history": "cabinet.history",
+    "cabinet:sessions": "cabinet.sessions",
+    "cabinet:traffic": "cabinet.traffic",
+}
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 WARMUP = 3
 
@@ -54,7 +66,7 @@ def p95(samples: list[float]) -> float:
 
 # --- data ----------------------------------------------------------------------------------
 
-def _seed(conn: psycopg.Connection, accounts: int) -> None:
+def _seed(conn: psycopg.Connection, accounts: int):
     from cli.seed import run_seed
 
     done = 0
@@ -66,8 +78,9 @@ def _seed(conn: psycopg.Connection, accounts: int) -> None:
             say(f"seeded {done}/{accounts} accounts")
 
     result = run_seed(conn, accounts=accounts, history=True, progress=progress)
-    say(f"seed: {result.entries} ledger entries, {result.sessions} sessions "
-        f"in {result.seconds:.0f} s")
+    say(f"seed: {result.entries} ledger entries, {result.sessions} sessions, "
+        f"{result.traffic_rows} traffic statistics rows in {result.seconds:.0f} s")
+    return result
 
 
 def _one_account(conn: psycopg.Connection) -> None:
@@ -79,20 +92,42 @@ def _one_account(conn: psycopg.Connection) -> None:
         " SELECT id, 'payment', 500, 'bench:1', now() FROM accounts")
 
 
-def _target(conn: psycopg.Connection) -> dict:
-    """The account the per-account pages show: one in the middle of the numbering with a
-    phone, and its ledger as the seed made it (months of entries)."""
+# On a seeded database, a subscriber with a full history: on his tariff since before the
+# history's window (every month of ledger entries), several past sessions, and online on
+# more days than the median account (above a third of the hours the seed's busiest
+# accounts have), so the cabinet's charts and lists are neither empty nor extreme.
+_HISTORY = """
+    AND EXISTS (SELECT 1 FROM account_tariffs t WHERE t.account_id = a.id
+                   AND t.assigned_at < now() - interval '7 months')
+    AND (SELECT count(*) FROM sessions_history s WHERE s.account_id = a.id) >= 8
+    AND (SELECT count(*) FROM traffic_stats_hourly h WHERE h.account_id = a.id) >= 24
+    AND (SELECT count(*) FROM traffic_stats_daily d WHERE d.account_id = a.id) >= 40
+"""
+
+
+def _target(conn: psycopg.Connection, seeded: bool) -> dict:
+    """The account the per-account pages and the cabinet show: one in the middle of the
+    numbering with a phone and, when ``seeded``, with a full history (``_HISTORY``)."""
     row = conn.execute(
-        """
-        SELECT id, contract, login, phone, full_name, street FROM accounts
+        f"""
+        SELECT id, contract, login, phone, full_name, street FROM accounts a
          WHERE phone <> '' AND id >= (SELECT (min(id) + max(id)) / 2 FROM accounts)
+               {_HISTORY if seeded else ""}
          ORDER BY id LIMIT 1
         """
     ).fetchone()
-    entries = conn.execute("SELECT count(*) FROM ledger_entries WHERE account_id = %s",
-                           (row[0],)).fetchone()[0]
+    counts = conn.execute(
+        """
+        SELECT (SELECT count(*) FROM ledger_entries WHERE account_id = %(id)s),
+               (SELECT count(*) FROM sessions_history WHERE account_id = %(id)s),
+               (SELECT count(*) FROM traffic_stats_hourly WHERE account_id = %(id)s),
+               (SELECT count(*) FROM traffic_stats_daily WHERE account_id = %(id)s)
+        """, {"id": row[0]}).fetchone()
+    conn.execute("UPDATE accounts SET password_hash = %s WHERE id = %s",
+                 (hash_password(CABINET_PASSWORD), row[0]))
     return {"id": row[0], "contract": row[1], "login": row[2], "phone": row[3],
-            "full_name": row[4], "street": row[5], "entries": entries}
+            "full_name": row[4], "street": row[5], "entries": counts[0],
+            "sessions": counts[1], "traffic_hourly": counts[2], "traffic_daily": counts[3]}
 
 
 def phone_spellings(phone: str) -> dict[str, str]:
@@ -154,11 +189,38 @@ def menu_pages(app) -> dict[str, str]:
     return found
 
 
+def cabinet_pages(app) -> dict[str, str]:
+    """The cabinet's pages this app has (``CABINET_PAGES``); one it lacks is named on
+    stderr and left out."""
+    from flask import url_for
+
+    found: dict[str, str] = {}
+    with app.test_request_context():
+        for name, endpoint in CABINET_PAGES.items():
+            if endpoint in app.view_functions:
+                found[name] = url_for(endpoint)
+            else:
+                say(f"{name}: the app has no {endpoint} yet, not measured")
+    return found
+
+
 # --- the app -------------------------------------------------------------------------------
 
+def _log_in(client, url: str, username: str, password: str, expect: int) -> None:
+    """Log ``client`` in through the form at ``url`` (its CSRF token read from the page)."""
+    page = client.get(url)
+    token = _CSRF.search(page.text).group(1)
+    answer = client.post(url, data={"username": username, "password": password,
+                                    "csrf_token": token})
+    if answer.status_code != expect:
+        raise RuntimeError(f"bench login at {url} failed: HTTP {answer.status_code}")
+
+
 @contextmanager
-def served(conninfo: str, state_dir: Path):
-    """The web app on ``conninfo``, with a logged-in Admin's test client."""
+def served(conninfo: str, state_dir: Path, target: dict):
+    """The web app on ``conninfo`` and the pages to measure, each with its client: the
+    admin's pages with a logged-in Admin's test client, the cabinet's with a second one
+    logged in as ``target``."""
     from psycopg.conninfo import conninfo_to_dict
 
     from webapp.app import create_app
@@ -168,17 +230,18 @@ def served(conninfo: str, state_dir: Path):
     settings.LANGUAGE_CODE = "en"
     settings.SECRET_KEY = "bench-only-key"
     app = create_app(settings)
-    client = app.test_client()
-    page = client.get("/login/")
-    token = _CSRF.search(page.text).group(1)
-    answer = client.post("/login/", data={"username": STAFF[0], "password": STAFF[1],
-                                          "csrf_token": token})
-    if answer.status_code != 302:
-        raise RuntimeError(f"bench login failed: HTTP {answer.status_code}")
+    staff = app.test_client()
+    _log_in(staff, "/login/", *STAFF, expect=302)
+    targets = {name: (staff, url) for name, url in menu_pages(app).items()}
+    cabinet = cabinet_pages(app)
+    if cabinet:
+        subscriber = app.test_client()
+        _log_in(subscriber, "/cabinet/login", target["login"], CABINET_PASSWORD, expect=303)
+        targets.update({name: (subscriber, url) for name, url in cabinet.items()})
     with app.app_context():
         engine = sqla.engine
     try:
-        yield client, engine, menu_pages(app)
+        yield targets, staff, engine
     finally:
         with app.app_context():
             sqla.session.remove()
@@ -197,36 +260,61 @@ def _settings(params: dict, state_dir: Path):
 
 
 class SqlClock:
-    """Time spent in SQL and statements run, per request (SQLAlchemy engine events), to
-    tell the database's share of a page from the rendering's."""
+    """Time spent in SQL and statements run, per request, to tell the database's share of
+    a page from the rendering's. Timed at the psycopg cursor of every connection the
+    app's engine hands out, so the statements ``billing`` runs on the ORM session's own
+    connection (``raw_connection``: the cabinet's forecast, the account card's services)
+    count as well as the ORM's, and so does the pool's pre-ping (a round trip each
+    request makes)."""
 
     def __init__(self, engine) -> None:
         self.seconds = 0.0
         self.statements = 0
-        self._started = 0.0
-        event.listen(engine, "before_cursor_execute", self._before)
-        event.listen(engine, "after_cursor_execute", self._after)
+        self._timed: dict[type, type] = {}
+        event.listen(engine, "checkout", self._instrument)
 
-    def _before(self, *args) -> None:
-        self._started = time.perf_counter()
+    def _instrument(self, dbapi_connection, *_args) -> None:
+        base = dbapi_connection.cursor_factory
+        if base not in self._timed.values():
+            if base not in self._timed:
+                self._timed[base] = self._timed_cursor(base)
+            dbapi_connection.cursor_factory = self._timed[base]
 
-    def _after(self, *args) -> None:
-        self.seconds += time.perf_counter() - self._started
-        self.statements += 1
+    def _timed_cursor(self, base: type) -> type:
+        clock = self
+
+        class Timed(base):
+            def execute(self, *args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return super().execute(*args, **kwargs)
+                finally:
+                    clock.seconds += time.perf_counter() - started
+                    clock.statements += 1
+
+            def executemany(self, *args, **kwargs):
+                started = time.perf_counter()
+                try:
+                    return super().executemany(*args, **kwargs)
+                finally:
+                    clock.seconds += time.perf_counter() - started
+                    clock.statements += 1
+
+        return Timed
 
     def reset(self) -> None:
         self.seconds, self.statements = 0.0, 0
 
 
-def measure(client, engine, urls: dict[str, str], requests: int, label: str) -> dict:
-    """Per page: p95 of the whole request and of its SQL time (ms), statements run.
-    Rounds visit every page once."""
+def measure(engine, urls: dict[str, tuple], requests: int, label: str) -> dict:
+    """Per page (name → its client and URL): p95 of the whole request and of its SQL time
+    (ms), statements run. Rounds visit every page once."""
     total: dict[str, list[float]] = {name: [] for name in urls}
     sql: dict[str, list[float]] = {name: [] for name in urls}
     statements: dict[str, int] = {}
     clock = SqlClock(engine)
     for round_no in range(WARMUP + requests):
-        for name, url in urls.items():
+        for name, (client, url) in urls.items():
             clock.reset()
             started = time.perf_counter()
             response = client.get(url)
@@ -247,18 +335,23 @@ def measure(client, engine, urls: dict[str, str], requests: int, label: str) -> 
 
 def _prepare(server: PostgresServer, name: str, accounts: int) -> dict:
     """Migrate and fill database ``name``; a kept one (``--keep``) already holding the
-    accounts is only migrated, so a new migration is measured on the same data."""
+    accounts is only migrated, so a new migration is measured on the same data. Returns
+    the target account (``_target``) and the seed's seconds (None when nothing was
+    seeded)."""
     server.create_database(name)
     with psycopg.connect(server.conninfo(name), autocommit=True) as conn:
         schema.upgrade(conn)
         ensure_staff(conn, *STAFF, "Admin")
         present = conn.execute("SELECT count(*) FROM accounts").fetchone()[0]
+        seeded = None
         if accounts and present < accounts:
-            _seed(conn, accounts - present)
+            seeded = _seed(conn, accounts - present)
         elif not present:
             _one_account(conn)
         conn.execute("VACUUM ANALYZE")
-        return _target(conn)
+        target = _target(conn, seeded=bool(accounts))
+        target["seed_seconds"] = round(seeded.seconds, 1) if seeded else None
+        return target
 
 
 @contextmanager
@@ -281,19 +374,26 @@ def run(accounts: int = 500_000, requests: int = 50, keep: Path | None = None) -
             empty_target = _prepare(server, "empty", 0)
             say(f"seeding {accounts} accounts with history")
             big_target = _prepare(server, "bench", accounts)
-            say(f"target account {big_target['id']}: {big_target['entries']} ledger entries")
-            with served(server.conninfo("empty"), base / "state") as (client, engine, menu):
-                empty = measure(client, engine,
-                                {**menu, **pages(empty_target, 1)},
-                                requests, "empty")
-            with served(server.conninfo("bench"), base / "state") as (client, engine, menu):
-                ours = measure(client, engine,
-                               {**menu, **pages(big_target, accounts)},
-                               requests, "seeded")
+            say(f"target account {big_target['id']} ({big_target['login']}): "
+                f"{big_target['entries']} ledger entries, {big_target['sessions']} sessions, "
+                f"{big_target['traffic_hourly']} hourly and {big_target['traffic_daily']} "
+                f"daily traffic rows")
+            with served(server.conninfo("empty"), base / "state", empty_target) as (
+                    targets, staff, engine):
+                targets.update({name: (staff, url)
+                                for name, url in pages(empty_target, 1).items()})
+                empty = measure(engine, targets, requests, "empty")
+            with served(server.conninfo("bench"), base / "state", big_target) as (
+                    targets, staff, engine):
+                targets.update({name: (staff, url)
+                                for name, url in pages(big_target, accounts).items()})
+                ours = measure(engine, targets, requests, "seeded")
             with psycopg.connect(server.conninfo("bench")) as conn:
-                entries, sessions = conn.execute(
+                entries, sessions, hourly, daily = conn.execute(
                     "SELECT (SELECT count(*) FROM ledger_entries),"
-                    " (SELECT count(*) FROM sessions_history)").fetchone()
+                    " (SELECT count(*) FROM sessions_history),"
+                    " (SELECT count(*) FROM traffic_stats_hourly),"
+                    " (SELECT count(*) FROM traffic_stats_daily)").fetchone()
         finally:
             server.stop()
     worst = max(ours[name]["p95"] for name in ours)
@@ -308,6 +408,14 @@ def run(accounts: int = 500_000, requests: int = 50, keep: Path | None = None) -
         "accounts": accounts,
         "ledger_entries": entries,
         "sessions": sessions,
+        "seed_seconds": big_target["seed_seconds"],
+        "traffic_stats_hourly": hourly,
+        "traffic_stats_daily": daily,
+        "target_account": big_target["id"],
+        "target_entries": big_target["entries"],
+        "target_sessions": big_target["sessions"],
+        "target_traffic_hourly": big_target["traffic_hourly"],
+        "target_traffic_daily": big_target["traffic_daily"],
         "requests_per_page": requests,
         "pages": len(ours),
         "worst_page": max(ours, key=lambda name: ours[name]["p95"]),
