@@ -27,8 +27,11 @@ MAY_IMPORT: dict[str, set[str] | None] = {
 OURS = {*PACKAGES, "tests"}
 # billing's outside world: the standard library, psycopg 3, SQLAlchemy where a service
 # truly needs it, and pycryptodome (MD4 and AES-GCM for credentials: hashlib has no MD4
-# on OpenSSL 3), a computation library with no I/O. No Flask, no Celery, no radiusd.
-BILLING_OUTSIDE = {"psycopg", "psycopg_pool", "sqlalchemy", "Crypto"}
+# on OpenSSL 3), a computation library with no I/O; for notifications, phonenumbers
+# (libphonenumber's numbering plans) and Jinja's sandbox (the operator's templates), two
+# more of the kind. No Flask, no Celery, no radiusd.
+BILLING_OUTSIDE = {"psycopg", "psycopg_pool", "sqlalchemy", "Crypto", "phonenumbers",
+                   "jinja2"}
 # Only FreeRADIUS's embedded interpreter has radiusd; one module turns its tuples into
 # typed requests and replies.
 RADIUSD_ONLY_IN = {"rlm_ebs.hooks"}
