@@ -82,9 +82,16 @@ class Stack:
 
 
 @pytest.fixture
-def stack(db, redis_server, tmp_path) -> Iterator[Stack]:
+def stack_settings() -> str:
+    """The stack's settings_local.py text; a module overrides this fixture to run the
+    stack with settings of its own (payment backends, …)."""
+    return ""
+
+
+@pytest.fixture
+def stack(db, redis_server, tmp_path, stack_settings) -> Iterator[Stack]:
     settings_file = tmp_path / "settings_local.py"
-    settings_file.write_text("")
+    settings_file.write_text(stack_settings)
     env = {
         **ebs_env(db, settings_file),
         "EBS_STATE_DIR": str(tmp_path / "state"),
