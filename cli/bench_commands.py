@@ -1,6 +1,6 @@
 """``ebs bench radius-auth``, ``ebs bench radius-acct``, ``ebs bench web``, ``ebs bench
-flow`` and ``ebs bench payments``: each starts its own private servers, prints progress on
-stderr and one JSON line last."""
+flow``, ``ebs bench payments`` and ``ebs bench sms``: each starts its own private servers,
+prints progress on stderr and one JSON line last."""
 
 from __future__ import annotations
 
@@ -115,6 +115,23 @@ def payments(payments: int, accounts: int, clients: int, warmup: int,
     click.echo(json.dumps(run(payments, accounts, clients, warmup, duplicates)))
 
 
+@click.command("sms")
+@click.option("--accounts", default=500_000, show_default=True, type=click.IntRange(min=10),
+              help="Subscribers seeded, each with a mobile number.")
+@click.option("--below", default=50_000, show_default=True, type=click.IntRange(min=1),
+              help="Of them, those below the balance threshold.")
+@click.option("--runs", default=3, show_default=True, type=click.IntRange(min=1),
+              help="Alternating runs of the baseline and of ours; the figures are medians.")
+@click.option("--send", default=5_000, show_default=True, type=click.IntRange(min=1),
+              help="Queued messages then sent through the sender to the local sms.ru.")
+def sms(accounts: int, below: int, runs: int, send: int) -> None:
+    """The balance-alert pass (select, render, queue) vs SELECT id, balance, phone of the
+    same subscribers; then messages handed to a local sms.ru per second."""
+    from bench.sms import run
+
+    click.echo(json.dumps(run(accounts, below, runs, send)))
+
+
 def register(bench: click.Group) -> None:
     """Add the RADIUS, web, traffic and payment benchmarks to the ``ebs bench`` group."""
     bench.add_command(radius_auth)
@@ -122,3 +139,4 @@ def register(bench: click.Group) -> None:
     bench.add_command(web)
     bench.add_command(flow)
     bench.add_command(payments)
+    bench.add_command(sms)

@@ -43,7 +43,7 @@ from billing.access_state import limitation
 from billing.assignments import in_force
 from billing.forecast import CHARGED_STATUSES, USAGE_DAYS, forecast
 from billing.money import to_money
-from billing.notifications.mailing import Queued, queue_rows
+from billing.notifications.mailing import ACCOUNT_SELECT, Queued, queue_rows
 
 SETTLE = timedelta(hours=1)
 
@@ -120,7 +120,7 @@ def _threshold(rules: Rules, overrides: bool) -> tuple[sql.Composable, sql.Compo
 
 _ALERTS = """
     SELECT a.id, 'low_balance:' || a.id || ':' || %(day)s || ':' || (coalesce(b.times, 0) + 1),
-           0.00::numeric, ''::text, ''::text, NULL::integer
+           0.00::numeric, ''::text, ''::text, NULL::integer, {account}
       FROM accounts a
       {joins}
       LEFT JOIN balance_alerts b ON b.account_id = a.id
@@ -135,10 +135,16 @@ _RESET = """
      WHERE a.id = b.account_id AND NOT coalesce({measure} < {threshold}, false)
 """
 
+# The alerts of the pass counted: one more for those alerted before, a first for the rest.
 _COUNT = """
-    INSERT INTO balance_alerts AS b (account_id, times, last_at)
-    SELECT DISTINCT account_id, 1, %(at)s FROM mailing_rows
-    ON CONFLICT (account_id) DO UPDATE SET times = b.times + 1, last_at = EXCLUDED.last_at
+    WITH counted AS (
+        UPDATE balance_alerts b SET times = b.times + 1, last_at = %(at)s
+          FROM mailing_rows r WHERE b.account_id = r.account_id
+        RETURNING b.account_id
+    )
+    INSERT INTO balance_alerts (account_id, times, last_at)
+    SELECT r.account_id, 1, %(at)s FROM mailing_rows r
+     WHERE r.account_id NOT IN (SELECT account_id FROM counted)
 """
 
 
@@ -165,10 +171,12 @@ def balance_alerts(conn: psycopg.Connection, at: datetime,
             joins=joins, measure=measure, threshold=threshold), params).rowcount
         if not thresholds:
             return result
-        rows = sql.SQL(_ALERTS).format(joins=joins, measure=measure, threshold=threshold)
+        rows = sql.SQL(_ALERTS).format(joins=joins, measure=measure, threshold=threshold,
+                                       account=ACCOUNT_SELECT)
         result.add(queue_rows(conn, "low_balance", rows, params, at, settings=settings,
                               at=at))
-        result.selected = conn.execute(_COUNT, {"at": at}).rowcount
+        conn.execute(_COUNT, {"at": at})
+        result.selected = result.queued + sum(result.skipped.values())
     return result
 
 
@@ -194,8 +202,9 @@ def _move_mark(conn: psycopg.Connection, event: str, last_id: int, newest: int |
 
 
 _PAYMENTS = """
-    SELECT e.account_id, 'payment:' || e.id, e.amount, ''::text, ''::text, NULL::integer
-      FROM ledger_entries e
+    SELECT e.account_id, 'payment:' || e.id, e.amount, ''::text, ''::text, NULL::integer,
+           {account}
+      FROM ledger_entries e JOIN accounts a ON a.id = e.account_id
      WHERE e.id > %(mark)s AND e.kind = 'payment'
        AND NOT EXISTS (SELECT 1 FROM ledger_entries r WHERE r.reverses_id = e.id)
 """
@@ -213,10 +222,11 @@ def payment_notices(conn: psycopg.Connection, at: datetime,
         if mark is None:
             return result
         params = {"mark": mark}
+        rows = sql.SQL(_PAYMENTS).format(account=ACCOUNT_SELECT)
         result.selected = conn.execute(
-            f"SELECT count(*) FROM ({_PAYMENTS}) p", params).fetchone()[0]
+            sql.SQL("SELECT count(*) FROM ({}) p").format(rows), params).fetchone()[0]
         if result.selected:
-            result.add(queue_rows(conn, "payment_received", sql.SQL(_PAYMENTS), params, at,
+            result.add(queue_rows(conn, "payment_received", rows, params, at,
                                   settings=settings, at=at))
         newest = conn.execute(
             "SELECT max(id) FROM ledger_entries WHERE id > %s AND created_at <= %s",
@@ -265,10 +275,11 @@ def block_notices(conn: psycopg.Connection, at: datetime,
                           if fix and fix.until else "")
         if ids:
             rows = sql.SQL(
-                "SELECT account_id, 'blocked:' || account_id || ':' || change_id, amount,"
-                " reason, until, NULL::integer FROM unnest(%(ids)s::bigint[],"
+                "SELECT v.account_id, 'blocked:' || v.account_id || ':' || v.change_id,"
+                " v.amount, v.reason, v.until, NULL::integer, {} FROM unnest(%(ids)s::bigint[],"
                 " %(accounts)s::bigint[], %(amounts)s::numeric[], %(reasons)s::text[],"
-                " %(untils)s::text[]) v (change_id, account_id, amount, reason, until)")
+                " %(untils)s::text[]) v (change_id, account_id, amount, reason, until)"
+                " JOIN accounts a ON a.id = v.account_id").format(ACCOUNT_SELECT)
             result.add(queue_rows(conn, "blocked", rows, {
                 "ids": ids, "accounts": accounts, "amounts": amounts, "reasons": reasons,
                 "untils": untils}, at, settings=settings, at=at))
@@ -357,9 +368,9 @@ def forecast_notices(conn: psycopg.Connection, at: datetime,
         result.selected = len(new)
         if new:
             rows = sql.SQL(
-                "SELECT id, 'forecast:' || id || ':' || %(day)s, 0.00::numeric, ''::text,"
-                " ''::text, days FROM unnest(%(ids)s::bigint[], %(days)s::integer[])"
-                " v (id, days)")
+                "SELECT v.id, 'forecast:' || v.id || ':' || %(day)s, 0.00::numeric, ''::text,"
+                " ''::text, v.days, {} FROM unnest(%(ids)s::bigint[], %(days)s::integer[])"
+                " v (id, days) JOIN accounts a ON a.id = v.id").format(ACCOUNT_SELECT)
             result.add(queue_rows(conn, "forecast", rows, {
                 "ids": list(new), "days": list(new.values()),
                 "day": at.astimezone(tz).date()}, at, settings=settings, at=at))

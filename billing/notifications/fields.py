@@ -23,7 +23,7 @@ from billing.forecast import forecast
 from billing.notifications.templates import FIELDS, _environment
 
 # Each account field as an SQL expression over ``accounts a`` (and ``tr``, the tariff in
-# force, joined by TARIFF_JOIN when used).
+# force, joined by tariff_join).
 ACCOUNT_COLUMNS: dict[str, sql.Composable] = {
     "full_name": sql.SQL("a.full_name"),
     "contract": sql.SQL("a.contract"),
@@ -32,19 +32,17 @@ ACCOUNT_COLUMNS: dict[str, sql.Composable] = {
     "credit": sql.SQL("a.credit"),
     "tariff": sql.SQL("coalesce(tr.name, '')"),
 }
-# The event's fields, as columns of the mailing's rows ``r``.
-EVENT_COLUMNS: dict[str, sql.Composable] = {
-    "amount": sql.SQL("r.amount"),
-    "reason": sql.SQL("r.reason"),
-    "until": sql.SQL("r.until"),
-    "days_left": sql.SQL("r.days_left"),
-}
-COLUMNS = {**ACCOUNT_COLUMNS, **EVENT_COLUMNS}
-assert set(COLUMNS) == set(FIELDS), "every template field has its column"
+# The event's fields (``amount``, ``reason``, ``until``) and ``days_left`` complete them.
+EVENT_FIELDS = ("amount", "reason", "until", "days_left")
+assert set(ACCOUNT_COLUMNS) | set(EVENT_FIELDS) == set(FIELDS), "every field has its source"
 
-TARIFF_JOIN = sql.SQL(
-    "LEFT JOIN LATERAL ({}) x ON true LEFT JOIN tariffs tr ON tr.id = x.tariff_id"
-).format(sql.SQL(in_force("a.id", "%(at)s", columns="t.tariff_id")))
+
+def tariff_join(account: str) -> sql.Composable:
+    """``tr``, the tariff in force at ``%(at)s`` of the account ``account`` (an SQL
+    expression), as LEFT JOINs."""
+    return sql.SQL(
+        "LEFT JOIN LATERAL ({}) x ON true LEFT JOIN tariffs tr ON tr.id = x.tariff_id"
+    ).format(sql.SQL(in_force(account, "%(at)s", columns="t.tariff_id")))
 
 
 def used(body: str, language: str = "ru") -> set[str]:
@@ -66,7 +64,7 @@ def account_fields(conn: psycopg.Connection, account_ids: Iterable[int], at: dat
         sql.SQL("{} AS {}").format(expr, sql.Identifier(name))
         for name, expr in ACCOUNT_COLUMNS.items())
     query = sql.SQL("SELECT a.id, {} FROM accounts a {} WHERE a.id = ANY(%(ids)s)").format(
-        select, TARIFF_JOIN)
+        select, tariff_join("a.id"))
     out: dict[int, dict] = {}
     with conn.cursor() as cur:
         cur.execute(query, {"ids": ids, "at": at})

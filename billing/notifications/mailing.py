@@ -37,8 +37,22 @@ from billing.notifications import backends, fields, phone_book, quiet_hours, tem
 from billing.notifications.templates import TemplateRefused, render
 
 LANGUAGES = ("ru", "en")
-# The mailing's rows: who, under which key, with which event fields.
-ROW_COLUMNS = "account_id, key, amount, reason, until, days_left"
+# The mailing's rows: who, under which key, with which event fields, then the account's
+# own columns, read in the same scan that chose the row (ACCOUNT_SELECT over
+# ``accounts a``): nothing reads ``accounts`` a second time.
+ROW_COLUMNS = ("account_id, key, amount, reason, until, days_left,"
+               " full_name, contract, login, balance, credit, phone, email")
+ACCOUNT_SELECT = sql.SQL("a.full_name, a.contract, a.login, a.balance, a.credit, a.phone,"
+                         " a.email")
+# Each template field over the rows ``r`` (and ``tr``, the tariff in force, joined only
+# when a template uses it).
+FIELD_SQL: dict[str, sql.Composable] = {
+    **{name: sql.SQL("r.{}").format(sql.Identifier(name))
+       for name in ("full_name", "contract", "login", "balance", "credit", "amount",
+                    "reason", "until", "days_left")},
+    "tariff": sql.SQL("coalesce(tr.name, '')"),
+}
+TARIFF_JOIN = fields.tariff_join("r.account_id")
 
 
 class MailingRefused(ValueError):
@@ -114,8 +128,8 @@ def queue_template(
         params = {"ids": list(accounts)}
         where = sql.SQL("a.id = ANY(%(ids)s)")
     rows = sql.SQL(
-        "SELECT a.id, %(key_prefix)s || a.id, 0.00::numeric, ''::text, ''::text, NULL::integer"
-        "  FROM accounts a WHERE {}").format(where)
+        "SELECT a.id, %(key_prefix)s || a.id, 0.00::numeric, ''::text, ''::text, NULL::integer,"
+        " {} FROM accounts a WHERE {}").format(ACCOUNT_SELECT, where)
     return queue_rows(conn, code, rows, {**params, "key_prefix": key_prefix}, due_at,
                       channel=channel, backend=backend, essential=essential,
                       batch_id=batch_id, settings=settings, at=at)
@@ -136,9 +150,10 @@ def queue_rows(
     at: datetime | None = None,
 ) -> Queued:
     """Queue template ``code`` for ``rows``: a query of (account id, idempotency key,
-    amount, reason, until, days_left or NULL) — the columns of :data:`ROW_COLUMNS`, in
-    that order. ``at`` is the moment the fields are read for (the tariff in force, the
-    forecast); now when None."""
+    amount, reason, until, days_left or NULL) followed by :data:`ACCOUNT_SELECT` of the
+    row's ``accounts a`` — the columns of :data:`ROW_COLUMNS`, in that order. ``at`` is
+    the moment the fields are read for (the tariff in force, the forecast); now when
+    None."""
     settings = settings or settings_mod.load()
     tz = ZoneInfo(settings.TIME_ZONE)
     at = at or datetime.now(tz)
@@ -154,16 +169,14 @@ def queue_rows(
                              " SELECT * FROM ({}) r ({})").format(rows, sql.SQL(ROW_COLUMNS)),
                      params)
         if channel == "sms":
-            phone_book.learn(conn, sql.SQL("SELECT a.phone FROM mailing_rows r"
-                                           " JOIN accounts a ON a.id = r.account_id"),
-                             {}, settings.SENDSMS_PHONE_REGION)
+            phone_book.learn(conn, sql.SQL("SELECT phone FROM mailing_rows"), {},
+                             settings.SENDSMS_PHONE_REGION)
         if "days_left" in wanted:
             _days_left(conn, at, tz)
-        body = template_sql.compile_body(template.body, template.language, fields.COLUMNS)
-        subject = template_sql.compile_body(template.subject, template.language,
-                                            fields.COLUMNS)
+        body = template_sql.compile_body(template.body, template.language, FIELD_SQL)
+        subject = template_sql.compile_body(template.subject, template.language, FIELD_SQL)
         if body is None or subject is None:
-            _render_rows(conn, template, wanted, at, tz)
+            _render_rows(conn, template, "tariff" in wanted, at)
             body, subject = sql.SQL("r.body"), sql.SQL("r.subject")
         return _insert(conn, template, body, subject, {
             "channel": channel, "backend": backend, "due": due, "at": at,
@@ -193,21 +206,22 @@ def _days_left(conn: psycopg.Connection, at: datetime, tz: ZoneInfo) -> None:
                  " %s::integer[]) v (id, days) WHERE r.account_id = v.id", (ids, days))
 
 
-def _render_rows(conn: psycopg.Connection, template: Template, wanted: set[str],
-                 at: datetime, tz: ZoneInfo) -> None:
+def _render_rows(conn: psycopg.Connection, template: Template, tariff: bool,
+                 at: datetime) -> None:
     """Python's rendering, for a template SQL cannot render: each row's text into the
     rows' ``body`` and ``subject`` (NULL when it fails: skipped as ``render_failed``)."""
     conn.execute("ALTER TABLE mailing_rows ADD COLUMN body text, ADD COLUMN subject text")
-    rows = conn.execute(f"SELECT {ROW_COLUMNS} FROM mailing_rows").fetchall()
-    accounts = fields.account_fields(conn, [r[0] for r in rows], at, tz,
-                                     fields=wanted - {"days_left"})
+    names = list(FIELD_SQL)
+    query = sql.SQL("SELECT r.key, {} FROM mailing_rows r {}").format(
+        sql.SQL(", ").join(FIELD_SQL[name] if tariff or name != "tariff" else sql.Literal("")
+                           for name in names),
+        TARIFF_JOIN if tariff else sql.SQL(""))
     keys, bodies, subjects = [], [], []
-    for account_id, key, amount, reason, until, days_left in rows:
-        values = {**accounts[account_id], "amount": amount, "reason": reason,
-                  "until": until, "days_left": days_left}
+    for key, *values in conn.execute(query, {"at": at}).fetchall():
+        row = dict(zip(names, values, strict=True))
         try:
-            bodies.append(render(template.body, values, template.language))
-            subjects.append(render(template.subject, values, template.language))
+            bodies.append(render(template.body, row, template.language))
+            subjects.append(render(template.subject, row, template.language))
         except TemplateRefused:
             bodies.append(None)
             subjects.append(None)
@@ -229,11 +243,10 @@ _INSERT = """
                        {contact} AS contact, {no_contact} AS no_contact,
                        o.account_id IS NOT NULL AS opted
                   FROM mailing_rows r
-                  JOIN accounts a ON a.id = r.account_id
                   {tariff}
-                  LEFT JOIN phone_numbers p ON p.region = %(region)s AND p.raw = a.phone
+                  LEFT JOIN phone_numbers p ON p.region = %(region)s AND p.raw = r.phone
                                            AND p.checked_with = %(version)s
-                  LEFT JOIN notification_optouts o ON o.account_id = a.id
+                  LEFT JOIN notification_optouts o ON o.account_id = r.account_id
                 OFFSET 0) x
     ),
     queued AS (
@@ -256,11 +269,11 @@ def _insert(conn: psycopg.Connection, template: Template, body: sql.Composable,
     if params["channel"] == "sms":
         contact, no_contact = sql.SQL("p.e164"), sql.SQL("coalesce(p.reason, 'empty')")
     else:
-        contact = sql.SQL("CASE WHEN a.email LIKE '%%_@_%%' THEN btrim(a.email) END")
+        contact = sql.SQL("CASE WHEN r.email LIKE '%%_@_%%' THEN btrim(r.email) END")
         no_contact = sql.Literal("no_email")
     query = sql.SQL(_INSERT).format(
         body=body, subject=subject, contact=contact, no_contact=no_contact,
-        tariff=fields.TARIFF_JOIN if tariff else sql.SQL(""))
+        tariff=TARIFF_JOIN if tariff else sql.SQL(""))
     counts = dict(conn.execute(query, {**params, "code": template.code}).fetchall())
     queued = counts.pop("queued", 0)
     ok = counts.pop("ok", 0)

@@ -17,6 +17,7 @@ from psycopg import sql
 from billing.notifications.phones import PhoneError, to_e164
 
 VERSION = phonenumbers.__version__
+ANALYZE_AFTER = 1000
 
 
 def learn(conn: psycopg.Connection, raw_numbers: sql.Composable, params: dict,
@@ -46,6 +47,10 @@ def learn(conn: psycopg.Connection, raw_numbers: sql.Composable, params: dict,
         " ON CONFLICT (region, raw) DO UPDATE SET e164 = EXCLUDED.e164,"
         "     reason = EXCLUDED.reason, checked_with = EXCLUDED.checked_with",
         (region, VERSION, raws, e164s, reasons))
+    if len(raws) >= ANALYZE_AFTER:
+        # Many new rows at once (a first pass): without fresh statistics the planner
+        # takes the table for nearly empty and loops over it for every subscriber.
+        conn.execute("ANALYZE phone_numbers")
     return len(raws)
 
 

@@ -172,6 +172,10 @@ def test_sql_rendering_equals_the_templates_renderer(conn, tmp_path):
     conn.execute("UPDATE accounts SET full_name = %s, credit = 1000 WHERE id = %s",
                  ("  Пётр  ", odd))
     plain = subscriber(conn, "0.5")
+    plan = tariff(conn)
+    assign(conn, plain, plan, noon(1) - timedelta(days=3))
+    names = {odd: "", plain: conn.execute("SELECT name FROM tariffs WHERE id = %s",
+                                          (plan,)).fetchone()[0]}
     body = ("\n {{ full_name }}: {{ balance|money }} / {{ credit }} / {{ credit|money }}"
             " {{ login }} {# a note #}{{ tariff }}  \n")
     conn.execute("INSERT INTO message_templates (code, language, channel, body)"
@@ -186,7 +190,7 @@ def test_sql_rendering_equals_the_templates_renderer(conn, tmp_path):
             "SELECT full_name, login, balance, credit FROM accounts WHERE id = %s",
             (acc,)).fetchone()
         expected = render(body, {"full_name": full_name, "login": login, "balance": balance,
-                                 "credit": credit, "tariff": "", "contract": "",
+                                 "credit": credit, "tariff": names[acc], "contract": "",
                                  "days_left": None, "amount": Decimal(0), "reason": "",
                                  "until": ""})
         assert rows[f"fast:{acc}"] == expected == rows[f"slow:{acc}"]
@@ -255,3 +259,23 @@ def test_forecast_candidates_hold_every_account_the_forecast_finds(conn):
         candidates = set(events.forecast_candidates(conn, at, days))
         assert found <= candidates, (days, found - candidates)
         assert found, days
+
+
+def test_email_goes_to_the_accounts_address(conn, tmp_path):
+    settings = sms_settings(tmp_path)
+    conn.execute("INSERT INTO message_templates (code, language, channel, subject, body)"
+                 " VALUES ('news', 'en', 'email', 'News for {{ contract }}',"
+                 " 'Dear {{ full_name }}, your balance is {{ balance|money }}.')")
+    mailed = subscriber(conn, "12.00", email=" user@example.org ")
+    bare = subscriber(conn, "12.00")
+    result = mailing.queue_template(conn, "news", [mailed, bare], noon(1), "news:",
+                                    channel="email", settings=settings)
+    assert (result.queued, result.skipped, result.reasons) == (1, 1, {"no_email": 1})
+    row = conn.execute("SELECT backend, recipient, subject, body FROM messages").fetchone()
+    contract = _contract(conn, mailed)
+    # The English template serves when there is none in LANGUAGE_CODE (Russian), in English.
+    assert row == ("email", "user@example.org", f"News for {contract}",
+                   f"Dear Абонент {mailed}, your balance is 12.00.")
+    again = mailing.queue_template(conn, "news", [mailed], noon(1), "news:",
+                                   channel="email", settings=settings)
+    assert (again.queued, again.skipped, again.reasons) == (0, 0, {"already_queued": 1})
