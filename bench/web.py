@@ -319,8 +319,10 @@ def measure(engine, urls: dict[str, tuple], requests: int, label: str) -> dict:
             started = time.perf_counter()
             response = client.get(url)
             took = (time.perf_counter() - started) * 1000
-            if response.status_code not in (200, 302):  # 302: the one search hit
-                raise RuntimeError(f"{label} {name} {url}: HTTP {response.status_code}")
+            # 302: the one search hit; never a way back to a login form (a session lost).
+            if response.status_code not in (200, 302) or "login" in (response.location or ""):
+                raise RuntimeError(f"{label} {name} {url}: HTTP {response.status_code} "
+                                   f"{response.location or ''}")
             if round_no >= WARMUP:
                 total[name].append(took)
                 sql[name].append(clock.seconds * 1000)
