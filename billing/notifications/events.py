@@ -167,6 +167,9 @@ def balance_alerts(conn: psycopg.Connection, at: datetime,
               "every": rules.every_days,
               "highest": max(thresholds) if thresholds else None}
     with conn.transaction():
+        # Two passes at once (the beat's and a hand-run one) take turns: each would
+        # otherwise count the same alert.
+        conn.execute("SELECT pg_advisory_xact_lock(hashtext('ebs.sms_balance_alerts')::bigint)")
         result.reset = conn.execute(sql.SQL(_RESET).format(
             joins=joins, measure=measure, threshold=threshold), params).rowcount
         if not thresholds:

@@ -3,10 +3,12 @@ each pass run twice (the second queues nothing), the message counts exact after 
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+import psycopg
 import pytest
 
 from billing.forecast import forecast
@@ -70,6 +72,27 @@ def test_alerts_every_n_days_at_most_m_times_reset_by_a_payment(conn, tmp_path):
     move(conn, low, "-100.00")
     assert alerts(conn, noon(9), settings).queued == 1
     assert [m[1] for m in messages(conn, "low_balance")][-1] == f"low_balance:{low}:2026-12-09:1"
+
+
+def test_two_passes_at_once_count_one_alert(conn, db, tmp_path):
+    settings = sms_settings(tmp_path)
+    accounts = [subscriber(conn, "-1.00") for _ in range(50)]
+    start = threading.Barrier(2)
+    results = []
+
+    def one_pass() -> None:
+        with psycopg.connect(db, autocommit=True) as own:
+            start.wait()
+            results.append(events.balance_alerts(own, noon(1), settings).queued)
+
+    threads = [threading.Thread(target=one_pass) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [0, 50]
+    assert conn.execute("SELECT count(*), min(times), max(times) FROM balance_alerts"
+                        ).fetchone() == (len(accounts), 1, 1)
 
 
 def test_a_tariffs_threshold_overrides_the_global_one(conn, tmp_path):
