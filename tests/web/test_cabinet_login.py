@@ -4,6 +4,7 @@ passwords, logout ending every session."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from tests.web.cabinet_helpers import cabinet_login, subscriber
@@ -144,3 +145,13 @@ def test_guessing_from_one_address_is_slowed_to_a_429(client, conn):
     assert answers[20].status_code == 303
     assert answers[20].headers["Location"].endswith("/cabinet/login")
     assert "Too many login attempts" in client.get("/cabinet/login").text
+
+
+def test_the_menu_marks_the_page_and_its_tabs(client, conn):
+    _, name, password = subscriber(conn)
+    cabinet_login(client, name, password)
+    for path, entry in (("/cabinet/", "/cabinet/"), ("/cabinet/suspension", "/cabinet/tariff"),
+                        ("/cabinet/transfer", "/cabinet/promise")):
+        menu = client.get(path).text.split('id="cabinet-menu"', 1)[1].split("</ul>", 1)[0]
+        active = re.findall(r'<li class="active">\s*<a href="([^"]+)"', menu)
+        assert active == [entry], (path, active)

@@ -50,7 +50,7 @@ from webapp.validators import PositiveMoney
 from webapp.views.cashier_cards import CardActivationForm
 from webapp.views.ledger import raw_connection
 
-menu_entry(45, "promise", "Promise and transfer")
+menu_entry(45, "promise", "Promise and transfer", also=("transfer",))
 menu_entry(55, "card", "Express card")
 
 PROMISE_REFUSALS = {

@@ -42,7 +42,7 @@ from webapp.views.cashier_tariff import ACCOUNT_WITH_CHANGE, OPTIONS
 from webapp.views.ledger import raw_connection
 from webapp.views.tariff_in_force import account_with_tariff
 
-menu_entry(40, "tariff", "Services")
+menu_entry(40, "tariff", "Services", also=("cancel_tariff_change", "suspension", "resume"))
 
 TARIFF_REFUSALS = {
     "not_allowed": _l("This change of tariff is not allowed."),
