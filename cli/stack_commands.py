@@ -36,6 +36,8 @@ def _print_demo(settings, info: demo.DemoInfo) -> None:
                "(v5/v9/IPFIX into flow_raw)")
     click.echo(f"  Web          http://127.0.0.1:{settings.WEB_PORT}/ (admin and cashier desk; "
                "the first login with a default password asks for a new one)")
+    click.echo(f"  Cabinet      http://127.0.0.1:{settings.WEB_PORT}/cabinet/ (the subscribers"
+               " below log in with the same login and password)")
     click.echo(f"  Demo NAS     127.0.0.1, secret {info.nas_secret}")
     for username, password, role in info.staff:
         click.echo(f"  Staff        {username} / {password} ({role})")
