@@ -32,10 +32,12 @@ ALLOWED["ReadOnly"] = ALLOWED["Cashier"] | {"NasView", "AuditLogView", "ReportsV
                                             "TrafficClassNodeView", "TrafficGroupView",
                                             "TrafficReconciliationView",
                                             "ExpressCardSeriesView", "CardDealerView",
-                                            "CardSaleView"}
+                                            "CardSaleView", "MessageTemplateView",
+                                            "TemplatePreviewView", "MessageView",
+                                            "MessageBatchView", "MailingView"}
 READ_METHODS = {"list", "show", "search", "account", "receipt", "occupancy", "index", "report",
                 "this_form_get", "userinfo", "download", "accounts", "subaccounts", "csv",
-                "invoice"}
+                "invoice", "preview", "batch"}
 ALWAYS = {"ForcedResetMyPasswordView", "UtilView", "LocaleView", "DashboardView",
           "AuthDBView", "UserDBModelView.userinfo", "UserInfoEditView"}
 

@@ -29,6 +29,7 @@ from webapp.views.gateway_payments import (
 )
 from webapp.views.ledger import AccountLedgerView, LedgerView
 from webapp.views.network import IpPoolOccupancyView, IpPoolView, NasView
+from webapp.views.notifications import register_notifications
 from webapp.views.operations import AuthLogView, IpLeaseView, OpenSessionView
 from webapp.views.periods import SettlementPeriodView, TimePeriodNodeView, TimePeriodView
 from webapp.views.reports import register_reports
@@ -136,6 +137,7 @@ def register_views(appbuilder) -> None:
     appbuilder.add_view_no_menu(TrafficClassNodeView)
     add(TrafficGroupView, "Traffic groups", icon="fa-object-group",
         label=_l("Traffic groups"), category=network)
+    register_notifications(appbuilder)
     operations = "Operations"
     add(OpenSessionView, "Online sessions", icon="fa-signal", label=_l("Online sessions"),
         category=operations, category_label=_l("Operations"), category_icon="fa-wrench")

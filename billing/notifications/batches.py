@@ -1,0 +1,111 @@
+"""A mailing: one template to a selection of subscribers (billing/notifications/
+selection.py), now or at a set time, queued a chunk at a time.
+
+:func:`create` writes the ``message_batches`` row under the form's one-time key, so the
+same form submitted twice is one batch. :func:`queue_next` queues the next chunk through
+the mailing's one queueing function and records the progress (queued and skipped of the
+total, and the last account walked) in the same transaction: the caller commits after each
+chunk, so the batch's page shows the progress while it runs, and a batch interrupted
+half-way goes on from where it stopped. Each message's key is the batch's and the
+account's, so even a chunk queued twice is one message per account.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from types import SimpleNamespace
+
+import psycopg
+from psycopg.rows import class_row
+
+from billing.notifications import selection as selections
+from billing.notifications.mailing import queue_template
+
+CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: int
+    template_code: str
+    channel: str
+    selection: dict
+    due_at: datetime
+    total: int
+    queued: int
+    skipped: int
+    state: str
+    walked_to: int
+
+
+def get(conn: psycopg.Connection, batch_id: int, *, lock: bool = False) -> Batch | None:
+    with conn.cursor(row_factory=class_row(Batch)) as cur:
+        return cur.execute(
+            "SELECT id, template_code, channel, selection, due_at, total, queued, skipped,"
+            " state, walked_to FROM message_batches WHERE id = %s"
+            + (" FOR UPDATE" if lock else ""), (batch_id,)).fetchone()
+
+
+def create(conn: psycopg.Connection, *, template_code: str, channel: str,
+           selection: selections.Selection, due_at: datetime, request_key: str,
+           staff_user_id: int | None = None) -> tuple[int, bool]:
+    """(the batch's id, whether it is new): a key seen before answers its batch."""
+    row = conn.execute(
+        "INSERT INTO message_batches (template_code, channel, selection, due_at, total,"
+        "                             staff_user_id, request_key)"
+        " VALUES (%s, %s, %s::jsonb, %s, %s, %s, %s)"
+        " ON CONFLICT (request_key) DO NOTHING RETURNING id",
+        (template_code, channel, json.dumps(selection.as_json()), due_at,
+         selections.count(conn, selection), staff_user_id, request_key)).fetchone()
+    if row is not None:
+        return row[0], True
+    found = conn.execute("SELECT id FROM message_batches WHERE request_key = %s",
+                         (request_key,)).fetchone()
+    return found[0], False
+
+
+def queue_chunk(conn: psycopg.Connection, batch: Batch, account_ids: list[int],
+                settings: SimpleNamespace | None = None) -> tuple[int, int]:
+    """(queued, skipped) for one chunk, by the one queueing every event takes (rendering
+    in the operator's language, numbers to E.164, opt-outs, quiet hours), keyed per batch
+    and account."""
+    return queue_template(conn, batch.template_code, account_ids, batch.due_at,
+                          f"batch:{batch.id}:", channel=batch.channel, batch_id=batch.id,
+                          settings=settings)
+
+
+def queue_next(conn: psycopg.Connection, batch_id: int, limit: int | None = None, *,
+               settings: SimpleNamespace | None = None) -> bool:
+    """Queue the batch's next chunk; False when nothing is left (the batch is then
+    ``queued``) or it was cancelled. The batch's row is locked meanwhile: two runners
+    of one batch take turns, never the same chunk. A refusal (``MailingRefused``: the
+    template or the SMS backend is missing) leaves the batch where it stood."""
+    batch = get(conn, batch_id, lock=True)
+    if batch is None or batch.state != "selecting":
+        return False
+    ids = selections.chunk(conn, selections.Selection.from_json(batch.selection),
+                           batch.walked_to, limit or CHUNK)
+    if not ids:
+        conn.execute("UPDATE message_batches SET state = 'queued' WHERE id = %s",
+                     (batch_id,))
+        return False
+    queued, skipped = queue_chunk(conn, batch, ids, settings)
+    conn.execute(
+        "UPDATE message_batches SET queued = queued + %s, skipped = skipped + %s,"
+        " walked_to = %s WHERE id = %s", (queued, skipped, ids[-1], batch_id))
+    return True
+
+
+def cancel(conn: psycopg.Connection, batch_id: int) -> int | None:
+    """Stop a batch and cancel its messages not yet handed to a provider; the number
+    cancelled, or None when the batch was cancelled already (or is not there)."""
+    moved = conn.execute(
+        "UPDATE message_batches SET state = 'cancelled'"
+        " WHERE id = %s AND state <> 'cancelled'", (batch_id,)).rowcount
+    if not moved:
+        return None
+    return conn.execute(
+        "UPDATE messages SET state = 'cancelled' WHERE batch_id = %s AND state = 'queued'",
+        (batch_id,)).rowcount
