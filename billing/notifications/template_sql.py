@@ -41,19 +41,27 @@ def compile_body(body: str, language: str,
         tree = _environment(language).parse(body)
     except TemplateSyntaxError:
         return None
-    parts: list[sql.Composable] = []
+    children: list[nodes.Node] = []
     for node in tree.body:
         if not isinstance(node, nodes.Output):
             return None
-        for child in node.nodes:
-            part = _part(child, language, columns)
-            if part is None:
-                return None
-            parts.append(part)
+        children.extend(node.nodes)
+    parts = [_part(child, language, columns) for child in children]
+    if any(part is None for part in parts):
+        return None
     if not parts:
         return sql.Literal("")
-    return sql.SQL("regexp_replace(concat({}), {}, '', 'g')").format(
-        sql.SQL(", ").join(parts), sql.Literal(_STRIP))
+    text = sql.SQL("concat({})").format(sql.SQL(", ").join(parts))
+    if _fixed_edge(children[0], 0) and _fixed_edge(children[-1], -1):
+        return text  # text of the template's own at both ends: nothing to strip
+    return sql.SQL("regexp_replace({}, {}, '', 'g')").format(text, sql.Literal(_STRIP))
+
+
+def _fixed_edge(node: nodes.Node, end: int) -> bool:
+    """Whether the template's text ends here (``end`` 0: starts) in a character that is
+    no whitespace, whatever the values."""
+    return (isinstance(node, nodes.TemplateData) and node.data != ""
+            and not node.data[end].isspace())
 
 
 def _part(node: nodes.Node, language: str,

@@ -201,22 +201,23 @@ def test_sql_rendering_equals_the_templates_renderer(conn, tmp_path):
                                           (plan,)).fetchone()[0]}
     body = ("\n {{ full_name }}: {{ balance|money }} / {{ credit }} / {{ credit|money }}"
             " {{ login }} {# a note #}{{ tariff }}  \n")
+    fixed = "«{{ full_name }}» {{ balance|money }}."  # its own text at both ends
     conn.execute("INSERT INTO message_templates (code, language, channel, body)"
-                 " VALUES ('custom', 'ru', 'sms', %s), ('custom_if', 'ru', 'sms', %s)",
-                 (body, "{% if balance < 0 %}{% endif %}" + body))
-    mailing.queue_template(conn, "custom", [odd, plain], noon(1), "fast:", settings=settings)
-    mailing.queue_template(conn, "custom_if", [odd, plain], noon(1), "slow:",
-                           settings=settings)
+                 " VALUES ('custom', 'ru', 'sms', %s), ('custom_if', 'ru', 'sms', %s),"
+                 " ('fixed', 'ru', 'sms', %s)",
+                 (body, "{% if balance < 0 %}{% endif %}" + body, fixed))
+    for code, prefix in (("custom", "fast:"), ("custom_if", "slow:"), ("fixed", "fixed:")):
+        mailing.queue_template(conn, code, [odd, plain], noon(1), prefix, settings=settings)
     rows = dict(conn.execute("SELECT idempotency_key, body FROM messages").fetchall())
     for acc in (odd, plain):
         full_name, login, balance, credit = conn.execute(
             "SELECT full_name, login, balance, credit FROM accounts WHERE id = %s",
             (acc,)).fetchone()
-        expected = render(body, {"full_name": full_name, "login": login, "balance": balance,
-                                 "credit": credit, "tariff": names[acc], "contract": "",
-                                 "days_left": None, "amount": Decimal(0), "reason": "",
-                                 "until": ""})
-        assert rows[f"fast:{acc}"] == expected == rows[f"slow:{acc}"]
+        values = {"full_name": full_name, "login": login, "balance": balance,
+                  "credit": credit, "tariff": names[acc], "contract": "", "days_left": None,
+                  "amount": Decimal(0), "reason": "", "until": ""}
+        assert rows[f"fast:{acc}"] == render(body, values) == rows[f"slow:{acc}"]
+        assert rows[f"fixed:{acc}"] == render(fixed, values)
     assert rows[f"fast:{odd}"].startswith(
         "Пётр  : -1\u00a0234\u00a0567,05 / 1000.00 / 1\u00a0000,00 u")
 
