@@ -185,3 +185,25 @@ def test_the_account_card_switches_non_essential_messages_off_and_on(as_admin, c
     submit(as_admin, url, {"receives": "all"})
     assert conn.execute("SELECT count(*) FROM notification_optouts").fetchone()[0] == 0
     assert _audit(conn, "edit", "accounts") == 2
+
+
+def test_accounts_chosen_on_the_list_get_a_mailing(as_admin, conn, sms_settings):
+    _template(conn, "Works tonight, {{ full_name }}", code="works")
+    chosen = [_account(conn, f"50{i}", phone=f"+7916111220{i}") for i in range(2)]
+    _account(conn, "509", phone="+79161112209")
+    listing = as_admin.get("/accountview/list/")
+    picked = as_admin.post("/accountview/action_post", data={
+        "action": "mailing", "rowid": [str(a) for a in chosen],
+        "csrf_token": csrf_token(listing.text)})
+    assert picked.status_code == 302 and "/mailings/new" in picked.headers["Location"]
+    form = as_admin.get(picked.headers["Location"])
+    assert 'id="ebs-chosen"' in form.text and "Holder 500" in form.text
+    assert "Holder 509" not in form.text
+    nonce = form.text.split('name="nonce" type="hidden" value="', 1)[1].split('"', 1)[0]
+    ids = form.text.split('name="ids" type="hidden" value="', 1)[1].split('"', 1)[0]
+    data = {"template": "works:sms", "ids": ids, "nonce": nonce, "confirm": "1",
+            "csrf_token": csrf_token(form.text)}
+    done = as_admin.post("/mailings/new", data=data, follow_redirects=True)
+    assert 'data-total="2" data-queued="2"' in done.text
+    assert [r[0] for r in conn.execute(
+        "SELECT account_id FROM messages ORDER BY account_id")] == chosen

@@ -198,9 +198,17 @@ class AccountView(AccountCard, EbsModelView):
         if password:
             item.password_hash = hash_password(password)
 
+    @staticmethod
+    def _chosen(items) -> str:
+        items = items if isinstance(items, list) else [items]
+        return ",".join(str(item.id) for item in items if item is not None)
+
     @action("bulk_tariff", _l("Change tariff"), icon="fa-exchange", single=False)
     def bulk_tariff(self, items):
         """The chosen accounts go to the bulk form (tariff and moment chosen there)."""
-        items = items if isinstance(items, list) else [items]
-        ids = ",".join(str(item.id) for item in items if item is not None)
-        return redirect(url_for("AccountActionsView.bulk_tariff", ids=ids))
+        return redirect(url_for("AccountActionsView.bulk_tariff", ids=self._chosen(items)))
+
+    @action("mailing", _l("Send a message"), icon="fa-envelope-o", single=False)
+    def mailing(self, items):
+        """The chosen accounts go to the mailing form (template and time chosen there)."""
+        return redirect(url_for("MailingView.new", ids=self._chosen(items)))
