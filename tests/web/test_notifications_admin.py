@@ -102,6 +102,10 @@ def test_an_unknown_message_is_sent_again_or_cancelled_by_the_operator(as_admin,
     again, dropped = _unknown_message(conn, "t:1"), _unknown_message(conn, "t:2")
     listing = as_admin.get("/messageview/list/?_flt_0_state=unknown")
     assert listing.status_code == 200 and "+79161234567" in listing.text
+    for empty in ("_flt_0_state=sent", "_flt_0_account_id=999999", "_flt_0_batch_id=1",
+                  "_flt_0_created_at=2999-01-01"):
+        assert "+79161234567" not in as_admin.get(f"/messageview/list/?{empty}").text, empty
+    assert "+79161234567" in as_admin.get("/messageview/list/?_flt_1_created_at=2999-01-01").text
     page = as_admin.get(f"/messageview/show/{again}")
     assert page.status_code == 200
     assert 'id="ebs-message-unknown"' in page.text and 'id="ebs-message-requeue"' in page.text
