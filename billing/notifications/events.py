@@ -131,8 +131,9 @@ _ALERTS = """
 """
 
 _RESET = """
-    DELETE FROM balance_alerts b USING accounts a {joins}
-     WHERE a.id = b.account_id AND NOT coalesce({measure} < {threshold}, false)
+    DELETE FROM balance_alerts b
+     WHERE NOT EXISTS (SELECT 1 FROM accounts a {joins}
+                        WHERE a.id = b.account_id AND {measure} < {threshold})
 """
 
 # The alerts of the pass counted: one more for those alerted before, a first for the rest.
