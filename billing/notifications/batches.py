@@ -85,17 +85,20 @@ def queue_next(conn: psycopg.Connection, batch_id: int, limit: int | None = None
     batch = get(conn, batch_id, lock=True)
     if batch is None or batch.state != "selecting":
         return False
+    limit = limit or CHUNK
     ids = selections.chunk(conn, selections.Selection.from_json(batch.selection),
-                           batch.walked_to, limit or CHUNK)
+                           batch.walked_to, limit)
     if not ids:
         conn.execute("UPDATE message_batches SET state = 'queued' WHERE id = %s",
                      (batch_id,))
         return False
     queued, skipped = queue_chunk(conn, batch, ids, settings)
+    last = len(ids) < limit  # a short chunk is the selection's end
     conn.execute(
         "UPDATE message_batches SET queued = queued + %s, skipped = skipped + %s,"
-        " walked_to = %s WHERE id = %s", (queued, skipped, ids[-1], batch_id))
-    return True
+        " walked_to = %s, state = CASE WHEN %s THEN 'queued' ELSE state END"
+        " WHERE id = %s", (queued, skipped, ids[-1], last, batch_id))
+    return not last
 
 
 def cancel(conn: psycopg.Connection, batch_id: int) -> int | None:

@@ -211,3 +211,25 @@ def test_accounts_chosen_on_the_list_get_a_mailing(as_admin, conn, sms_settings)
     assert 'data-total="2" data-queued="2"' in done.text
     assert [r[0] for r in conn.execute(
         "SELECT account_id FROM messages ORDER BY account_id")] == chosen
+
+
+def test_a_long_mailing_queues_a_request_at_a_time(as_admin, conn, sms_settings,
+                                                   monkeypatch):
+    from webapp.views import notification_mailings
+
+    _template(conn, "Hello {{ full_name }}", code="hello")
+    for i in range(3):
+        _account(conn, f"91{i:02d}", phone=f"+7916765431{i}")
+    monkeypatch.setattr(batches, "CHUNK", 2)
+    monkeypatch.setattr(notification_mailings, "REQUEST_SECONDS", -1)  # one chunk each
+    form = as_admin.get("/mailings/new")
+    nonce = form.text.split('name="nonce" type="hidden" value="', 1)[1].split('"', 1)[0]
+    page = as_admin.post("/mailings/new", data={
+        "template": "hello:sms", "nonce": nonce, "confirm": "1",
+        "csrf_token": csrf_token(form.text)}, follow_redirects=True)
+    assert 'data-queued="2" data-skipped="0" data-state="selecting"' in page.text
+    assert 'id="ebs-batch-continue"' in page.text
+    batch_id = conn.execute("SELECT id FROM message_batches").fetchone()[0]
+    done = as_admin.post(f"/mailings/{batch_id}/continue",
+                         data={"csrf_token": csrf_token(page.text)}, follow_redirects=True)
+    assert 'data-total="3" data-queued="3" data-skipped="0" data-state="queued"' in done.text

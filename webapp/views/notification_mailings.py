@@ -10,6 +10,7 @@ batch stopped half-way (a closed browser, a refusal) goes on from its page.
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -44,6 +45,7 @@ from webapp.views.operations import ReadOnlyView
 BATCH_STATES = {"selecting": _l("Being queued"), "queued": _l("Queued"),
                 "cancelled": _l("Cancelled")}
 ANY = ("", _l("— any —"))
+REQUEST_SECONDS = 15
 
 _TEMPLATES = text("SELECT code, channel FROM message_templates GROUP BY code, channel"
                   " ORDER BY code, channel")
@@ -193,12 +195,19 @@ class MailingView(BaseView):
         return self._queue(batch_id)
 
     def _queue(self, batch_id: int):
-        """Queue the batch's chunks, each committed with its progress."""
+        """Queue the batch's chunks, each committed with its progress, for at most
+        REQUEST_SECONDS (a web worker is stopped at 30 s; 20,000 accounts take about a
+        second): a longer selection goes on from its page."""
         db = self._db()
         settings = current_app.config["EBS_SETTINGS"]
+        until = time.monotonic() + REQUEST_SECONDS
         try:
             while batches.queue_next(raw_connection(db), batch_id, settings=settings):
                 db.commit()
+                if time.monotonic() > until:
+                    flash(str(_l("Queued so far as the progress shows; press “Go on "
+                                 "queueing” for the rest.")), "info")
+                    break
             db.commit()
         except (Refused, MailingRefused, templates.TemplateRefused) as exc:
             db.rollback()
