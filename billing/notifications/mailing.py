@@ -36,7 +36,6 @@ from billing.forecast import forecast
 from billing.notifications import backends, fields, phone_book, quiet_hours, template_sql
 from billing.notifications.templates import TemplateRefused, render
 
-LANGUAGES = ("ru", "en")
 # The mailing's rows: who, under which key, with which event fields, then the account's
 # own columns, read in the same scan that chose the row (ACCOUNT_SELECT over
 # ``accounts a``): nothing reads ``accounts`` a second time.
