@@ -88,9 +88,9 @@ CREDENTIALS = {
 STAFF_LOGINS = {"ab_user", "ab_register_user", "ab_api_key"}
 LOOKS_SECRET = re.compile(r"password|secret|_hash$|token|_key$")
 # Names that look like one and are not: an accounting session's id, a posting's and a
-# message's idempotency key.
+# message's idempotency key, a mailing form's one-time key.
 NOT_CREDENTIALS = {"ip_leases.session_key", "ledger_entries.idempotency_key",
-                   "messages.idempotency_key"}
+                   "messages.idempotency_key", "message_batches.request_key"}
 
 
 def as_role(db: str, component: str) -> psycopg.Connection:

@@ -43,6 +43,8 @@ class MessageBatch(Model):
     state: Mapped[str] = mapped_column(Text)
     staff_user_id: Mapped[int | None] = mapped_column(ForeignKey("ab_user.id"))
     created_at: Mapped[datetime] = mapped_column(TSTZ)
+    request_key: Mapped[str | None] = mapped_column(Text)
+    walked_to: Mapped[int] = mapped_column(BigInteger)
 
 
 class Message(Model):
