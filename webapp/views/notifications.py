@@ -285,14 +285,16 @@ class MessageDecisionView(BaseView):
 
 
 def register_notifications(appbuilder) -> None:
-    """The Notifications menu: templates, messages, mailings; the actions behind them."""
+    """Templates, messages and mailings in the Subscribers menu (a menu of their own would
+    not fit the bar on one line at 1366 px: tests/browser/test_walk_menu.py); the actions
+    behind them."""
     from webapp.views.notification_mailings import MailingView, MessageBatchView
     from webapp.views.notification_optout import AccountOptoutView
 
-    category = "Notifications"
+    category = "Subscribers"
+    appbuilder.add_separator(category)
     appbuilder.add_view(MessageTemplateView, "Message templates", icon="fa-file-text-o",
-                        label=_l("Templates"), category=category,
-                        category_label=_l("Notifications"), category_icon="fa-envelope")
+                        label=_l("Message templates"), category=category)
     appbuilder.add_view(MessageView, "Messages", icon="fa-envelope-o", label=_l("Messages"),
                         category=category)
     appbuilder.add_view(MessageBatchView, "Mailings", icon="fa-bullhorn",
