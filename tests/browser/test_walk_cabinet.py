@@ -122,8 +122,18 @@ def confirm(page) -> None:
     page.wait_for_load_state()
 
 
-def test_the_cabinet_on_a_desktop(page, shots, stack, conn, wallet_one):
+def test_the_cabinet_in_chromium(page, browser, shots, stack, conn, wallet_one):
+    """One stack for the three walks: it takes seconds to start."""
     wallet_one.callback_url = stack.url + CALLBACK
+    walk_on_a_desktop(page, shots, stack, conn, wallet_one)
+    page.click("#cabinet-logout")
+    expect(page.locator("#cabinet-login-form")).to_be_visible()
+    a_debtor_sees_why_and_the_sum_to_pay(page, shots, conn)
+    walk_on_a_phone(browser, stack, shots, "sidorov")
+    assert not page.script_errors and not page.outside.urls
+
+
+def walk_on_a_desktop(page, shots, stack, conn, wallet_one) -> None:
     account = make_subscriber(conn, "70001", "ivanov", "Иванов Иван")
     number, pin = card_for_the_cabinet(conn, stack, "500.00")
     fast = services_to_walk(conn, account)
@@ -191,14 +201,13 @@ def test_the_cabinet_on_a_desktop(page, shots, stack, conn, wallet_one):
     shots.take(page, "traffic")
     assert conn.execute("SELECT status FROM accounts WHERE id = %s", (account,)
                         ).fetchone()[0] == "active"
-    assert not page.script_errors and not page.outside.urls
 
 
 def tariff_id(conn, name: str) -> int:
     return conn.execute("SELECT id FROM tariffs WHERE name = %s", (name,)).fetchone()[0]
 
 
-def test_a_debtor_sees_why_and_the_sum_to_pay(page, shots, conn):
+def a_debtor_sees_why_and_the_sum_to_pay(page, shots, conn) -> None:
     account = make_subscriber(conn, "70003", "sidorov", "Сидоров Сидор")
     ledger.post(conn, ledger.Entry(account, "charge_onetime", Decimal("-150.00"),
                                    "walk:debt", datetime.now(UTC) - timedelta(days=1)))
@@ -210,8 +219,7 @@ def test_a_debtor_sees_why_and_the_sum_to_pay(page, shots, conn):
     shots.take(page, "debtor")
 
 
-def test_the_cabinet_on_a_phone(browser, stack, shots, conn):
-    make_subscriber(conn, "70002", "petrova", "Петрова Мария")
+def walk_on_a_phone(browser, stack, shots, login: str) -> None:
     context = browser.new_context(base_url=stack.url, viewport=PHONE, is_mobile=True,
                                   has_touch=True, locale="ru-RU")
     context.set_default_timeout(TIMEOUT_MS)
@@ -222,7 +230,7 @@ def test_the_cabinet_on_a_phone(browser, stack, shots, conn):
         page.goto("/cabinet/login")
         fits_the_width(page)
         shots.take(page, "phone-login")
-        cabinet_login(page, "petrova")
+        cabinet_login(page, login)
         fits_the_width(page)
         shots.take(page, "phone-overview")
         # Every page of the menu, as the menu offers them.
