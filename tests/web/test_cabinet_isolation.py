@@ -204,3 +204,22 @@ def test_the_walk_fills_parameters_and_fails_an_unknown_one(app, conn):
                                        "/cabinet/orders/7/return"]
     with pytest.raises(AssertionError, match="vocabulary"):
         urls_for(unknown, values)
+
+
+# Posts that change nothing and may come from a provider's page: LiqPay may post its
+# result to the order's page, which only reads our database (webapp/cabinet/pay.py).
+CSRF_EXEMPT = {"cabinet.pay_order"}
+
+
+def test_every_cabinet_form_needs_its_csrf_token(app, conn, walk):
+    client, b = walk
+    values = b["values"]
+    posts = [rule for rule in app.url_map.iter_rules()
+             if rule.endpoint.startswith("cabinet.") and "POST" in rule.methods
+             and rule.endpoint not in CSRF_EXEMPT]
+    assert len(posts) >= 8, [rule.rule for rule in posts]
+    for rule in posts:
+        url = urls_for(rule, values)[0] if rule.arguments else rule.rule
+        form = {name: vals[0] for name, vals in values.items()}
+        answer = client.post(url, data={**form, "confirm": "1"})
+        assert answer.status_code == 400, (rule.rule, answer.status_code)
