@@ -130,7 +130,8 @@ class MessageBatchView(ReadOnlyView):
                      "template_code": _l("Template"), "channel": _l("Channel"),
                      "due_at": _l("Due"), "total": _l("Selected"), "queued": _l("Queued"),
                      "skipped": _l("Skipped"), "state": _l("State"),
-                     "selection": _l("Selection")}
+                     "selection": _l("Selection"), "request_key": _l("Form key"),
+                     "walked_to": _l("Queued up to account")}
     list_template = "notifications/batch_list.html"
     role_grants = {"ReadOnly": ("can_list",)}
 
