@@ -129,6 +129,10 @@ DEFAULTS: dict[str, Any] = {
     "WEB_LOGIN_LOCKOUT_FAILURES": 5,
     "WEB_LOGIN_LOCKOUT_SECONDS": 60,
     "WEB_LOGIN_LOCKOUT_MAX_SECONDS": 3600,
+    # Write FAB's permission and menu rows for every view at each start of the web app (a
+    # few thousand statements). A second web node, or a node started after an upgrade
+    # already synced them, may turn it off; the roles' grants are kept in step either way.
+    "WEB_SYNC_PERMISSIONS": True,
     # The admin's and cabinet's language when the browser asks for none we speak.
     "LANGUAGE_CODE": "ru",
     # The words a subscriber reads when a login is refused, on a NAS marked to show an

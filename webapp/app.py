@@ -148,7 +148,7 @@ def flask_config(settings: SimpleNamespace) -> dict:
         "AUTH_TYPE": 1,  # AUTH_DB
         "AUTH_USER_REGISTRATION": False,
         "FAB_CREATE_DB": False,  # sql/migrations own every table, FAB's included
-        "FAB_UPDATE_PERMS": True,
+        "FAB_UPDATE_PERMS": flag(settings.WEB_SYNC_PERMISSIONS),
         "FAB_API_SWAGGER_UI": True,  # /swagger/v1, for Admin
         "FAB_ADD_OPENAPI_VIEWS": False,  # webapp.api registers the spec behind its lock
         "FAB_ADD_MENU_API": False,

@@ -15,6 +15,7 @@ import shutil
 import sys
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,6 +28,10 @@ from stack.servers.process import ManagedProcess
 from stack.servers.web import WebServer
 from tests.conftest import ARTEFACTS, ebs_env
 from tests.harness import start_with_retry
+from tests.web import conftest as web_conftest
+
+# Each test's database is a copy of the web tests' template, where FAB's rows are synced.
+web_state, web_template, db = web_conftest.web_state, web_conftest.web_template, web_conftest.db
 
 CHROMIUM = os.environ.get("EBS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = ARTEFACTS / "screenshots"
@@ -91,7 +96,8 @@ def stack_settings() -> str:
 @pytest.fixture
 def stack(db, redis_server, tmp_path, stack_settings) -> Iterator[Stack]:
     settings_file = tmp_path / "settings_local.py"
-    settings_file.write_text(stack_settings)
+    # The database is a copy of the synced web template: FAB's rows are there already.
+    settings_file.write_text("WEB_SYNC_PERMISSIONS = False\n" + stack_settings)
     env = {
         **ebs_env(db, settings_file),
         "EBS_STATE_DIR": str(tmp_path / "state"),
@@ -120,8 +126,10 @@ def stack(db, redis_server, tmp_path, stack_settings) -> Iterator[Stack]:
     try:
         yield Stack(web.url, env, [web.process.log, worker.log])
     finally:
-        worker.stop()
-        web.stop()
+        # Both wind down at once: a warm Celery shutdown and gunicorn's take seconds each.
+        with ThreadPoolExecutor(2) as pool:
+            for stopping in [pool.submit(worker.stop), pool.submit(web.stop)]:
+                stopping.result()
 
 
 @dataclass
