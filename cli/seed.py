@@ -38,6 +38,7 @@ from billing.charging import runs, tick
 from cli import seed_data as data
 from cli import seed_traffic
 from cli.common import load_settings, open_db
+from flow import stats_monthly
 
 # One advisory lock for "a seed is running": two seeds at once would pick the same numbers.
 _LOCK_ID = 0x0EB5_5EED
@@ -379,6 +380,11 @@ def run_seed(
         # Likewise the tariff assignments' tracked moves (the tariffs report's counts).
         conn.execute("SELECT ebs_assignment_totals_fold()")
         conn.execute("VACUUM (ANALYZE) assignment_totals, assignment_totals_daily")
+        if traffic is not None:
+            # The months, as the rater keeps them beside the hours it writes.
+            with conn.transaction():
+                stats_monthly.rebuild(conn, ZoneInfo(tz))
+            conn.execute("VACUUM (ANALYZE) traffic_stats_monthly")
         # Fresh statistics, and the accounts' dead versions (one per balance update) gone.
         conn.execute("VACUUM (ANALYZE) accounts")
         conn.execute("ANALYZE subaccounts, account_tariffs, ledger_entries, sessions_history, "

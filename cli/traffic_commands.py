@@ -181,3 +181,5 @@ def rollup_command(keep_days: int | None, today_text: str | None, as_json: bool)
     click.echo(f"{result.days} days rolled up: {result.hourly_rows} hourly rows into "
                f"{result.daily_rows} daily rows; hours kept from "
                f"{result.hourly_from.isoformat()}")
+    if result.months_rebuilt is not None:
+        click.echo(f"monthly totals cut again in {tz.key}: {result.months_rebuilt} rows")

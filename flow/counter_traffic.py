@@ -47,5 +47,5 @@ def charge_counter_traffic(conn: psycopg.Connection, tz: ZoneInfo) -> Charged:
     if not conn.execute("SELECT EXISTS (SELECT 1 FROM rate_deltas)").fetchone()[0]:
         return Charged()
     conn.execute("ANALYZE rate_deltas")
-    add_hourly_stats(conn)
+    add_hourly_stats(conn, tz)
     return charge_deltas(conn, tz)

@@ -14,6 +14,8 @@ what the statistics and the charges take (``rate_deltas``).
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import psycopg
 
 _GROUP_BINS = """
@@ -72,8 +74,21 @@ _STATS = """
            bytes_out = s.bytes_out + EXCLUDED.bytes_out
 """
 
+# The same change added to the local month of each hour (flow/stats_monthly.py).
+_MONTHS = """
+    INSERT INTO traffic_stats_monthly AS m (month, account_id, group_id, bytes_in, bytes_out)
+    SELECT date_trunc('month', date_trunc('hour', d.bin, 'UTC') AT TIME ZONE %(tz)s)::date,
+           d.account_id, d.group_id, sum(d.bytes_in), sum(d.bytes_out)
+      FROM rate_deltas d
+      JOIN accounts a ON a.id = d.account_id
+     GROUP BY 1, 2, 3
+    ON CONFLICT (month, account_id, group_id) DO UPDATE
+       SET bytes_in = m.bytes_in + EXCLUDED.bytes_in,
+           bytes_out = m.bytes_out + EXCLUDED.bytes_out
+"""
 
-def group_deltas(conn: psycopg.Connection) -> int:
+
+def group_deltas(conn: psycopg.Connection, tz: ZoneInfo) -> int:
     """Build ``rate_deltas`` (the change of each group value of the bins in ``rate_bins``),
     keep the new values and add the change to the hourly statistics; returns how many
     (bin, account, group) values changed."""
@@ -84,10 +99,12 @@ def group_deltas(conn: psycopg.Connection) -> int:
     conn.execute(_KEEP)
     changed = conn.execute("SELECT count(*) FROM rate_deltas").fetchone()[0]
     if changed:
-        add_hourly_stats(conn)
+        add_hourly_stats(conn, tz)
     return changed
 
 
-def add_hourly_stats(conn: psycopg.Connection) -> None:
-    """Add ``rate_deltas`` to the hourly statistics (every source of traffic does)."""
+def add_hourly_stats(conn: psycopg.Connection, tz: ZoneInfo) -> None:
+    """Add ``rate_deltas`` to the hourly statistics and to the months of ``tz`` (every
+    source of traffic does)."""
     conn.execute(_STATS)
+    conn.execute(_MONTHS, {"tz": tz.key})

@@ -123,7 +123,7 @@ def _chunk(
         conn.execute("ANALYZE rate_bins")
         result.bins += bins
         result.rejected_rows += attribute(conn, lo, hi)
-        changed = group_deltas(conn)
+        changed = group_deltas(conn, tz)
         result.changed += changed
         if changed:
             charged = charge_deltas(conn, tz)

@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from flow import locks
+from flow import locks, stats_monthly
 
 _OLDEST = "SELECT min(hour) FROM traffic_stats_hourly WHERE hour < %(before)s"
 
@@ -79,12 +79,14 @@ class RollupResult:
     daily_rows: int = 0
     hourly_from: date | None = None
     skipped: bool = False
+    months_rebuilt: int | None = None  # monthly rows cut again in TIME_ZONE, if they were
+
 
     def as_dict(self) -> dict:
         return {"days": self.days, "hourly_rows": self.hourly_rows,
                 "daily_rows": self.daily_rows,
                 "hourly_from": self.hourly_from.isoformat() if self.hourly_from else None,
-                "skipped": self.skipped}
+                "skipped": self.skipped, "months_rebuilt": self.months_rebuilt}
 
 
 def roll_up(conn: psycopg.Connection, today: date, tz: ZoneInfo, keep_days: int, *,
@@ -96,6 +98,9 @@ def roll_up(conn: psycopg.Connection, today: date, tz: ZoneInfo, keep_days: int,
         raise ValueError("roll_up() needs a connection in autocommit mode")
     first_kept = hourly_from(today, keep_days)
     result = RollupResult(hourly_from=first_kept)
+    # The months are cut in one zone: again in this one if they are not (an upgrade
+    # brought the table, or the operator changed TIME_ZONE).
+    result.months_rebuilt = stats_monthly.ensure(conn, tz)
     before = local_midnight(first_kept, tz)
     while True:
         with conn.transaction():

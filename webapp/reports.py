@@ -62,10 +62,25 @@ class Report:
     paged: bool = False
     note: object = ""
     top: bool = False  # takes :top, how many rows per group (the form asks)
+    # The same rows from the monthly totals, for a range of whole local months
+    # (``:month_from``, ``:month_to``): ``month_sql`` for one, ``months_sql`` for more.
+    month_sql: str = ""
+    months_sql: str = ""
 
     @property
     def statement(self):
         return text(self.sql)
+
+    def statement_for(self, params: dict):
+        """The statement for ``params``: the monthly totals' when ``params["months"]``
+        says the range is that many whole months (the view decides); that statement
+        itself sums the hours while the months are not cut in the ISP's zone."""
+        months = params.get("months") or 0
+        if months == 1 and self.month_sql:
+            return text(self.month_sql)
+        if months >= 1 and self.months_sql:
+            return text(self.months_sql)
+        return self.statement
 
 
 _PAYMENTS = "t.kind = 'payment' AND t.bucket >= :start AND t.bucket < :end"
@@ -97,6 +112,63 @@ def traffic_stats_rows(since: str = ":start", until: str = ":end",
                        d.bytes_out
                   FROM traffic_stats_daily d
                  WHERE {daily})"""
+
+
+# The top consumers summed from the hours and days of the range.
+_TOP_BY_HOURS = f"""
+    SELECT g.name AS group_name, r.place, a.contract, a.full_name,
+           r.bytes_in, r.bytes_out, r.bytes_in + r.bytes_out AS bytes_total
+      FROM (SELECT t.*, row_number() OVER (
+                       PARTITION BY t.group_id
+                       ORDER BY t.bytes_in + t.bytes_out DESC, t.account_id) AS place
+              FROM (SELECT s.account_id, s.group_id, sum(s.bytes_in)::bigint AS bytes_in,
+                           sum(s.bytes_out)::bigint AS bytes_out
+                      FROM {traffic_stats_rows()} s
+                     GROUP BY s.account_id, s.group_id) t) r
+      JOIN accounts a ON a.id = r.account_id
+      JOIN traffic_groups g ON g.id = r.group_id
+     WHERE r.place <= :top
+"""
+_TOP_ORDER = " ORDER BY group_name, place"
+# One month: each group's largest rows read off the monthly index, the top first.
+_TOP_OF_MONTH = """
+    SELECT g.name AS group_name, r.place, a.contract, a.full_name,
+           r.bytes_in, r.bytes_out, r.bytes_total
+      FROM traffic_groups g
+      CROSS JOIN LATERAL (
+            SELECT m.account_id, m.bytes_in, m.bytes_out, m.bytes_total,
+                   row_number() OVER (ORDER BY m.bytes_total DESC, m.account_id) AS place
+              FROM traffic_stats_monthly m
+             WHERE m.month = :month_from AND m.group_id = g.id
+             ORDER BY m.bytes_total DESC, m.account_id
+             LIMIT :top) r
+      JOIN accounts a ON a.id = r.account_id
+"""
+# Several months: their totals summed (a row per account and month, not per hour).
+_TOP_OF_MONTHS = """
+    SELECT g.name AS group_name, r.place, a.contract, a.full_name,
+           r.bytes_in, r.bytes_out, r.bytes_in + r.bytes_out AS bytes_total
+      FROM (SELECT t.*, row_number() OVER (
+                       PARTITION BY t.group_id
+                       ORDER BY t.bytes_in + t.bytes_out DESC, t.account_id) AS place
+              FROM (SELECT m.account_id, m.group_id, sum(m.bytes_in)::bigint AS bytes_in,
+                           sum(m.bytes_out)::bigint AS bytes_out
+                      FROM traffic_stats_monthly m
+                     WHERE m.month >= :month_from AND m.month < :month_to
+                     GROUP BY m.account_id, m.group_id) t) r
+      JOIN accounts a ON a.id = r.account_id
+      JOIN traffic_groups g ON g.id = r.group_id
+     WHERE r.place <= :top
+"""
+
+
+def _months_or_hours(months: str) -> str:
+    """``months`` while the monthly totals are cut in the ISP's zone (``:tz``,
+    flow/stats_monthly.py), the hours and days otherwise: one statement, whose branch not
+    taken is a one-time filter that reads nothing."""
+    built = "(SELECT count(*) FROM traffic_stats_monthly_zone WHERE zone = :tz) = 1"
+    return (f"SELECT * FROM ({months}) m WHERE {built}"
+            f" UNION ALL SELECT * FROM ({_TOP_BY_HOURS}) h WHERE NOT {built}{_TOP_ORDER}")
 
 
 REPORTS = {
@@ -201,27 +273,15 @@ REPORTS = {
         ),
         Report(
             "traffic_top", _l("Top traffic consumers"),
-            f"""
-            SELECT g.name AS group_name, r.place, a.contract, a.full_name,
-                   r.bytes_in, r.bytes_out, r.bytes_in + r.bytes_out AS bytes_total
-              FROM (SELECT t.*, row_number() OVER (
-                               PARTITION BY t.group_id
-                               ORDER BY t.bytes_in + t.bytes_out DESC, t.account_id) AS place
-                      FROM (SELECT s.account_id, s.group_id, sum(s.bytes_in)::bigint AS bytes_in,
-                                   sum(s.bytes_out)::bigint AS bytes_out
-                              FROM {traffic_stats_rows()} s
-                             GROUP BY s.account_id, s.group_id) t) r
-              JOIN accounts a ON a.id = r.account_id
-              JOIN traffic_groups g ON g.id = r.group_id
-             WHERE r.place <= :top
-             ORDER BY g.name, r.place
-            """,
+            _TOP_BY_HOURS + _TOP_ORDER,
             (Column("group_name", _l("Traffic group")), Column("place", _l("Place")),
              Column("contract", _l("Contract")), Column("full_name", _l("Full name")),
              Column("bytes_in", _l("Incoming, MB"), MEGABYTES),
              Column("bytes_out", _l("Outgoing, MB"), MEGABYTES),
              Column("bytes_total", _l("Total, MB"), MEGABYTES)),
             top=True,
+            month_sql=_months_or_hours(_TOP_OF_MONTH),
+            months_sql=_months_or_hours(_TOP_OF_MONTHS),
             note=_l("The accounts with the most traffic of each group in the range, in and "
                     "out together; hours on the ISP's clock."),
         ),

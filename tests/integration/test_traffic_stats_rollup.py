@@ -190,11 +190,13 @@ def test_the_command_line_and_the_task_roll_up_by_the_settings(db, conn, tmp_pat
     assert done.exit_code == 0, done.output
     # 62 days by default: nothing of November is old enough.
     assert json.loads(done.output)["days"] == 0
+    assert json.loads(done.output)["months_rebuilt"] == 1  # November, cut the first time
     done = CliRunner().invoke(cli, ["traffic", "rollup", "--today", "2026-11-20",
                                     "--keep-days", "3", "--json"], env=env)
     assert done.exit_code == 0, done.output
     assert json.loads(done.output) == {"days": 1, "hourly_rows": 1, "daily_rows": 1,
-                                       "hourly_from": "2026-11-18", "skipped": False}
+                                       "hourly_from": "2026-11-18", "skipped": False,
+                                       "months_rebuilt": None}
 
     from worker.flow_tasks import traffic_stats_rollup
 

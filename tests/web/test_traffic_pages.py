@@ -473,3 +473,82 @@ def test_the_rolled_up_days_are_read_by_their_indexes(conn):
     assert conn.execute(
         f"SELECT sum(bytes_in) FROM {traffic_stats_rows()} s".replace(":start", params["start"])
         .replace(":end", params["end"]).replace(":tz", params["tz"])).fetchone()[0] == total
+
+
+def test_whole_months_are_read_from_the_monthly_totals_with_the_same_rows(
+        as_admin, conn, web_settings):
+    """Once the months are cut in TIME_ZONE (flow/stats_monthly.py), a range of whole
+    months — this month so far among them — lists the very rows the hours and days give,
+    read from ``traffic_stats_monthly``; any other range, or months cut in another zone,
+    sums the hours and days."""
+    from flow import stats_monthly
+    from flow.stats_rollup import roll_up
+
+    zone = ZoneInfo(web_settings.TIME_ZONE)
+    internet, city = _group(conn, "Интернет"), _group(conn, "Город")
+    accounts = [_account(conn, f"M-{n}") for n in range(1, 8)]
+    today = datetime.now(zone).date()
+    first = today.replace(day=1)
+    last_month = (first - timedelta(days=1)).replace(day=1)
+    for n, account in enumerate(accounts, 1):
+        for day in range(0, 40, 3):  # every third day of last month and this one so far
+            at = datetime.combine(last_month + timedelta(days=day), datetime.min.time(),
+                                  zone) + timedelta(hours=n % 5)
+            if at.date() > today:
+                break
+            _stats(conn, account, internet, at.astimezone(UTC), (n * 7 % 5 + day) * MB, n)
+            if n % 2:
+                _stats(conn, account, city, at.astimezone(UTC), (8 - n) * MB, 0)
+    roll_up(conn, today, zone, 5)  # older days rolled up, and the months cut
+
+    def rows(start, end, top=3):
+        return _csv_rows(as_admin.get(f"/reports/traffic_top/?start={start.isoformat()}"
+                                      f"&end={end.isoformat()}&top={top}&format=csv"))
+
+    ranges = [(first, today), (last_month, first - timedelta(days=1)), (last_month, today)]
+    partial = (last_month + timedelta(days=1), today)
+    months = {r: rows(*r) for r in [*ranges, partial]}
+    assert len(months[(last_month, today)]) == 1 + 3 + 3
+
+    # The hours and days give the same rows: the months cut in another zone are not read.
+    conn.execute("UPDATE traffic_stats_monthly_zone SET zone = 'Asia/Tokyo'")
+    for r in months:
+        assert rows(*r) == months[r], r
+    assert stats_monthly.ensure(conn, zone) is not None
+    # Whole months are read from the months (a month's figure changed shows), any other
+    # range from the hours and days.
+    conn.execute("UPDATE traffic_stats_monthly SET bytes_in = bytes_in + %s"
+                 " WHERE account_id = %s AND group_id = %s", (10_000 * MB, accounts[0], city))
+    for r in ranges:
+        city_rows = [row for row in rows(*r) if row[0] == "Город"]
+        assert city_rows[0][1:3] == ["1", "M-1"] and city_rows != [
+            row for row in months[r] if row[0] == "Город"], r
+    assert rows(*partial) == months[partial]
+
+
+def test_a_months_top_consumers_are_read_off_the_monthly_index(conn):
+    """One month's top rows per group come from the index in total order, never a scan
+    of the month's rows."""
+    from webapp.reports import REPORTS
+
+    group = _group(conn, "Интернет")
+    accounts = [_account(conn, f"X-{n}") for n in range(30)]
+    conn.execute(
+        "INSERT INTO traffic_stats_monthly (month, account_id, group_id, bytes_in, bytes_out)"
+        " SELECT date '2026-01-01' + make_interval(months => m), a, %s, a * m, m"
+        " FROM generate_series(0, 11) m, unnest(%s::bigint[]) a", (group, accounts))
+    conn.execute("ANALYZE traffic_stats_monthly")
+    conn.execute("SET enable_seqscan = off")
+    conn.execute("SET jit = off")  # as the web app's connections (webapp/app.py)
+    conn.execute("INSERT INTO traffic_stats_monthly_zone (zone) VALUES ('Europe/Moscow')")
+    sql = REPORTS["traffic_top"].month_sql
+    for name, value in {"month_from": "date '2026-10-01'", "top": "5",
+                        "tz": "'Europe/Moscow'", "start": "timestamptz '2026-10-01 00:00+03'",
+                        "end": "timestamptz '2026-11-01 00:00+03'"}.items():
+        sql = sql.replace(f":{name}", value)
+    plan = "\n".join(r[0] for r in conn.execute("EXPLAIN ANALYZE " + sql))
+    assert "traffic_stats_monthly_top_idx" in plan, plan
+    assert not re.search(r"Seq Scan on traffic_stats_monthly\b(?!_zone)", plan), plan
+    # The branch summing the hours is planned, never run.
+    hours = [line for line in plan.splitlines() if "on traffic_stats_hourly" in line]
+    assert hours and all("never executed" in line for line in hours), plan

@@ -184,7 +184,8 @@ def csv_response(engine, report: Report, params: dict, filename: str,
         # (the request's session may end before the last batch is sent).
         with engine.connect() as connection:
             result = connection.execution_options(
-                stream_results=True, yield_per=CSV_BATCH).execute(report.statement, params)
+                stream_results=True, yield_per=CSV_BATCH).execute(
+                    report.statement_for(params), params)
             yield from csv_lines(report, (row._mapping for row in result), flavour)
 
     return Response(stream_with_context(lines()), content_type="text/csv; charset=utf-8",
@@ -211,7 +212,25 @@ def range_params(start: date, end: date, zone: ZoneInfo, page: int = -1,
         "bucket": "day" if (end - start).days < DAILY_UP_TO_DAYS else "month",
         "limit": PAGE_SIZE + 1 if paged else None,
         "offset": max(page, 0) * PAGE_SIZE,
+        "month_from": start.replace(day=1),
+        "month_to": _next_month(end),
+        "months": 0,  # whole months the monthly totals serve: set by whole_months()
     }
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def whole_months(start: date, end: date, today: date) -> int:
+    """How many whole local months ``start``..``end`` (both included) covers, 0 when it
+    is not whole months. A range from a month's first day to today or later covers the
+    month so far, which is all a month's total holds yet."""
+    if start.day != 1:
+        return 0
+    if end < today and _next_month(end) - timedelta(days=1) != end:
+        return 0
+    return (end.year - start.year) * 12 + end.month - start.month + 1
 
 
 class ReportsView(BaseView):
@@ -221,7 +240,10 @@ class ReportsView(BaseView):
 
     def _params(self, report: Report, start: date, end: date, page: int) -> dict:
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
-        return range_params(start, end, zone, page, parse_top(request.args))
+        params = range_params(start, end, zone, page, parse_top(request.args))
+        if report.month_sql or report.months_sql:
+            params["months"] = whole_months(start, end, datetime.now(zone).date())
+        return params
 
     def _csv(self, report: Report, params: dict, start: date, end: date,
              flavour: CsvFlavour) -> Response:
@@ -251,9 +273,9 @@ class ReportsView(BaseView):
                              csv_flavour(wanted))
         rows = []
         if error is None:
+            params = self._params(report, start, end, max(page, 0))
             rows = self.appbuilder.session.execute(
-                report.statement, self._params(report, start, end, max(page, 0))
-            ).mappings().all()
+                report.statement_for(params), params).mappings().all()
         more = report.paged and len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE] if report.paged else rows
         totals = {c.key: sum((r[c.key] or 0) for r in rows)
