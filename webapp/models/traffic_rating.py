@@ -11,7 +11,16 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from flask_appbuilder import Model
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Integer, Numeric, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Computed,
+    Date,
+    ForeignKey,
+    Integer,
+    Numeric,
+    Text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.periods import TimePeriod
@@ -89,6 +98,27 @@ class TrafficStatsDaily(Model):
                                                      ondelete="CASCADE"), primary_key=True)
     bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
     bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class TrafficStatsMonthly(Model):
+    """Read by the top-consumers report only (written by flow/, never by a form)."""
+
+    __tablename__ = "traffic_stats_monthly"
+    month: Mapped[date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("traffic_groups.id",
+                                                     ondelete="CASCADE"), primary_key=True)
+    bytes_in: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_out: Mapped[int] = mapped_column(BigInteger, default=0)
+    bytes_total: Mapped[int | None] = mapped_column(BigInteger, Computed("bytes_in + bytes_out"))
+
+
+class TrafficStatsMonthlyZone(Model):
+    __tablename__ = "traffic_stats_monthly_zone"
+    only_row: Mapped[bool] = mapped_column(Boolean, primary_key=True, default=True)
+    zone: Mapped[str] = mapped_column(Text)
+    built_at: Mapped[datetime] = mapped_column(TSTZ)
 
 
 class TrafficReject(Model):
