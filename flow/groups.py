@@ -60,32 +60,28 @@ _KEEP = """
     SELECT bin, account_id, group_id, bytes_in, bytes_out FROM rate_group_bins
 """
 
-# Hours of UTC: a report in local time sums them (every zone's offset is whole hours
-# but a few, which then see their hour split at the half).
-_STATS = """
-    INSERT INTO traffic_stats_hourly AS s (hour, account_id, group_id, bytes_in, bytes_out)
-    SELECT date_trunc('hour', d.bin, 'UTC'), d.account_id, d.group_id,
-           sum(d.bytes_in), sum(d.bytes_out)
+def _add_deltas(table: str, bucket: str, bucket_of_bin: str) -> str:
+    """An upsert adding ``rate_deltas`` to ``table``'s rows of (``bucket``, account,
+    group), the bucket of a bin being ``bucket_of_bin`` (of ``d.bin``)."""
+    return f"""
+    INSERT INTO {table} AS s ({bucket}, account_id, group_id, bytes_in, bytes_out)
+    SELECT {bucket_of_bin}, d.account_id, d.group_id, sum(d.bytes_in), sum(d.bytes_out)
       FROM rate_deltas d
       JOIN accounts a ON a.id = d.account_id
      GROUP BY 1, 2, 3
-    ON CONFLICT (hour, account_id, group_id) DO UPDATE
+    ON CONFLICT ({bucket}, account_id, group_id) DO UPDATE
        SET bytes_in = s.bytes_in + EXCLUDED.bytes_in,
            bytes_out = s.bytes_out + EXCLUDED.bytes_out
 """
 
+
+# Hours of UTC: a report in local time sums them (every zone's offset is whole hours
+# but a few, which then see their hour split at the half).
+_HOUR = "date_trunc('hour', d.bin, 'UTC')"
+_STATS = _add_deltas("traffic_stats_hourly", "hour", _HOUR)
 # The same change added to the local month of each hour (flow/stats_monthly.py).
-_MONTHS = """
-    INSERT INTO traffic_stats_monthly AS m (month, account_id, group_id, bytes_in, bytes_out)
-    SELECT date_trunc('month', date_trunc('hour', d.bin, 'UTC') AT TIME ZONE %(tz)s)::date,
-           d.account_id, d.group_id, sum(d.bytes_in), sum(d.bytes_out)
-      FROM rate_deltas d
-      JOIN accounts a ON a.id = d.account_id
-     GROUP BY 1, 2, 3
-    ON CONFLICT (month, account_id, group_id) DO UPDATE
-       SET bytes_in = m.bytes_in + EXCLUDED.bytes_in,
-           bytes_out = m.bytes_out + EXCLUDED.bytes_out
-"""
+_MONTHS = _add_deltas("traffic_stats_monthly", "month",
+                      f"date_trunc('month', {_HOUR} AT TIME ZONE %(tz)s)::date")
 
 
 def group_deltas(conn: psycopg.Connection, tz: ZoneInfo) -> int:

@@ -114,21 +114,35 @@ def traffic_stats_rows(since: str = ":start", until: str = ":end",
                  WHERE {daily})"""
 
 
-# The top consumers summed from the hours and days of the range.
-_TOP_BY_HOURS = f"""
+def _top_per_group(totals: str) -> str:
+    """The first ``:top`` accounts of each group by bytes in and out, from ``totals``
+    (a query of account_id, group_id, bytes_in, bytes_out, a row per account and group)."""
+    return f"""
     SELECT g.name AS group_name, r.place, a.contract, a.full_name,
            r.bytes_in, r.bytes_out, r.bytes_in + r.bytes_out AS bytes_total
       FROM (SELECT t.*, row_number() OVER (
                        PARTITION BY t.group_id
                        ORDER BY t.bytes_in + t.bytes_out DESC, t.account_id) AS place
-              FROM (SELECT s.account_id, s.group_id, sum(s.bytes_in)::bigint AS bytes_in,
-                           sum(s.bytes_out)::bigint AS bytes_out
-                      FROM {traffic_stats_rows()} s
-                     GROUP BY s.account_id, s.group_id) t) r
+              FROM ({totals}) t) r
       JOIN accounts a ON a.id = r.account_id
       JOIN traffic_groups g ON g.id = r.group_id
      WHERE r.place <= :top
 """
+
+
+# The top consumers summed from the hours and days of the range.
+_TOP_BY_HOURS = _top_per_group(f"""
+    SELECT s.account_id, s.group_id, sum(s.bytes_in)::bigint AS bytes_in,
+           sum(s.bytes_out)::bigint AS bytes_out
+      FROM {traffic_stats_rows()} s
+     GROUP BY s.account_id, s.group_id""")
+# Several months: their totals summed (a row per account and month, not per hour).
+_TOP_OF_MONTHS = _top_per_group("""
+    SELECT m.account_id, m.group_id, sum(m.bytes_in)::bigint AS bytes_in,
+           sum(m.bytes_out)::bigint AS bytes_out
+      FROM traffic_stats_monthly m
+     WHERE m.month >= :month_from AND m.month < :month_to
+     GROUP BY m.account_id, m.group_id""")
 _TOP_ORDER = " ORDER BY group_name, place"
 # One month: each group's largest rows read off the monthly index, the top first.
 _TOP_OF_MONTH = """
@@ -143,22 +157,6 @@ _TOP_OF_MONTH = """
              ORDER BY m.bytes_total DESC, m.account_id
              LIMIT :top) r
       JOIN accounts a ON a.id = r.account_id
-"""
-# Several months: their totals summed (a row per account and month, not per hour).
-_TOP_OF_MONTHS = """
-    SELECT g.name AS group_name, r.place, a.contract, a.full_name,
-           r.bytes_in, r.bytes_out, r.bytes_in + r.bytes_out AS bytes_total
-      FROM (SELECT t.*, row_number() OVER (
-                       PARTITION BY t.group_id
-                       ORDER BY t.bytes_in + t.bytes_out DESC, t.account_id) AS place
-              FROM (SELECT m.account_id, m.group_id, sum(m.bytes_in)::bigint AS bytes_in,
-                           sum(m.bytes_out)::bigint AS bytes_out
-                      FROM traffic_stats_monthly m
-                     WHERE m.month >= :month_from AND m.month < :month_to
-                     GROUP BY m.account_id, m.group_id) t) r
-      JOIN accounts a ON a.id = r.account_id
-      JOIN traffic_groups g ON g.id = r.group_id
-     WHERE r.place <= :top
 """
 
 
