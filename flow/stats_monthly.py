@@ -6,7 +6,7 @@ transaction (flow/groups.py), so a month's row is its total at any time. The mon
 cut in one zone, named in ``traffic_stats_monthly_zone``; :func:`ensure` (re)builds them
 from the hourly and daily rows when that zone is not ``TIME_ZONE`` — after the upgrade
 that brings the table, after a seed, or when the operator changes the zone — and readers
-use the months only while the zone matches (webapp/views/reports.py).
+use the months only while the zone matches (webapp/reports.py).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ _ZONE = """
     ON CONFLICT (only_row) DO UPDATE SET zone = EXCLUDED.zone, built_at = now()
 """
 
+
 def built_zone(conn: psycopg.Connection) -> str | None:
     row = conn.execute("SELECT zone FROM traffic_stats_monthly_zone").fetchone()
     return row[0] if row else None
@@ -57,6 +58,10 @@ def ensure(conn: psycopg.Connection, tz: ZoneInfo) -> int | None:
     """Rebuild the months when they are not cut in ``tz``; the rows written, or None
     when they were already. Its own transaction when ``conn`` is in autocommit mode."""
     with conn.transaction():
+        if built_zone(conn) == tz.key:
+            return None
+        # Another run (a seed, a hand-run roll-up) may have cut them while we waited.
+        locks.hold(conn, locks.USAGE)
         if built_zone(conn) == tz.key:
             return None
         return rebuild(conn, tz)

@@ -81,7 +81,6 @@ class RollupResult:
     skipped: bool = False
     months_rebuilt: int | None = None  # monthly rows cut again in TIME_ZONE, if they were
 
-
     def as_dict(self) -> dict:
         return {"days": self.days, "hourly_rows": self.hourly_rows,
                 "daily_rows": self.daily_rows,

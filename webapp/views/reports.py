@@ -241,8 +241,7 @@ class ReportsView(BaseView):
     def _params(self, report: Report, start: date, end: date, page: int) -> dict:
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
         params = range_params(start, end, zone, page, parse_top(request.args))
-        if report.month_sql or report.months_sql:
-            params["months"] = whole_months(start, end, datetime.now(zone).date())
+        params["months"] = whole_months(start, end, datetime.now(zone).date())
         return params
 
     def _csv(self, report: Report, params: dict, start: date, end: date,
