@@ -29,7 +29,8 @@ def send_due(as_json: bool) -> None:
     or answers garbage is tried again later, then the message fails with its answer; a
     refusal (bad number, no money, wrong key) fails it at once. A message an earlier run
     left 'sending' (it stopped mid-call) becomes 'unknown' and is not sent again unless an
-    operator says so. Inside SENDSMS_QUIET_HOURS nothing is sent.
+    operator says so. Inside SENDSMS_QUIET_HOURS nothing is sent. The day's balance
+    alerts are made into messages here, a few hundred at a time, just before they go.
     """
     settings = load_settings()
     with open_db(component="worker") as conn:
@@ -39,6 +40,9 @@ def send_due(as_json: bool) -> None:
         return
     if counts.quiet:
         click.echo(f"quiet hours ({settings.SENDSMS_QUIET_HOURS}): nothing sent")
+    if counts.made:
+        click.echo(f"{counts.made} messages made of the balance alerts' and mailings'"
+                   " recipients")
     click.echo(f"{counts.claimed} due: {counts.sent} sent, {counts.retried} to retry, "
                f"{counts.failed} failed, {counts.left_sending} left unknown; "
                f"{counts.expired} stale 'sending' marked unknown")

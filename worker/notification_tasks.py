@@ -26,7 +26,7 @@ def send_due_messages() -> dict:
     with connect(settings_mod.database_conninfo(settings, component="worker"),
                  autocommit=True) as conn:
         counts = sender.send_due(conn, datetime.now(UTC), settings)
-    if counts.claimed or counts.expired:
+    if counts.claimed or counts.expired or counts.made:
         log.info("messages: %s", asdict(counts))
     if counts.expired:
         log.warning("messages: %s left sending by a stopped sender are now unknown",

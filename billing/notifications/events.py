@@ -8,7 +8,10 @@ key of its event, so a second run queues nothing new.
   ``tariff_notification_settings``, else ``SENDSMS_IF_BALLANCE_AMOUNT``) get
   ``low_balance`` at most every ``SENDSMS_BALANCE_EVERY_DAYS`` local days and at most
   ``SENDSMS_BALANCE_MAX_TIMES`` times until the balance is at the threshold again, which
-  deletes their ``balance_alerts`` row (the count starts over at the next fall).
+  deletes their ``balance_alerts`` row (the count starts over at the next fall). The
+  day's alerts are one batch (``low_balance:<local day>``) whose messages are made when
+  the sender takes them (``batches.materialize``, keyed per batch and account): 50,000
+  subscribers below are one pass of a few statements, not 50,000 rendered rows.
 * :func:`payment_notices` — ``payment_received`` per payment credited (key
   ``payment:<ledger id>``), read from the ledger since a mark (``notification_marks``).
 * :func:`block_notices` — ``blocked`` when ``blocked_by_balance`` or
@@ -43,7 +46,8 @@ from billing.access_state import limitation
 from billing.assignments import in_force
 from billing.forecast import CHARGED_STATUSES, USAGE_DAYS, forecast
 from billing.money import to_money
-from billing.notifications.mailing import ACCOUNT_SELECT, Queued, queue_rows
+from billing.notifications import batches, quiet_hours
+from billing.notifications.mailing import ACCOUNT_SELECT, Queued, queue_recipients, queue_rows
 
 SETTLE = timedelta(hours=1)
 
@@ -118,41 +122,43 @@ def _threshold(rules: Rules, overrides: bool) -> tuple[sql.Composable, sql.Compo
     return joins, sql.SQL("coalesce(ts.balance_threshold, %(threshold)s::numeric)")
 
 
-_ALERTS = """
-    SELECT a.id, 'low_balance:' || a.id || ':' || %(day)s || ':' || (coalesce(b.times, 0) + 1),
-           0.00::numeric, ''::text, ''::text, NULL::integer, {account}
+# The accounts below their threshold, once: whether they have been alerted in this fall
+# and whether an alert is due now. The pass works from this table alone.
+_BELOW = """
+    CREATE TEMP TABLE balance_below ON COMMIT DROP AS
+    SELECT a.id AS account_id, a.phone, a.email, b.account_id IS NOT NULL AS alerted,
+           (b.account_id IS NULL
+            OR (b.times < %(max_times)s
+                AND %(day)s::date - (b.last_at AT TIME ZONE %(tz)s)::date >= %(every)s)) AS due
       FROM accounts a
       {joins}
       LEFT JOIN balance_alerts b ON b.account_id = a.id
      WHERE {measure} < %(highest)s AND {measure} < {threshold}
-       AND (b.account_id IS NULL
-            OR (b.times < %(max_times)s
-                AND %(day)s::date - (b.last_at AT TIME ZONE %(tz)s)::date >= %(every)s))
 """
 
+# Recovered: alerted before, not below now.
 _RESET = """
     DELETE FROM balance_alerts b
-     WHERE NOT EXISTS (SELECT 1 FROM accounts a {joins}
-                        WHERE a.id = b.account_id AND {measure} < {threshold})
+     WHERE NOT EXISTS (SELECT 1 FROM balance_below w WHERE w.account_id = b.account_id)
 """
 
-# The alerts of the pass counted: one more for those alerted before, a first for the rest.
+# The alerts of the pass counted (the skipped too: a subscriber without a number is not
+# tried again every day): one more for those alerted before, a first for the rest.
 _COUNT = """
     WITH counted AS (
         UPDATE balance_alerts b SET times = b.times + 1, last_at = %(at)s
-          FROM mailing_rows r WHERE b.account_id = r.account_id
-        RETURNING b.account_id
+          FROM balance_below w WHERE w.due AND w.alerted AND b.account_id = w.account_id
     )
     INSERT INTO balance_alerts (account_id, times, last_at)
-    SELECT r.account_id, 1, %(at)s FROM mailing_rows r
-     WHERE r.account_id NOT IN (SELECT account_id FROM counted)
+    SELECT account_id, 1, %(at)s FROM balance_below WHERE due AND NOT alerted
 """
 
 
 def balance_alerts(conn: psycopg.Connection, at: datetime,
                    settings: SimpleNamespace | None = None) -> PassResult:
-    """The low-balance pass at ``at`` (module docstring): reset the recovered, alert
-    the due, count the alerts, in one transaction."""
+    """The low-balance pass at ``at`` (module docstring): reset the recovered, add the
+    due to the day's ``low_balance`` batch (its messages are made when it is sent:
+    ``batches.materialize``), count the alerts, in one transaction."""
     settings = settings or settings_mod.load()
     rules = Rules.from_settings(settings)
     tz = ZoneInfo(settings.TIME_ZONE)
@@ -163,24 +169,34 @@ def balance_alerts(conn: psycopg.Connection, at: datetime,
     thresholds = [t for t in (rules.threshold, highest) if t is not None]
     measure = sql.SQL("(a.balance + a.credit)" if rules.with_credit else "a.balance")
     joins, threshold = _threshold(rules, overrides)
+    day = at.astimezone(tz).date()
     params = {"threshold": rules.threshold, "at": at, "tz": settings.TIME_ZONE,
-              "day": at.astimezone(tz).date(), "max_times": rules.max_times,
-              "every": rules.every_days,
+              "day": day, "max_times": rules.max_times, "every": rules.every_days,
               "highest": max(thresholds) if thresholds else None}
     with conn.transaction():
         # Two passes at once (the beat's and a hand-run one) take turns: each would
         # otherwise count the same alert.
         conn.execute("SELECT pg_advisory_xact_lock(hashtext('ebs.sms_balance_alerts')::bigint)")
-        result.reset = conn.execute(sql.SQL(_RESET).format(
-            joins=joins, measure=measure, threshold=threshold), params).rowcount
-        if not thresholds:
+        conn.execute("DROP TABLE IF EXISTS balance_below")
+        conn.execute(sql.SQL(_BELOW).format(joins=joins, measure=measure,
+                                            threshold=threshold), params)
+        result.reset = conn.execute(_RESET).rowcount
+        due = conn.execute("SELECT count(*) FROM balance_below WHERE due").fetchone()[0]
+        if not due:
             return result
-        rows = sql.SQL(_ALERTS).format(joins=joins, measure=measure, threshold=threshold,
-                                       account=ACCOUNT_SELECT)
-        result.add(queue_rows(conn, "low_balance", rows, params, at, settings=settings,
-                              at=at))
+        quiet = quiet_hours.parse(settings.SENDSMS_QUIET_HOURS)
+        batch_id = batches.for_event(
+            conn, template_code="low_balance", channel="sms",
+            due_at=quiet.next_allowed(at, tz) if quiet else at,
+            request_key=f"low_balance:{day.isoformat()}")
+        result.add(queue_recipients(
+            conn, batch_id, "low_balance",
+            sql.SQL("SELECT account_id, phone, email FROM balance_below WHERE due"), {},
+            settings=settings))
         conn.execute(_COUNT, {"at": at})
-        result.selected = result.queued + sum(result.skipped.values())
+        result.selected = due
+        batches.counted(conn, batch_id, selected=due, queued=result.queued,
+                        skipped=sum(result.skipped.values()))
     return result
 
 

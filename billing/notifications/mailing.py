@@ -14,6 +14,11 @@
 * insert with one ``INSERT … SELECT … ON CONFLICT (idempotency_key) DO NOTHING`` per
   call: a key queued before is not queued again (``already_queued``, not a skip).
 
+:func:`queue_recipients` is the lazy form for a batch of thousands (the daily balance
+alerts): the same numbers, opt-outs and counts, but only the accounts' ids are written,
+into the batch's row; ``batches.materialize`` makes their messages by :func:`queue_rows`
+when the batch is sent.
+
 Set-based throughout: the rows are a temporary table, numbers are read once per distinct
 text, and nothing makes a round trip per subscriber (but ``days_left``, from the one
 forecast function, when a template uses it).
@@ -230,25 +235,35 @@ def _render_rows(conn: psycopg.Connection, template: Template, tariff: bool,
                  " WHERE r.key = v.key", (keys, bodies, subjects))
 
 
-_INSERT = """
+# Each row's outcome (a contact, not opted out, a text: 'ok'; else the reason), then
+# ``{write}``: CTEs that write the 'ok' rows of ``r`` and end in ``queued (n)``, the
+# number written; the counts of both come out. ``{rows}`` holds ``account_id``,
+# ``phone`` and ``email`` at least.
+_OUTCOMES = """
     WITH r AS MATERIALIZED (
         SELECT x.*,
                CASE WHEN contact IS NULL THEN no_contact
                     WHEN NOT %(essential)s AND opted THEN 'opted_out'
-                    WHEN body IS NULL THEN 'render_failed'
-                    WHEN body = '' THEN 'empty_text'
+                    {text_checks}
                     ELSE 'ok' END AS outcome
-          FROM (SELECT r.account_id, r.key, {body} AS body, {subject} AS subject,
-                       {contact} AS contact, {no_contact} AS no_contact,
-                       o.account_id IS NOT NULL AS opted
-                  FROM mailing_rows r
+          FROM (SELECT r.account_id, {columns} {contact} AS contact,
+                       {no_contact} AS no_contact, o.account_id IS NOT NULL AS opted
+                  FROM {rows} r
                   {tariff}
                   LEFT JOIN phone_numbers p ON p.region = %(region)s AND p.raw = r.phone
                                            AND p.checked_with = %(version)s
                   LEFT JOIN notification_optouts o ON o.account_id = r.account_id
                 OFFSET 0) x
     ),
-    queued AS (
+    {write}
+    SELECT outcome, count(*) FROM r GROUP BY outcome
+    UNION ALL
+    SELECT 'queued', n FROM queued
+"""
+_TEXT_CHECKS = ("WHEN body IS NULL THEN 'render_failed'"
+                " WHEN body = '' THEN 'empty_text'")
+_MESSAGES = """
+    written AS (
         INSERT INTO messages (idempotency_key, channel, backend, recipient, subject, body,
                               essential, due_at, account_id, template_code, batch_id)
         SELECT key, %(channel)s, %(backend)s, contact, subject, body, %(essential)s,
@@ -256,27 +271,69 @@ _INSERT = """
           FROM r WHERE outcome = 'ok'
         ON CONFLICT (idempotency_key) DO NOTHING
         RETURNING 1
-    )
-    SELECT outcome, count(*) FROM r GROUP BY outcome
-    UNION ALL
-    SELECT 'queued', count(*) FROM queued
+    ),
+    queued AS (SELECT count(*) AS n FROM written)
+"""
+# The batch's row takes the accounts as one array: a row per account (and its index
+# entry) would cost the pass more than finding them.
+_WAITING = """
+    queued AS (SELECT count(*) AS n, array_agg(account_id ORDER BY account_id) AS ids
+                 FROM r WHERE outcome = 'ok'),
+    saved AS (UPDATE message_batches b SET waiting = b.waiting || q.ids
+                FROM queued q WHERE b.id = %(batch)s AND q.n > 0)
 """
 
 
-def _insert(conn: psycopg.Connection, template: Template, body: sql.Composable,
-            subject: sql.Composable, params: dict, *, tariff: bool) -> Queued:
-    if params["channel"] == "sms":
-        contact, no_contact = sql.SQL("p.e164"), sql.SQL("coalesce(p.reason, 'empty')")
-    else:
-        contact = sql.SQL("CASE WHEN r.email LIKE '%%_@_%%' THEN btrim(r.email) END")
-        no_contact = sql.Literal("no_email")
-    query = sql.SQL(_INSERT).format(
-        body=body, subject=subject, contact=contact, no_contact=no_contact,
-        tariff=TARIFF_JOIN if tariff else sql.SQL(""))
-    counts = dict(conn.execute(query, {**params, "code": template.code}).fetchall())
+def _contact(channel: str) -> tuple[sql.Composable, sql.Composable]:
+    """(the address, the reason when there is none) of row ``r``."""
+    if channel == "sms":
+        return sql.SQL("p.e164"), sql.SQL("coalesce(p.reason, 'empty')")
+    return (sql.SQL("CASE WHEN r.email LIKE '%%_@_%%' THEN btrim(r.email) END"),
+            sql.Literal("no_email"))
+
+
+def _counted(conn: psycopg.Connection, query: sql.Composable, params: dict) -> Queued:
+    counts = dict(conn.execute(query, params).fetchall())
     queued = counts.pop("queued", 0)
     ok = counts.pop("ok", 0)
     reasons = Counter({k: v for k, v in counts.items() if v})
     if ok > queued:
         reasons["already_queued"] = ok - queued
     return Queued(queued, reasons)
+
+
+def _insert(conn: psycopg.Connection, template: Template, body: sql.Composable,
+            subject: sql.Composable, params: dict, *, tariff: bool) -> Queued:
+    contact, no_contact = _contact(params["channel"])
+    query = sql.SQL(_OUTCOMES).format(
+        columns=sql.SQL("r.key, {} AS body, {} AS subject,").format(body, subject),
+        contact=contact, no_contact=no_contact, rows=sql.SQL("mailing_rows"),
+        tariff=TARIFF_JOIN if tariff else sql.SQL(""), text_checks=sql.SQL(_TEXT_CHECKS),
+        write=sql.SQL(_MESSAGES))
+    return _counted(conn, query, {**params, "code": template.code})
+
+
+def queue_recipients(conn: psycopg.Connection, batch_id: int, code: str,
+                     rows: sql.Composable, params: dict, *, channel: str = "sms",
+                     essential: bool | None = None,
+                     settings: SimpleNamespace | None = None) -> Queued:
+    """Add the accounts of ``rows`` (a query of ``account_id, phone, email``) to the
+    ``waiting`` of batch ``batch_id`` of template ``code``, with the outcomes
+    :func:`queue_rows` would give them (no number, opted out…) counted the same. The
+    text is not rendered here: the template's refusals come when the batch is made into
+    messages, where an account added twice is one message (its key)."""
+    settings = settings or settings_mod.load()
+    template = load_template(conn, code, channel, settings.LANGUAGE_CODE)
+    _backend(channel, None, settings)  # refused now, not at the first send
+    if channel == "sms":
+        phone_book.learn(conn, sql.SQL("SELECT q.phone FROM ({}) q").format(rows), params,
+                         settings.SENDSMS_PHONE_REGION)
+    contact, no_contact = _contact(channel)
+    query = sql.SQL(_OUTCOMES).format(
+        columns=sql.SQL(""), contact=contact, no_contact=no_contact,
+        rows=sql.SQL("({})").format(rows), tariff=sql.SQL(""), text_checks=sql.SQL(""),
+        write=sql.SQL(_WAITING))
+    return _counted(conn, query, {
+        **params, "batch": batch_id, "region": settings.SENDSMS_PHONE_REGION,
+        "version": phone_book.VERSION,
+        "essential": template.essential if essential is None else essential})

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from billing.forecast import forecast
-from billing.notifications import events, mailing, optouts
+from billing.notifications import batches, events, mailing, optouts
 from billing.notifications.templates import render
 from tests.integration.charging_helpers import (
     assign,
@@ -36,11 +36,21 @@ def noon(day: int) -> datetime:
 
 
 def alerts(conn, at, settings) -> events.PassResult:
-    """The pass, then again: the second run queues nothing and counts nothing."""
+    """The pass, then again: the second run queues nothing and counts nothing. Then the
+    day's batch is made into messages as the sender makes it (by the next morning, past
+    any quiet hours)."""
     first = events.balance_alerts(conn, at, settings)
     again = events.balance_alerts(conn, at, settings)
     assert (again.queued, again.selected) == (0, 0)
+    made = batches.materialize(conn, at + timedelta(days=1), 10_000, settings)
+    assert made == first.queued
     return first
+
+
+def day_batch(conn, day: int) -> int:
+    """The batch of the balance alerts of December ``day``."""
+    return conn.execute("SELECT id FROM message_batches WHERE request_key = %s",
+                        (f"low_balance:2026-12-{day:02d}",)).fetchone()[0]
 
 
 def test_alerts_every_n_days_at_most_m_times_reset_by_a_payment(conn, tmp_path):
@@ -52,7 +62,7 @@ def test_alerts_every_n_days_at_most_m_times_reset_by_a_payment(conn, tmp_path):
 
     assert alerts(conn, noon(1), settings).queued == 1
     sent = messages(conn, "low_balance")
-    assert [(m[0], m[1]) for m in sent] == [(low, f"low_balance:{low}:2026-12-01:1")]
+    assert [(m[0], m[1]) for m in sent] == [(low, f"batch:{day_batch(conn, 1)}:{low}")]
     _account, _key, recipient, body, due = sent[0]
     assert recipient.startswith("+7916") and due == noon(1)
     assert body == (f"Баланс договора {_contract(conn, low)}: -10,50 руб. Пополните счёт,"
@@ -71,7 +81,7 @@ def test_alerts_every_n_days_at_most_m_times_reset_by_a_payment(conn, tmp_path):
     assert conn.execute("SELECT count(*) FROM balance_alerts").fetchone()[0] == 0
     move(conn, low, "-100.00")
     assert alerts(conn, noon(9), settings).queued == 1
-    assert [m[1] for m in messages(conn, "low_balance")][-1] == f"low_balance:{low}:2026-12-09:1"
+    assert [m[1] for m in messages(conn, "low_balance")][-1] == f"batch:{day_batch(conn, 9)}:{low}"
 
 
 def test_two_passes_at_once_count_one_alert(conn, db, tmp_path):

@@ -1,5 +1,6 @@
 """At most once, with the real parts: Celery workers on the test Redis send each due
-message to the (fake) gateway exactly once when the task is delivered twice at once and
+message — queued ones, and the day's balance alerts made from their lazy batch on the
+way — to the (fake) gateway exactly once when the task is delivered twice at once and
 two workers run it; a sender killed while the gateway holds its call leaves the message
 ``sending``, and it becomes ``unknown`` — never sent again by itself."""
 
@@ -18,16 +19,18 @@ import pytest
 from celery import Celery
 
 from billing import settings as settings_mod
-from billing.notifications import outbox
+from billing.notifications import events, outbox
 from stack.servers.base import wait_until
 from stack.servers.process import ManagedProcess
 from tests.conftest import ebs_env
+from tests.integration.notification_helpers import subscriber
 from tests.integration.notify_helpers import SMSRU, queue, row, started_fakes
 from tests.sms_guide import GUIDE_SMS_TEXT
 from worker.notify import sender
 
 REDIS_DB = "7"  # apart from the queues other tests read
 MESSAGES = 250  # more than two claims' worth (sender.BATCH is 100)
+ALERTED = 150  # subscribers below the threshold: the balance alerts' batch
 
 
 @pytest.fixture
@@ -42,6 +45,7 @@ def settings_file(tmp_path, fakes):
     path.write_text(GUIDE_SMS_TEXT + f"""
 SENDSMS_BACKENDS_SETTINGS['sendsms.backends.smsru'].update(
     API_ID='{fakes.smsru.api_id}', URL='{fakes.smsru.base}')
+SENDSMS_DEFAULT_BACKEND = 'sendsms.backends.smsru.SmsBackend'
 """, encoding="utf-8")
     return path
 
@@ -69,6 +73,11 @@ def test_two_workers_and_a_twice_delivered_task_send_each_message_once(
     now = datetime.now(UTC) - timedelta(minutes=1)
     ids = [queue(conn, f"k{n}", SMSRU, recipient=f"+7916{n:07d}", due=now)
            for n in range(MESSAGES)]
+    for n in range(ALERTED):
+        subscriber(conn, "-1.00", phone=f"+7926{n:07d}")
+    alerts = events.balance_alerts(conn, now, settings_mod.load(environ=env))
+    assert (alerts.queued, conn.execute("SELECT count(*) FROM messages").fetchone()[0]) == (
+        ALERTED, MESSAGES)
     fakes.smsru.mode, fakes.smsru.delay = "slow", 0.01  # calls overlap across workers
     workers = [_worker(f"notify-{n}", env, redis_server, tmp_path) for n in (1, 2)]
     try:
@@ -82,13 +91,17 @@ def test_two_workers_and_a_twice_delivered_task_send_each_message_once(
     finally:
         for process in workers:
             process.stop()
-    assert sum(d["sent"] for d in done) == MESSAGES
+    total = MESSAGES + ALERTED
+    assert sum(d["sent"] for d in done) == total
+    assert sum(d["made"] for d in done) == ALERTED
     assert sum(1 for d in done if d["claimed"]) >= 2, "the runs did not overlap"
     per_number = Counter(request.form()["to"] for request in fakes.smsru.sends())
-    assert len(per_number) == MESSAGES and set(per_number.values()) == {1}
+    assert len(per_number) == total and set(per_number.values()) == {1}
     states = conn.execute("SELECT state, count(*) FROM messages GROUP BY state").fetchall()
-    assert states == [("sent", MESSAGES)]
-    assert conn.execute("SELECT count(*) FROM message_attempts").fetchone()[0] == len(ids)
+    assert states == [("sent", total)]
+    assert conn.execute("SELECT count(*) FROM message_attempts").fetchone()[0] == (
+        len(ids) + ALERTED)
+    assert conn.execute("SELECT waiting, made FROM message_batches").fetchall() == [([], 0)]
 
 
 def test_a_sender_killed_mid_call_leaves_the_message_unknown_never_resent(

@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 
 from billing import ledger
-from billing.notifications import batches, outbox
+from billing.notifications import batches, events, outbox
 from billing.notifications.selection import Selection
 from tests.web.conftest import csrf_token, submit
 
@@ -173,6 +173,22 @@ def test_a_mailing_stopped_half_way_goes_on_where_it_stopped(as_admin, conn, sms
     assert conn.execute("SELECT count(*) FROM messages WHERE state = 'cancelled'"
                         ).fetchone()[0] == 3
     assert batches.get(conn, batch_id).state == "cancelled"
+
+
+def test_the_days_balance_alerts_show_what_waits_and_cancel_it(as_admin, conn,
+                                                             sms_settings):
+    for i in range(2):
+        _account(conn, f"91{i:02d}", balance="-3.00", phone=f"+7916765431{i}")
+    sms_settings.SENDSMS_IF_BALLANCE_AMOUNT = Decimal(0)
+    assert events.balance_alerts(conn, datetime.now(UTC), sms_settings).queued == 2
+    batch_id = conn.execute("SELECT id FROM message_batches").fetchone()[0]
+    page = as_admin.get(f"/mailings/{batch_id}")
+    assert 'data-state="waiting" data-count="2"' in page.text
+    assert "balance alerts" in page.text
+    as_admin.post(f"/mailings/{batch_id}/cancel", data={"csrf_token": csrf_token(page.text)})
+    assert batches.waiting(conn, batch_id) == 0
+    assert "2 messages not yet sent are cancelled" in as_admin.get(
+        f"/mailings/{batch_id}").text
 
 
 def test_the_account_card_switches_non_essential_messages_off_and_on(as_admin, conn):

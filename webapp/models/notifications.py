@@ -10,7 +10,7 @@ from decimal import Decimal
 
 from flask_appbuilder import Model
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Integer, Numeric, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.models.accounts import Account
@@ -45,6 +45,10 @@ class MessageBatch(Model):
     created_at: Mapped[datetime] = mapped_column(TSTZ)
     request_key: Mapped[str | None] = mapped_column(Text)
     walked_to: Mapped[int] = mapped_column(BigInteger)
+    # a lazy batch's accounts not made into messages yet (50,000 ids for a day's
+    # balance alerts): never loaded with the list
+    waiting: Mapped[list[int]] = mapped_column(ARRAY(BigInteger), deferred=True)
+    made: Mapped[int] = mapped_column(Integer)
 
 
 class Message(Model):

@@ -55,8 +55,11 @@ _CHOSEN = text("SELECT id, contract, full_name FROM accounts"
                " WHERE id = ANY(CAST(:ids AS bigint[])) ORDER BY contract LIMIT 50")
 _BY_STATE = text("SELECT state, count(*) FROM messages WHERE batch_id = :id GROUP BY state")
 _BATCH_ROW = text(
-    "SELECT b.*, u.username FROM message_batches b LEFT JOIN ab_user u"
-    " ON u.id = b.staff_user_id WHERE b.id = :id")
+    "SELECT b.id, b.template_code, b.channel, b.selection, b.due_at, b.total, b.queued,"
+    "       b.skipped, b.state, b.created_at, cardinality(b.waiting) - b.made AS waiting,"
+    "       u.username"
+    "  FROM message_batches b LEFT JOIN ab_user u ON u.id = b.staff_user_id"
+    " WHERE b.id = :id")
 
 
 def _optional_int(value) -> int | None:
@@ -131,7 +134,8 @@ class MessageBatchView(ReadOnlyView):
                      "due_at": _l("Due"), "total": _l("Selected"), "queued": _l("Queued"),
                      "skipped": _l("Skipped"), "state": _l("State"),
                      "selection": _l("Selection"), "request_key": _l("Form key"),
-                     "walked_to": _l("Queued up to account")}
+                     "walked_to": _l("Queued up to account"),
+                     "waiting": _l("Waiting to be made"), "made": _l("Made of those waiting")}
     list_template = "notifications/batch_list.html"
     role_grants = {"ReadOnly": ("can_list",)}
 
@@ -226,7 +230,8 @@ class MailingView(BaseView):
         by_state = dict(db.execute(_BY_STATE, {"id": batch_id}).all())
         can = self.appbuilder.sm.has_access("can_send", "MailingView")
         return self.render_template(
-            "notifications/batch.html", b=row, by_state=by_state, can_send=can,
+            "notifications/batch.html", b=row, by_state=by_state, waiting=row["waiting"],
+            can_send=can,
             states=MESSAGE_STATES, batch_states=BATCH_STATES, channels=CHANNELS,
             form=StopForm(formdata=None),
             selection=Selection.from_json(row["selection"]))

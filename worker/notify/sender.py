@@ -4,10 +4,12 @@
 (ExpertBilling's cron ran ``process_sms_messages`` every five minutes). Every step keeps
 the outbox's rule (billing/notifications/outbox.py): messages a crashed run left
 ``sending`` become ``unknown`` first; a message is claimed — committed as ``sending`` —
-before its provider hears of it; the provider's answer moves it on. A message we can tell
-is unsendable before any call (a number that is no mobile one, an empty or too long
-text, a backend the operator has not enabled) fails at once with the reason and costs no
-call. Inside quiet hours nothing is claimed: due messages wait for the morning.
+before its provider hears of it; the provider's answer moves it on. The recipients of a
+lazy batch (the day's balance alerts) are made into messages just before each claim.
+A message we can tell is unsendable before any call (a number that is no mobile one, an
+empty or too long text, a backend the operator has not enabled) fails at once with the
+reason and costs no call. Inside quiet hours nothing is claimed: due messages wait for
+the morning.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from billing.notifications import backends, outbox, phones, quiet_hours, sms_text
+from billing.notifications import backends, batches, outbox, phones, quiet_hours, sms_text
 from billing.notifications.outbox import Claimed
 from worker.notify.base import Http, Outgoing, Result, flag
 
@@ -39,6 +41,8 @@ UNDELIVERED = "undelivered: "
 @dataclass
 class SendCounts:
     expired: int = 0
+    # recipients of lazy batches made into messages (billing/notifications/batches.py)
+    made: int = 0
     claimed: int = 0
     sent: int = 0
     retried: int = 0
@@ -61,7 +65,9 @@ def send_due(conn: psycopg.Connection, now: datetime, settings: SimpleNamespace,
         return counts
     enabled = set(backends.enabled(settings))
     while counts.claimed < max_messages:
-        claimed = outbox.claim(conn, now, min(batch, max_messages - counts.claimed))
+        wanted = min(batch, max_messages - counts.claimed)
+        counts.made += batches.materialize(conn, now, wanted, settings)
+        claimed = outbox.claim(conn, now, wanted)
         if not claimed:
             break
         counts.claimed += len(claimed)
