@@ -76,6 +76,10 @@ DEFAULTS: dict[str, Any] = {
     # stack generates once, readable by its owner only.
     "REDIS_PASSWORD": "",
     "REDIS_PASSWORD_FILE": "",
+    # One beat runs the schedule however many are started (on one host or several): it
+    # holds a lock in Redis, renewed every BEAT_LOCK_SECONDS / 5; a beat waiting for it
+    # takes over within BEAT_LOCK_SECONDS of the holder's death.
+    "BEAT_LOCK_SECONDS": 30,
     # How far ahead of the worker's clock a task posted through the broker may name its
     # moment (ebs.charge_tick's ``at``): clocks of two hosts differ a little, a moment
     # further ahead is refused (``ebs charge --at`` is free to name any).

@@ -1,6 +1,10 @@
 """The Celery app: Redis broker, late acks, one beat. Tasks are thin: ids and times in,
 ``billing`` services do the work.
 
+One beat: the schedule is celery-redbeat's, kept in Redis with a lock, so a beat started
+twice (by hand, or on a second host running workers) waits for the lock instead of
+doubling every tick, and takes over when the holder dies (``BEAT_LOCK_SECONDS``).
+
 Late acknowledgement plus reject-on-worker-loss means a task whose worker dies is
 delivered again; that is safe because every task is idempotent by database keys.
 """
@@ -46,6 +50,13 @@ celery.conf.update(
     # timeout. Work that is due later is found by the periodic tick instead.
     broker_transport_options={"visibility_timeout": 3600},
     worker_hijack_root_logger=False,
+    beat_scheduler="redbeat.RedBeatScheduler",
+    redbeat_redis_url=settings_mod.redis_url(_settings),
+    redbeat_redis_options={},
+    redbeat_key_prefix="ebs:beat",
+    redbeat_lock_timeout=int(_settings.BEAT_LOCK_SECONDS),
+    # The holder renews the lock at every wake-up; a waiting beat asks at the same pace.
+    beat_max_loop_interval=max(1, int(_settings.BEAT_LOCK_SECONDS) // 5),
     beat_schedule={
         "health": {"task": "ebs.health", "schedule": 60.0},
         "charge-tick": {"task": "ebs.charge_tick", "schedule": 300.0},
