@@ -121,6 +121,9 @@ DEFAULTS: dict[str, Any] = {
     # Addresses (or networks) of reverse proxies whose X-Forwarded-For is believed; from
     # anyone else the header is ignored and the connection's address is the client's.
     "WEB_TRUSTED_PROXIES": [],
+    # Who may scrape GET /metrics (Prometheus): addresses or networks, a list or a
+    # comma-separated EBS_METRICS_NETWORKS; to anyone else the endpoint does not exist.
+    "METRICS_NETWORKS": ["127.0.0.1/32", "::1/128"],
     # How long an API refresh token lives, in seconds (a day). A password change, a
     # deactivation or a source network the staff member may no longer use ends it sooner.
     "WEB_REFRESH_TOKEN_SECONDS": 86400,

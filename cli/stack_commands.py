@@ -11,9 +11,11 @@ import click
 import psycopg
 
 from billing import settings as settings_mod
+from billing.db import connect
 from cli import demo
 from cli.common import load_settings
 from flow import collector_maps, partitions
+from stack import health
 from stack.local import Stack
 from stack.servers.base import ServerError
 from worker.collector_sync import sync_collector
@@ -98,9 +100,26 @@ def down() -> None:
 
 @click.command()
 def status() -> None:
-    """Show which parts of the local stack are running; exit 1 if any is not."""
-    rows = Stack(load_settings()).status()
+    """Show which parts of the local stack are running, then how the system is doing:
+    tasks waiting and when a worker last ran one, the last charge tick and traffic
+    rating, the accounting spool's backlog, logins and reject reasons of the last 5
+    minutes, CoA and payments of the last hour, silent NASes (the figures GET /metrics
+    serves). Exit 1 if any part is not running."""
+    settings = load_settings()
+    rows = Stack(settings).status()
     for name, alive, address in rows:
         click.echo(f"{name:15} {'running' if alive else 'stopped':8} {address}")
+    click.echo("")
+    try:
+        conn = connect(settings_mod.database_conninfo(settings), autocommit=True,
+                       connect_timeout=3)
+    except (psycopg.Error, settings_mod.SettingsError):
+        conn = None
+    try:
+        for line in health.lines(health.snapshot(settings, conn)):
+            click.echo(line)
+    finally:
+        if conn is not None:
+            conn.close()
     if not all(alive for _, alive, _ in rows):
         raise SystemExit(1)

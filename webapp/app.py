@@ -188,6 +188,9 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
         from webapp import gateway_callbacks
 
         gateway_callbacks.install(app)
+        from webapp import metrics
+
+        metrics.install(app)
         from webapp import cabinet
 
         cabinet.install(app, appbuilder, settings)
