@@ -152,6 +152,11 @@ DEFAULTS: dict[str, Any] = {
     # Days to keep the record of CoA and Disconnect requests (coa_requests); the daily
     # ebs.prune_coa deletes older finished ones, never the latest of a live session.
     "COA_RETENTION_DAYS": 90,
+    # Months of closed sessions and of the auth log kept, dropped a whole month at a time
+    # by the hourly beat task (billing/history_partitions.py); 0 keeps them for ever.
+    # Set what your data-retention law names: nothing newer is ever dropped.
+    "SESSIONS_HISTORY_KEEP_MONTHS": 36,
+    "AUTH_LOG_KEEP_MONTHS": 12,
     # Days the collector's aggregated rows (flow_bins) and unknown exporters' counts are
     # kept; the hourly ebs.flow_partitions drops older days. Rating and re-rating read
     # them, the statistics outlive them.

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from billing import schema
+from billing import history_partitions, schema
 from billing.release import code_version
 from cli import release_fixture
-from cli.common import open_db
+from cli.common import load_settings, open_db
 
 
 @click.group()
@@ -75,6 +77,22 @@ def status() -> None:
         click.echo(f"{'pending' if m.version in waiting else 'applied':8} {m.label}")
     for f in schema.function_files():
         click.echo(f"{'changed' if f.name in changed else 'applied':8} {f.label}")
+
+
+@db.command("partitions")
+def partitions_command() -> None:
+    """Make the months of sessions_history and auth_log from last month to three ahead and
+    drop the months past SESSIONS_HISTORY_KEEP_MONTHS / AUTH_LOG_KEEP_MONTHS (0: kept for
+    ever), as the hourly beat task does. Prints what was made and dropped, and any table
+    whose default partition holds rows (a month came before its partition)."""
+    settings = load_settings()
+    try:
+        keep = history_partitions.keep_months(settings)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    with open_db(component="worker") as conn:
+        result = history_partitions.maintain(conn, datetime.now(UTC), keep)
+    click.echo(json.dumps(result, sort_keys=True))
 
 
 @db.command("release-fixture")

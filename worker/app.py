@@ -61,6 +61,8 @@ celery.conf.update(
         "health": {"task": "ebs.health", "schedule": 60.0},
         "charge-tick": {"task": "ebs.charge_tick", "schedule": 300.0},
         "sweep-sessions": {"task": "ebs.sweep_sessions", "schedule": 300.0},
+        # Months of sessions_history and auth_log made ahead, expired months dropped.
+        "history-partitions": {"task": "ebs.history_partitions", "schedule": 3600.0},
         # Live sessions follow their accounts' access (Disconnect / CoA); cheap when idle.
         "enforce-access": {"task": "ebs.enforce_access", "schedule": 60.0},
         # Old CoA/Disconnect records (COA_RETENTION_DAYS), once a day at a quiet hour.

@@ -70,7 +70,7 @@ DEFINERS = {
     "ebs_ledger_accept_kinds": set(), "ebs_ledger_unblock_package": set(),
     "ebs_ledger_totals_fold": {"worker"},
     "ebs_assignment_totals_track": set(), "ebs_assignment_totals_fold": {"worker"},
-    "ebs_ensure_month_partitions": {"worker"},
+    "ebs_ensure_month_partitions": {"worker"}, "ebs_drop_month_partitions": {"worker"},
     "ebs_flow_day_partition": {"worker"}, "ebs_flow_drop_days": {"worker"},
     "ebs_radius_check": {"radius"}, "ebs_radius_lease": {"radius"},
     "ebs_acct_apply": {"radius", "acct"}, "ebs_auth_log_write": {"radius"},
