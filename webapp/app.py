@@ -25,7 +25,7 @@ from sqlalchemy.engine import URL
 
 from billing import settings as settings_mod
 from webapp import errors, labels, localtime, login_guard, numbers
-from webapp.extensions import csrf, db, make_appbuilder
+from webapp.extensions import db, make_appbuilder, make_csrf
 from webapp.headers import add_security_headers
 from webapp.security import enforce_password_change, password_policy, sync_role_permissions
 from webapp.session_guard import check_browser_session
@@ -176,7 +176,7 @@ def create_app(settings: SimpleNamespace | None = None, **overrides) -> Flask:
     app.config.setdefault("AUTH_DB_FAKE_PASSWORD_HASH_CHECK",
                           login_guard.dummy_hash(app.config["FAB_PASSWORD_HASH_METHOD"]))
     db.init_app(app)
-    csrf.init_app(app)
+    make_csrf(app)
     with app.app_context():
         appbuilder = make_appbuilder(app)
         from webapp.views import register_views

@@ -1,8 +1,10 @@
 """The web app's extensions, in one place.
 
-Flask-SQLAlchemy and CSRF protection can serve several apps (the tests build one per
-database), so they are module singletons. Flask-AppBuilder keeps its views and menu on the
-instance, so :func:`make_appbuilder` gives each app its own.
+Flask-SQLAlchemy can serve several apps (the tests build one per database), so it is a
+module singleton. Flask-AppBuilder keeps its views and menu on the instance, so
+:func:`make_appbuilder` gives each app its own; so does :func:`make_csrf`, because
+CSRFProtect keeps every blueprint it exempts (FAB exempts each REST API's), and one
+shared instance would keep every app it ever served alive through them.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from webapp.security import EbsSecurityManager
 from webapp.views.dashboard import DashboardView
 
 db = get_sqla_class()()
-csrf = CSRFProtect()
+
+
+def make_csrf(app: Flask) -> CSRFProtect:
+    """CSRF protection for ``app`` alone; found later as ``app.extensions["csrf"]``."""
+    return CSRFProtect(app)
 
 
 def make_appbuilder(app: Flask) -> AppBuilder:

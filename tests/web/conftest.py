@@ -83,13 +83,18 @@ def staff(conn, monkeypatch):
     }
 
 
-@pytest.fixture
-def app(web_settings, staff):
+def start_app(settings):
+    """The app as a test uses it: the template holds every permission already
+    (web_template), so FAB does not sync them again."""
     from webapp.app import create_app
 
-    # The template holds every permission already (web_template).
-    application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH,
-                             FAB_UPDATE_PERMS=False, RATELIMIT_STORAGE_URI=LIMITS_STORAGE)
+    return create_app(settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH,
+                      FAB_UPDATE_PERMS=False, RATELIMIT_STORAGE_URI=LIMITS_STORAGE)
+
+
+@pytest.fixture
+def app(web_settings, staff):
+    application = start_app(web_settings)
     yield application
     with application.app_context():
         from webapp.extensions import db as sqla
@@ -101,15 +106,12 @@ def app(web_settings, staff):
 @pytest.fixture
 def gateway_app(web_settings, web_state, staff):
     """The app with the guide's payment backends enabled (tests/web/gateway_helpers.py)."""
-    from webapp.app import create_app
-
     local = web_state / f"settings_local_{uuid.uuid4().hex[:8]}.py"
     local.write_text(GUIDE_FILE)
     operators = settings_mod.load(environ={"EBS_SETTINGS": str(local)})
     web_settings.GETPAID_BACKENDS = operators.GETPAID_BACKENDS
     web_settings.GETPAID_BACKENDS_SETTINGS = operators.GETPAID_BACKENDS_SETTINGS
-    application = create_app(web_settings, TESTING=True, FAB_PASSWORD_HASH_METHOD=FAST_HASH,
-                             FAB_UPDATE_PERMS=False, RATELIMIT_STORAGE_URI=LIMITS_STORAGE)
+    application = start_app(web_settings)
     yield application
     with application.app_context():
         from webapp.extensions import db as sqla
