@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 import click
 import psycopg
 
+from billing import health
 from billing import settings as settings_mod
 from billing.db import connect
 from cli import demo
 from cli.common import load_settings
 from flow import collector_maps, partitions
-from stack import health
+from stack import health as host_health
 from stack.local import Stack
 from stack.servers.base import ServerError
 from worker.collector_sync import sync_collector
@@ -116,7 +117,7 @@ def status() -> None:
     except (psycopg.Error, settings_mod.SettingsError):
         conn = None
     try:
-        for line in health.lines(health.snapshot(settings, conn)):
+        for line in health.lines(host_health.snapshot(settings, conn)):
             click.echo(line)
     finally:
         if conn is not None:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterator
 
+import redis
 from flask import Blueprint, Flask, Response, abort, current_app
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from stack import health
+from billing import health
+from billing import settings as settings_mod
 from webapp.extensions import db
 from webapp.staff_networks import client_address, trusted_proxies
 from webapp.views.ledger import raw_connection
@@ -56,12 +58,16 @@ def families(figures: health.Figures) -> Iterator[GaugeMetricFamily]:
     yield _labelled("ebs_traffic_rated_to_age_seconds", "Seconds between now and the "
                     "moment traffic is rated up to, per source", ["source"],
                     figures.traffic_rated_age_s)
-    yield from _gauge("ebs_acct_spool_files", "Accounting spool files not applied yet",
-                      figures.spool_files)
-    yield from _gauge("ebs_acct_spool_bytes", "Accounting spooled and not applied yet, "
-                      "in bytes", figures.spool_bytes)
-    yield from _gauge("ebs_acct_spool_oldest_seconds", "Age of the oldest spool file "
-                      "waiting (the spool's lag)", figures.spool_oldest_age_s)
+    yield _labelled("ebs_acct_spool_files", "Accounting spool files not applied yet, per "
+                    "FreeRADIUS host", ["host"],
+                    {h: b.files for h, b in figures.spool.items()})
+    yield _labelled("ebs_acct_spool_bytes", "Accounting spooled and not applied yet, in "
+                    "bytes, per FreeRADIUS host", ["host"],
+                    {h: b.bytes for h, b in figures.spool.items()})
+    yield _labelled("ebs_acct_spool_oldest_seconds", "Age of the oldest spool file "
+                    "waiting (the spool's lag), per FreeRADIUS host", ["host"],
+                    {h: b.oldest_age_s for h, b in figures.spool.items()
+                     if b.oldest_age_s is not None})
     yield _labelled("ebs_auth_requests_5m", "Logins answered in the last 5 minutes, by "
                     "reason and decision", ["reason", "accepted"],
                     {(r, "true" if ok else "false"): n for (r, ok), n in figures.auth.items()})
@@ -105,9 +111,12 @@ def scrape() -> Response:
     if not _allowed():
         abort(404)
     settings = current_app.config["EBS_SETTINGS"]
+    broker = redis.Redis.from_url(settings_mod.redis_url(settings), socket_timeout=2,
+                                  socket_connect_timeout=2)
     try:
-        figures = health.snapshot(settings, raw_connection(db.session))
+        figures = health.snapshot(raw_connection(db.session), broker)
     finally:
+        broker.close()
         db.session.rollback()  # read only; the connection goes back to the pool clean
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Figures(figures))

@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 
 import redis
 
+from billing import health as health_figures
 from billing import schema
 from billing import settings as settings_mod
 from billing.db import connect
-from stack import health as health_figures
 from worker.app import celery
 
 

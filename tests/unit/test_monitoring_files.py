@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from stack import health
+from billing import health
 from webapp.metrics import families
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "monitoring"
@@ -20,8 +20,8 @@ def served() -> set[str]:
     """Every metric name with every figure known."""
     figures = health.Figures(
         at=0.0, queue_depth=1, worker_seen_age_s=1.0, charge_tick_age_s=1.0,
-        charged_to_age_s=1.0, traffic_rated_age_s={"flow": 1.0}, spool_files=1,
-        spool_bytes=1, spool_oldest_age_s=1.0, auth={("ok", True): 1}, coa={"ACK": 1},
+        charged_to_age_s=1.0, traffic_rated_age_s={"flow": 1.0},
+        spool={"h": health.SpoolBacklog(1, 1, 1.0)}, auth={("ok", True): 1}, coa={"ACK": 1},
         payments={("b", "paid"): 1}, callbacks={("b", "ok"): 1},
         reconciliation={"silent": 1}, nas_accounting_age_s={"n": 1.0}, messages_queued=1)
     return {family.name for family in families(figures)}

@@ -11,7 +11,8 @@ import pytest
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
-from stack import acct_spool, health
+from billing import health
+from stack import health as host_health
 
 REDIS_DB = 5  # apart from the queues other tests read
 
@@ -80,13 +81,15 @@ def _rows(conn) -> None:
                  " due_at) VALUES ('k1', 'sms', 'sms.ru', '+79160000000', 'x', now())")
 
 
-def test_the_figures_come_out_with_their_labels(client, conn, broker, web_settings):
+def test_the_figures_come_out_with_their_labels(client, conn, broker, tmp_path):
     _rows(conn)
     broker.rpush(health.CELERY_QUEUE, b"{}", b"{}", b"{}")
     broker.set(health.WORKER_SEEN_KEY, datetime.now(UTC).timestamp() - 30)
-    spool = acct_spool.spool_dir(web_settings)
-    spool.mkdir(parents=True, exist_ok=True)
+    # A FreeRADIUS host's drain publishes its spool's backlog as it measures it.
+    spool = tmp_path / "spool"
+    spool.mkdir()
     (spool / "detail-20261207-1500").write_bytes(b"x" * 1234)
+    host_health.publish_spool(broker, host_health.spool_backlog(spool, conn), "radius-1")
 
     metrics = scrape(client)
     assert metrics[("ebs_up", ())] == 1 and metrics[("ebs_problems", ())] == 0
@@ -105,8 +108,9 @@ def test_the_figures_come_out_with_their_labels(client, conn, broker, web_settin
                                                  ("outcome", "refused")))] == 1
     assert metrics[("ebs_reconciliation_attention_1d", (("state", "silent"),))] == 1
     assert 1190 < metrics[("ebs_nas_accounting_age_seconds", (("nas", "bras-1"),))] < 1300
-    assert metrics[("ebs_acct_spool_files", ())] == 1
-    assert metrics[("ebs_acct_spool_bytes", ())] == 1234
+    assert metrics[("ebs_acct_spool_files", (("host", "radius-1"),))] == 1
+    assert metrics[("ebs_acct_spool_bytes", (("host", "radius-1"),))] == 1234
+    assert metrics[("ebs_acct_spool_oldest_seconds", (("host", "radius-1"),))] < 60
     assert metrics[("ebs_messages_queued", ())] == 1
 
 
@@ -122,6 +126,7 @@ def test_a_broker_away_is_a_problem_and_the_rest_still_comes(client, conn, web_s
     assert metrics[("ebs_problems", ())] == 1
     assert ("ebs_celery_queue_depth", ()) not in metrics
     assert metrics[("ebs_messages_queued", ())] == 1
-    lines = health.lines(health.snapshot(web_settings, conn))
+    lines = health.lines(host_health.snapshot(web_settings, conn))
     assert any(line.startswith("problem") and "broker" in line for line in lines)
     assert any("wrong_password 1" in line for line in lines)
+    assert any(line.startswith("accounting spool") for line in lines)  # measured here
