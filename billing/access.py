@@ -104,6 +104,9 @@ class Reason(StrEnum):
     SIMULTANEOUS_USE = "simultaneous_use"
     POOL_EXHAUSTED = "pool_exhausted"
     DB_UNAVAILABLE = "db_unavailable"
+    # Accepted while the database was away, on the facts of the subscriber's last login
+    # (FreeRADIUS's cache: the degraded mode, rlm_ebs/core.py).
+    DEGRADED = "degraded"
     # Adapter-level: a request we cannot read (BAD_REQUEST) or a fault of our own
     # (INTERNAL_ERROR, logged with its traceback); never produced from facts.
     BAD_REQUEST = "bad_request"

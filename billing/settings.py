@@ -94,6 +94,16 @@ DEFAULTS: dict[str, Any] = {
     # rlm_sql's rate, a lag of a fraction of a second. "live": rlm_sql applies each
     # packet (a durable commit) before answering, the spool only when that fails.
     "RADIUS_ACCT_MODE": "spool",
+    # Degraded mode: while PostgreSQL is away, a subscriber whose login FreeRADIUS saw
+    # within RADIUS_DEGRADED_MAX_AGE_SECONDS logs in on the facts of that login (its
+    # money, status, tariff, speed, password) with the address it held, logged with the
+    # reason "degraded"; a debtor, a blocked or suspended account and anyone not
+    # remembered are rejected db_unavailable. Each FreeRADIUS remembers at most
+    # RADIUS_DEGRADED_MAX_ENTRIES subscribers in its memory. False: every login is
+    # rejected while the database is away.
+    "RADIUS_DEGRADED_MODE": True,
+    "RADIUS_DEGRADED_MAX_AGE_SECONDS": 86400,
+    "RADIUS_DEGRADED_MAX_ENTRIES": 200000,
     "NETFLOW_LISTEN_IP": "127.0.0.1",
     "NETFLOW_PORT": 12055,
     # The traffic rater (ebs.rate_traffic, `ebs traffic rate`): how far behind its
@@ -262,6 +272,9 @@ DEFAULTS: dict[str, Any] = {
 BACKEND_ALIASES = {"payments.simplaterminal": "payments.simpleterminal"}
 
 _INT_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, int) and not isinstance(v, bool)}
+_BOOL_SETTINGS = {k for k, v in DEFAULTS.items() if isinstance(v, bool)}
+_BOOL_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+               "0": False, "false": False, "no": False, "off": False, "": False}
 
 
 class SettingsError(ValueError):
@@ -304,6 +317,11 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
                 values[name] = int(raw)
             except ValueError:
                 raise SettingsError(f"EBS_{name} must be an integer, got {raw!r}") from None
+        elif name in _BOOL_SETTINGS:
+            if raw.strip().lower() not in _BOOL_WORDS:
+                raise SettingsError(f"EBS_{name} must be yes or no (1/0, true/false), "
+                                    f"got {raw!r}")
+            values[name] = _BOOL_WORDS[raw.strip().lower()]
         else:
             values[name] = raw
     if not values["CREDENTIALS_KEY_FILE"]:

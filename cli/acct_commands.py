@@ -14,7 +14,7 @@ import click
 from billing import settings as settings_mod
 from billing.db import connect
 from cli.common import load_settings, open_db
-from stack import acct_follow, acct_spool
+from stack import acct_follow, acct_spool, auth_spool
 
 
 @click.group()
@@ -37,13 +37,15 @@ def acct() -> None:
               type=click.FloatRange(min=0.01, max=10),
               help="With --follow: seconds between looks at an empty spool.")
 def drain(spool: Path | None, batch: int, as_json: bool, follow: bool, poll: float) -> None:
-    """Apply every spooled Accounting-Request in batches, then remove the spool files.
+    """Apply every spooled Accounting-Request in batches, then remove the spool files;
+    then write the auth log's spool (answers given while the database was away).
 
     Safe to run at any time and repeatedly (Celery runs it every few seconds as
     ebs.acct_drain): one drain per directory at a time, and each batch commits with its
     file position, so an interrupted drain resumes where it stopped.
     """
-    directory = spool or acct_spool.spool_dir(load_settings())
+    settings = load_settings()
+    directory = spool or acct_spool.spool_dir(settings)
     if follow:
         _follow(directory, batch, poll, as_json)
         return
@@ -54,9 +56,13 @@ def drain(spool: Path | None, batch: int, as_json: bool, follow: bool, poll: flo
 
     with open_db(autocommit=False, component="acct") as conn:
         result = acct_spool.drain(conn, directory, batch_size=batch, progress=progress)
+        logged = auth_spool.drain(conn, auth_spool.spool_dir(settings))
     if as_json:
-        click.echo(json.dumps(result.as_dict()))
+        click.echo(json.dumps({**result.as_dict(), "auth_log": logged.as_dict()}))
         return
+    if logged.files or logged.skipped_files:
+        click.echo(f"auth log: {logged.logged} answers given while the database was away "
+                   f"written from {logged.files} files, {logged.bad_lines} unreadable lines")
     if result.busy:
         click.echo(f"{directory}: another drain is running; nothing done")
         return

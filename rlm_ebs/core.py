@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -156,29 +156,50 @@ def _credential(stored: StoredFacts, request: AccessRequest, settings: Settings)
     return (("Cleartext-Password", cleartext),)
 
 
+def _degraded_lease(stored: StoredFacts) -> Pairs:
+    """Degraded: the subaccount (for the Class) and no pool, so post-auth leases nothing
+    (the database is away); the address is the one the last login held (the site's
+    lease cache put it into the reply) or the static one, and the accounting that
+    follows confirms or corrects the lease once the database is back."""
+    return (("EBS-Subaccount", str(stored.subaccount_id)),)
+
+
 def authorize(p: object, settings: Settings, log: Callable[[str], None] = print) -> Result:
-    """Decide one Access-Request. Never raises: a fault is a logged ``internal_error``."""
+    """Decide one Access-Request. Never raises: a fault is a logged ``internal_error``.
+
+    While the database is away the site hands us, for a subscriber its cache has seen
+    recently, the facts of the last login (``EBS-Degraded``): a login they allow
+    (not as a guest) is accepted with reason ``degraded``; anything else, and anyone
+    not in the cache, is rejected ``db_unavailable``."""
     try:
         vps = lists(p, only=("request", "config"))
-        if first(vps.get("config", {}), "EBS-Reason") == Reason.DB_UNAVAILABLE:
-            # The site calls us after rlm_sql failed: say so in the log, and reject.
+        config = vps.get("config", {})
+        degraded = first(config, "EBS-Degraded") is not None
+        if degraded or first(config, "EBS-Reason") == Reason.DB_UNAVAILABLE:
+            # The site calls us after rlm_sql failed: say so in the log.
             settings.outage.note(first(vps.get("request", {}), "User-Name"), log)
-            return rejected(Reason.DB_UNAVAILABLE)
-        settings.outage.recovered(log)  # rlm_sql answered
+            if not degraded:
+                return rejected(Reason.DB_UNAVAILABLE)
+        else:
+            settings.outage.recovered(log)  # rlm_sql answered
         request = access_request(vps.get("request", {}))
-        stored = stored_facts(vps.get("config", {}))
+        stored = stored_facts(config)
         if (stored is not None and stored.found_by != "login"
                 and request.access is not RequestAccess.DHCP_IPOE):
             stored = None  # a MAC or an address never stands in for a PPP/HotSpot password
         now = settings.clock()
         decision = decide(access_facts(stored, request, now, settings.tz))
-        if not decision.accepted or stored is None:
+        if degraded:
+            if not decision.accepted or decision.guest or stored is None:
+                return rejected(Reason.DB_UNAVAILABLE)
+            decision = replace(decision, reason=Reason.DEGRADED)
+        elif not decision.accepted or stored is None:
             return rejected(decision.reason)
         speed = login_speed(stored, now, settings.tz)
         # What this login gives, for the Class (billing.enforcement compares it later).
         given = (("EBS-Given", given_state(decision.guest, speed)),)
-        config = (_control(decision) + _credential(stored, request, settings)
-                  + lease_control(stored, decision) + given)
+        lease = _degraded_lease(stored) if degraded else lease_control(stored, decision)
+        config = _control(decision) + _credential(stored, request, settings) + lease + given
         reply = tuple(reply_attributes(stored, decision, speed)) + tuple(
             custom_reply(stored.reply_rows, decision.guest, log))
         return UPDATED, {"config": config, "reply": reply}

@@ -81,6 +81,9 @@ class Stack:
             credentials_key=settings.CREDENTIALS_KEY,
             credentials_key_file=settings.CREDENTIALS_KEY_FILE,
             accounting_mode=settings.RADIUS_ACCT_MODE,
+            degraded_mode=bool(settings.RADIUS_DEGRADED_MODE),
+            degraded_max_age=int(settings.RADIUS_DEGRADED_MAX_AGE_SECONDS),
+            degraded_max_entries=int(settings.RADIUS_DEGRADED_MAX_ENTRIES),
             reject_messages=reject_messages.texts(settings.LANGUAGE_CODE,
                                                   settings.RADIUS_REJECT_MESSAGES),
         )

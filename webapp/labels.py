@@ -139,6 +139,7 @@ REJECT_REASONS = {
     Reason.SIMULTANEOUS_USE: _l("Already online (simultaneous use)"),
     Reason.POOL_EXHAUSTED: _l("IP pool exhausted"),
     Reason.DB_UNAVAILABLE: _l("Database unavailable"),
+    Reason.DEGRADED: _l("Accepted while the database was away"),
     Reason.BAD_REQUEST: _l("Malformed request"),
     Reason.INTERNAL_ERROR: _l("Internal error"),
 }

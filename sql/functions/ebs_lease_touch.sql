@@ -3,6 +3,9 @@
 -- Found by the session key once linked; before that, by the lease id the Class names or,
 -- from a NAS that does not echo Class, by the subscriber and the address it reports. A
 -- lease taken over by someone else meanwhile (its subaccount changed) is left alone.
+-- A login the degraded mode let in while the database was away (its Class names lease
+-- 0) holds the address of its last accept: confirmed as above when its lease is still
+-- the subscriber's, taken back when it was freed meanwhile.
 CREATE OR REPLACE FUNCTION ebs_lease_touch(
     p_acct_unique_id text, p_lease_id bigint, p_subaccount_id bigint, p_framed_ip inet,
     p_hold_seconds integer
@@ -26,6 +29,15 @@ BEGIN
                     AND (p_framed_ip IS NULL OR l.address = p_framed_ip)
                   ORDER BY l.state = 'offered' DESC, l.leased_at DESC
                   LIMIT 1);
+    IF FOUND OR p_lease_id IS NOT NULL OR p_framed_ip IS NULL THEN
+        RETURN;
+    END IF;
+    UPDATE ip_leases
+       SET state = 'active', subaccount_id = p_subaccount_id, session_key = p_acct_unique_id,
+           leased_at = now(), expires_at = v_expires
+     WHERE id = (SELECT l.id FROM ip_leases l
+                  WHERE l.address = p_framed_ip AND l.state = 'free'
+                  LIMIT 1 FOR UPDATE SKIP LOCKED);
 END $$;
 
 REVOKE ALL ON FUNCTION ebs_lease_touch(p_acct_unique_id text, p_lease_id bigint, p_subaccount_id bigint, p_framed_ip inet, p_hold_seconds integer) FROM PUBLIC;

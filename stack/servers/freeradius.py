@@ -31,6 +31,8 @@ from stack.servers.templates import render_tree
 CONF_TEMPLATES = Path(__file__).resolve().parents[2] / "freeradius_conf"
 CLIENT_TEMPLATE = "client.conf.tmpl"
 SQL_MODULE = "mods-enabled/sql"
+DEGRADED_MODULE = "mods-enabled/degraded_cache"
+AUTH_SPOOL_MODULE = "mods-enabled/auth_spool"
 EBS_MODULE = "mods-enabled/ebs"  # the python3 instance; its config may hold the key
 PROJECT_ROOT = CONF_TEMPLATES.parent
 LIBDIR = Path("/usr/lib/freeradius")
@@ -49,6 +51,79 @@ ACCOUNTING_MODES = {
     # commit per batch. No database work per packet inside FreeRADIUS.
     "spool": "acct_spool",
 }
+
+# The site's authorize around rlm_sql (its ``authorize_sql``). Without the database
+# every login is rejected db_unavailable: rlm_ebs logs the outage (throttled).
+_AUTHORIZE_SQL = """sql {
+			fail = 1
+		}
+		if (fail) {
+			update control {
+				&EBS-Reason := "db_unavailable"
+				&EBS-Decision := "reject"
+			}
+			ebs
+			reject
+		}"""
+# The same in degraded mode: the facts rlm_sql found are remembered (mods-enabled/
+# degraded_cache); while the database is away a subscriber remembered is decided by
+# rlm_ebs on those facts and the address of the last accept, anyone else rejected.
+_AUTHORIZE_DEGRADED = """sql {
+			fail = 1
+		}
+		if (fail) {
+			update control {
+				&EBS-Reason := "db_unavailable"
+				&EBS-Decision := "reject"
+				&Cache-Read-Only := yes
+			}
+			cache_facts {
+				fail = 1
+			}
+			if (ok) {
+				# rlm_ebs decides on the remembered facts and sets the reason itself.
+				update control {
+					&EBS-Reason !* ANY
+					&EBS-Decision !* ANY
+					&EBS-Degraded := "yes"
+					&Cache-Read-Only := yes
+				}
+				cache_lease {
+					fail = 1
+					notfound = 1
+				}
+			}
+			else {
+				ebs
+				reject
+			}
+		}
+		elsif (ok) {
+			update control {
+				&Cache-TTL := -{max_age}
+			}
+			cache_facts {
+				fail = 1
+			}
+		}"""
+# The auth log's row through rlm_sql, else into the auth spool (mods-enabled/auth_spool).
+_POST_AUTH_SQL = """sql {
+			fail = 1
+		}
+		if (fail) {
+			auth_spool {
+				fail = 1
+			}
+		}
+		ok"""
+_REMEMBER_LEASE = """if (&reply:Framed-IP-Address && !&control:EBS-Degraded) {
+			update control {
+				&Cache-TTL := -{max_age}
+			}
+			cache_lease {
+				fail = 1
+			}
+		}"""
 
 _REPLY = re.compile(r"^Received (\S+) Id \d+")
 _ATTRIBUTE = re.compile(r"^\s+(\S+) = (.*)$")
@@ -237,6 +312,11 @@ class FreeRadiusServer:
     credentials_key: str = ""
     credentials_key_file: str = ""
     test_clock_file: str = ""  # tests move the decision's clock with it; never in production
+    # Degraded mode (RADIUS_DEGRADED_*): subscribers seen within max_age seconds log in
+    # while the database is away; at most max_entries remembered.
+    degraded_mode: bool = True
+    degraded_max_age: int = 86400
+    degraded_max_entries: int = 200_000
     # Reject reason → the subscriber's words, sent as Reply-Message to a NAS marked for it
     # (billing/reject_messages.py; ebs up passes LANGUAGE_CODE's with the ISP's wording).
     reject_messages: dict[str, str] = field(
@@ -304,25 +384,24 @@ class FreeRadiusServer:
         values["reject_messages"] = "\n\t\t".join(
             f'{name} = "{values.pop(name)}"' for name in list(values)
             if name.startswith(subscriber_words.CONFIG_PREFIX)) or "# none"
+        values["degraded_max_age"] = int(self.degraded_max_age)
+        values["degraded_max_entries"] = int(self.degraded_max_entries)
         if self.accounting_to_sql:
             values["authorize_sql"] = (
-                "sql {\n\t\t\tfail = 1\n\t\t}\n"
-                "\t\tif (fail) {\n"
-                "\t\t\tupdate control {\n"
-                "\t\t\t\t&EBS-Reason := \"db_unavailable\"\n"
-                "\t\t\t\t&EBS-Decision := \"reject\"\n"
-                "\t\t\t}\n"
-                "\t\t\t# rlm_ebs logs the outage (throttled) and rejects\n"
-                "\t\t\tebs\n"
-                "\t\t\treject\n"
-                "\t\t}"
-            )
-            values["post_auth_sql"] = "sql {\n\t\t\tfail = 1\n\t\t}\n\t\tok"
+                _AUTHORIZE_DEGRADED if self.degraded_mode else _AUTHORIZE_SQL).replace(
+                "{max_age}", str(int(self.degraded_max_age)))
+            values["post_auth_sql"] = _POST_AUTH_SQL
+            values["post_auth_spool"] = "auth_spool {\n\t\t\t\t\tfail = 1\n\t\t\t\t}"
             values["post_auth_lease"] = "$INCLUDE ${modconfdir}/sql/lease.post-auth"
+            values["post_auth_remember"] = (_REMEMBER_LEASE.replace(
+                "{max_age}", str(int(self.degraded_max_age))) if self.degraded_mode
+                else "# degraded mode off: nothing remembered")
         else:
             values["authorize_sql"] = "# no database configured: no facts, every login unknown"
             values["post_auth_sql"] = "# no database configured: no auth log"
             values["post_auth_lease"] = "# no database configured: no leases"
+            values["post_auth_remember"] = "# no database configured: nothing remembered"
+            values["post_auth_spool"] = "# no database configured: no auth log"
         return values
 
     def radius_clients(self) -> list[RadiusClient]:
@@ -356,10 +435,12 @@ class FreeRadiusServer:
                 shutil.rmtree(self.directory / sub)
         render_tree(
             self.templates, self.directory, values,
-            skip=[CLIENT_TEMPLATE] + ([] if self.accounting_to_sql else [SQL_MODULE]),
+            skip=[CLIENT_TEMPLATE] + ([] if self.accounting_to_sql
+                                      else [SQL_MODULE, AUTH_SPOOL_MODULE])
+            + ([] if self.accounting_to_sql and self.degraded_mode else [DEGRADED_MODULE]),
             private=["clients.conf", SQL_MODULE, EBS_MODULE],
         )
-        for sub in ("log", "run", "db", "radacct", "mods-config"):
+        for sub in ("log", "run", "db", "radacct", "radacct/auth-spool", "mods-config"):
             (self.directory / sub).mkdir(mode=0o700, exist_ok=True)
 
     def check(self) -> None:

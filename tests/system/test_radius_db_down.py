@@ -51,7 +51,7 @@ def private_pg(tmp_path_factory):
 @pytest.fixture
 def setup(private_pg, tmp_path):
     """A subscriber, and a FreeRADIUS with production's reject_delay (1 s), from which
-    a db_unavailable reject is exempt."""
+    a db_unavailable reject is exempt, and the degraded mode off."""
     conninfo = private_pg.conninfo("ebs")
     with psycopg.connect(conninfo, autocommit=True, row_factory=dict_row) as dbc:
         user = subscriber(dbc, tariff(dbc))
@@ -59,6 +59,7 @@ def setup(private_pg, tmp_path):
     def make() -> FreeRadiusServer:
         server = make_server(tmp_path / "conf", conninfo)
         server.reject_delay = 1
+        server.degraded_mode = False  # on, it lets the subscriber in (test_radius_degraded)
         return server
 
     radius = start_with_retry(make)

@@ -74,8 +74,8 @@ def test_each_reason_alone(reason):
 
 
 def test_every_reason_code_is_reachable():
-    outside = {Reason.OK, Reason.WRONG_PASSWORD, Reason.DB_UNAVAILABLE, Reason.BAD_REQUEST,
-               Reason.INTERNAL_ERROR}  # the adapter's, never decided from facts
+    outside = {Reason.OK, Reason.WRONG_PASSWORD, Reason.DB_UNAVAILABLE, Reason.DEGRADED,
+               Reason.BAD_REQUEST, Reason.INTERNAL_ERROR}  # the adapter's, never from facts
     assert set(Reason) == set(FAILURES) | outside
     assert Decision.reject(Reason.WRONG_PASSWORD) == Decision(False, Reason.WRONG_PASSWORD)
     assert Decision.reject("db_unavailable") == Decision(False, Reason.DB_UNAVAILABLE)

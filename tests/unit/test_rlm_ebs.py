@@ -260,3 +260,34 @@ def test_a_malformed_limit_speed_is_a_bad_request(value):
     assert result[0] == core.REJECT and control(result)["EBS-Reason"] == "bad_request"
     assert "reply" not in result[1]
     assert logged and "EBS-Limit-Speed" in logged[0] and "Traceback" not in logged[0]
+
+
+DEGRADED = (("EBS-Degraded", "yes"),)
+
+
+def test_degraded_accepts_on_the_remembered_facts_without_a_lease():
+    (code, updates), logged = call(extra=(*DEGRADED, ("EBS-Speed", "10M/20M")))
+    assert code == core.UPDATED
+    # No pool: post-auth leases nothing while the database is away; the Class names the
+    # subaccount and the address comes from the site's lease memory.
+    assert updates["config"] == (("EBS-Reason", "degraded"), ("EBS-Decision", "accept"),
+                                 ("EBS-Subaccount", "7"), ("EBS-Given", "speed:10M/20M"))
+    assert dict(updates["reply"])["Mikrotik-Rate-Limit"] == "10M/20M"
+    assert "database unavailable" in logged[0]
+
+
+@pytest.mark.parametrize("change", ["bal=10.00:bal=-1.00", "st=active:st=suspended",
+                                    "bl=0:bl=1"])
+def test_degraded_rejects_what_the_facts_would_not_allow(change):
+    facts = FACTS.replace(*change.split(":"))
+    (code, updates), _ = call(config=(("NT-Password", "AB" * 16), ("EBS-Facts", facts)),
+                              extra=DEGRADED)
+    assert code == core.REJECT
+    assert control((code, updates)) == {"EBS-Reason": "db_unavailable",
+                                        "EBS-Decision": "reject"}
+
+
+def test_degraded_gives_a_debtor_no_guest_pool():
+    facts = FACTS.replace("bal=10.00", "bal=-1.00").replace("gp=;gpool=", "gp=3;gpool=guests")
+    (code, updates), _ = call(config=(("EBS-Facts", facts),), extra=DEGRADED)
+    assert code == core.REJECT and control((code, updates))["EBS-Reason"] == "db_unavailable"

@@ -1,0 +1,181 @@
+"""The degraded mode with a real FreeRADIUS: PostgreSQL goes away (stopped, then frozen)
+and a paying subscriber seen before still logs in, with the address of the last login
+and the tariff's speed; a debtor seen before, a subscriber never seen and a wrong
+password are rejected. Once the database is back the auth log holds every answer of the
+outage, with its reason (``degraded``, ``db_unavailable``, ``wrong_password``) and its
+time, from the auth spool. Switched off, the same paying subscriber is rejected
+``db_unavailable``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from stack import auth_spool
+from stack.servers.freeradius import FreeRadiusServer, radclient
+from tests.harness import start_with_retry
+from tests.system.test_radius_auth import PASSWORD, SECRET, make_server, subscriber, tariff
+from tests.system.test_radius_db_down import _cluster, private_pg, wait_for_logins
+
+pytestmark = pytest.mark.slow
+__all__ = ["private_pg"]  # the module's private PostgreSQL, a fixture
+
+
+def pap(radius: FreeRadiusServer, user: str, password: str = PASSWORD):
+    started = time.monotonic()
+    reply = radclient(radius.auth_port, "auth", SECRET, [
+        ("User-Name", user), ("User-Password", password), ("NAS-IP-Address", "127.0.0.1"),
+        ("Framed-Protocol", "PPP"), ("Message-Authenticator", "0x00")],
+        raddb=radius.directory, timeout=15.0, retries=1)
+    return reply, time.monotonic() - started
+
+
+@pytest.fixture
+def people(private_pg):
+    with psycopg.connect(private_pg.conninfo("ebs"), autocommit=True,
+                         row_factory=dict_row) as dbc:
+        plan = tariff(dbc, speed="10M/20M")
+        return {"paying": subscriber(dbc, plan), "debtor": subscriber(dbc, plan, balance="-50"),
+                "never_seen": subscriber(dbc, plan)}
+
+
+def _server(tmp_path, private_pg, degraded: bool) -> FreeRadiusServer:
+    def make() -> FreeRadiusServer:
+        server = make_server(tmp_path / "conf", private_pg.conninfo("ebs"))
+        server.degraded_mode = degraded
+        return server
+    return start_with_retry(make)
+
+
+def _seen(radius, people) -> str:
+    """The paying subscriber's and the debtor's logins while the database is up."""
+    accepted, _ = pap(radius, people["paying"])
+    assert accepted.code == "Access-Accept", accepted.output
+    assert pap(radius, people["debtor"])[0].code == "Access-Reject"
+    return accepted.attributes["Framed-IP-Address"]
+
+
+def wait_for_the_database(radius: FreeRadiusServer, user: str) -> None:
+    """Until a login leases again (its Class names a lease, not 0 as a degraded one's):
+    FreeRADIUS's pool has found the database back."""
+    deadline = time.monotonic() + 30
+    while True:
+        reply, _ = pap(radius, user)
+        klass = bytes.fromhex(reply.attributes.get("Class", "0x")[2:]).decode()
+        if reply.code == "Access-Accept" and klass.split(":")[2] != "0":
+            return
+        assert time.monotonic() < deadline, "logins did not lease again"
+        time.sleep(0.2)
+
+
+def _logged(private_pg, radius, people) -> dict[str, list[str]]:
+    """The auth spool drained as the beat drains it once the database is back; then each
+    subscriber's reasons in the auth log, in order."""
+    with psycopg.connect(private_pg.conninfo("ebs"), autocommit=True) as conn:
+        drained = auth_spool.drain(conn, radius.radacct_dir / "auth-spool",
+                                   now=time.time() + 120)
+        assert drained.bad_lines == 0 and drained.logged >= 4, drained
+        rows = conn.execute("SELECT username, reason, logged_at FROM auth_log"
+                            " ORDER BY logged_at, id").fetchall()
+    assert all(at <= datetime.now(UTC) for _, _, at in rows)
+    return {who: [r for u, r, _ in rows if u == user] for who, user in people.items()}
+
+
+def _check_degraded(radius, people, address: str):
+    """The degraded answers; the paying subscriber's accept is returned."""
+    reply, seconds = pap(radius, people["paying"])
+    assert reply.code == "Access-Accept", reply.output
+    assert reply.attributes["Framed-IP-Address"] == address  # the address it held
+    assert reply.attributes["Mikrotik-Rate-Limit"] == "10M/20M"
+    assert reply.attributes["Class"].startswith("0x")  # ebs:<subaccount>:0:<given>
+    assert seconds < 1.0, seconds
+    for who, password in (("paying", "not-the-password"), ("debtor", PASSWORD),
+                          ("never_seen", PASSWORD)):
+        assert pap(radius, people[who], password)[0].code == "Access-Reject", who
+    assert pap(radius, "nobody-at-all")[0].code == "Access-Reject"
+    return reply
+
+
+def _start(radius, user: str, accept) -> None:
+    """The NAS's Accounting Start for the session the degraded accept opened."""
+    answer = radclient(radius.acct_port, "acct", SECRET, [
+        ("Acct-Status-Type", "Start"), ("Acct-Session-Id", "deg-" + user),
+        ("User-Name", user), ("NAS-IP-Address", "127.0.0.1"), ("NAS-Port", "1"),
+        ("Framed-IP-Address", accept.attributes["Framed-IP-Address"]),
+        ("Class", accept.attributes["Class"])], raddb=radius.directory, timeout=5.0)
+    assert answer.code == "Accounting-Response", answer.output
+
+
+def test_stopped_database_lets_the_remembered_paying_subscriber_in(
+        private_pg, people, tmp_path):
+    radius = _server(tmp_path, private_pg, degraded=True)
+    try:
+        address = _seen(radius, people)
+        private_pg.stop()
+        try:
+            accept = _check_degraded(radius, people, address)
+        finally:
+            private_pg.start()
+        wait_for_the_database(radius, people["paying"])
+        # The lease the degraded login holds was freed meanwhile (its hold ran out): the
+        # session's accounting takes the address back for the subscriber.
+        with psycopg.connect(private_pg.conninfo("ebs"), autocommit=True) as conn:
+            conn.execute("UPDATE ip_leases SET state = 'free', session_key = NULL"
+                         " WHERE address = %s", (address,))
+            _start(radius, people["paying"], accept)
+            lease = conn.execute(
+                "SELECT l.state, l.session_key IS NOT NULL, s.username FROM ip_leases l"
+                " JOIN subaccounts s ON s.id = l.subaccount_id WHERE l.address = %s",
+                (address,)).fetchone()
+        assert lease == ("active", True, people["paying"])
+        log = radius.log.read_text()
+        assert "Traceback" not in log and "rlm_ebs: database unavailable" in log
+        reasons = _logged(private_pg, radius, people)
+        assert reasons["paying"][:3] == ["ok", "degraded", "wrong_password"], reasons
+        assert set(reasons["paying"][3:-1]) <= {"degraded"}  # the pool's retry_delay
+        assert reasons["paying"][-1] == "ok"
+        assert reasons["debtor"] == ["balance_negative", "db_unavailable"]
+        assert reasons["never_seen"] == ["db_unavailable"]
+    finally:
+        radius.stop()
+
+
+def test_frozen_database_is_degraded_too_once_the_pool_gives_up(private_pg, people, tmp_path):
+    radius = _server(tmp_path, private_pg, degraded=True)
+    try:
+        address = _seen(radius, people)
+        frozen = _cluster(private_pg)
+        try:
+            for pid in frozen:
+                os.kill(pid, signal.SIGSTOP)
+            codes = [pap(radius, people["paying"])[0].code for _ in range(3)]
+            assert codes == ["Access-Accept"] * 3, codes  # slow at first, never refused
+            reply, _ = pap(radius, people["paying"])
+            assert reply.attributes["Framed-IP-Address"] == address
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        wait_for_the_database(radius, people["paying"])
+        assert _logged(private_pg, radius, people)["paying"][1:5] == ["degraded"] * 4
+    finally:
+        radius.stop()
+
+
+def test_switched_off_everyone_is_rejected(private_pg, people, tmp_path):
+    radius = _server(tmp_path, private_pg, degraded=False)
+    try:
+        _seen(radius, people)
+        private_pg.stop()
+        try:
+            assert pap(radius, people["paying"])[0].code == "Access-Reject"
+        finally:
+            private_pg.start()
+        wait_for_logins(radius, people["paying"])
+    finally:
+        radius.stop()
