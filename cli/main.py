@@ -18,6 +18,7 @@ from cli import (
     flow_commands,
     ledger_commands,
     payments_commands,
+    radius_commands,
     seed,
     sms_alert_commands,
     sms_commands,
@@ -68,6 +69,7 @@ cli.add_command(db_commands.db)
 cli.add_command(flow_commands.flow)
 cli.add_command(ledger_commands.ledger)
 cli.add_command(payments_commands.payments)
+cli.add_command(radius_commands.radius)
 cli.add_command(seed.seed)
 cli.add_command(sms_commands.sms)
 sms_alert_commands.register(sms_commands.sms)

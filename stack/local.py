@@ -110,6 +110,12 @@ class Stack:
             self.run_dir, self.log_dir, cwd=settings_mod.PROJECT_ROOT,
             env={"PYTHONPATH": root},
         )
+        # Keeps FreeRADIUS off a database that does not answer (stack/db_watch.py).
+        self.db_watch = ManagedProcess(
+            "db-watch", [sys.executable, "-m", "cli.main", "radius", "watch-db"],
+            self.run_dir, self.log_dir, cwd=settings_mod.PROJECT_ROOT,
+            env={"PYTHONPATH": root},
+        )
         self.web = WebServer(
             self.run_dir, self.log_dir, settings.WEB_PORT,
             listen_ip=getattr(settings, "WEB_LISTEN_IP", "127.0.0.1"),
@@ -126,6 +132,8 @@ class Stack:
             Component("freeradius", self._start_freeradius, self.freeradius.stop,
                       self.freeradius.running,
                       f"{s.RADIUS_LISTEN_IP}:{s.RADIUS_AUTH_PORT}/{s.RADIUS_ACCT_PORT} udp"),
+            Component("db-watch", self.db_watch.start, self.db_watch.stop,
+                      self.db_watch.running, "keeps FreeRADIUS off a silent database"),
             *([Component("acct-drain", self.acct_drain.start, self.acct_drain.stop,
                          self.acct_drain.running, "accounting spool follower")]
               if s.RADIUS_ACCT_MODE == "spool" else []),
