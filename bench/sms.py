@@ -12,15 +12,17 @@ Measured in the same run, alternating, each ``runs`` times (medians):
 * the baseline — ``SELECT id, balance, phone FROM accounts WHERE balance < 0``, every row
   fetched by the client;
 * ours — ``billing.notifications.events.balance_alerts``: the same subscribers selected,
-  their ``balance_alerts`` read and counted, their numbers joined to E.164, the template
-  rendered, and ``below`` messages queued, one transaction, committed. Each run is the
-  next day's pass (one alert a day), so each queues ``below`` new messages.
+  their ``balance_alerts`` read and counted, their numbers joined to E.164, opt-outs
+  counted, and ``below`` queued as the day's lazy batch (the ids in the batch's row; the
+  messages are made when sent), one transaction, committed. Each run is the next day's
+  pass (one alert a day), so each queues ``below`` new recipients.
 
 The first pass reads every number once (``phone_numbers``); it is reported apart
 (``ours_first_s``), and the ratio is of the passes after it, as every day's pass after the
-first runs. Then ``send`` of the queued messages go through the sender
-(``worker.notify.sender.send_due``: claim, a call to the provider, the answer recorded,
-one message at a time as the beat's task runs) and their rate is ``sent_per_s``.
+first runs. Then ``send`` of the queued go through the sender
+(``worker.notify.sender.send_due``: made from the batch, claimed, a call to the provider,
+the answer recorded, one message at a time as the beat's task runs) and their rate is
+``sent_per_s``.
 """
 
 from __future__ import annotations
