@@ -9,7 +9,9 @@ time, from the auth spool. Switched off, the same paying subscriber is rejected
 from __future__ import annotations
 
 import os
+import re
 import signal
+import subprocess
 import threading
 import time
 from datetime import UTC, datetime
@@ -26,6 +28,7 @@ from tests.system.test_radius_auth import PASSWORD, SECRET, make_server, subscri
 from tests.system.test_radius_db_down import _cluster, private_pg, wait_for_logins
 
 pytestmark = pytest.mark.slow
+RETRY_DELAY = 5  # rlm_sql's pool (freeradius_conf/mods-enabled/sql)
 __all__ = ["private_pg"]  # the module's private PostgreSQL, a fixture
 
 
@@ -202,3 +205,64 @@ def test_switched_off_everyone_is_rejected(private_pg, people, tmp_path):
         wait_for_logins(radius, people["paying"])
     finally:
         radius.stop()
+
+
+def _burst(radius: FreeRadiusServer, users: list[str], packets) -> subprocess.Popen[str]:
+    """All users' Access-Requests at once, 20 in flight, from one radclient."""
+    packets.write_text("\n".join(
+        f'User-Name = "{u}"\nUser-Password = "{PASSWORD}"\nNAS-IP-Address = 127.0.0.1\n'
+        "Framed-Protocol = PPP\nMessage-Authenticator = 0x00\n" for u in users))
+    return subprocess.Popen(
+        ["radclient", "-x", "-p", "20", "-r", "3", "-t", "10", "-d", str(radius.directory),
+         "-S", str(packets.with_suffix(".secret")), "-f", str(packets),
+         f"127.0.0.1:{radius.auth_port}", "auth"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_two_nodes_after_the_outage_never_lease_an_address_twice(private_pg, tmp_path):
+    """Two FreeRADIUS on one database, each letting in, while it was away, the subscribers
+    it had seen, with their addresses. Back, a burst of new logins through both takes
+    every other address of the pool once: none twice, none a degraded login holds."""
+    with psycopg.connect(private_pg.conninfo("ebs"), autocommit=True,
+                         row_factory=dict_row) as dbc:
+        pool_id = dbc.execute(
+            "INSERT INTO ip_pools (name, range_start, range_end) VALUES (%s, '10.77.0.1',"
+            " '10.77.0.120') RETURNING id", ("deg-" + os.urandom(3).hex(),)).fetchone()["id"]
+        plan = dbc.execute("INSERT INTO tariffs (name, ip_pool_id) VALUES (%s, %s)"
+                           " RETURNING id", ("deg-" + os.urandom(3).hex(), pool_id)
+                           ).fetchone()["id"]
+        held = [subscriber(dbc, plan) for _ in range(40)]
+        fresh = [subscriber(dbc, plan) for _ in range(100)]
+    nodes = [_server(tmp_path / name, private_pg, degraded=True) for name in ("a", "b")]
+    try:
+        mine = {user: nodes[n % 2] for n, user in enumerate(held)}  # a NAS per node
+        addresses = {}
+        for user, node in mine.items():
+            reply, _ = pap(node, user)
+            assert reply.code == "Access-Accept", reply.output
+            addresses[user] = reply.attributes["Framed-IP-Address"]
+        private_pg.stop()
+        try:
+            for user, node in mine.items():
+                reply, _ = pap(node, user)
+                assert reply.attributes.get("Framed-IP-Address") == addresses[user], user
+        finally:
+            private_pg.start()
+        for node in nodes:
+            wait_for_the_database(node, next(u for u, n in mine.items() if n is node))
+        # The pool's other connections died with the outage; rlm_sql makes new ones once
+        # retry_delay (5 s) has passed since its last failed connect.
+        time.sleep(RETRY_DELAY + 1)
+        (tmp_path / "a.secret").write_text(SECRET + "\n")
+        (tmp_path / "b.secret").write_text(SECRET + "\n")
+        runs = [_burst(nodes[0], fresh[0::2], tmp_path / "a.txt"),
+                _burst(nodes[1], fresh[1::2], tmp_path / "b.txt")]
+        outputs = [run.communicate(timeout=120) for run in runs]
+        output = "".join(out for out, _ in outputs)
+    finally:
+        for node in nodes:
+            node.stop()
+    leased = re.findall(r"^\s+Framed-IP-Address = (\S+)$", output, re.MULTILINE)
+    assert output.count("Received Access-Accept") == len(leased) == 120 - len(held)
+    assert len(set(leased)) == len(leased)
+    assert not set(leased) & set(addresses.values())
