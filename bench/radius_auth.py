@@ -11,13 +11,19 @@ the password against the NT-Password, post-auth leases an address (a durable com
 writes the auth log row.
 All servers are private, on a private durable PostgreSQL, driven by the same pre-built
 UDP sender with 64 requests in flight; runs alternate, the figures are medians.
+
+Then the degraded mode: our server with PostgreSQL stopped, then frozen, logging in the
+subscribers the runs logged in (remembered): answers per second and the slowest answer.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import json
+import os
+import signal
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,6 +46,7 @@ from bench.radius_common import (
 )
 from bench.udp_sender import ACCESS_ACCEPT, access_request, attribute, run_load
 from billing.credentials import nt_password_hash
+from stack import db_watch
 
 PASSWORD = "bench-Pass-1"
 NAS_PORT, NAS_IP_ADDRESS, USER_NAME, FRAMED_PROTOCOL = 5, 4, 1, 7
@@ -187,6 +194,8 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
                     .fetchone()[0]
                 stock_leases = conn.execute(
                     "SELECT count(*) FROM radippool WHERE expiry_time > now()").fetchone()[0]
+                seen = min(r.sent for r in results["ours"])
+            degraded = degraded_runs(pg, ours, accounts, seen, per_run, seconds)
         finally:
             for server in (ours, files, stock):
                 if server is not None:
@@ -221,8 +230,70 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
         "ours_p99_ms": round(best.percentile(0.99) * 1000, 2),
         "ours_p50_ms": round(best.percentile(0.5) * 1000, 2),
         "auth_log_accepts": logged,
+        "degraded": degraded,
         "wall_seconds": round(time.monotonic() - started, 1),
     }
+
+
+def degraded_runs(pg, ours, accounts: int, seen: int, per_run: int,
+                  seconds: float) -> dict:
+    """Our server with PostgreSQL stopped, then frozen (SIGSTOP, the database watch
+    running as ``ebs up`` runs it): the subscribers each run logged in are remembered, so
+    their logins go on in the degraded mode. Answers per second, accepts, lost, and the
+    slowest answer of each."""
+    figures = {}
+    watch = db_watch.DbWatch(str(pg.socket_dir), pg.port,
+                             [ours.directory / "run" / "control.sock"], report=say)
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch.run, args=(stop,), daemon=True)
+    watcher.start()
+
+    def measure(name: str) -> None:
+        # The runs' subscribers, from the first of each run: all seen, all remembered.
+        result = run_load(("127.0.0.1", ours.auth_port), _seen_logins(accounts, per_run, seen),
+                          seconds=seconds, window=WINDOW, timeout=3.0)
+        figures[name] = {"answers_per_s": round(result.rate), "answered": result.answered,
+                         "accepts": result.codes[ACCESS_ACCEPT], "lost": result.lost,
+                         "p99_ms": round(result.percentile(0.99) * 1000, 2),
+                         "slowest_ms": round(result.percentile(1.0) * 1000, 2)}
+        say(f"  degraded, {name}: {result.rate:,.0f} answers/s, "
+            f"{result.codes[ACCESS_ACCEPT]:,} accepts, {result.lost} lost, slowest "
+            f"{result.percentile(1.0) * 1000:.0f} ms")
+
+    try:
+        # Frozen first, while the pool's connections are the ones the runs used: frozen
+        # right after a restart, before any request has made them anew, rlm_sql's
+        # reconnects (one at a time, each waiting libpq's 2-s floor) hold every thread.
+        say("degraded mode: PostgreSQL frozen")
+        frozen = pg.processes()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            measure("database_frozen")
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+        say("degraded mode: PostgreSQL stopped")
+        pg.stop()
+        try:
+            measure("database_stopped")
+        finally:
+            pg.start()
+    finally:
+        stop.set()
+        watcher.join()
+    return figures
+
+
+def _seen_logins(accounts: int, per_run: int, seen: int):
+    """Request ``seq`` logs in one of the subscribers a measured run logged in."""
+    runs = max(1, accounts // max(per_run, 1))
+    make = packet_maker(accounts, 0)
+
+    def seen_one(seq: int, ident: int) -> bytes:
+        return make((seq % runs) * per_run + (seq // runs) % seen, ident)
+
+    return seen_one
 
 
 def _median(results: list) -> float:

@@ -183,6 +183,20 @@ class PostgresServer:
             return
         run([str(pg_bindir() / "pg_ctl"), "stop", "-D", str(self.datadir), "-m", "fast", "-w"])
 
+    def processes(self) -> list[int]:
+        """The postmaster and its children: what freezing the database (SIGSTOP, as a
+        hung host would) stops."""
+        postmaster = int((self.datadir / "postmaster.pid").read_text().split()[0])
+        found = [postmaster]
+        for proc in Path("/proc").iterdir():
+            try:
+                stat = (proc / "stat").read_text()
+                if int(stat.rsplit(")", 1)[1].split()[1]) == postmaster:
+                    found.append(int(proc.name))
+            except (OSError, ValueError, IndexError):
+                continue
+        return found
+
     def create_database(self, name: str, template: str | None = None) -> None:
         """A database the owner owns; one not cloned from a template gets the extensions
         that need the superuser first, an existing one those it lacks (an extension added

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import signal
 import time
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -115,16 +114,7 @@ def test_database_stopped_then_back(private_pg, setup):
 
 
 def _cluster(server: PostgresServer) -> list[int]:
-    """The postmaster and its children (the backends rlm_sql is connected to)."""
-    postmaster = int((server.datadir / "postmaster.pid").read_text().split()[0])
-    found = [postmaster]
-    for proc in Path("/proc").iterdir():
-        try:
-            if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == postmaster:
-                found.append(int(proc.name))
-        except (OSError, ValueError, IndexError):
-            continue
-    return found
+    return server.processes()
 
 
 def test_database_frozen_then_back(private_pg, setup):
