@@ -52,9 +52,9 @@ ACCOUNTING_MODES = {
     "spool": "acct_spool",
 }
 
-# The site's authorize around rlm_sql (its ``authorize_sql``). Without the database
-# every login is rejected db_unavailable: rlm_ebs logs the outage (throttled).
-_AUTHORIZE_SQL = """sql {
+# The site's authorize around rlm_sql (its ``authorize_sql``): the facts it found, or,
+# when it failed, a db_unavailable reject, which rlm_ebs logs (throttled).
+_SQL_FAILED = """sql {
 			fail = 1
 		}
 		if (fail) {
@@ -62,19 +62,14 @@ _AUTHORIZE_SQL = """sql {
 				&EBS-Reason := "db_unavailable"
 				&EBS-Decision := "reject"
 			}
-			ebs
+"""
+_AUTHORIZE_SQL = _SQL_FAILED + """			ebs
 			reject
 		}"""
 # The same in degraded mode: the facts rlm_sql found are remembered (mods-enabled/
 # degraded_cache); while the database is away a subscriber remembered is decided by
 # rlm_ebs on those facts and the address of the last accept, anyone else rejected.
-_AUTHORIZE_DEGRADED = """sql {
-			fail = 1
-		}
-		if (fail) {
-			update control {
-				&EBS-Reason := "db_unavailable"
-				&EBS-Decision := "reject"
+_AUTHORIZE_DEGRADED = _SQL_FAILED + """			update control {
 				&Cache-Read-Only := yes
 			}
 			cache_facts {
