@@ -21,7 +21,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
-import signal
 import tempfile
 import threading
 import time
@@ -163,7 +162,11 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
             results: dict[str, list] = {"ours": [], "files": [], "stock_sql": []}
             per_run = accounts // runs
 
+            profiles: dict[str, list[dict]] = {"ours": [], "stock_sql": [], "files": []}
+
             def measure(name: str, server, r: int) -> float:
+                cpu = CpuMeter(server, pg if name != "files" else None)
+                calls = statement_calls(pg) if name == "ours" else None
                 # A NAS gives up after about 3 s: slower answers count as lost, not done.
                 result = run_load(("127.0.0.1", server.auth_port),
                                   packet_maker(accounts, r * per_run), seconds=seconds,
@@ -172,6 +175,9 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
                 if accepted != result.answered:
                     raise RuntimeError(f"{name}: {accepted} accepts of {result.answered} "
                                        f"answers ({dict(result.codes)})")
+                profiles[name].append(cpu.per(accepted) | (
+                    {"round_trips_per_accept": round_trips(pg, calls, accepted)}
+                    if calls is not None else {}))
                 results[name].append(result)
                 say(f"  {name}: {result.rate:,.0f} accepts/s over {result.seconds:.1f} s, "
                     f"p99 {result.percentile(0.99) * 1000:.1f} ms, {result.lost} lost")
@@ -230,6 +236,9 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
         "ours_p99_ms": round(best.percentile(0.99) * 1000, 2),
         "ours_p50_ms": round(best.percentile(0.5) * 1000, 2),
         "auth_log_accepts": logged,
+        # CPU milliseconds per accept of each part, and ours's statements per accept, in
+        # the run of the median (the sender's CPU: this process, which also waits).
+        "profile": {name: ps[len(ps) // 2] for name, ps in profiles.items() if ps},
         "degraded": degraded,
         "wall_seconds": round(time.monotonic() - started, 1),
     }
@@ -265,14 +274,11 @@ def degraded_runs(pg, ours, accounts: int, seen: int, per_run: int,
         # right after a restart, before any request has made them anew, rlm_sql's
         # reconnects (one at a time, each waiting libpq's 2-s floor) hold every thread.
         say("degraded mode: PostgreSQL frozen")
-        frozen = pg.processes()
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
+        frozen = pg.freeze()
         try:
             measure("database_frozen")
         finally:
-            for pid in frozen:
-                os.kill(pid, signal.SIGCONT)
+            pg.thaw(frozen)
         say("degraded mode: PostgreSQL stopped")
         pg.stop()
         try:
@@ -294,6 +300,68 @@ def _seen_logins(accounts: int, per_run: int, seen: int):
         return make((seq % runs) * per_run + (seq // runs) % seen, ident)
 
     return seen_one
+
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu(pid: int) -> float:
+    """Seconds of CPU a process has used (user + system), 0 when it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICK
+
+
+class CpuMeter:
+    """CPU used during one measured run by the RADIUS server, PostgreSQL (the cluster's
+    processes: rlm_sql's connections are its children) and this sender."""
+
+    def __init__(self, server, pg) -> None:
+        self.server, self.pg = server, pg
+        self.start = self._now()
+
+    def _pids(self) -> dict[str, list[int]]:
+        return {"freeradius": [self.server.pid()],
+                "postgresql": self.pg.processes() if self.pg else []}
+
+    def _now(self) -> dict[str, dict[int, float]]:
+        now = {part: {pid: _cpu(pid) for pid in pids} for part, pids in self._pids().items()}
+        now["sender"] = {0: time.process_time()}
+        return now
+
+    def per(self, accepts: int) -> dict:
+        end = self._now()
+        used = {part: sum(cpu - self.start[part].get(pid, 0.0)
+                          for pid, cpu in end[part].items()) for part in end}
+        return {f"{part}_cpu_ms_per_accept": round(1000 * cpu / max(accepts, 1), 3)
+                for part, cpu in used.items()}
+
+
+_KINDS = {"ebs_radius_check": "facts", "ebs_radius_lease": "lease",
+          "ebs_auth_log_write": "auth_log"}
+
+
+def statement_calls(pg) -> dict[str, int]:
+    """Calls so far of each statement kind our server sends (pg_stat_statements)."""
+    with psycopg.connect(pg.admin_conninfo(DB), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        rows = conn.execute(
+            "SELECT query, calls FROM pg_stat_statements"
+            " WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+            "   AND query NOT LIKE '%%pg_stat_statements%%'").fetchall()
+    calls: dict[str, int] = {}
+    for query, n in rows:
+        kind = next((k for marker, k in _KINDS.items() if marker in query), "other")
+        calls[kind] = calls.get(kind, 0) + n
+    return calls
+
+
+def round_trips(pg, before: dict[str, int], accepts: int) -> dict[str, float]:
+    after = statement_calls(pg)
+    return {kind: round((n - before.get(kind, 0)) / max(accepts, 1), 3)
+            for kind, n in sorted(after.items()) if n - before.get(kind, 0)}
 
 
 def _median(results: list) -> float:

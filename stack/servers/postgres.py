@@ -7,9 +7,11 @@ peer authentication (the service account only), every role over TCP by SCRAM pas
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
+import signal
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -196,6 +198,21 @@ class PostgresServer:
             except (OSError, ValueError, IndexError):
                 continue
         return found
+
+    def freeze(self) -> list[int]:
+        """Stop the cluster's processes where they stand (a hung host: connections are
+        accepted, nothing answers); the pids for :meth:`thaw`."""
+        frozen = self.processes()
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):  # gone meanwhile
+                os.kill(pid, signal.SIGSTOP)
+        return frozen
+
+    @staticmethod
+    def thaw(frozen: list[int]) -> None:
+        for pid in frozen:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
 
     def create_database(self, name: str, template: str | None = None) -> None:
         """A database the owner owns; one not cloned from a template gets the extensions

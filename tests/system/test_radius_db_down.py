@@ -8,8 +8,6 @@ one must stay up for everyone else); each test leaves it running."""
 
 from __future__ import annotations
 
-import os
-import signal
 import time
 
 import psycopg
@@ -18,7 +16,6 @@ from psycopg.rows import dict_row
 
 from billing import schema
 from stack.servers.freeradius import FreeRadiusServer, radclient
-from stack.servers.postgres import PostgresServer
 from tests.conftest import make_postgres
 from tests.harness import start_with_retry
 from tests.system.test_radius_auth import (
@@ -113,24 +110,17 @@ def test_database_stopped_then_back(private_pg, setup):
     assert "rlm_ebs: database available again" in log
 
 
-def _cluster(server: PostgresServer) -> list[int]:
-    return server.processes()
-
-
 def test_database_frozen_then_back(private_pg, setup):
     """A database that accepts but never answers: the first requests wait out
     query_timeout and connect_timeout (mods-enabled/sql) on each pooled connection until
     the pool gives up on the database, then rejects come at once; nothing waits forever."""
     radius, user = setup
     assert timed_pap(radius, user)[0] == "Access-Accept"
-    frozen = _cluster(private_pg)
+    frozen = private_pg.freeze()
     try:
-        for pid in frozen:
-            os.kill(pid, signal.SIGSTOP)
         answers = [timed_pap(radius, user) for _ in range(8)]
     finally:
-        for pid in frozen:
-            os.kill(pid, signal.SIGCONT)
+        private_pg.thaw(frozen)
     print(f"database frozen: {[(code, round(s, 2)) for code, s in answers]}")
     # Bounded, never stuck: every request is answered (libpq's connect_timeout has a
     # floor of 2 s, so the first requests take a few seconds each).
