@@ -7,9 +7,11 @@ each reply is matched to its request by (socket, Identifier). The rate is replie
 second of sending time; a request unanswered within ``timeout`` counts as lost.
 
 Request i goes out on socket ``i % sockets`` with Identifier ``(i // sockets) % 256``:
-an Identifier comes back into use only 256 requests later on its socket, long after its
-reply, and every request is a new packet (fresh authenticator), never a duplicate the
-server would answer from its cache.
+an Identifier comes back into use 256 requests later on its socket, and never while its
+request still waits for an answer (the sender waits, as a NAS does: FreeRADIUS takes a
+packet reusing the Identifier of an unfinished request for a conflicting one and gives
+the old request up unanswered). Every request is a new packet (fresh authenticator),
+never a duplicate the server would answer from its cache.
 """
 
 from __future__ import annotations
@@ -108,9 +110,10 @@ def _send_round(socks: list[socket.socket], selector: selectors.BaseSelector,
         while in_flight < window and i < total:
             seq = first + i
             s, ident = seq % count, (seq // count) % 256
-            if pending[s].pop(ident, None) is not None:
-                in_flight -= 1
-                result.lost += 1
+            if ident in pending[s]:
+                # A NAS never reuses an ID still waiting for its answer: the server
+                # would take the new packet for a conflicting one and give the old up.
+                break
             socks[s].send(packets[i])
             pending[s][ident] = clock()
             in_flight += 1
