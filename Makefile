@@ -14,6 +14,7 @@ help:
 
 deps:
 	@bash scripts/install-deps.sh
+	@bash scripts/netflow-buffers.sh
 
 # Debian's /usr/bin/python3 on purpose: FreeRADIUS embeds that interpreter, and the
 # virtualenv's packages must be importable inside it.

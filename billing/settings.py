@@ -178,6 +178,12 @@ DEFAULTS: dict[str, Any] = {
     # start). Each is sized for two minutes of every subscriber address in every class;
     # raise this when nfacctd's log says "Finished cache entries" (an error there).
     "FLOW_CACHE_ENTRIES_MAX": 2_000_003,
+    # Bytes of the ring each nfacctd plugin reads its flows from (shared memory, per
+    # plugin). The ring absorbs a plugin's pauses (its purge every minute, a busy CPU):
+    # unbuffered, one flow takes 424 bytes, so 256 MiB holds ~630,000 flows (most of a
+    # second at 800,000 flows/s).
+    # A ring that wraps loses flows silently (pmacct warns only from the fourth time).
+    "FLOW_PLUGIN_PIPE_BYTES": 256 * 1024 * 1024,
     # RADIUS against NetFlow (ebs.reconcile_traffic, `ebs traffic reconcile`): a session
     # or an exporter's hour is flagged when its accounting and flow bytes differ by more
     # than this percent of the larger figure and by at least FLOW_RECONCILE_MIN_BYTES

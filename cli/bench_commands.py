@@ -82,11 +82,15 @@ def _rates(_ctx, _param, value: str | None) -> list[int] | None:
               help="Offered flows/s, stepped upwards; a side stops at its first failure.")
 @click.option("--rater-rows", default=1_000_000, show_default=True,
               type=click.IntRange(min=1), help="Aggregated rows the rater alone rates.")
-def flow(addresses: int, seconds: float, rates: list[int] | None, rater_rows: int) -> None:
+@click.option("--plugin-pipe-mib", default=None, type=click.IntRange(min=1, max=4096),
+              help="Each plugin's ring, both sides alike (default: FLOW_PLUGIN_PIPE_BYTES).")
+def flow(addresses: int, seconds: float, rates: list[int] | None, rater_rows: int,
+         plugin_pipe_mib: int | None) -> None:
     """NetFlow v9 flows/s collected and rated without loss vs nfacctd's print plugin."""
     from bench.flow import RATES, run
 
-    click.echo(json.dumps(run(addresses, seconds, rates or RATES, rater_rows)))
+    extra = {"pipe_bytes": plugin_pipe_mib * 1024 * 1024} if plugin_pipe_mib else {}
+    click.echo(json.dumps(run(addresses, seconds, rates or RATES, rater_rows, **extra)))
 
 
 @click.command("payments")

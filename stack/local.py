@@ -34,6 +34,7 @@ def collector_server(settings: SimpleNamespace) -> NfacctdServer:
         listen_ip=settings.NETFLOW_LISTEN_IP,
         db_host="127.0.0.1", db_port=settings.DB_PORT, db_name=settings.DB_NAME,
         db_user=user, db_password=password,
+        plugin_pipe_size=int(settings.FLOW_PLUGIN_PIPE_BYTES),
     )
 
 
