@@ -181,7 +181,8 @@ DEFAULTS: dict[str, Any] = {
     # Bytes of the ring each nfacctd plugin reads its flows from (shared memory, per
     # plugin). The ring absorbs a plugin's pauses (its purge every minute, a busy CPU):
     # unbuffered, one flow takes 424 bytes, so 256 MiB holds ~630,000 flows (most of a
-    # second at 800,000 flows/s).
+    # second at 800,000 flows/s). Zeroed at start, so resident: three plugins at least,
+    # 768 MiB; under 100,000 flows/s, 64 MiB does.
     # A ring that wraps loses flows silently (pmacct warns only from the fourth time).
     "FLOW_PLUGIN_PIPE_BYTES": 256 * 1024 * 1024,
     # RADIUS against NetFlow (ebs.reconcile_traffic, `ebs traffic reconcile`): a session
