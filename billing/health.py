@@ -46,6 +46,16 @@ class SpoolBacklog:
     oldest_age_s: float | None
 
 
+@dataclass(frozen=True)
+class AnswerTimes:
+    """How long one NAS's logins took to answer, arrival to the auth log's row."""
+
+    count: int
+    p50_s: float
+    p95_s: float
+    p99_s: float
+
+
 @dataclass
 class Figures:
     at: float  # Unix time of the snapshot
@@ -63,6 +73,8 @@ class Figures:
     callbacks: dict[tuple[str, str], int] = field(default_factory=dict)  # backend, outcome
     reconciliation: dict[str, int] = field(default_factory=dict)  # state -> last day, not ok
     nas_accounting_age_s: dict[str, float] = field(default_factory=dict)
+    # NAS (its name, else the address it sent from) -> the last AUTH_WINDOW_S's answers
+    auth_latency: dict[str, AnswerTimes] = field(default_factory=dict)
     messages_queued: int | None = None
 
     @property
@@ -110,6 +122,14 @@ def _database(conn: psycopg.Connection, figures: Figures) -> None:
             "  JOIN nas n ON n.id = s.nas_id GROUP BY n.name")}
     figures.messages_queued = conn.execute(
         "SELECT count(*) FROM messages WHERE state = 'queued'").fetchone()[0]
+    figures.auth_latency = {
+        nas: AnswerTimes(count, *(float(us) / 1e6 for us in quantiles))
+        for nas, count, quantiles in conn.execute(
+            "SELECT coalesce(n.name, host(a.nas_ip), 'unknown'), count(*),"
+            "       percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY a.answer_us)"
+            "  FROM auth_log a LEFT JOIN nas n ON n.ip_address = a.nas_ip"
+            " WHERE a.logged_at > now() - make_interval(secs => %s)"
+            "   AND a.answer_us IS NOT NULL GROUP BY 1", (AUTH_WINDOW_S,))}
 
 
 def _broker(client: Broker, figures: Figures) -> None:
@@ -190,6 +210,10 @@ def lines(figures: Figures) -> list[str]:
             f"{k} {v}" for k, v in sorted(figures.reconciliation.items())))
     for name, age in sorted(figures.nas_accounting_age_s.items()):
         out.append(f"{'NAS ' + name:24} last accounting {_seconds(age)}")
+    for name, times in sorted(figures.auth_latency.items()):
+        out.append(f"{'NAS ' + name:24} {times.count} logins answered in "
+                   f"p50 {times.p50_s * 1000:.1f} / p95 {times.p95_s * 1000:.1f} / "
+                   f"p99 {times.p99_s * 1000:.1f} ms (last 5 min)")
     if figures.messages_queued is not None:
         out.append(f"{'messages queued':24} {figures.messages_queued}")
     out += [f"{'problem':24} {p}" for p in figures.problems]

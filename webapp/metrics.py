@@ -88,6 +88,18 @@ def families(figures: health.Figures) -> Iterator[GaugeMetricFamily]:
                     figures.nas_accounting_age_s)
     yield from _gauge("ebs_messages_queued", "SMS and e-mail waiting to be sent",
                       figures.messages_queued)
+    latency = GaugeMetricFamily(
+        "ebs_radius_auth_answer_seconds_5m", "How long logins took to answer over the last "
+        "5 minutes, from the request's arrival at FreeRADIUS to its auth log row, per NAS",
+        labels=["nas", "quantile"])
+    for nas, times in sorted(figures.auth_latency.items()):
+        for quantile, value in (("0.5", times.p50_s), ("0.95", times.p95_s),
+                                ("0.99", times.p99_s)):
+            latency.add_metric([nas, quantile], value)
+    yield latency
+    yield _labelled("ebs_radius_auth_answered_5m", "Logins whose answer time is known, "
+                    "over the last 5 minutes, per NAS", ["nas"],
+                    {nas: times.count for nas, times in figures.auth_latency.items()})
 
 
 class _Figures(Collector):

@@ -162,6 +162,10 @@ def test_pap_accept_with_window_interim_and_rate_limit(radius, dbc):
     assert reply.attributes["Framed-IP-Address"].startswith("10.0.0.")  # leased
     assert "Cleartext-Password" not in reply.attributes
     assert logged(dbc, user) == [("ok", True, False)]
+    # the time from the request's arrival to its log row, which the monitoring reads
+    took = dbc.execute("SELECT answer_us FROM auth_log WHERE username = %s",
+                       (user,)).fetchone()["answer_us"]
+    assert 0 < took < 2_000_000  # radclient waits 2 s at most
 
 
 def test_window_and_time_of_day_speed_follow_the_servers_clock(radius, dbc, move_clock):

@@ -130,3 +130,32 @@ def test_a_broker_away_is_a_problem_and_the_rest_still_comes(client, conn, web_s
     assert any(line.startswith("problem") and "broker" in line for line in lines)
     assert any("wrong_password 1" in line for line in lines)
     assert any(line.startswith("accounting spool") for line in lines)  # measured here
+
+
+def test_answer_times_per_nas_are_quantiles_of_the_last_five_minutes(client, conn):
+    conn.execute("INSERT INTO nas (name, vendor, ip_address, secret)"
+                 " VALUES ('bras-2', 'mikrotik', '10.9.0.2', 'metrics-secret-0123456789')")
+    conn.execute("INSERT INTO auth_log (username, nas_ip, reason, accepted, answer_us)"
+                 " SELECT 'u' || us, '10.9.0.2', 'ok', true, us"
+                 "   FROM unnest(ARRAY[1000, 2000, 3000, 4000, 100000]) AS us")
+    # A sender not in the nas table is named by its address; a row from the auth spool
+    # (no answer time) and an hour-old row are not counted.
+    conn.execute("INSERT INTO auth_log (username, nas_ip, reason, accepted, answer_us)"
+                 " VALUES ('x', '192.0.2.9', 'unknown_nas', false, 500),"
+                 " ('spooled', '10.9.0.2', 'degraded', true, NULL)")
+    conn.execute("INSERT INTO auth_log (logged_at, username, nas_ip, reason, accepted,"
+                 " answer_us) VALUES (now() - interval '1 hour', 'old', '10.9.0.2', 'ok',"
+                 " true, 9000000)")
+    metrics = scrape(client)
+    times = {labels: value for (name, labels), value in metrics.items()
+             if name == "ebs_radius_auth_answer_seconds_5m"}
+    # percentile_cont over 1, 2, 3, 4 and 100 ms
+    assert times[(("nas", "bras-2"), ("quantile", "0.5"))] == pytest.approx(0.003)
+    assert times[(("nas", "bras-2"), ("quantile", "0.95"))] == pytest.approx(0.0808)
+    assert times[(("nas", "bras-2"), ("quantile", "0.99"))] == pytest.approx(0.09616)
+    assert times[(("nas", "192.0.2.9"), ("quantile", "0.5"))] == pytest.approx(0.0005)
+    assert metrics[("ebs_radius_auth_answered_5m", (("nas", "bras-2"),))] == 5
+    assert metrics[("ebs_radius_auth_answered_5m", (("nas", "192.0.2.9"),))] == 1
+    lines = health.lines(health.snapshot(conn, None))
+    assert f"{'NAS bras-2':24} 5 logins answered in p50 3.0 / p95 80.8 / p99 96.2 ms" \
+        " (last 5 min)" in lines

@@ -72,6 +72,7 @@ class AuthLog(Model):
     reason: Mapped[str] = mapped_column(Text)
     accepted: Mapped[bool] = mapped_column(Boolean)
     guest: Mapped[bool] = mapped_column(Boolean, default=False)
+    answer_us: Mapped[int | None] = mapped_column(Integer)  # arrival to this row, µs
 
 
 class RadiusReplyAttribute(Model):
