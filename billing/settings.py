@@ -68,6 +68,16 @@ DEFAULTS: dict[str, Any] = {
     "DB_FLOW_PASSWORD_FILE": "",
     "DB_REPORTS_USER": "ebs_reports",
     "DB_REPORTS_PASSWORD_FILE": "",
+    # A streaming replica (`ebs db replica setup`) the web app's reports, dashboard and
+    # traffic statistics read from, as DB_WEB_USER in read-only transactions; empty host:
+    # they read the primary. Port 0: DB_PORT + 1 (the local stack's replica). A replica
+    # that does not answer, is no standby or replays more than DB_REPLICA_MAX_LAG_SECONDS
+    # behind is left for the primary (the web log says so) and tried again
+    # DB_REPLICA_RETRY_SECONDS later.
+    "DB_REPLICA_HOST": "",
+    "DB_REPLICA_PORT": 0,
+    "DB_REPLICA_MAX_LAG_SECONDS": 30,
+    "DB_REPLICA_RETRY_SECONDS": 10,
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": 56379,
     "REDIS_DB": 0,
@@ -479,6 +489,11 @@ def database_conninfo(settings: SimpleNamespace, dbname: str | None = None,
     if password:
         params["password"] = password
     return make_conninfo(**params)
+
+
+def replica_port(settings: SimpleNamespace) -> int:
+    """The replica's port: DB_REPLICA_PORT, else the one after the primary's."""
+    return int(settings.DB_REPLICA_PORT) or int(settings.DB_PORT) + 1
 
 
 def redis_password_file(settings: SimpleNamespace) -> Path:

@@ -12,11 +12,15 @@ from billing import history_partitions, schema
 from billing.release import code_version
 from cli import release_fixture
 from cli.common import load_settings, open_db
+from cli.replica_commands import replica
 
 
 @click.group()
 def db() -> None:
     """The database schema."""
+
+
+db.add_command(replica)
 
 
 @db.command()

@@ -27,6 +27,9 @@ COMPONENT_ROLES: dict[str, str] = {
     "flow": "ebs_flow",
     "reports": "ebs_reports",
 }
+# The role a streaming standby logs in with (stack/replica.py): REPLICATION and nothing
+# else, no database's tables; pg_hba.conf lets it in to the replication pseudo-database.
+REPLICATION_ROLE = "ebs_replica"
 
 
 def password_file(secrets_dir: Path, role: str) -> Path:
@@ -64,6 +67,20 @@ def ensure_roles(admin: psycopg.Connection, owner: str, secrets_dir: Path,
     # The owner reads every session's statistics (pg_stat_statements counts round trips
     # in the tests and benchmarks); it does not make it a superuser.
     admin.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(owner)))
+
+
+def ensure_replication_role(admin: psycopg.Connection, secrets_dir: Path,
+                            role: str = REPLICATION_ROLE) -> str:
+    """The standby's role, as the cluster's superuser: LOGIN REPLICATION, no other
+    attribute, its own generated password (the one returned)."""
+    password = ensure_password(secrets_dir, role)
+    admin.execute("SET password_encryption = 'scram-sha-256'")
+    exists = admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
+    admin.execute(sql.SQL(
+        "{} ROLE {} LOGIN REPLICATION NOSUPERUSER NOCREATEDB NOCREATEROLE NOBYPASSRLS "
+        "PASSWORD {}").format(sql.SQL("ALTER" if exists else "CREATE"),
+                              sql.Identifier(role), sql.Literal(password)))
+    return password
 
 
 def prepare_database(admin: psycopg.Connection, owner: str) -> None:

@@ -50,6 +50,10 @@ class PostgresServer:
     # (STATE_DIR/secrets for the local stack).
     secrets_dir: Path | None = None
     roles: tuple[str, ...] = tuple(db_roles.COMPONENT_ROLES.values())
+    # A hot standby made by stack/replica.py (pg_basebackup -R): never initdb'd here, its
+    # roles are the primary's (read-only: nothing to set up), it serves reads while it
+    # replays the primary's WAL.
+    standby: bool = False
 
     @property
     def log(self) -> Path:
@@ -85,6 +89,9 @@ class PostgresServer:
     def init(self) -> None:
         if self.initialised():
             return
+        if self.standby:
+            raise ServerError(f"{self.datadir} holds no standby: make it first "
+                              "(ebs db replica setup)")
         self.datadir.parent.mkdir(parents=True, exist_ok=True)
         self.socket_dir.mkdir(parents=True, exist_ok=True)
         run(
@@ -106,7 +113,10 @@ class PostgresServer:
             f"local all {self.superuser},{self.user} peer map=ebs\n"
             "local all all scram-sha-256\n"
             "host all all 127.0.0.1/32 scram-sha-256\n"
-            "host all all ::1/128 scram-sha-256\n", encoding="utf-8")
+            "host all all ::1/128 scram-sha-256\n"
+            # A standby streams as the replication role (stack/replica.py), no one else.
+            f"host replication {db_roles.REPLICATION_ROLE} 127.0.0.1/32 scram-sha-256\n",
+            encoding="utf-8")
 
     def setup_roles(self) -> None:
         """The owner and the component roles with their password files (idempotent)."""
@@ -130,6 +140,8 @@ class PostgresServer:
         }
         if not self.durable:
             opts.update(fsync="off", synchronous_commit="off", full_page_writes="off")
+        if self.standby:
+            opts["hot_standby"] = "on"  # the default, said: reads are what it is for
         return " ".join(f"-c {k}={v}" for k, v in opts.items())
 
     def running(self) -> bool:
@@ -162,7 +174,8 @@ class PostgresServer:
     def start(self) -> None:
         self.init()
         if self.running():
-            self.setup_roles()
+            if not self.standby:
+                self.setup_roles()
             return
         legacy = self._trusting()
         if not legacy:
@@ -178,7 +191,8 @@ class PostgresServer:
             raise ServerError(f"{exc}{log_tail(self.log)}") from None
         if legacy:
             self._adopt()
-        self.setup_roles()
+        if not self.standby:
+            self.setup_roles()
 
     def stop(self) -> None:
         if not (self.datadir / "postmaster.pid").exists():

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from webapp import localtime, traffic_series
 from webapp.cabinet.blueprint import bp, menu_entry
 from webapp.cabinet.sessions import login_required
-from webapp.extensions import db
+from webapp.report_db import report_session
 from webapp.reports import traffic_stats_rows
 from webapp.views.reports import csv_flavour, csv_response
 
@@ -38,11 +38,12 @@ menu_entry(30, "traffic", "Traffic")
 def traffic(subscriber):
     zone = localtime.zone()
     now = datetime.now(zone)
-    groups = db.session.execute(
+    session = report_session()
+    groups = session.execute(
         _GROUPS, traffic_series.csv_params("day", subscriber.id, zone, now)).mappings().all()
     return render_template(
         "cabinet/traffic.html", groups=groups, days=traffic_series.DAYS,
-        traffic=traffic_series.figures(db.session, subscriber.id, zone, now))
+        traffic=traffic_series.figures(session, subscriber.id, zone, now))
 
 
 @bp.route("/traffic.csv")
@@ -56,5 +57,5 @@ def traffic_csv(subscriber):
         abort(404)
     zone = localtime.zone()
     params = traffic_series.csv_params(name, subscriber.id, zone, datetime.now(zone))
-    return csv_response(db.session.get_bind(), report, params, f"traffic_{name}.csv",
+    return csv_response(report_session().get_bind(), report, params, f"traffic_{name}.csv",
                         csv_flavour(request.args.get("format", "csv")))

@@ -29,6 +29,7 @@ from flask_appbuilder.models.filters import BaseFilter
 from sqlalchemy import false, select, text
 
 from webapp.models.accounts import Subaccount
+from webapp.report_db import report_session
 from webapp.views.account_history import StatusHistoryView
 from webapp.views.account_traffic import traffic_tab
 from webapp.views.audit import AuditLogView
@@ -180,4 +181,4 @@ class AccountCard:
         """The Traffic tab's figures, for staff who may read them (its CSV's grant)."""
         if not self.appbuilder.sm.has_access("can_traffic", "AccountTrafficView"):
             return None
-        return traffic_tab(self.appbuilder.session, account_id)
+        return traffic_tab(report_session(), account_id)

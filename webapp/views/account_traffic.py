@@ -15,6 +15,7 @@ from sqlalchemy import text
 
 from webapp import labels, localtime, traffic_series
 from webapp.numbers import format_decimal_text
+from webapp.report_db import report_session
 from webapp.views.reports import CSV_FLAVOURS, csv_flavour, csv_response
 from webapp.views.tariff_limits import window_label
 
@@ -63,7 +64,7 @@ class AccountTrafficView(BaseView):
     @permission_name("traffic")
     def csv(self, account_id: int, name: str):
         report = traffic_series.CSV_SERIES.get(name)
-        session = self.appbuilder.session
+        session = report_session()
         if report is None:
             abort(404)
         if session.execute(_EXISTS, {"id": account_id}).scalar() is None:

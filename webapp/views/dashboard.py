@@ -27,6 +27,7 @@ from flask_login import current_user
 from sqlalchemy import text
 
 from webapp.dashboard_series import chart_data, money_by_day, online_by_hour
+from webapp.report_db import report_session
 
 # Debian's libjs-chart.js (scripts/install-deps.sh): the UMD build, one file.
 CHARTJS_DIR = Path("/usr/share/javascript/chart.js")
@@ -64,7 +65,7 @@ class DashboardView(IndexView):
         if not current_user.is_authenticated:
             return self.render_template(self.index_template, appbuilder=self.appbuilder,
                                         stats=None)
-        session = self.appbuilder.session
+        session = report_session()
         zone = ZoneInfo(current_app.config["EBS_SETTINGS"].TIME_ZONE)
         accounts = session.execute(_ACCOUNTS).mappings().one()
         stats = {

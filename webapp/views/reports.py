@@ -30,6 +30,7 @@ from flask_babel import lazy_gettext as _l
 
 from webapp import labels, localtime
 from webapp.numbers import current_locale, format_amount, format_number, megabytes
+from webapp.report_db import report_session
 from webapp.reports import (
     COUNT,
     DAILY_UP_TO_DAYS,
@@ -246,7 +247,7 @@ class ReportsView(BaseView):
 
     def _csv(self, report: Report, params: dict, start: date, end: date,
              flavour: CsvFlavour) -> Response:
-        return csv_response(self.appbuilder.session.get_bind(), report, params,
+        return csv_response(report_session().get_bind(), report, params,
                             f"{report.name}_{start.isoformat()}_{end.isoformat()}.csv",
                             flavour)
 
@@ -273,7 +274,7 @@ class ReportsView(BaseView):
         rows = []
         if error is None:
             params = self._params(report, start, end, max(page, 0))
-            rows = self.appbuilder.session.execute(
+            rows = report_session().execute(
                 report.statement_for(params), params).mappings().all()
         more = report.paged and len(rows) > PAGE_SIZE
         rows = rows[:PAGE_SIZE] if report.paged else rows
