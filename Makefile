@@ -1,16 +1,18 @@
 # Two commands: `make demo` runs the whole stack locally with demo data, `make test` runs
 # every test. Both install what is missing first (Debian packages, the virtualenv).
+# `make install-check` (root) runs the production install in a Debian 12 chroot.
 SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: test demo deps venv lint clean help
+.PHONY: test demo deps venv lint clean help install-check
 
 help:
 	@echo "make demo   - install what is missing, start the local stack with demo data"
 	@echo "make test   - install what is missing, run the whole test suite"
 	@echo "make lint   - ruff"
+	@echo "make install-check - the production install in a Debian 12 chroot (as root)"
 
 deps:
 	@bash scripts/install-deps.sh
@@ -30,6 +32,10 @@ lint: venv
 
 test: venv
 	@bash scripts/as-service-user.sh $(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+
+# scripts/install.sh in a debootstrapped Debian 12 chroot, then tests/install/ against it.
+install-check: venv
+	@bash scripts/install-check.sh
 
 demo: venv
 	@bash scripts/as-service-user.sh $(VENV)/bin/ebs up --demo

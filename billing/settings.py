@@ -98,6 +98,10 @@ DEFAULTS: dict[str, Any] = {
     "RADIUS_LISTEN_IP": "127.0.0.1",
     "RADIUS_AUTH_PORT": 11812,
     "RADIUS_ACCT_PORT": 11813,
+    # Who runs FreeRADIUS: empty, the local stack (`ebs up`), whose server a NAS change
+    # restarts directly; a systemd unit's name ("freeradius.service", set by `ebs install`),
+    # restarted through systemd on an installed system.
+    "RADIUS_SERVICE": "",
     # How accounting reaches PostgreSQL. "spool": FreeRADIUS writes each packet to the
     # spool file and answers, the follower (`ebs acct drain --follow`, started by
     # `ebs up`) applies it in ordered batches with durable commits: several times

@@ -8,8 +8,12 @@ from datetime import UTC, datetime
 import click
 import psycopg
 
+from billing import settings as settings_mod
+from billing.db import connect
 from cli.common import load_settings, open_db
+from cli.stack_commands import collector_at_start
 from flow import partitions
+from stack.local import collector_server
 from stack.servers.base import ServerError
 from worker.collector_sync import sync_collector
 
@@ -29,6 +33,32 @@ def reload() -> None:
     except (ServerError, psycopg.Error) as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(json.dumps(result, sort_keys=True))
+
+
+@flow.command()
+def start() -> None:
+    """Start the collector (nfacctd under STATE_DIR) as `ebs up` does: its plugins and maps
+    built from the database, today's partitions made; returns once it takes flows, nfacctd
+    running on as a daemon (ebs-nfacctd.service on an installed system)."""
+    settings = load_settings()
+    server = collector_server(settings)
+    try:
+        with connect(settings_mod.database_conninfo(settings, component="worker")) as conn:
+            server.collector = collector_at_start(settings)(conn, server.maps_dir)
+        server.start()
+    except (ServerError, psycopg.Error) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"nfacctd running (pid {server.core_pid()}) on "
+               f"{settings.NETFLOW_LISTEN_IP}:{settings.NETFLOW_PORT}/udp")
+
+
+@flow.command()
+def stop() -> None:
+    """Stop the collector so that every flow it took is written (its plugins purge)."""
+    try:
+        collector_server(load_settings()).stop()
+    except ServerError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @flow.command(name="partitions")

@@ -15,7 +15,9 @@ from cli import (
     charge_commands,
     credentials_commands,
     db_commands,
+    demo_commands,
     flow_commands,
+    install_commands,
     ledger_commands,
     payments_commands,
     radius_commands,
@@ -66,7 +68,9 @@ cli.add_command(credentials_commands.credentials_group)
 cli.add_command(charge_commands.bench)
 bench_commands.register(charge_commands.bench)
 cli.add_command(db_commands.db)
+cli.add_command(demo_commands.demo_command)
 cli.add_command(flow_commands.flow)
+cli.add_command(install_commands.install_command)
 cli.add_command(ledger_commands.ledger)
 cli.add_command(payments_commands.payments)
 cli.add_command(radius_commands.radius)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -9,9 +10,12 @@ import threading
 from pathlib import Path
 
 import click
+import psycopg
 
+from billing import settings as settings_mod
 from cli.common import load_settings
-from stack import db_watch, radius_clients
+from stack import db_watch, nas_sync, radius_clients
+from stack.servers.base import ServerError
 
 
 @click.group()
@@ -45,3 +49,20 @@ def watch_db(sockets: tuple[Path, ...], every: float) -> None:
     click.echo(f"watching PostgreSQL at {settings.DB_HOST}:{settings.DB_PORT} every "
                f"{every} s for {', '.join(map(str, targets))}", err=True)
     watch.run(stop, every)
+
+
+@radius.command("sync-clients")
+def sync_clients() -> None:
+    """Render FreeRADIUS's clients from the NAS table and restart it when they changed,
+    as the worker's ebs.nas_changed does; through systemd when RADIUS_SERVICE names a
+    unit (an installed system, where ebs-radius-clients.path runs this as root)."""
+    settings = load_settings()
+    restarter = (nas_sync.systemd_restarter(settings.RADIUS_SERVICE)
+                 if settings.RADIUS_SERVICE else nas_sync.restart)
+    try:
+        result = nas_sync.sync_clients(
+            settings_mod.database_conninfo(settings, component="worker"),
+            radius_clients.local_server_dir(settings.STATE_DIR), restarter)
+    except (ServerError, psycopg.Error) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(json.dumps(result, sort_keys=True))

@@ -26,7 +26,7 @@ def _say(message: str) -> None:
     click.echo(f"ebs: {message}")
 
 
-def _print_demo(settings, info: demo.DemoInfo) -> None:
+def print_demo(settings, info: demo.DemoInfo) -> None:
     click.echo("")
     click.echo("Demo data loaded.")
     click.echo(f"  PostgreSQL   postgresql://{settings.DB_USER}@127.0.0.1:{settings.DB_PORT}/"
@@ -48,7 +48,7 @@ def _print_demo(settings, info: demo.DemoInfo) -> None:
                + f" … ({len(info.subscribers)} in all)")
 
 
-def _collector_at_start(settings):
+def collector_at_start(settings):
     """nfacctd as the database says, and its tables' partitions for today and the next
     days before its first write (the hourly beat task first runs an hour after the
     beat starts)."""
@@ -67,7 +67,7 @@ def up(with_demo: bool, detach: bool) -> None:
     Ctrl-C stops them."""
     settings = load_settings()
     stack = Stack(settings)
-    stack.collector_builder = _collector_at_start(settings)
+    stack.collector_builder = collector_at_start(settings)
     try:
         stack.up(_say)
         if with_demo:
@@ -76,7 +76,7 @@ def up(with_demo: bool, detach: bool) -> None:
                 info = demo.load(conn, tz=ZoneInfo(settings.TIME_ZONE))
             stack.sync_radius_clients()  # the demo NAS is a new RADIUS client
             sync_collector(settings)  # and an exporter, with the demo pools
-            _print_demo(settings, info)
+            print_demo(settings, info)
     except (ServerError, psycopg.Error) as exc:
         stack.down(_say)
         raise click.ClickException(str(exc)) from None

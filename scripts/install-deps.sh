@@ -11,6 +11,8 @@ PACKAGES=(
   chromium fonts-dejavu-core
   libjs-chart.js  # Chart.js: the web app serves it to its own pages (no CDN)
   build-essential libpq-dev acl rsync
+  debootstrap  # make install-check: the production install in a Debian 12 chroot
+  vagrant  # tests/install/test_vagrantfile.py: `vagrant validate` of the test box
 )
 
 missing=()

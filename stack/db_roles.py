@@ -54,12 +54,22 @@ def ensure_roles(admin: psycopg.Connection, owner: str, secrets_dir: Path,
                  roles: tuple[str, ...] = tuple(COMPONENT_ROLES.values())) -> None:
     """Create (or bring back in line) the owner and the component roles, as the cluster's
     superuser: LOGIN, no other attribute, the password from its file (SCRAM)."""
+    apply_roles(admin, owner, {role: ensure_password(secrets_dir, role)
+                               for role in (owner, *roles)})
+
+
+def apply_roles(admin: psycopg.Connection, owner: str, passwords: dict[str, str]) -> list[str]:
+    """The roles of :func:`ensure_roles` with their passwords given (``ebs install`` reads
+    the files as root, then talks to the cluster as its superuser account, which may not
+    read them); the roles it had to create."""
     admin.execute("SET password_encryption = 'scram-sha-256'")
-    for role in (owner, *roles):
-        password = ensure_password(secrets_dir, role)
+    created = []
+    for role, password in passwords.items():
         exists = admin.execute(
             "SELECT 1 FROM pg_roles WHERE rolname = %s", (role,)).fetchone()
         verb = "ALTER" if exists else "CREATE"
+        if not exists:
+            created.append(role)
         admin.execute(sql.SQL(
             "{} ROLE {} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION "
             "NOBYPASSRLS PASSWORD {}").format(
@@ -67,6 +77,7 @@ def ensure_roles(admin: psycopg.Connection, owner: str, secrets_dir: Path,
     # The owner reads every session's statistics (pg_stat_statements counts round trips
     # in the tests and benchmarks); it does not make it a superuser.
     admin.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(owner)))
+    return created
 
 
 def ensure_replication_role(admin: psycopg.Connection, secrets_dir: Path,

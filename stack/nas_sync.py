@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import fcntl
 import os
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from billing.db import connect
 from stack import radius_clients
-from stack.servers.freeradius import ConfigError, restart, running_pid
+from stack.servers.base import ServerError
+from stack.servers.freeradius import ConfigError, check_config, restart, running_pid
+
+# Where the worker of an installed system asks for a sync (``ebs-radius-clients.path``
+# watches it): under STATE_DIR/run, which the worker's account may write.
+REQUEST_FILE = "radius-clients.request"
 
 
 def _write(path: Path, text: str) -> None:
@@ -30,12 +38,18 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".new")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        if os.geteuid() == 0:  # root syncs for the server's account, which keeps the file
+            owner = path.parent.stat()
+            os.fchown(fh.fileno(), owner.st_uid, owner.st_gid)
         fh.write(text)
     os.replace(tmp, path)
 
 
-def sync_clients(conninfo: str, directory: Path) -> dict:
-    """Make the server in ``directory`` run with the clients the ``nas`` table asks for.
+def sync_clients(conninfo: str, directory: Path,
+                 restarter: Callable[[Path], int] = restart) -> dict:
+    """Make the server in ``directory`` run with the clients the ``nas`` table asks for;
+    ``restarter`` restarts it (the local stack's own restart, or :func:`systemd_restarter`
+    on an installed system).
 
     Returns what was found and done: ``server`` (absent / current / stopped / running),
     ``restarted``, the clients (names and addresses, never secrets), the NAS rows left
@@ -62,10 +76,44 @@ def sync_clients(conninfo: str, directory: Path) -> dict:
         if running_pid(directory) is None:
             return result  # the next start reads the new file
         try:
-            pid = restart(directory)
+            pid = restarter(directory)
         except ConfigError:
             if previous is not None:
                 _write(path, previous)  # keep the running server's file as it was
             raise
         result.update(server="running", restarted=True, pid=pid)
         return result
+
+
+def systemd_restarter(unit: str, timeout: float = 30.0) -> Callable[[Path], int]:
+    """The restart of an installed system: the rendered configuration checked, then
+    ``systemctl restart unit`` (Debian's freeradius.service, pointed at ``directory``);
+    the new pid once the server has written it."""
+    def restart_unit(directory: Path) -> int:
+        check_config(directory)
+        old = running_pid(directory)
+        result = subprocess.run(["systemctl", "restart", unit], capture_output=True,
+                                text=True, check=False, timeout=timeout + 60)
+        if result.returncode != 0:
+            raise ServerError(f"systemctl restart {unit}: {result.stderr.strip()}")
+        deadline = time.monotonic() + timeout
+        while (pid := running_pid(directory)) in (None, old):
+            if time.monotonic() > deadline:
+                raise ServerError(f"{unit} restarted but wrote no new pid file "
+                                  f"(journalctl -u {unit})")
+            time.sleep(0.2)
+        return pid
+    return restart_unit
+
+
+def request_sync(state_dir: Path, nas_id: int | None) -> Path:
+    """The worker's half on an installed system: note that the NAS table changed where
+    ``ebs-radius-clients.path`` watches; systemd then runs ``ebs radius sync-clients``
+    as root, which may write FreeRADIUS's files and restart it. Written whole each time
+    (systemd's PathChanged= fires when it is closed)."""
+    path = Path(state_dir) / "run" / REQUEST_FILE
+    tmp = path.with_name(path.name + ".new")
+    tmp.write_text(f"nas {nas_id if nas_id is not None else '-'} at {time.time():.3f}\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,112 @@
+#!/usr/bin/env bash
+# The production install checked in a Debian 12 chroot (`make install-check`, run by CI as
+# root): debootstrap's base, cached as a tarball under var/install-check so the next run
+# only unpacks it; the apt and pip downloads cached in /var/cache/ebs-install-check.
+# scripts/install.sh runs in the chroot with EBS_INSTALL_NO_SYSTEMD=1 (no systemd there:
+# nothing is started through it; the install starts the chroot's PostgreSQL with
+# pg_ctlcluster), then tests/install/ asserts what the install left, from the host, the
+# chroot's PostgreSQL still running. Everything mounted is unmounted and every process left inside the chroot
+# is ended on the way out, whatever happened.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-check: run as root (debootstrap, chroot and mounts need it)" >&2
+  exit 1
+fi
+for tool in debootstrap rsync; do
+  command -v "$tool" >/dev/null || { echo "install-check: $tool missing (make deps)" >&2; exit 1; }
+done
+
+# The base's tarball and the logs live under var/; the chroot and the download caches
+# never do: scripts/as-service-user.sh hands var/ to the service account (chown -R)
+# whenever tests start, which would make a chroot there the service account's (a tarball
+# keeps its owners inside) and pip refuses a cache that root does not own.
+work=$top/var/install-check
+base=$work/bookworm-base.tar.gz
+downloads=${EBS_INSTALL_CHECK_CACHE:-/var/cache/ebs-install-check}
+scratch=$(mktemp -d /var/tmp/ebs-install-check.XXXXXX)
+root=$scratch/root
+mirror=${EBS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+mkdir -p "$work" "$downloads/apt/partial" "$downloads/pip"
+started=$SECONDS
+
+mounted=()
+mount_in() {  # mount_in TARGET MOUNT-ARGS...
+  mkdir -p "$1"
+  mount "${@:2}" "$1"
+  mounted+=("$1")
+}
+cleanup() {
+  if [ -x "$root/usr/bin/pg_ctlcluster" ] && [ -d "$root/proc/self" ]; then
+    chroot "$root" pg_ctlcluster 15 main stop -m fast >/dev/null 2>&1 || true
+  fi
+  # Whatever still runs with its root in the chroot was started by this check.
+  for proc in /proc/[0-9]*; do
+    if [ "$(readlink "$proc/root" 2>/dev/null)" = "$root" ]; then
+      kill -TERM "${proc#/proc/}" 2>/dev/null || true
+    fi
+  done
+  for ((i=${#mounted[@]}-1; i>=0; i--)); do
+    umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true
+  done
+  if ! grep -q " $scratch/" /proc/mounts; then
+    rm -rf --one-file-system "$scratch"
+  else
+    echo "install-check: $scratch still has mounts; left in place" >&2
+  fi
+}
+trap cleanup EXIT
+
+if [ ! -f "$base" ]; then
+  echo "install-check: debootstrap bookworm (once; cached in $base)"
+  # minbase and systemd: a server's Debian 12 (systemd-analyze verifies the units).
+  if ! debootstrap --variant=minbase --include=systemd,systemd-sysv bookworm \
+       "$scratch/base" "$mirror" > "$scratch/debootstrap.log" 2>&1; then
+    tail -20 "$scratch/debootstrap.log" >&2
+    echo "install-check: debootstrap failed" >&2
+    exit 1
+  fi
+  rm -f "$scratch/base/var/cache/apt/archives/"*.deb
+  tar -C "$scratch/base" --one-file-system --numeric-owner -czf "$base.tmp" .
+  mv "$base.tmp" "$base"
+  rm -rf --one-file-system "$scratch/base"
+fi
+
+mkdir -p "$root"
+tar -C "$root" --numeric-owner -xzpf "$base"
+cp /etc/resolv.conf "$root/etc/resolv.conf"
+# The host's own CAs (a proxy that inspects TLS) are the chroot's too: Debian's
+# ca-certificates adds them to the store when install.sh installs it.
+if [ -d /usr/local/share/ca-certificates ]; then
+  cp -a /usr/local/share/ca-certificates/. "$root/usr/local/share/ca-certificates/"
+fi
+# Package scripts start nothing here: there is no init to ask.
+printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
+chmod 755 "$root/usr/sbin/policy-rc.d"
+mount_in "$root/proc" -t proc proc
+mount_in "$root/sys" -t sysfs sysfs
+mount_in "$root/dev" --bind /dev
+mount_in "$root/dev/pts" --bind /dev/pts
+mount_in "$root/dev/shm" -t tmpfs -o mode=1777 shm  # PostgreSQL's shared memory
+mount_in "$root/var/cache/apt/archives" --bind "$downloads/apt"
+mount_in "$root/root/.cache/pip" --bind "$downloads/pip"
+
+# The checkout as an operator would have it.
+rsync -a --exclude=/.git --exclude=/.venv --exclude=/var --exclude=/settings_local.py \
+  --exclude='__pycache__' --exclude='*.egg-info' "$top/" "$root/usr/src/ebs/"
+
+echo "install-check: scripts/install.sh in the chroot (log: $work/install-1.log)"
+if ! chroot "$root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 \
+     EBS_INSTALL_NO_SYSTEMD=1 bash /usr/src/ebs/scripts/install.sh > "$work/install-1.log" 2>&1; then
+  tail -40 "$work/install-1.log" >&2
+  echo "install-check: the install failed in the chroot" >&2
+  exit 1
+fi
+echo "install-check: install took $((SECONDS - started)) s; checking it"
+
+EBS_INSTALL_CHROOT=$root PYTHONDONTWRITEBYTECODE=1 \
+  "$top/.venv/bin/python" -m pytest tests/install -q -p no:cacheprovider \
+  -W ignore::pytest.PytestConfigWarning
+echo "install-check: passed in $((SECONDS - started)) s"

@@ -1,0 +1,40 @@
+"""On an installed system (RADIUS_SERVICE names a unit) the worker's ebs.nas_changed does
+not touch FreeRADIUS, whose files and service its account may not change: it writes the
+request ebs-radius-clients.path watches, a whole new file each time (PathChanged= fires
+on it), and says so in its result."""
+
+from __future__ import annotations
+
+from stack import nas_sync
+from stack.install.units import units
+
+
+def test_the_worker_asks_systemd_through_the_path_unit(tmp_path, monkeypatch):
+    monkeypatch.setenv("EBS_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("EBS_RADIUS_SERVICE", "freeradius.service")
+    (tmp_path / "run").mkdir()
+    from worker.nas_tasks import nas_changed
+
+    first = nas_changed.run(7)
+    request = tmp_path / "run" / nas_sync.REQUEST_FILE
+    assert first == {"nas_id": 7, "server": "freeradius.service", "requested": str(request)}
+    assert request.read_text().startswith("nas 7 at ")
+    inode = request.stat().st_ino
+    nas_changed.run(None)
+    assert request.read_text().startswith("nas - at ")
+    assert request.stat().st_ino != inode  # replaced, not edited in place
+    assert not (tmp_path / "run" / (nas_sync.REQUEST_FILE + ".new")).exists()
+
+
+def test_the_path_unit_watches_the_file_the_worker_writes(tmp_path, monkeypatch):
+    from billing import settings as settings_mod
+
+    monkeypatch.setenv("EBS_STATE_DIR", str(tmp_path))
+    settings = settings_mod.load()
+    found = {u.name: u for u in units(settings)}
+    path_unit = found["ebs-radius-clients.path"].text
+    assert f"PathChanged={tmp_path}/run/{nas_sync.REQUEST_FILE}" in path_unit
+    sync = found["ebs-radius-clients.service"]
+    assert "Type=oneshot" in sync.text and "User=root" in sync.text
+    assert sync.text.rstrip().endswith("SyslogIdentifier=ebs-radius-clients")
+    assert "radius sync-clients" in sync.text and not sync.start
