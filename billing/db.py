@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import psycopg
 
+from billing import db_pooler
 from billing import settings as settings_mod
 
 
@@ -16,7 +17,9 @@ def connect(
     autocommit: bool = False,
     connect_timeout: int = 5,
 ) -> psycopg.Connection:
-    """Open a connection to the billing database (the configured one unless given)."""
+    """Open a connection to the billing database (the configured one unless given); one
+    that leads through PgBouncer prepares nothing (billing/db_pooler.py)."""
     if conninfo is None:
         conninfo = settings_mod.database_conninfo(settings or settings_mod.load())
-    return psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=connect_timeout)
+    return psycopg.connect(conninfo, autocommit=autocommit, connect_timeout=connect_timeout,
+                           **db_pooler.connect_options(conninfo))

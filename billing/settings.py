@@ -78,6 +78,12 @@ DEFAULTS: dict[str, Any] = {
     "DB_REPLICA_PORT": 0,
     "DB_REPLICA_MAX_LAG_SECONDS": 30,
     "DB_REPLICA_RETRY_SECONDS": 10,
+    # PgBouncer before PostgreSQL (billing/db_pooler.py, docs/scaling.md): the components
+    # named here (of web, worker, radius, acct, flow, reports) connect to it instead, with
+    # the same database, role and password; DB_POOLER_PORT 0: nobody does.
+    "DB_POOLER_HOST": "127.0.0.1",
+    "DB_POOLER_PORT": 0,
+    "DB_POOLER_COMPONENTS": "radius",
     "REDIS_HOST": "127.0.0.1",
     "REDIS_PORT": 56379,
     "REDIS_DB": 0,
@@ -478,21 +484,27 @@ def database_role(settings: SimpleNamespace, component: str | None = None) -> tu
 def database_conninfo(settings: SimpleNamespace, dbname: str | None = None,
                       component: str | None = None) -> str:
     """A libpq connection string for the configured database, as ``component``'s role
-    (web, worker, radius, acct, flow, reports) or, without one, as the owner."""
+    (web, worker, radius, acct, flow, reports) or, without one, as the owner; through
+    PgBouncer for a component DB_POOLER_COMPONENTS names (billing/db_pooler.py)."""
     from psycopg.conninfo import make_conninfo
 
-    host = settings.DB_HOST or str(Path(settings.STATE_DIR) / "run")
+    from billing import db_pooler
+
+    host, port = db_pooler.address(settings, component)
     user, password = database_role(settings, component)
     params = {
         "host": host,
-        "port": settings.DB_PORT,
+        "port": port,
         "dbname": dbname or settings.DB_NAME,
         "user": user,
         "application_name": f"ebs-{component}" if component else "ebs",
     }
     if password:
         params["password"] = password
-    return make_conninfo(**params)
+    conninfo = make_conninfo(**params)
+    if db_pooler.pooled(settings, component):
+        return db_pooler.PooledConninfo(conninfo)  # billing.db.connect: no auto-prepare
+    return conninfo
 
 
 def replica_port(settings: SimpleNamespace) -> int:

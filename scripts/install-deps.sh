@@ -5,6 +5,7 @@ set -euo pipefail
 
 PACKAGES=(
   postgresql postgresql-contrib redis-server
+  pgbouncer  # transaction pooling before PostgreSQL (docs/scaling.md; 1.18 on Debian 12)
   freeradius freeradius-python3 freeradius-postgresql freeradius-utils
   pmacct softflowd
   python3-venv python3-dev

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import psycopg
 
-from billing import credentials, reject_messages, schema
+from billing import credentials, db_pooler, reject_messages, schema
 from billing import settings as settings_mod
 from stack import acct_spool, db_roles, nas_sync, radius_clients, secret_file
 from stack.servers.acct_drain import acct_drainer
@@ -67,10 +67,13 @@ class Stack:
             db_roles.ensure_password(self.postgres.secrets, role)
 
         def database(component: str) -> dict:
-            """How a part (FreeRADIUS's rlm_sql, nfacctd) reaches the local database: TCP,
-            its own role and password."""
+            """How a part (FreeRADIUS's rlm_sql, nfacctd) reaches the local database: TCP
+            (or PgBouncer, when DB_POOLER_COMPONENTS names it), its own role and password."""
             user, password = settings_mod.database_role(settings, component)
-            return {"db_host": "127.0.0.1", "db_port": settings.DB_PORT,
+            host, port = (db_pooler.address(settings, component)
+                          if db_pooler.pooled(settings, component)
+                          else ("127.0.0.1", settings.DB_PORT))
+            return {"db_host": host, "db_port": port,
                     "db_name": settings.DB_NAME, "db_user": user, "db_password": password}
         self.freeradius = FreeRadiusServer(
             directory=radius_clients.local_server_dir(self.state),

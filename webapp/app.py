@@ -23,6 +23,7 @@ from babel.messages.pofile import read_po
 from flask import Flask
 from sqlalchemy.engine import URL
 
+from billing import db_pooler
 from billing import settings as settings_mod
 from webapp import errors, labels, localtime, login_guard, numbers
 from webapp.extensions import db, make_appbuilder, make_csrf
@@ -97,18 +98,29 @@ def compile_translations(settings: SimpleNamespace) -> str:
 
 
 def database_url(settings: SimpleNamespace) -> URL:
-    """The web app's own role (DB_WEB_USER), never the owner."""
-    host = settings.DB_HOST or str(Path(settings.STATE_DIR) / "run")
+    """The web app's own role (DB_WEB_USER), never the owner; PostgreSQL's address or
+    PgBouncer's (billing/db_pooler.py)."""
+    host, port = db_pooler.address(settings, "web")
     user, password = settings_mod.database_role(settings, "web")
     return URL.create(
         "postgresql+psycopg",
         username=user,
         password=password or None,
         host=host,
-        port=int(settings.DB_PORT),
+        port=port,
         database=settings.DB_NAME,
         query={"application_name": "ebs-web"},
     )
+
+
+def engine_connect_args(settings: SimpleNamespace) -> dict:
+    """No JIT: a page's statements run in milliseconds, and compiling one whose estimate
+    is large (a report's branch that a one-time filter skips) costs 100+ ms. Through
+    PgBouncer, which refuses the ``options`` startup parameter, the role's own setting
+    says so instead (docs/scaling.md), and psycopg prepares nothing."""
+    if db_pooler.pooled(settings, "web"):
+        return {"prepare_threshold": None}
+    return {"options": "-c jit=off"}
 
 
 def flag(value) -> bool:
@@ -123,10 +135,8 @@ def flask_config(settings: SimpleNamespace) -> dict:
         "APP_NAME": "EBS",
         "SECRET_KEY": secret_key(settings),
         "SQLALCHEMY_DATABASE_URI": database_url(settings),
-        # No JIT: a page's statements run in milliseconds, and compiling one whose
-        # estimate is large (a report's branch that a one-time filter skips) costs 100+ ms.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "pool_size": 5,
-                                      "connect_args": {"options": "-c jit=off"}},
+                                      "connect_args": engine_connect_args(settings)},
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "WTF_CSRF_ENABLED": True,
         "WTF_CSRF_TIME_LIMIT": None,  # a cashier's form stays valid through the shift

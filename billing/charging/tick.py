@@ -287,7 +287,8 @@ def _run(conn, summary, after, at, tz, progress, chunk_accounts, workers) -> Non
     else:
         conninfo = make_conninfo(conn.info.dsn, password=conn.info.password)
         with ThreadPoolExecutor(len(ranges) - 1) as pool:
-            others = [pool.submit(_charge_range_connected, conninfo, plan, r, part, progress)
+            others = [pool.submit(_charge_range_connected, conninfo, conn.prepare_threshold,
+                                  plan, r, part, progress)
                       for r, part in zip(ranges[1:], parts[1:], strict=True)]
             _charge_range(conn, plan, ranges[0], parts[0], progress)
             for other in others:
@@ -298,9 +299,13 @@ def _run(conn, summary, after, at, tz, progress, chunk_accounts, workers) -> Non
     runs.finish_run(conn, run_id, summary.entries, summary.amount)
 
 
-def _charge_range_connected(conninfo: str, plan: _Plan, accounts: tuple[int, int],
-                            summary: ChargeSummary, progress: _Progress) -> None:
-    with psycopg.connect(conninfo, autocommit=True) as conn:
+def _charge_range_connected(conninfo: str, prepare_threshold: int | None, plan: _Plan,
+                            accounts: tuple[int, int], summary: ChargeSummary,
+                            progress: _Progress) -> None:
+    """A range on a connection of its own, opened as the tick's (through PgBouncer: no
+    automatic prepare)."""
+    with psycopg.connect(conninfo, autocommit=True,
+                         prepare_threshold=prepare_threshold) as conn:
         _charge_range(conn, plan, accounts, summary, progress)
 
 

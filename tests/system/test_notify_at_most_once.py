@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -21,11 +20,11 @@ from celery import Celery
 from billing import settings as settings_mod
 from billing.notifications import events, outbox
 from stack.servers.base import wait_until
-from stack.servers.process import ManagedProcess
 from tests.conftest import ebs_env
 from tests.integration.notification_helpers import subscriber
 from tests.integration.notify_helpers import SMSRU, queue, row, started_fakes
 from tests.sms_guide import GUIDE_SMS_TEXT
+from tests.system.celery_helpers import redis_env, worker
 from worker.notify import sender
 
 REDIS_DB = "7"  # apart from the queues other tests read
@@ -56,16 +55,8 @@ def env(db, settings_file, tmp_path):
             "PYTHONPATH": str(settings_mod.PROJECT_ROOT)}
 
 
-def _worker(name: str, env: dict, redis_server, tmp_path) -> ManagedProcess:
-    process = ManagedProcess(
-        name, [sys.executable, "-m", "celery", "-A", "worker.app:celery", "worker",
-               "--loglevel=INFO", "--concurrency=2", "--without-gossip", "--without-mingle",
-               "-n", f"{name}-{uuid.uuid4().hex[:8]}@%h"],
-        tmp_path / "run", tmp_path / "log", cwd=settings_mod.PROJECT_ROOT,
-        env={**env, "EBS_REDIS_HOST": "127.0.0.1", "EBS_REDIS_PORT": str(redis_server.port),
-             "EBS_REDIS_DB": REDIS_DB, "EBS_REDIS_PASSWORD": redis_server.password})
-    process.start()
-    return process
+def _worker(name: str, env: dict, redis_server, tmp_path):
+    return worker(name, {**env, **redis_env(redis_server, REDIS_DB)}, tmp_path)
 
 
 def test_two_workers_and_a_twice_delivered_task_send_each_message_once(

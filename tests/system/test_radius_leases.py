@@ -47,16 +47,19 @@ def dbc(lease_db):
         yield connection
 
 
-def make_server(directory: Path, conninfo: str) -> FreeRadiusServer:
-    return FreeRadiusServer(
-        directory=directory,
-        auth_port=free_port(udp=True, tcp=False),
-        acct_port=free_port(udp=True, tcp=False),
-        clients=[("local", NAS_IP, SECRET)],
-        reject_delay=0,
+def make_server(directory: Path, conninfo: str, **fields: object) -> FreeRadiusServer:
+    """A server on the test database ``conninfo`` names; ``fields`` override (another
+    db_host/db_port: PgBouncer's)."""
+    return FreeRadiusServer(**{
+        "directory": directory,
+        "auth_port": free_port(udp=True, tcp=False),
+        "acct_port": free_port(udp=True, tcp=False),
+        "clients": [("local", NAS_IP, SECRET)],
+        "reject_delay": 0,
         **radius_db_fields(conninfo),
-        credentials_key="00" * 32,
-    )
+        "credentials_key": "00" * 32,
+        **fields,
+    })
 
 
 @pytest.fixture(scope="module")
@@ -406,16 +409,26 @@ def test_two_leasings_at_once_never_share_an_address(lease_db, dbc):
                        "AND expires_at > now()").fetchall() == [{"subaccount_id": sid_a}]
 
 
-def burst(server: FreeRadiusServer, users: list[str], packets: Path) -> subprocess.Popen[str]:
-    """All users' Access-Requests at once, 50 in flight, from one radclient process."""
-    packets.write_text("\n".join(
-        f'User-Name = "{u}"\nUser-Password = "{PASSWORD}"\nNAS-IP-Address = {NAS_IP}\n'
-        "Framed-Protocol = PPP\nMessage-Authenticator = 0x00\n" for u in users))
+def send_all(server: FreeRadiusServer, command: str, packets: list[dict[str, str]],
+             path: Path) -> subprocess.Popen[str]:
+    """Every packet at once, 50 in flight, from one radclient process (``command`` auth or
+    acct, to the server's port for it)."""
+    path.write_text("\n".join(
+        "".join(f"{name} = {value}\n" for name, value in packet.items())
+        for packet in packets))
+    port = server.auth_port if command == "auth" else server.acct_port
     return subprocess.Popen(
         ["radclient", "-x", "-p", "50", "-r", "3", "-t", "10", "-d", str(server.directory),
-         "-f", str(packets), f"127.0.0.1:{server.auth_port}", "auth", SECRET],
+         "-f", str(path), f"127.0.0.1:{port}", command, SECRET],
         # stderr apart: its unbuffered complaints would split stdout's lines.
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def burst(server: FreeRadiusServer, users: list[str], packets: Path) -> subprocess.Popen[str]:
+    """All users' Access-Requests at once, 50 in flight, from one radclient process."""
+    return send_all(server, "auth", [
+        {"User-Name": f'"{u}"', "User-Password": f'"{PASSWORD}"', "NAS-IP-Address": NAS_IP,
+         "Framed-Protocol": "PPP", "Message-Authenticator": "0x00"} for u in users], packets)
 
 
 def many_subscribers(dbc, tariff_id: int, count: int) -> list[str]:

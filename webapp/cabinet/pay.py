@@ -22,7 +22,6 @@ import uuid
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-import psycopg
 from flask import (
     abort,
     current_app,
@@ -40,6 +39,7 @@ from wtforms import HiddenField, RadioField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, ValidationError
 
 from billing import settings as settings_mod
+from billing.db import connect
 from billing.errors import Refused
 from billing.gateways import liqpay, qiwi_invoices, w1ru
 from billing.gateways.base import (
@@ -311,8 +311,8 @@ def _issue(account_id: int, phone: str, amount: Decimal, config: BackendConfig):
     """QIWI's invoice, on a connection of its own: ``issue`` commits the invoice before
     it asks QIWI, outside any transaction of the page's session."""
     settings = current_app.config["EBS_SETTINGS"]
-    with psycopg.connect(settings_mod.database_conninfo(settings, component="web"),
-                         autocommit=True, application_name="ebs-web") as conn:
+    with connect(settings_mod.database_conninfo(settings, component="web"),
+                 autocommit=True) as conn:
         return qiwi_invoices.issue(conn, account_id, phone, amount, config)
 
 
