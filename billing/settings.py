@@ -79,8 +79,9 @@ DEFAULTS: dict[str, Any] = {
     "DB_REPLICA_MAX_LAG_SECONDS": 30,
     "DB_REPLICA_RETRY_SECONDS": 10,
     # PgBouncer before PostgreSQL (billing/db_pooler.py, docs/scaling.md): the components
-    # named here (of web, worker, radius, acct, flow, reports) connect to it instead, with
-    # the same database, role and password; DB_POOLER_PORT 0: nobody does.
+    # named here (of web, worker, radius, acct, reports; nfacctd always connects directly)
+    # connect to it instead, with the same database, role and password; DB_POOLER_PORT 0:
+    # nobody does.
     "DB_POOLER_HOST": "127.0.0.1",
     "DB_POOLER_PORT": 0,
     "DB_POOLER_COMPONENTS": "radius",
