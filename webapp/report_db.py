@@ -40,7 +40,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from billing import settings as settings_mod
-from webapp import extensions  # not its db: extensions imports the dashboard, and so this
 
 log = logging.getLogger(__name__)
 
@@ -159,11 +158,14 @@ def report_session() -> Session:
     """The session a report, the dashboard or a traffic statistics page reads with: the
     replica's (read-only, closed at the end of the request) when it may serve, else the
     request's own session on the primary. Chosen once per request."""
+    # Here, not at the top: webapp.extensions imports the views, which import this.
+    from webapp.extensions import db
+
     if "ebs_report_session" in g:
         return g.ebs_report_session
     replica = route()
     session = replica.session() if replica is not None else None
-    chosen = session if session is not None else extensions.db.session
+    chosen = session if session is not None else db.session
 
     @after_this_request
     def done(response):
