@@ -1,8 +1,9 @@
 """A real streaming standby of the test cluster (stack/replica.py), and the web app's
 reports read from it (webapp/report_db.py): the report's statement is seen by the
 standby's pg_stat_statements and not by the primary's; a replica stopped or replaying
-too far behind leaves the reports to the primary, and the log says so. The replay lag
-under a charge tick is measured and written to var/test-artefacts/replica_lag.json."""
+too far behind leaves the reports to the primary, and the log says so; ``ebs db replica``
+makes, keeps, shows and forgets a standby. The replay lag under a charge tick is measured
+and written to var/test-artefacts/replica_lag.json (docs/replica.md has the figures)."""
 
 from __future__ import annotations
 
@@ -305,6 +306,52 @@ def test_cli_refuses_a_used_directory_and_an_unreachable_primary(
     assert not (tmp_path / "new").exists()
 
 
+def test_cli_makes_starts_keeps_and_forgets_a_standby(pg_server, tmp_path, monkeypatch, db):
+    """``ebs db replica`` end to end on the test cluster, as on the local stack: its state
+    directory is the cluster's, so the replication role's password file is the one the
+    module's standby was made with."""
+    from tests.conftest import ebs_env
+
+    for name, value in ebs_env(db).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("EBS_STATE_DIR", str(pg_server.secrets.parent))
+    slot, port = f"ebs_cli_{uuid.uuid4().hex[:8]}", free_port()
+    where = ["--datadir", str(tmp_path / "standby"), "--port", str(port)]
+    primary = ["--primary-admin", pg_server.admin_conninfo(), "--primary-host", "127.0.0.1",
+               "--primary-port", str(pg_server.port)]
+    runner = CliRunner()
+    try:
+        made = runner.invoke(cli, ["db", "replica", "setup", *where, *primary, "--slot", slot])
+        assert made.exit_code == 0, made.output
+        assert f"standby made: {tmp_path / 'standby'}, slot {slot}" in made.output
+        assert f"standby running on port {port}" in made.output
+        again = runner.invoke(cli, ["db", "replica", "setup", *where, *primary, "--slot", slot])
+        assert again.exit_code == 0 and "standby kept" in again.output, again.output
+        deadline = time.monotonic() + 20
+        while True:
+            status = runner.invoke(cli, ["db", "replica", "status", "--primary-admin",
+                                         pg_server.admin_conninfo()])
+            if f"{slot}: streaming from 127.0.0.1" in status.output:
+                break
+            assert time.monotonic() < deadline, status.output
+            time.sleep(0.1)
+        stopped = runner.invoke(cli, ["db", "replica", "stop", *where])
+        assert stopped.exit_code == 0, stopped.output
+        deadline = time.monotonic() + 10  # the primary's sender notices the standby gone
+        while True:
+            status = runner.invoke(cli, ["db", "replica", "status", "--primary-admin",
+                                         pg_server.admin_conninfo()])
+            if f"{slot}: not connected; its slot keeps" in status.output:
+                break
+            assert time.monotonic() < deadline, status.output
+            time.sleep(0.1)
+    finally:
+        runner.invoke(cli, ["db", "replica", "stop", *where])
+        dropped = runner.invoke(cli, ["db", "replica", "drop-slot", "--slot", slot,
+                                      "--primary-admin", pg_server.admin_conninfo()])
+    assert f"slot {slot} dropped" in dropped.output
+
+
 def _tick_load(conn, count: int) -> None:
     """``count`` subscribers on a tariff with a monthly fee charged at the period's start."""
     period = settlement_period(conn, anchor=datetime(2026, 1, 1, tzinfo=UTC))
@@ -324,20 +371,22 @@ class LagSampler(threading.Thread):
     standby took to replay up to the primary's position then."""
 
     INSERTED, FLUSHED = 1, 2
+    REPLAYED, RECEIVED = 3, 4
 
     def __init__(self, primary_conninfo: str, standby_conninfo: str) -> None:
         super().__init__(daemon=True)
         self.primary = psycopg.connect(primary_conninfo, autocommit=True)
         self.standby = psycopg.connect(standby_conninfo, autocommit=True)
-        self.samples: list[tuple[float, int, int, int]] = []
+        self.samples: list[tuple[float, int, int, int, int]] = []
         self.done = threading.Event()
 
     def run(self) -> None:
         while not self.done.is_set():
             inserted = _primary_lsn(self.primary)
             flushed = _lsn(self.primary, "SELECT pg_current_wal_flush_lsn()::text")
-            self.samples.append((time.monotonic(), inserted, flushed,
-                                 _replayed_lsn(self.standby)))
+            replayed = _replayed_lsn(self.standby)
+            received = _lsn(self.standby, "SELECT pg_last_wal_receive_lsn()::text")
+            self.samples.append((time.monotonic(), inserted, flushed, replayed, received))
             time.sleep(0.005)
 
     def stop(self) -> None:
@@ -346,12 +395,13 @@ class LagSampler(threading.Thread):
         self.primary.close()
         self.standby.close()
 
-    def lags(self, position: int) -> list[float]:
-        """Sorted seconds from each sample to the first sample whose replayed position
-        reached ``position`` (INSERTED or FLUSHED) of it."""
+    def lags(self, position: int, reached: int = REPLAYED) -> list[float]:
+        """Sorted seconds from each sample to the first sample whose ``reached`` position
+        on the standby (REPLAYED or RECEIVED) reached ``position`` (INSERTED or FLUSHED)
+        of it."""
         out, j = [], 0
         for sample in self.samples:
-            while j < len(self.samples) and self.samples[j][3] < sample[position]:
+            while j < len(self.samples) and self.samples[j][reached] < sample[position]:
                 j += 1
             if j == len(self.samples):
                 break
@@ -381,6 +431,7 @@ def test_replay_lag_under_a_charge_tick(standby, db, conn, replica_conn, artefac
     ).fetchone()[0] == LAG_ACCOUNTS
     lags = sampler.lags(LagSampler.INSERTED)
     flushed = sampler.lags(LagSampler.FLUSHED)
+    received = sampler.lags(LagSampler.FLUSHED, LagSampler.RECEIVED)
     behind = [sample[1] - sample[3] for sample in sampler.samples]
     figures = {
         "accounts": LAG_ACCOUNTS, "charges": summary.entries,
@@ -392,6 +443,8 @@ def test_replay_lag_under_a_charge_tick(standby, db, conn, replica_conn, artefac
         "replay_lag_from_flush_p50_ms": _ms(flushed, 0.5),
         "replay_lag_from_flush_p95_ms": _ms(flushed, 0.95),
         "replay_lag_from_flush_max_ms": _ms(flushed, 1.0),
+        "receive_lag_from_flush_p95_ms": _ms(received, 0.95),
+        "receive_lag_from_flush_max_ms": _ms(received, 1.0),
         "bytes_behind_max": max(behind),
         "catch_up_after_tick_ms": round(1000 * catch_up, 1),
     }
