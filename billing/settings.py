@@ -109,6 +109,10 @@ DEFAULTS: dict[str, Any] = {
     # restarts directly; a systemd unit's name ("freeradius.service", set by `ebs install`),
     # restarted through systemd on an installed system.
     "RADIUS_SERVICE": "",
+    # Who runs nfacctd: empty, the local stack, whose collector the worker restarts itself
+    # when its plugins change; a systemd unit's name ("ebs-nfacctd.service", set by
+    # `ebs install`), which the worker asks systemd to restart.
+    "COLLECTOR_SERVICE": "",
     # How accounting reaches PostgreSQL. "spool": FreeRADIUS writes each packet to the
     # spool file and answers, the follower (`ebs acct drain --follow`, started by
     # `ebs up`) applies it in ordered batches with durable commits: several times

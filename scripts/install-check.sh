@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The production install checked in a Debian 12 chroot (`make install-check`, run by CI as
 # root): debootstrap's base, cached as a tarball under var/install-check so the next run
-# only unpacks it; the apt and pip downloads cached in /var/cache/ebs-install-check.
+# only unpacks it; the downloaded .debs cached in /var/cache/ebs-install-check.
 # scripts/install.sh runs in the chroot with EBS_INSTALL_NO_SYSTEMD=1 (no systemd there:
 # nothing is started through it; the install starts the chroot's PostgreSQL with
 # pg_ctlcluster), then tests/install/ asserts what the install left, from the host, the
@@ -19,17 +19,17 @@ for tool in debootstrap rsync; do
   command -v "$tool" >/dev/null || { echo "install-check: $tool missing (make deps)" >&2; exit 1; }
 done
 
-# The base's tarball and the logs live under var/; the chroot and the download caches
+# The base's tarball and the logs live under var/; the chroot and the download cache
 # never do: scripts/as-service-user.sh hands var/ to the service account (chown -R)
 # whenever tests start, which would make a chroot there the service account's (a tarball
-# keeps its owners inside) and pip refuses a cache that root does not own.
+# keeps its owners inside).
 work=$top/var/install-check
 base=$work/bookworm-base.tar.gz
 downloads=${EBS_INSTALL_CHECK_CACHE:-/var/cache/ebs-install-check}
 scratch=$(mktemp -d /var/tmp/ebs-install-check.XXXXXX)
 root=$scratch/root
 mirror=${EBS_DEBIAN_MIRROR:-http://deb.debian.org/debian}
-mkdir -p "$work" "$downloads/apt/partial" "$downloads/pip"
+mkdir -p "$work" "$downloads/apt/partial"
 started=$SECONDS
 
 mounted=()
@@ -91,7 +91,6 @@ mount_in "$root/dev" --bind /dev
 mount_in "$root/dev/pts" --bind /dev/pts
 mount_in "$root/dev/shm" -t tmpfs -o mode=1777 shm  # PostgreSQL's shared memory
 mount_in "$root/var/cache/apt/archives" --bind "$downloads/apt"
-mount_in "$root/root/.cache/pip" --bind "$downloads/pip"
 
 # The checkout as an operator would have it.
 rsync -a --exclude=/.git --exclude=/.venv --exclude=/var --exclude=/settings_local.py \

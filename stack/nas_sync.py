@@ -24,13 +24,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from billing.db import connect
-from stack import radius_clients
+from stack import radius_clients, systemd_requests
 from stack.servers.base import ServerError
 from stack.servers.freeradius import ConfigError, check_config, restart, running_pid
-
-# Where the worker of an installed system asks for a sync (``ebs-radius-clients.path``
-# watches it): under STATE_DIR/run, which the worker's account may write.
-REQUEST_FILE = "radius-clients.request"
 
 
 def _write(path: Path, text: str) -> None:
@@ -107,13 +103,8 @@ def systemd_restarter(unit: str, timeout: float = 30.0) -> Callable[[Path], int]
 
 
 def request_sync(state_dir: Path, nas_id: int | None) -> Path:
-    """The worker's half on an installed system: note that the NAS table changed where
-    ``ebs-radius-clients.path`` watches; systemd then runs ``ebs radius sync-clients``
-    as root, which may write FreeRADIUS's files and restart it. Written whole each time
-    (systemd's PathChanged= fires when it is closed)."""
-    path = Path(state_dir) / "run" / REQUEST_FILE
-    tmp = path.with_name(path.name + ".new")
-    tmp.write_text(f"nas {nas_id if nas_id is not None else '-'} at {time.time():.3f}\n",
-                   encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    """The worker's half on an installed system: note that the NAS table changed;
+    ``ebs-radius-clients.path`` then runs ``ebs radius sync-clients`` as root, which may
+    write FreeRADIUS's files and restart it."""
+    return systemd_requests.request(
+        state_dir, systemd_requests.RADIUS_CLIENTS, f"nas {nas_id if nas_id is not None else '-'}")

@@ -36,8 +36,9 @@ RADIUS_AUTH_PORT = 1812
 RADIUS_ACCT_PORT = 1813
 NETFLOW_LISTEN_IP = "0.0.0.0"
 NETFLOW_PORT = 2055
-# A NAS change restarts FreeRADIUS through systemd.
+# A NAS change restarts FreeRADIUS, new collector plugins nfacctd, through systemd.
 RADIUS_SERVICE = "freeradius.service"
+COLLECTOR_SERVICE = "ebs-nfacctd.service"
 
 # gunicorn on loopback; nginx answers the world on 80 (a redirect) and 443.
 WEB_LISTEN_IP = "127.0.0.1"

@@ -2,8 +2,9 @@
 installed system runs each part exactly as the tests do: the Celery worker, exactly one
 beat (a single unit; celery-redbeat's lock in Redis keeps it one even across hosts), the
 web app under gunicorn on loopback, the accounting drain and the database watch beside
-FreeRADIUS (as ``freerad``, whose files they share), nfacctd, and the path unit through
-which the worker asks for a NAS change to reach FreeRADIUS. Each restarts when it dies
+FreeRADIUS (as ``freerad``, whose files they share), nfacctd, and the path units through
+which the worker asks root for what its account may not do (stack/systemd_requests.py):
+a NAS change to reach FreeRADIUS, nfacctd restarted for new plugins. Each restarts when it dies
 and logs to the journal (``journalctl -u ebs-worker``).
 """
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
-from stack import nas_sync
+from stack import systemd_requests
 from stack.install.files import Changes, ensure_dir, ensure_file
 from stack.install.layout import (
     RADIUS_UNIT,
@@ -104,23 +105,36 @@ def units(settings: SimpleNamespace) -> list[Unit]:
         found.append(service(
             "ebs-acct-drain.service", "EBS billing: FreeRADIUS's accounting spool to "
             "PostgreSQL", stack.acct_drain, RADIUS_USER, after=f"{AFTER_STORES} {RADIUS_UNIT}"))
-    request = Path(settings.STATE_DIR) / "run" / nas_sync.REQUEST_FILE
+    restart_collector = ManagedProcess(
+        "nfacctd-restart", ["/bin/systemctl", "restart", settings.COLLECTOR_SERVICE],
+        stack.run_dir, stack.log_dir, cwd=web.cwd, env=web.env)
     found += [
         service("ebs-radius-clients.service", "EBS billing: a NAS change to FreeRADIUS",
                 sync, "root", kind="oneshot"),
-        Unit("ebs-radius-clients.path", f"""# Written by `ebs install`.
+        watch("ebs-radius-clients", "a NAS change to FreeRADIUS",
+              systemd_requests.request_path(settings.STATE_DIR, systemd_requests.RADIUS_CLIENTS)),
+        service("ebs-nfacctd-restart.service", "EBS billing: nfacctd restarted for new "
+                "plugins", restart_collector, "root", kind="oneshot"),
+        watch("ebs-nfacctd-restart", "a restart of nfacctd for new plugins",
+              systemd_requests.request_path(settings.STATE_DIR,
+                                            systemd_requests.COLLECTOR_RESTART)),
+    ]
+    return found
+
+
+def watch(name: str, what: str, request: Path) -> Unit:
+    """The path unit through which the worker (``ebs``) asks root for ``what``."""
+    return Unit(f"{name}.path", f"""# Written by `ebs install`.
 [Unit]
-Description=EBS billing: the worker's requests to apply a NAS change to FreeRADIUS
+Description=EBS billing: the worker's requests for {what}
 
 [Path]
 PathChanged={request}
-Unit=ebs-radius-clients.service
+Unit={name}.service
 
 [Install]
 WantedBy=multi-user.target
-"""),
-    ]
-    return found
+""")
 
 
 def ensure_units(settings: SimpleNamespace, changes: Changes) -> list[Path]:

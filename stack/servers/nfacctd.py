@@ -37,7 +37,7 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -252,12 +252,16 @@ class NfacctdServer:
             _write_atomic(self.saved_collector, _dump(collector), 0o600)
         write_private(self.conf, self._conf_text(collector), 0o600)  # the DB password
 
-    def apply(self, collector: CollectorSpec) -> dict:
+    def apply(self, collector: CollectorSpec,
+              restart: Callable[[], dict] | None = None) -> dict:
         """Make this server run ``collector``. Returns ``server``: ``current`` (nothing
         changed), ``stopped`` (files written for the next start), ``reloaded`` (only the
         maps changed: rewritten and SIGUSR2 to the core, flows keep flowing) or
         ``restarted`` (the plugins changed: stop, which writes the cached bins, and
-        start). One apply at a time per server (a lock file)."""
+        start). One apply at a time per server (a lock file). ``restart``, when given,
+        restarts instead and says how (an installed system asks systemd, whose unit
+        starts the server with the database's configuration): the server's process then
+        stays its unit's."""
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(self.directory / "apply.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
@@ -279,6 +283,8 @@ class NfacctdServer:
                 # content, so a change of it is a change of the plugins (a restart)
                 self._reload_maps(core, sum(name.endswith(".map") for name in collector.maps))
                 return {"server": "reloaded", "pid": core}
+            if restart is not None:
+                return restart()
             before = (self.saved_collector.read_text(encoding="utf-8")
                       if self.saved_collector.exists() else None)
             self.restart_marker.touch()

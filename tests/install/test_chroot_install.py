@@ -110,7 +110,7 @@ def test_a_component_logs_in_with_its_own_role_and_no_more():
 
 UNITS = ["ebs-web.service", "ebs-worker.service", "ebs-beat.service", "ebs-nfacctd.service",
          "ebs-db-watch.service", "ebs-acct-drain.service", "ebs-radius-clients.service",
-         "ebs-radius-clients.path"]
+         "ebs-radius-clients.path", "ebs-nfacctd-restart.service", "ebs-nfacctd-restart.path"]
 
 
 def test_systemd_accepts_every_unit():

@@ -296,3 +296,18 @@ def test_a_restart_counts_as_running_only_while_it_can_last(tmp_path):
     stale = time.time() - 3600  # the process that was restarting it died
     os.utime(server.restart_marker, (stale, stale))
     assert not server.running()
+
+
+def test_new_plugins_can_be_restarted_by_someone_else(collector, conn):
+    """On an installed system the worker may not restart nfacctd under its unit's feet:
+    apply() hands a change of plugins to ``restart`` (a request to systemd) and leaves
+    the running core alone; maps alone are still reloaded in place."""
+    server, _ids = collector
+    core = server.core_pid()
+    asked = []
+    conn.execute("INSERT INTO ip_pools (name, range_start, range_end)"
+                 " VALUES ('third', '10.2.0.0', '10.2.0.255')")
+    result = server.apply(collector_maps.build(conn, server.maps_dir),
+                          restart=lambda: asked.append(1) or {"server": "restart requested"})
+    assert result == {"server": "restart requested"} and asked == [1]
+    assert server.core_pid() == core
