@@ -1,8 +1,9 @@
 """The installed services answer, started in the chroot of `make install-check` the way
 their units start them (the same command line, account, directory and environment, read
 from the unit files; no systemd there): a demo subscriber logs in through FreeRADIUS
-from a NAS the install rendered from the NAS table, and the web app answers through
-nginx over TLS, port 80 sending to 443. Runs after test_chroot_install.py (its second
+from a NAS the install rendered from the NAS table and its accounting reaches
+sessions_open through the drain, the web app answers through nginx over TLS, port 80
+sending to 443, and every service stays up. Runs after test_chroot_install.py (its second
 install must see the system before the demo is loaded)."""
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ pytestmark = pytest.mark.skipif(not CHROOT, reason="needs the chroot of make ins
 UNITS = ROOT / "etc/systemd/system"
 
 
-def unit_command(text: str) -> list[str]:
-    """``runuser`` + ``env`` + the unit's ExecStart: its account, directory, environment."""
+def unit_command(text: str, key: str = "ExecStart") -> list[str]:
+    """``runuser`` + ``env`` + the unit's ExecStart (or ExecStop): its account, directory,
+    environment."""
     fields: dict[str, list[str]] = {}
     for line in text.splitlines():
         name, sep, value = line.partition("=")
         if sep and not line.startswith("#"):
             fields.setdefault(name, []).append(value)
-    argv = shlex.split(fields["ExecStart"][-1].replace("%%", "%").replace("$$", "$"))
+    argv = shlex.split(fields[key][-1].replace("%%", "%").replace("$$", "$"))
     env = [shlex.split(v)[0] for v in fields.get("Environment", [])]
     directory = fields.get("WorkingDirectory", ["/"])[-1]
     return ["runuser", "-u", fields["User"][-1], "--", "env", "-C", directory, *env, *argv]
@@ -60,31 +62,39 @@ def wait_for(what: str, check, timeout: float = 60.0):
         time.sleep(0.5)
 
 
+LONG_RUNNING = ("ebs-web", "ebs-worker", "ebs-beat", "ebs-acct-drain", "ebs-db-watch")
+
+
 @pytest.fixture(scope="module")
-def services() -> Iterator[str]:
+def services() -> Iterator[dict]:
     """The demo loaded (its NAS at 127.0.0.1), the install run again to render that NAS,
-    then Redis, FreeRADIUS, the web app and nginx started; the demo NAS's secret."""
+    then Redis, FreeRADIUS, our services and nginx started; the demo NAS's secret and
+    the processes by name."""
     inside("/opt/ebs/venv/bin/ebs", "demo", "--nas-ip", "127.0.0.1")
     again = inside("/opt/ebs/venv/bin/ebs", "install").stdout
     assert "/var/lib/ebs/freeradius/clients.conf rendered" in again
     secret = inside("runuser", "-u", "postgres", "--", "psql", "-d", "ebs", "-Atc",
                     "SELECT secret FROM nas WHERE name = 'demo-nas'").stdout.strip()
     inside("install", "-d", "-o", "redis", "-g", "redis", "/run/redis")
-    started = [
-        start("redis", ["runuser", "-u", "redis", "--", "redis-server",
-                        "/etc/redis/redis.conf", "--daemonize", "no"]),
-        start("freeradius", unit_command(
+    started = {
+        "redis": start("redis", ["runuser", "-u", "redis", "--", "redis-server",
+                                 "/etc/redis/redis.conf", "--daemonize", "no"]),
+        "freeradius": start("freeradius", unit_command(
             (UNITS / "freeradius.service.d/ebs.conf").read_text())),
-        start("web", unit_command((UNITS / "ebs-web.service").read_text())),
-    ]
+    }
+    for name in LONG_RUNNING:
+        started[name] = start(name, unit_command((UNITS / f"{name}.service").read_text()))
+    nfacctd = (UNITS / "ebs-nfacctd.service").read_text()
+    collector = inside(*unit_command(nfacctd), check=False)  # Type=forking: it returns
     inside("nginx")
     try:
-        yield secret
+        yield {"secret": secret, "started": started, "collector": collector}
     finally:
         inside("nginx", "-s", "quit", check=False)
-        for proc in started:
+        inside(*unit_command(nfacctd, "ExecStop"), check=False)
+        for proc in started.values():
             proc.terminate()
-        for proc in started:
+        for proc in started.values():
             try:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -92,24 +102,52 @@ def services() -> Iterator[str]:
                 proc.wait()
 
 
-def test_a_demo_subscriber_logs_in_through_the_installed_freeradius(services):
-    (ROOT / "tmp/nas.secret").write_text(services + "\n")
+def radclient(kind: str, port: int, attributes: str) -> str:
+    result = subprocess.run(
+        ["chroot", str(ROOT), "radclient", "-x", "-r", "1", "-t", "2", "-S",
+         "/tmp/nas.secret", f"127.0.0.1:{port}", kind],
+        input=attributes, capture_output=True, text=True, timeout=30, check=False)
+    return result.stdout
 
-    def auth() -> str | None:
-        result = subprocess.run(
-            ["chroot", str(ROOT), "radclient", "-x", "-r", "1", "-t", "2", "-S",
-             "/tmp/nas.secret", "127.0.0.1:1812", "auth"],
-            input="User-Name = ivanov\nUser-Password = demo01\nFramed-Protocol = PPP\n"
-                  "NAS-IP-Address = 127.0.0.1\nMessage-Authenticator = 0x00\n",
-            capture_output=True, text=True, timeout=30, check=False)
-        return result.stdout if "Received Access-" in result.stdout else None
 
-    answer = wait_for("FreeRADIUS on 1812", auth)
-    logged = inside("runuser", "-u", "postgres", "--", "psql", "-d", "ebs", "-Atc",
-                    "SELECT username, reason, accepted FROM auth_log ORDER BY id").stdout
+def psql(query: str) -> str:
+    return inside("runuser", "-u", "postgres", "--", "psql", "-d", "ebs", "-Atc",
+                  query).stdout.strip()
+
+
+def test_a_demo_subscriber_logs_in_and_its_session_is_accounted(services):
+    """Auth through the installed FreeRADIUS (rlm_sql as ebs_radius, rlm_ebs in the
+    venv), then an Accounting Start through the spool and the drain (as freerad, as
+    ebs_acct) into sessions_open."""
+    (ROOT / "tmp/nas.secret").write_text(services["secret"] + "\n")
+    login = ("User-Name = ivanov\nUser-Password = demo01\nFramed-Protocol = PPP\n"
+             "NAS-IP-Address = 127.0.0.1\nMessage-Authenticator = 0x00\n")
+    answer = wait_for("FreeRADIUS on 1812", lambda: (
+        lambda out: out if "Received Access-" in out else None)(
+            radclient("auth", 1812, login)))
+    logged = psql("SELECT username, reason, accepted FROM auth_log ORDER BY id")
     assert "Received Access-Accept" in answer, f"{answer}\n{logged}\n{log_tail('freeradius')}"
-    assert "Framed-IP-Address" in answer, answer
+    address = answer.split("Framed-IP-Address = ")[1].split()[0]
     assert logged.splitlines()[-1].startswith("ivanov|"), logged
+
+    start_packet = ("Acct-Status-Type = Start\nAcct-Session-Id = chroot-1\n"
+                    "User-Name = ivanov\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 7\n"
+                    f"Framed-IP-Address = {address}\n")
+    assert "Received Accounting-Response" in radclient("acct", 1813, start_packet)
+    opened = wait_for("the drain's sessions_open row", lambda: psql(
+        "SELECT username || ' ' || host(framed_ip) FROM sessions_open "
+        "WHERE acct_session_id = 'chroot-1'"), timeout=60)
+    assert opened == f"ivanov {address}", log_tail("ebs-acct-drain")
+
+
+def test_every_service_stays_up(services):
+    """Started as their units start them, none has died of a file it may not read."""
+    assert services["collector"].returncode == 0, services["collector"].stderr
+    pid = int((ROOT / "var/lib/ebs/nfacctd/nfacctd.pid").read_text().split()[0])
+    assert (ROOT / "proc" / str(pid)).exists()
+    time.sleep(5)
+    for name, proc in services["started"].items():
+        assert proc.poll() is None, f"{name} exited {proc.returncode}:\n{log_tail(name)}"
 
 
 def test_the_web_app_answers_through_nginx_over_tls(services):
