@@ -175,3 +175,32 @@ def test_the_web_app_answers_through_nginx_over_tls(services):
         opener.open("http://127.0.0.1/login/", timeout=5)
     assert redirect.value.code == 301
     assert redirect.value.headers["Location"] == "https://127.0.0.1/login/"
+
+
+def test_a_nas_change_goes_from_the_worker_to_systemd(services):
+    """ebs.nas_changed through Redis to the worker (as ebs) writes the request the path
+    unit watches; its service (as root) finds the clients current, and after a new NAS
+    renders it and restarts FreeRADIUS through systemctl (which, with no systemd in the
+    chroot, refuses: the restart is systemd's, not the worker's)."""
+    request = ROOT / "var/lib/ebs/run/radius-clients.request"
+    request.unlink(missing_ok=True)
+    sent = inside("runuser", "-u", "ebs", "--", "env", "-C", "/opt/ebs/src",
+                  "EBS_SETTINGS=/etc/ebs/settings_local.py", "/opt/ebs/venv/bin/python", "-c",
+                  "from worker.app import celery; "
+                  "print(celery.send_task('ebs.nas_changed', args=[1]).get(timeout=60))")
+    assert "'requested': '/var/lib/ebs/run/radius-clients.request'" in sent.stdout
+    assert request.read_text().startswith("nas 1 at ")
+    sync = unit_command((UNITS / "ebs-radius-clients.service").read_text())
+    current = inside(*sync)
+    assert '"server": "current"' in current.stdout, current.stdout
+
+    psql("INSERT INTO nas (name, vendor, ip_address, secret) "
+         "VALUES ('second', 'mikrotik', '192.0.2.7', 'second-secret-1234')")
+    changed = inside(*sync, check=False)
+    assert changed.returncode != 0
+    assert "systemctl restart freeradius.service" in changed.stderr, changed.stderr
+    clients = (ROOT / "var/lib/ebs/freeradius/clients.conf")
+    assert "192.0.2.7" in clients.read_text()
+    owner = clients.stat()
+    assert (owner.st_uid, oct(owner.st_mode & 0o777)) == (
+        (ROOT / "var/lib/ebs/freeradius").stat().st_uid, "0o600")
