@@ -204,3 +204,28 @@ def test_a_nas_change_goes_from_the_worker_to_systemd(services):
     owner = clients.stat()
     assert (owner.st_uid, oct(owner.st_mode & 0o777)) == (
         (ROOT / "var/lib/ebs/freeradius").stat().st_uid, "0o600")
+
+
+def test_new_collector_plugins_are_restarted_through_systemd(services):
+    """`ebs flow reload` as the worker's account (the Vagrant box's provisioning runs it):
+    new maps are reloaded in the running collector; after a new pool the plugins change
+    and the restart is asked of ebs-nfacctd-restart.path, the running collector left
+    alone."""
+    reload = ["runuser", "-u", "ebs", "--", "env", "-C", "/opt/ebs/src",
+              "EBS_SETTINGS=/etc/ebs/settings_local.py", "/opt/ebs/venv/bin/ebs", "flow",
+              "reload"]
+    pidfile = ROOT / "var/lib/ebs/nfacctd/nfacctd.pid"
+    core = pidfile.read_text().split()[0]
+    # The NAS added above is an exporter in the maps: reloaded in place (SIGUSR2).
+    first = inside(*reload).stdout
+    assert '"server": "reloaded"' in first or '"server": "current"' in first, first
+    psql("INSERT INTO ip_pools (name, range_start, range_end) "
+         "VALUES ('chroot', '10.77.0.1', '10.77.0.254')")
+    asked = inside(*reload).stdout
+    assert '"server": "restart requested"' in asked, asked
+    assert '"unit": "ebs-nfacctd.service"' in asked
+    request = ROOT / "var/lib/ebs/run/nfacctd-restart.request"
+    assert request.read_text().startswith("plugins changed at ")
+    assert pidfile.read_text().split()[0] == core
+    restart = (UNITS / "ebs-nfacctd-restart.service").read_text()
+    assert "ExecStart=/bin/systemctl restart ebs-nfacctd.service" in restart
