@@ -327,24 +327,22 @@ def test_cli_makes_starts_keeps_and_forgets_a_standby(pg_server, tmp_path, monke
         assert f"standby running on port {port}" in made.output
         again = runner.invoke(cli, ["db", "replica", "setup", *where, *primary, "--slot", slot])
         assert again.exit_code == 0 and "standby kept" in again.output, again.output
-        deadline = time.monotonic() + 20
-        while True:
-            status = runner.invoke(cli, ["db", "replica", "status", "--primary-admin",
-                                         pg_server.admin_conninfo()])
-            if f"{slot}: streaming from 127.0.0.1" in status.output:
-                break
-            assert time.monotonic() < deadline, status.output
-            time.sleep(0.1)
+
+        def status_says(text: str, seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while True:
+                status = runner.invoke(cli, ["db", "replica", "status", "--primary-admin",
+                                             pg_server.admin_conninfo()])
+                if text in status.output:
+                    return
+                assert time.monotonic() < deadline, status.output
+                time.sleep(0.1)
+
+        status_says(f"{slot}: streaming from 127.0.0.1", 20)
         stopped = runner.invoke(cli, ["db", "replica", "stop", *where])
         assert stopped.exit_code == 0, stopped.output
-        deadline = time.monotonic() + 10  # the primary's sender notices the standby gone
-        while True:
-            status = runner.invoke(cli, ["db", "replica", "status", "--primary-admin",
-                                         pg_server.admin_conninfo()])
-            if f"{slot}: not connected; its slot keeps" in status.output:
-                break
-            assert time.monotonic() < deadline, status.output
-            time.sleep(0.1)
+        # the primary's sender notices the standby gone
+        status_says(f"{slot}: not connected; its slot keeps", 10)
     finally:
         runner.invoke(cli, ["db", "replica", "stop", *where])
         dropped = runner.invoke(cli, ["db", "replica", "drop-slot", "--slot", slot,
