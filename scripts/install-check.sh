@@ -42,11 +42,16 @@ cleanup() {
   if [ -x "$root/usr/bin/pg_ctlcluster" ] && [ -d "$root/proc/self" ]; then
     chroot "$root" pg_ctlcluster 15 main stop -m fast >/dev/null 2>&1 || true
   fi
-  # Whatever still runs with its root in the chroot was started by this check.
-  for proc in /proc/[0-9]*; do
-    if [ "$(readlink "$proc/root" 2>/dev/null)" = "$root" ]; then
-      kill -TERM "${proc#/proc/}" 2>/dev/null || true
-    fi
+  # Whatever still runs with its root in the chroot was started by this check: asked to
+  # stop, then, a few seconds later, killed.
+  for signal in TERM KILL; do
+    left=0
+    for proc in /proc/[0-9]*; do
+      if [ "$(readlink "$proc/root" 2>/dev/null)" = "$root" ]; then
+        kill "-$signal" "${proc#/proc/}" 2>/dev/null && left=1
+      fi
+    done
+    [ "$left" = 0 ] || [ "$signal" = KILL ] || sleep 3
   done
   for ((i=${#mounted[@]}-1; i>=0; i--)); do
     umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true
