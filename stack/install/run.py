@@ -9,6 +9,7 @@ from pathlib import Path
 from billing import settings as settings_mod
 from stack.install import (
     database,
+    kernel,
     nginx,
     os_release,
     radius,
@@ -47,6 +48,7 @@ def install(say: Callable[[str], None] = print) -> Changes:
     say("FreeRADIUS: configuration and unit")
     ensure_dir(state / "freeradius", 0o700, RADIUS_USER, RADIUS_USER, changes)
     radius.ensure_radius(settings, changes)
+    kernel.ensure_sysctl(changes)  # the collector's socket buffer
     # Debian's pmacct unit would bind the NetFlow port our collector listens on.
     disable_now("nfacctd.service", changes, "ebs-nfacctd runs the collector")
     say("systemd units")

@@ -132,6 +132,12 @@ def test_systemd_accepts_every_unit():
         assert "Restart=always" in text, unit
 
 
+def test_the_collectors_socket_buffer_cap_is_raised_for_good():
+    conf = ROOT / "etc" / "sysctl.d" / "60-ebs-netflow.conf"
+    assert "net.core.rmem_max = 67108864" in conf.read_text().splitlines()
+    assert stat.S_IMODE(conf.stat().st_mode) == 0o644 and conf.stat().st_uid == 0
+
+
 def test_a_second_install_changes_nothing():
     result = inside("bash", "/usr/src/ebs/scripts/install.sh")
     output = result.stdout + result.stderr
