@@ -261,3 +261,15 @@ def test_kicking_a_session_that_has_closed_sends_nothing(as_admin, conn, broker)
         follow_redirects=True)
     assert "The session is no longer online." in page.text
     assert queued(broker) == []
+
+
+def test_auth_log_shows_each_answer_time_in_milliseconds(as_admin, conn):
+    conn.execute("INSERT INTO auth_log (username, reason, accepted, answer_us) VALUES"
+                 " ('quick', 'ok', true, 12345), ('spooled', 'degraded', true, NULL)")
+    page = as_admin.get("/authlogview/list/").text
+    assert "Answered in, ms" in page
+    table = page.split('class="table table-hover')[-1]
+    rows = {login: cells for login, cells in re.findall(
+        r">\s*(quick|spooled)\s*</td>(.*?)</tr>", table, re.S)}
+    assert re.findall(r"<td>\s*([\d.,]+)\s*</td>", rows["quick"])[-1] == "12.3"
+    assert not re.search(r"<td>\s*[\d.,]+\s*</td>\s*$", rows["spooled"].strip())

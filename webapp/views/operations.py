@@ -9,6 +9,8 @@ and counts through BoundedInterface, so a page costs the same at any table size.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import current_app, flash, redirect
 from flask_appbuilder.actions import action
 from flask_appbuilder.fieldwidgets import Select2Widget
@@ -21,6 +23,7 @@ from wtforms import SelectField
 from webapp import labels, tasks_client
 from webapp.models.network import IpLease, Nas
 from webapp.models.radius import AuthLog, OpenSession
+from webapp.numbers import format_decimal_text
 from webapp.views.base import READ, BoundedInterface, EbsModelView, choice_field, exact, text_field
 
 REASON_LABELS = labels.REJECT_REASONS
@@ -119,6 +122,14 @@ def nas_choices() -> list[tuple[str, str]]:
     return [(str(address), f"{name} ({address})") for name, address in rows]
 
 
+def answer_ms(microseconds: int | None) -> str:
+    """A login's answer time in milliseconds, one decimal; empty for one answered in the
+    degraded mode (written later from the spool, its time unknown)."""
+    if microseconds is None:
+        return ""
+    return format_decimal_text((Decimal(microseconds) / 1000).quantize(Decimal("0.1")))
+
+
 class AuthLogView(ReadOnlyView):
     """Read-only. Filters name the partitioned table's indexed columns (username with
     logged_at, nas_ip with logged_at, logged_at alone); the reason narrows what those
@@ -132,7 +143,7 @@ class AuthLogView(ReadOnlyView):
     list_title = _l("Auth log")
     base_permissions = ["can_list"]
     list_columns = ["logged_at", "username", "accepted", "reason", "guest", "nas_ip",
-                    "calling_station_id"]
+                    "calling_station_id", "answer_us"]
     search_columns = ["username", "nas_ip", "reason", "logged_at"]
     search_form_extra_fields = {
         "username": text_field(_l("Login")),
@@ -142,11 +153,11 @@ class AuthLogView(ReadOnlyView):
     }
     order_columns = ["logged_at"]
     base_order = ("logged_at", "desc")
-    formatters_columns = {"reason": reason_label}
+    formatters_columns = {"reason": reason_label, "answer_us": answer_ms}
     label_columns = {
         "logged_at": _l("When"), "username": _l("Login"), "accepted": _l("Accepted"),
         "reason": _l("Reason"), "guest": _l("Guest"), "nas_ip": _l("NAS address"),
-        "calling_station_id": _l("Calling station"),
+        "calling_station_id": _l("Calling station"), "answer_us": _l("Answered in, ms"),
     }
     role_grants = {"Cashier": ("can_list",), "ReadOnly": ("can_list",)}
 
