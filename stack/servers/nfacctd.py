@@ -13,7 +13,9 @@ shape start and stop (measured here, see STACK-FACTS.md):
 * a plugin woken by a signal while the core is handing it a flow may read that flow
   twice (the lock-free wake-up flag, docs/benchmarks.md): stop() first waits until the
   socket's queue is empty and the core and every plugin sleep, so the SIGINT meets no
-  flow in flight.
+  flow in flight;
+* a plugin signalled while it hands its cache to its writer at a purge writes that cache
+  twice: stop() keeps its SIGINT clear of the purge deadlines.
 
 Its plugins and pre_tag_maps are a collector configuration (``flow.collector_maps``
 builds one from the database; this module only runs what it is given, as a stack
@@ -61,6 +63,11 @@ PLUGIN_GRACE = 1.0  # seconds after PLUGIN_READY when poll() cannot be observed
 # A plugin's queue of cache entries filled between two purges: pmacct 1.7.7's urgent
 # purge then loses track of the entries it carries over (flow/collector_maps.py).
 CACHE_FULL = "Finished cache entries"
+# No SIGINT this close to a plugin's purge deadline (see NfacctdServer._clear_of_purge):
+# after it, a plugin may still be handing its cache to its writer; before it, the SIGINT
+# would reach the plugins (2 s after the core) just as they purge.
+PURGE_GUARD_S = 3.5
+PURGE_GUARD_BEFORE_S = 4.0
 # A NetFlow v5 header announcing zero records: wakes the core, adds nothing.
 _EMPTY_V5 = struct.pack("!HHIIIIBBH", 5, 0, 0, 0, 0, 0, 0, 0, 0)
 # One record of zeros (0.0.0.0 to 0.0.0.0, no bytes): the core re-reads the plugins'
@@ -130,6 +137,17 @@ def _read_pid(path: Path) -> int | None:
         return int(path.read_text().split()[0])
     except (OSError, ValueError, IndexError):
         return None
+
+
+def purge_wait(now: float, refresh_seconds: int) -> float:
+    """Seconds to wait from ``now`` (Unix time) until a SIGINT is clear of the plugins'
+    purge deadlines (multiples of ``refresh_seconds``); 0 when it already is."""
+    phase = now % refresh_seconds
+    if phase < PURGE_GUARD_S:
+        return PURGE_GUARD_S - phase
+    if phase > refresh_seconds - PURGE_GUARD_BEFORE_S:
+        return refresh_seconds - phase + PURGE_GUARD_S
+    return 0.0
 
 
 @dataclass
@@ -439,6 +457,19 @@ class NfacctdServer:
             calm = calm + 1 if quiet() else 0
             time.sleep(0.02)
 
+    def _clear_of_purge(self) -> None:
+        """Wait until the SIGINT cannot meet a plugin handing its cache to a writer.
+
+        pmacct 1.7.7's SQL plugin purges at the first second past each refresh deadline
+        (whole minutes of the wall clock: ``sql_history_roundoff: m``): it forks the
+        writer, which ignores SIGINT and writes the queue, and only then empties its own
+        queue (``sql_cache_handle_flush_event`` in sql_common.c). A SIGINT between the
+        two makes the plugin's exit write that same queue again: every count of the
+        minute twice. The core passes our SIGINT on to the plugins 2 s later, so none
+        is sent from PURGE_GUARD_BEFORE_S before a deadline to PURGE_GUARD_S after it;
+        _settle() then waits for the plugins to be back asleep."""
+        time.sleep(purge_wait(time.time(), self.refresh_seconds))
+
     def stop(self, timeout: float = 30.0) -> None:
         """SIGINT: the plugins purge their caches to PostgreSQL; wait until they have."""
         session = _read_pid(self.pidfile)  # the core called setsid(): its pid names it
@@ -446,7 +477,11 @@ class NfacctdServer:
             return
         deadline = time.monotonic() + timeout
         if session in session_members(session):  # the core itself, not a reused pid
-            self._settle(session)
+            for _ in range(3):  # a settle that ran into the next purge waits it out too
+                self._clear_of_purge()
+                self._settle(session)
+                if not purge_wait(time.time(), self.refresh_seconds):
+                    break
             with contextlib.suppress(ProcessLookupError):
                 os.kill(session, signal.SIGINT)
             family, address = self._own_address()
