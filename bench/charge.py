@@ -74,6 +74,17 @@ def _naive(conn: psycopg.Connection, tariff: int) -> tuple[float, int, float]:
     return took, rows, wal_mb
 
 
+def _sizes(conn: psycopg.Connection) -> dict[str, float]:
+    """What the accounts and the day's ledger take on disk (tables with their indexes and
+    TOAST), in MB: the sizing page grows them from two runs."""
+    mb = {name: round(float(size) / 1e6, 1) for name, size in conn.execute(
+        "SELECT 'database_mb', pg_database_size(current_database())"
+        " UNION ALL SELECT 'ledger_mb', pg_total_relation_size('ledger_entries')"
+        " UNION ALL SELECT 'accounts_mb', pg_total_relation_size('accounts')"
+        "   + pg_total_relation_size('subaccounts') + pg_total_relation_size('account_tariffs')")}
+    return mb
+
+
 def _load_average() -> float | None:
     """The 1-minute load average: the machine may be shared, so a figure comes with it."""
     try:
@@ -113,6 +124,7 @@ def run(accounts: int = 500_000, workdir: Path | None = None, workers: int = WOR
                 load_after = _load_average()
                 entries = conn.execute(
                     "SELECT count(*), sum(amount) FROM ledger_entries").fetchone()
+                sizes = _sizes(conn)
         finally:
             server.stop()
     baseline = (naive_before + naive_after) / 2
@@ -137,6 +149,7 @@ def run(accounts: int = 500_000, workdir: Path | None = None, workers: int = WOR
         "rerun_without_tick_record_s": round(rerun_took, 3),
         "rerun_without_tick_record_entries": rerun.entries,
         "tick_wal_mb": tick_wal,
+        **sizes,
         "naive_wal_mb": naive_wal,
         "load_average_before": load_before,
         "load_average_after": load_after,
