@@ -76,6 +76,9 @@ class Figures:
     # NAS (its name, else the address it sent from) -> the last AUTH_WINDOW_S's answers
     auth_latency: dict[str, AnswerTimes] = field(default_factory=dict)
     messages_queued: int | None = None
+    # The reports' replica, when one is configured (the web app probes it: webapp/report_db)
+    replica_serving: bool | None = None
+    replica_lag_s: float | None = None
 
     @property
     def auth_rate(self) -> float:

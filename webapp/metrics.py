@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from billing import health
 from billing import settings as settings_mod
+from webapp import report_db
 from webapp.extensions import db
 from webapp.staff_networks import client_address, trusted_proxies
 from webapp.views.ledger import raw_connection
@@ -88,6 +89,13 @@ def families(figures: health.Figures) -> Iterator[GaugeMetricFamily]:
                     figures.nas_accounting_age_s)
     yield from _gauge("ebs_messages_queued", "SMS and e-mail waiting to be sent",
                       figures.messages_queued)
+    if figures.replica_serving is not None:
+        yield GaugeMetricFamily("ebs_replica_serving_reports", "1: the reports read the "
+                                "replica now; 0: they read the primary (the replica does "
+                                "not answer, is no standby, does not stream or lags too far)",
+                                value=1 if figures.replica_serving else 0)
+    yield from _gauge("ebs_replica_replay_lag_seconds", "How far the replica's replay is "
+                      "behind (0 when it has replayed all it received)", figures.replica_lag_s)
     latency = GaugeMetricFamily(
         "ebs_radius_auth_answer_seconds_5m", "How long logins took to answer over the last "
         "5 minutes, from the request's arrival at FreeRADIUS to its auth log row, per NAS",
@@ -130,6 +138,9 @@ def scrape() -> Response:
     finally:
         broker.close()
         db.session.rollback()  # read only; the connection goes back to the pool clean
+    replica = report_db.figures()
+    if replica is not None:
+        figures.replica_serving, figures.replica_lag_s = replica
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Figures(figures))
     return Response(generate_latest(registry), content_type=CONTENT_TYPE_LATEST)

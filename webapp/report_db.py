@@ -95,22 +95,30 @@ class ReplicaRoute:
                         "options": "-c default_transaction_read_only=on -c jit=off"})
             return self._engine
 
-    def session(self) -> Session | None:
-        """A session on the replica when it may serve reports now, else None (and the
-        reason logged when that changes)."""
+    def check(self) -> tuple[Session | None, float | None, str]:
+        """Probe the replica: a session on it when it may serve reports now (else None),
+        its replay lag in seconds when it answered, and why it may not serve ('' when
+        it may). Within the retry window after a failed connection it is not asked."""
         if time.monotonic() < self._retry_at:
-            return None
+            return None, None, "did not answer a moment ago"
         session = Session(bind=self.engine)
         try:
             probe = session.execute(_PROBE).mappings().one()
         except DBAPIError as exc:
             session.close()
             self._retry_at = time.monotonic() + self.retry_seconds
-            self._leave(f"does not answer ({_first_line(exc)})")
-            return None
+            return None, None, f"does not answer ({_first_line(exc)})"
         reason = self._unfit(probe)
         if reason:
             session.close()
+            return None, probe["lag_seconds"], reason
+        return session, probe["lag_seconds"], ""
+
+    def session(self) -> Session | None:
+        """A session on the replica when it may serve reports now, else None (and the
+        reason logged when that changes)."""
+        session, _lag, reason = self.check()
+        if session is None:
             self._leave(reason)
             return None
         if self.on_replica is not True:
@@ -152,6 +160,18 @@ def route(app=None) -> ReplicaRoute | None:
         found = ReplicaRoute(settings) if settings.DB_REPLICA_HOST else None
         found = app.extensions.setdefault("ebs_replica", found)
     return found
+
+
+def figures(app=None) -> tuple[bool, float | None] | None:
+    """For the monitoring: whether the replica may serve reports now and its replay lag
+    in seconds (None when it did not answer); None without a replica configured."""
+    replica = route(app)
+    if replica is None:
+        return None
+    session, lag, _reason = replica.check()
+    if session is not None:
+        session.close()
+    return session is not None, lag
 
 
 def report_session() -> Session:

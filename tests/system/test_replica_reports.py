@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import psycopg
 import pytest
 from click.testing import CliRunner
+from prometheus_client.parser import text_string_to_metric_families
 from psycopg.conninfo import conninfo_to_dict
 
 from billing.charging.tick import charge
@@ -452,3 +453,27 @@ def test_replay_lag_under_a_charge_tick(standby, db, conn, replica_conn, artefac
     # Streaming keeps up with the tick: what the primary has flushed is on the standby
     # well within a second here, never seconds later.
     assert flushed[-1] < 5.0
+
+
+def test_the_metrics_say_whether_the_replica_serves_and_how_far_behind(
+        make_client, standby, conn, replica_conn):
+    client = make_client()
+    wait_replayed(conn, replica_conn)
+
+    def scrape() -> dict:
+        answer = client.get("/metrics", environ_base={"REMOTE_ADDR": "127.0.0.1"})
+        assert answer.status_code == 200
+        return {sample.name: sample.value for family in text_string_to_metric_families(
+            answer.get_data(as_text=True)) for sample in family.samples}
+
+    serving = scrape()
+    assert serving["ebs_replica_serving_reports"] == 1
+    assert 0 <= serving["ebs_replica_replay_lag_seconds"] < 5
+    server = standby[0]
+    server.stop()
+    try:
+        away = scrape()
+        assert away["ebs_replica_serving_reports"] == 0
+        assert "ebs_replica_replay_lag_seconds" not in away
+    finally:
+        server.start()

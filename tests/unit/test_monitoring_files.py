@@ -23,7 +23,9 @@ def served() -> set[str]:
         charged_to_age_s=1.0, traffic_rated_age_s={"flow": 1.0},
         spool={"h": health.SpoolBacklog(1, 1, 1.0)}, auth={("ok", True): 1}, coa={"ACK": 1},
         payments={("b", "paid"): 1}, callbacks={("b", "ok"): 1},
-        reconciliation={"silent": 1}, nas_accounting_age_s={"n": 1.0}, messages_queued=1)
+        reconciliation={"silent": 1}, nas_accounting_age_s={"n": 1.0}, messages_queued=1,
+        auth_latency={"n": health.AnswerTimes(1, 0.1, 0.2, 0.3)}, replica_serving=True,
+        replica_lag_s=0.5)
     return {family.name for family in families(figures)}
 
 
