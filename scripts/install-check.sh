@@ -5,8 +5,11 @@
 # scripts/install.sh runs in the chroot with EBS_INSTALL_NO_SYSTEMD=1 (no systemd there:
 # nothing is started through it; the install starts the chroot's PostgreSQL with
 # pg_ctlcluster), then tests/install/ asserts what the install left, from the host, the
-# chroot's PostgreSQL still running. Everything mounted is unmounted and every process left inside the chroot
-# is ended on the way out, whatever happened.
+# chroot's PostgreSQL still running. Then the same tree is booted with systemd
+# (systemd-nspawn, the host's network), the install runs again as on a server, enabling
+# and starting its units, and tests/install/test_booted.py drives the services systemd
+# runs. Everything mounted is unmounted, the booted system is shut down and every process
+# left inside the chroot is ended on the way out, whatever happened.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,7 +41,7 @@ mount_in() {  # mount_in TARGET MOUNT-ARGS...
   mount "${@:2}" "$1"
   mounted+=("$1")
 }
-cleanup() {
+end_chroot_processes() {
   if [ -x "$root/usr/bin/pg_ctlcluster" ] && [ -d "$root/proc/self" ]; then
     chroot "$root" pg_ctlcluster 15 main stop -m fast >/dev/null 2>&1 || true
   fi
@@ -53,9 +56,29 @@ cleanup() {
     done
     [ "$left" = 0 ] || [ "$signal" = KILL ] || sleep 3
   done
+}
+unmount_all() {
   for ((i=${#mounted[@]}-1; i>=0; i--)); do
     umount "${mounted[$i]}" 2>/dev/null || umount -l "${mounted[$i]}" || true
   done
+  mounted=()
+}
+boot_pid=""
+shut_down() {  # the booted system: systemd-nspawn turns SIGTERM into an orderly poweroff
+  [ -n "$boot_pid" ] || return 0
+  kill -TERM "$boot_pid" 2>/dev/null || true
+  for _ in $(seq 60); do
+    kill -0 "$boot_pid" 2>/dev/null || break
+    sleep 1
+  done
+  kill -KILL "$boot_pid" 2>/dev/null || true
+  wait "$boot_pid" 2>/dev/null || true
+  boot_pid=""
+}
+cleanup() {
+  shut_down
+  end_chroot_processes
+  unmount_all
   if ! grep -q " $scratch/" /proc/mounts; then
     rm -rf --one-file-system "$scratch"
   else
@@ -113,4 +136,48 @@ echo "install-check: install took $((SECONDS - started)) s; checking it"
 EBS_INSTALL_CHROOT=$root PYTHONDONTWRITEBYTECODE=1 \
   "$top/.venv/bin/python" -m pytest tests/install -q -p no:cacheprovider \
   -W ignore::pytest.PytestConfigWarning
+echo "install-check: the chroot passed in $((SECONDS - started)) s; booting it with systemd"
+
+# --- The same system booted: systemd runs the units -------------------------------------
+end_chroot_processes
+unmount_all
+rm -f "$root/usr/sbin/policy-rc.d"
+# systemd-nspawn keeps its mount propagation directory under /run and removes it only
+# from a tmpfs (on a server /run is one; here it may not be).
+if [ "$(stat -f -c %T /run)" != tmpfs ]; then
+  mount_in /run/systemd/nspawn -t tmpfs -o mode=755 nspawn
+fi
+# --keep-unit and --register=no: no systemd or machined needed on the host.
+systemd-nspawn --quiet --boot --register=no --keep-unit --machine=ebs-install-check \
+  --directory="$root" --bind="$downloads/apt:/var/cache/apt/archives" \
+  < /dev/null > "$work/boot.log" 2>&1 &
+boot_pid=$!
+leader=""
+for _ in $(seq 60); do
+  leader=$(pgrep -P "$boot_pid" -x systemd || true)
+  [ -n "$leader" ] && break
+  kill -0 "$boot_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if [ -z "$leader" ]; then
+  tail -30 "$work/boot.log" >&2
+  echo "install-check: systemd-nspawn did not boot the chroot" >&2
+  exit 1
+fi
+booted() {  # a command in the booted system, as its root with a clean environment
+  nsenter --target "$leader" --mount --uts --ipc --pid -- \
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LANG=C.UTF-8 "$@"
+}
+state=$(timeout 180 nsenter --target "$leader" --mount --uts --ipc --pid -- \
+        systemctl is-system-running --wait 2>&1 || true)
+echo "install-check: booted ($state); scripts/install.sh under systemd (log: $work/install-2.log)"
+if ! booted bash /usr/src/ebs/scripts/install.sh > "$work/install-2.log" 2>&1; then
+  tail -40 "$work/install-2.log" >&2
+  echo "install-check: the install failed under systemd" >&2
+  exit 1
+fi
+EBS_INSTALL_CHROOT=$root EBS_INSTALL_BOOTED=$leader PYTHONDONTWRITEBYTECODE=1 \
+  "$top/.venv/bin/python" -m pytest tests/install/test_booted.py -q -p no:cacheprovider \
+  -W ignore::pytest.PytestConfigWarning
+shut_down
 echo "install-check: passed in $((SECONDS - started)) s"

@@ -13,6 +13,7 @@ PACKAGES=(
   libjs-chart.js  # Chart.js: the web app serves it to its own pages (no CDN)
   build-essential libpq-dev acl rsync
   debootstrap  # make install-check: the production install in a Debian 12 chroot
+  systemd-container  # make install-check: that chroot booted with systemd (systemd-nspawn)
   vagrant  # tests/install/test_vagrantfile.py: `vagrant validate` of the test box
 )
 
