@@ -113,6 +113,11 @@ DEFAULTS: dict[str, Any] = {
     # when its plugins change; a systemd unit's name ("ebs-nfacctd.service", set by
     # `ebs install`), which the worker asks systemd to restart.
     "COLLECTOR_SERVICE": "",
+    # Who runs the services: "local", the local stack of `ebs up`; "systemd", the units of
+    # an installed system (`ebs install` writes it), which `ebs status` shows and
+    # `ebs upgrade` stops and starts, and whose daily backup is a systemd timer run as
+    # root (the beat's ebs.backup is for the local stack).
+    "SERVICE_MANAGER": "local",
     # How accounting reaches PostgreSQL. "spool": FreeRADIUS writes each packet to the
     # spool file and answers, the follower (`ebs acct drain --follow`, started by
     # `ebs up`) applies it in ordered batches with durable commits: several times
@@ -359,6 +364,9 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
     if not values["CREDENTIALS_KEY_FILE"]:
         values["CREDENTIALS_KEY_FILE"] = str(
             Path(values["STATE_DIR"]) / "secrets" / "credentials.key")
+    if values["SERVICE_MANAGER"] not in ("local", "systemd"):
+        raise SettingsError("SERVICE_MANAGER must be 'local' (the stack of `ebs up`) or "
+                            f"'systemd' (an installed system), got {values['SERVICE_MANAGER']!r}")
     _payment_amounts(values)
     try:
         values["RADIUS_REJECT_MESSAGES"] = reject_messages.checked_overrides(

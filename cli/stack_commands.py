@@ -17,6 +17,7 @@ from cli import demo
 from cli.common import load_settings
 from flow import collector_maps, partitions
 from stack import health as host_health
+from stack.installed import UnitError, services
 from stack.local import Stack
 from stack.servers.base import ServerError
 from worker.collector_sync import sync_collector
@@ -101,15 +102,19 @@ def down() -> None:
 
 @click.command()
 def status() -> None:
-    """Show which parts of the local stack are running, then how the system is doing:
-    tasks waiting and when a worker last ran one, the last charge tick and traffic
-    rating, the accounting spool's backlog, logins and reject reasons of the last 5
-    minutes, CoA and payments of the last hour, silent NASes (the figures GET /metrics
-    serves). Exit 1 if any part is not running."""
+    """Show which parts are running (the local stack's, or an installed system's systemd
+    units), then how the system is doing: tasks waiting and when a worker last ran one,
+    the last charge tick and traffic rating, the accounting spool's backlog, logins and
+    reject reasons of the last 5 minutes, CoA and payments of the last hour, silent
+    NASes (the figures GET /metrics serves). Exit 1 if any part is not running."""
     settings = load_settings()
-    rows = Stack(settings).status()
+    try:
+        rows = services(settings).status()
+    except UnitError as exc:
+        raise click.ClickException(str(exc)) from None
+    width = max([15, *(len(name) for name, _, _ in rows)])
     for name, alive, address in rows:
-        click.echo(f"{name:15} {'running' if alive else 'stopped':8} {address}")
+        click.echo(f"{name:{width}} {'running' if alive else 'stopped':8} {address}")
     click.echo("")
     try:
         conn = connect(settings_mod.database_conninfo(settings), autocommit=True,

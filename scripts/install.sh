@@ -48,7 +48,11 @@ if [ "$top" != "$opt/src" ]; then
             --exclude=/.git --exclude=/.venv --exclude=/var --exclude=/settings_local.py \
             --exclude='__pycache__' --exclude='*.egg-info' --exclude=/.vagrant \
             "$top/" "$opt/src/")
-  [ -z "$changed" ] || echo "install: code copied to $opt/src"
+  if [ -n "$changed" ]; then
+    echo "install: code copied to $opt/src"
+    # `ebs install` restarts the running services onto it.
+    export EBS_INSTALL_CODE_CHANGED=1
+  fi
 fi
 
 # The virtualenv, with Debian's python3 (FreeRADIUS's rlm_python3 embeds that interpreter

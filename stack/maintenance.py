@@ -10,12 +10,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
-from stack.local import Stack
+from stack.installed import services
 
 
 @dataclass
 class Window:
-    stack: Stack
+    stack: object  # the local Stack, or the installed system's units (stack/installed.py)
     stopped: list[str] = field(default_factory=list)
     restart: bool = True  # the job clears it when the services must stay down
 
@@ -25,7 +25,7 @@ def services_stopped(settings: SimpleNamespace, report: Callable[[str], None],
                      postgres_was_running: bool | None = None) -> Iterator[Window]:
     """``postgres_was_running``: as the caller found it, when it started PostgreSQL itself
     to look before deciding (None: as found now)."""
-    stack = Stack(settings)
+    stack = services(settings)
     marker = stack.maintenance_marker
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.write_text("maintenance\n", encoding="utf-8")
@@ -43,7 +43,7 @@ def services_stopped(settings: SimpleNamespace, report: Callable[[str], None],
             if window.restart:
                 # A new Stack: a restore may have brought back other secrets (the Redis
                 # password), which the old object read at its creation.
-                Stack(settings).resume(window.stopped, report)
+                services(settings).resume(window.stopped, report)
                 if not postgres_was_running and not window.stopped:
                     report("stopping postgresql (it was not running before)")
                     stack.postgres.stop()

@@ -39,6 +39,7 @@ from billing import settings as settings_mod
 from billing.release import code_version
 from stack import archive, maintenance
 from stack.backup import data_sources
+from stack.installed import UnitError
 from stack.servers.postgres import PostgresServer, pg_bindir
 
 Report = Callable[[str], None]
@@ -105,7 +106,7 @@ def restore(settings: SimpleNamespace, path: Path, report: Report, *, jobs: int 
                     result.migrations_applied = [
                         m.version for m in schema.upgrade(
                             conn, progress=lambda f: report(f"applying {f.label}"))]
-            except (RestoreError, schema.MigrationError, psycopg.Error) as exc:
+            except (RestoreError, schema.MigrationError, psycopg.Error, UnitError) as exc:
                 pg.drop_database(restoring)
                 raise RestoreError(
                     f"restore failed: {exc}; the database {name} was left as it was") from None
@@ -142,11 +143,11 @@ def _restore_list(dump: Path, target: Path) -> Path:
 
 
 def _pg_restore(pg: PostgresServer, dbname: str, dump: Path, toc: Path, jobs: int) -> None:
+    conninfo, env = pg.tool_conninfo(dbname)
     done = subprocess.run(
         [str(pg_bindir() / "pg_restore"), "--no-owner", "--exit-on-error",
-         f"--jobs={max(1, jobs)}", f"--use-list={toc}", f"--dbname={pg.conninfo(dbname)}",
-         str(dump)],
-        capture_output=True, text=True, check=False)
+         f"--jobs={max(1, jobs)}", f"--use-list={toc}", f"--dbname={conninfo}", str(dump)],
+        capture_output=True, text=True, check=False, env={**os.environ, **env})
     if done.returncode != 0:
         why = [line for line in done.stderr.splitlines() if line.strip()][-3:]
         raise RestoreError("pg_restore: " + " / ".join(why or [f"exit {done.returncode}"]))
@@ -155,23 +156,33 @@ def _pg_restore(pg: PostgresServer, dbname: str, dump: Path, toc: Path, jobs: in
 def _swap(pg: PostgresServer, name: str, restored: str, previous: str) -> str | None:
     """Rename the old database away and the restored one into its place; the two renames
     either both happen or the old name is given back."""
-    with psycopg.connect(pg.admin_conninfo(), autocommit=True) as admin:
-        existed = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (name,)).fetchone() is not None
-        if existed:
-            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-                          " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
-            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(name), sql.Identifier(previous)))
-        try:
-            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                sql.Identifier(restored), sql.Identifier(name)))
-        except psycopg.Error:
-            if existed:
-                admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
-                    sql.Identifier(previous), sql.Identifier(name)))
-            raise
+    conninfo, env = pg.tool_conninfo("postgres")
+    with psycopg.connect(conninfo, autocommit=True, **_password(env)) as conn:
+        existed = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                               (name,)).fetchone() is not None
+    pg.as_superuser(lambda admin: _renames(admin, name, restored, previous, existed))
     return previous if existed else None
+
+
+def _password(env: dict[str, str]) -> dict[str, str]:
+    return {"password": env["PGPASSWORD"]} if "PGPASSWORD" in env else {}
+
+
+def _renames(admin: psycopg.Connection, name: str, restored: str, previous: str,
+             existed: bool) -> None:
+    if existed:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(name), sql.Identifier(previous)))
+    try:
+        admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+            sql.Identifier(restored), sql.Identifier(name)))
+    except psycopg.Error:
+        if existed:
+            admin.execute(sql.SQL("ALTER DATABASE {} RENAME TO {}").format(
+                sql.Identifier(previous), sql.Identifier(name)))
+        raise
 
 
 def _put_back_files(settings: SimpleNamespace, files: Path, stamp: str,
@@ -205,6 +216,11 @@ def _replace(source: Path, target: Path) -> None:
     partial = target.with_name(f".{target.name}.restoring")
     shutil.copyfile(source, partial)
     os.chmod(partial, source.stat().st_mode & 0o777)
+    if os.geteuid() == 0:
+        # root restores an installed system: the file stays the account's that reads it
+        # (the one it replaces, else its directory's: the drain's spool).
+        owner = (target if target.exists() else target.parent).stat()
+        os.chown(partial, owner.st_uid, owner.st_gid)
     os.replace(partial, target)
 
 

@@ -20,7 +20,7 @@ import psycopg
 from billing import schema
 from billing.release import code_version
 from stack import backup, maintenance
-from stack.local import Stack
+from stack.installed import services
 
 Report = Callable[[str], None]
 
@@ -42,10 +42,11 @@ def upgrade(settings: SimpleNamespace, report: Report, *, take_backup: bool = Tr
             progress: backup.DumpProgress | None = None,
             migrations_dir: Path = schema.MIGRATIONS_DIR,
             functions_dir: Path = schema.FUNCTIONS_DIR) -> UpgradeResult | None:
-    """Upgrade the local stack's database to this code; None when it is up to date
-    (nothing is stopped then). PostgreSQL is started for the job when it was not running
-    (not by `ebs up`, which would migrate without a backup) and stopped again after."""
-    pg = Stack(settings).postgres
+    """Upgrade the database to this code; None when it is up to date (nothing is stopped
+    then). The local stack's PostgreSQL is started for the job when it was not running
+    (not by `ebs up`, which would migrate without a backup) and stopped again after; an
+    installed system's is started through systemd if it was down, and left running."""
+    pg = services(settings).postgres
     was_running = pg.running()
     if not was_running:
         report("starting postgresql")

@@ -117,8 +117,10 @@ def _daily_at(hhmm: str, zone: str, setting: str = "BACKUP_DAILY_AT") -> crontab
     return crontab(hour=at.hour, minute=at.minute)
 
 
-if _settings.BACKUP_DAILY_AT:
-    # The database, the data folder and the settings (stack/backup.py).
+if _settings.BACKUP_DAILY_AT and _settings.SERVICE_MANAGER == "local":
+    # The database, the data folder and the settings (stack/backup.py). An installed
+    # system runs it as root from ebs-backup.timer instead: the worker's account may not
+    # read every secret the archive keeps.
     celery.conf.beat_schedule["backup"] = {
         "task": "ebs.backup",
         "schedule": _daily_at(_settings.BACKUP_DAILY_AT, _settings.TIME_ZONE)}

@@ -109,7 +109,36 @@ def ensure_database(settings: SimpleNamespace, changes: Changes) -> list[str]:
     finally:
         report.unlink(missing_ok=True)
     with psycopg.connect(settings_mod.database_conninfo(settings), autocommit=True) as conn:
-        applied = schema.upgrade(conn)
+        in_use = (_serving(settings)
+                  and (schema.pending(conn) or schema.changed_functions(conn))
+                  and bool(schema.database_version(conn).migrations))
+        if not in_use:
+            applied = schema.upgrade(conn)
+    if in_use:
+        # New code on a system that serves: the services stop first and a backup is
+        # taken, as `ebs upgrade` does (stack/upgrade.py), then they start again.
+        from stack import upgrade
+
+        try:
+            done = upgrade.upgrade(settings, changes.say)
+        except upgrade.UpgradeError as exc:
+            raise DatabaseError(str(exc)) from None
+        if done is None:
+            return []
+        changes.add(f"database {settings.DB_NAME} upgraded with the services stopped: "
+                    f"{len(done.applied)} migration(s), {len(done.functions)} function "
+                    f"file(s); backup {done.backup.path if done.backup else 'none'}")
+        return done.applied
     if applied:
         changes.add(f"database {settings.DB_NAME}: {len(applied)} migration(s) applied")
     return [m.version for m in applied]
+
+
+def _serving(settings: SimpleNamespace) -> bool:
+    """An installed system under systemd with any of its services running."""
+    if not systemd_wanted() or settings.SERVICE_MANAGER != "systemd":
+        return False
+    from stack.installed import InstalledServices, unit_states
+
+    names = InstalledServices(settings).app_units()
+    return any(active == "active" for active, _ in unit_states(names).values())

@@ -55,6 +55,8 @@ def install(say: Callable[[str], None] = print) -> Changes:
     units.ensure_units(settings, changes)
     say("nginx: TLS in front of the web app")
     nginx.ensure_nginx(settings, changes)
+    if os.environ.get("EBS_INSTALL_CODE_CHANGED") == "1":
+        units.restart_running(settings, changes, "new code")
     if changes.made:
         say(f"install done: {len(changes.made)} change(s)")
     else:

@@ -39,6 +39,8 @@ NETFLOW_PORT = 2055
 # A NAS change restarts FreeRADIUS, new collector plugins nfacctd, through systemd.
 RADIUS_SERVICE = "freeradius.service"
 COLLECTOR_SERVICE = "ebs-nfacctd.service"
+# `ebs status` and `ebs upgrade` act on the units; the daily backup is ebs-backup.timer.
+SERVICE_MANAGER = "systemd"
 
 # gunicorn on loopback; nginx answers the world on 80 (a redirect) and 443.
 WEB_LISTEN_IP = "127.0.0.1"

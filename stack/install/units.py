@@ -5,7 +5,9 @@ web app under gunicorn on loopback, the accounting drain and the database watch 
 FreeRADIUS (as ``freerad``, whose files they share), nfacctd, and the path units through
 which the worker asks root for what its account may not do (stack/systemd_requests.py):
 a NAS change to reach FreeRADIUS, nfacctd restarted for new plugins. Each restarts when it dies
-and logs to the journal (``journalctl -u ebs-worker``).
+and logs to the journal (``journalctl -u ebs-worker``). The daily backup is a timer's
+oneshot run as root, who may read every secret the archive keeps (the beat's
+``ebs.backup`` is the local stack's).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from stack.install.layout import (
     SETTINGS,
     SYSTEMD_DIR,
     VENV,
+    systemd_wanted,
 )
 from stack.install.systemd import daemon_reload, enable_now, restart
 from stack.local import Stack
@@ -119,7 +122,49 @@ def units(settings: SimpleNamespace) -> list[Unit]:
               systemd_requests.request_path(settings.STATE_DIR,
                                             systemd_requests.COLLECTOR_RESTART)),
     ]
+    if settings.BACKUP_DAILY_AT:
+        backup = ManagedProcess("backup", [ebs, "backup", "--label", "daily"], stack.run_dir,
+                                stack.log_dir, cwd=web.cwd, env=web.env)
+        found += [
+            service("ebs-backup.service", "EBS billing: the daily backup", backup, "root",
+                    kind="oneshot"),
+            daily("ebs-backup", "the daily backup", settings.BACKUP_DAILY_AT,
+                  settings.TIME_ZONE),
+        ]
     return found
+
+
+def restart_running(settings: SimpleNamespace, changes: Changes, why: str) -> None:
+    """Restart FreeRADIUS and our services that are running (rlm_ebs and the rest import
+    the code once, at start)."""
+    if not systemd_wanted():
+        return
+    from stack.installed import InstalledServices, unit_states
+
+    running = [unit for unit, (active, _) in
+               unit_states(InstalledServices(settings).app_units()).items()
+               if active == "active"]
+    for unit in running:
+        restart(unit, changes, why)
+
+
+def daily(name: str, what: str, hhmm: str, zone: str) -> Unit:
+    """A timer running ``name``.service each day at ``hhmm`` in ``zone`` (the ISP's time,
+    as the beat's schedules are), once at boot when the day's run was missed."""
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", hhmm):
+        raise ValueError(f"BACKUP_DAILY_AT must be HH:MM, got {hhmm!r}")
+    return Unit(f"{name}.timer", f"""# Written by `ebs install`.
+[Unit]
+Description=EBS billing: {what} at {hhmm} ({zone})
+
+[Timer]
+OnCalendar=*-*-* {hhmm}:00 {zone}
+Persistent=true
+Unit={name}.service
+
+[Install]
+WantedBy=timers.target
+""")
 
 
 def watch(name: str, what: str, request: Path) -> Unit:

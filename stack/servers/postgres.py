@@ -12,6 +12,7 @@ import os
 import pwd
 import shutil
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,17 @@ class PostgresServer:
         """The cluster superuser's connection (set-up only: roles, databases, extensions)."""
         return (f"host={self.socket_dir} port={self.port} user={self.superuser} "
                 f"dbname={dbname}")
+
+    def tool_conninfo(self, dbname: str) -> tuple[str, dict[str, str]]:
+        """The owner's connection for pg_restore and the like, and what to add to their
+        environment (nothing: the socket's peer login needs no password)."""
+        return self.conninfo(dbname), {}
+
+    def as_superuser(self, work: Callable[[psycopg.Connection], object]) -> None:
+        """``work`` on a superuser's connection to the postgres database (a restore's
+        renames; stack/installed.py does the same as the cluster's own account)."""
+        with psycopg.connect(self.admin_conninfo(), autocommit=True) as conn:
+            work(conn)
 
     def role_conninfo(self, role: str, dbname: str = "postgres") -> str:
         """A component role's connection: TCP and its generated password."""

@@ -214,3 +214,80 @@ def test_another_install_under_systemd_changes_and_restarts_nothing():
     output = result.stdout + result.stderr
     assert "nothing changed" in output and "changed:" not in output, output
     assert {unit: show(unit, "MainPID")["MainPID"] for unit in watched} == before
+
+
+EBS = "/opt/ebs/venv/bin/ebs"
+BACKUPS = ROOT / "var/lib/ebs/backups"
+
+
+def test_ebs_status_shows_the_units_systemd_runs():
+    result = booted(EBS, "status", check=False)
+    lines = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()
+             if line.split()[:1] and line.split()[0].endswith((".service", ".path", ".timer"))}
+    services, paths = our_units()
+    assert {*STORES, *services, *paths, "ebs-backup.timer"} <= set(lines), result.stdout
+    assert set(lines.values()) == {"running"}, result.stdout
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_new_code_that_changes_the_schema_is_applied_with_the_services_stopped():
+    """An operator's upgrade: new code in the checkout, install.sh again. The database
+    is upgraded only after every service using it stopped and a backup was taken; they
+    all start again, on the new code."""
+    services, _ = our_units()
+    app = ["freeradius.service", *services]
+    before = {unit: show(unit, "MainPID")["MainPID"] for unit in app}
+    function = ROOT / "usr/src/ebs/sql/functions/ebs_hex_text.sql"
+    function.write_text(function.read_text() + "-- a new release's text\n")
+
+    result = booted("bash", "/usr/src/ebs/scripts/install.sh", timeout=600)
+    out = result.stdout + result.stderr
+    stopping = out.index("stopping ")
+    assert stopping < out.index("backup: ") < out.index("applying functions/ebs_hex_text.sql")
+    assert out.index("applying functions/ebs_hex_text.sql") < out.index("starting "), out
+    assert all(unit in out[stopping:].splitlines()[0] for unit in app), out
+    assert "upgraded with the services stopped" in out and "(new code)" in out, out
+    assert any(p.name.endswith("-pre-upgrade.tar") for p in BACKUPS.iterdir()), sorted(
+        p.name for p in BACKUPS.iterdir())
+
+    def all_back() -> bool:
+        now = {unit: show(unit, "MainPID", "ActiveState") for unit in app}
+        return all(s["ActiveState"] == "active" and s["MainPID"] not in ("0", before[u])
+                   for u, s in now.items())
+
+    wait_for("every service started again with a new process", all_back)
+    assert psql("SELECT count(*) FROM schema_functions WHERE name = 'ebs_hex_text'") == "1"
+
+
+def test_the_daily_backup_is_a_timer_run_as_root():
+    assert booted("systemctl", "is-active", "ebs-backup.timer").stdout.strip() == "active"
+    assert show("ebs-backup.service", "User")["User"] == "root"
+    booted("systemctl", "start", "ebs-backup.service", timeout=300)  # a oneshot: waits
+    assert show("ebs-backup.service", "Result")["Result"] == "success"
+    daily = sorted(p.name for p in BACKUPS.iterdir() if p.name.endswith("-daily.tar"))
+    assert daily, journal("ebs-backup.service")[-2000:]
+
+
+def test_a_restore_on_the_installed_system():
+    """The daily archive restored with every service stopped around it; afterwards the
+    components log in with the restored secrets and a subscriber gets an answer."""
+    archive = max(p for p in BACKUPS.iterdir() if p.name.endswith("-daily.tar"))
+    psql("INSERT INTO nas (name, vendor, ip_address, secret) VALUES ('after-backup', "
+         "'mikrotik', '192.0.2.9', 'after-backup-secret-1')")
+    result = booted(EBS, "restore", f"/var/lib/ebs/backups/{archive.name}", timeout=600)
+    out = result.stdout + result.stderr
+    assert "stopping " in out and "starting " in out and "restored " in out, out
+    assert psql("SELECT count(*) FROM nas WHERE name = 'after-backup'") == "0"
+    kept = psql("SELECT datname FROM pg_database WHERE datname LIKE 'ebs_before_restore_%'")
+    assert kept, out
+    services, _ = our_units()
+    wait_for("every service active after the restore", lambda: booted(
+        "systemctl", "is-active", "freeradius.service", *services, check=False
+    ).stdout.split() == ["active"] * (len(services) + 1))
+    secret = psql("SELECT secret FROM nas WHERE name = 'demo-nas'")
+    login = ("User-Name = sidorov\nUser-Password = demo03\nFramed-Protocol = PPP\n"
+             "NAS-IP-Address = 127.0.0.1\nMessage-Authenticator = 0x00\n")
+    answer = wait_for("an answer after the restore", lambda: (
+        lambda out: out if "Received Access-" in out else None)(
+            _radclient("auth", 1812, secret, login)))
+    assert "Received Access-Accept" in answer, answer

@@ -110,7 +110,8 @@ def test_a_component_logs_in_with_its_own_role_and_no_more():
 
 UNITS = ["ebs-web.service", "ebs-worker.service", "ebs-beat.service", "ebs-nfacctd.service",
          "ebs-db-watch.service", "ebs-acct-drain.service", "ebs-radius-clients.service",
-         "ebs-radius-clients.path", "ebs-nfacctd-restart.service", "ebs-nfacctd-restart.path"]
+         "ebs-radius-clients.path", "ebs-nfacctd-restart.service", "ebs-nfacctd-restart.path",
+         "ebs-backup.service", "ebs-backup.timer"]
 
 
 def test_systemd_accepts_every_unit():
@@ -130,6 +131,10 @@ def test_systemd_accepts_every_unit():
     for unit in UNITS[:6]:
         text = (ROOT / "etc/systemd/system" / unit).read_text()
         assert "Restart=always" in text, unit
+    backup = (ROOT / "etc/systemd/system/ebs-backup.service").read_text()
+    assert "User=root" in backup and "backup --label daily" in backup
+    timer = (ROOT / "etc/systemd/system/ebs-backup.timer").read_text()
+    assert "OnCalendar=*-*-* 03:30:00 Europe/Moscow" in timer, timer
 
 
 def test_the_collectors_socket_buffer_cap_is_raised_for_good():
