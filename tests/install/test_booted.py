@@ -8,6 +8,7 @@ logs in the journal. Elsewhere there is no booted system and these are skipped."
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import subprocess
 import time
@@ -291,3 +292,32 @@ def test_a_restore_on_the_installed_system():
         lambda out: out if "Received Access-" in out else None)(
             _radclient("auth", 1812, secret, login)))
     assert "Received Access-Accept" in answer, answer
+
+
+def vagrant_provisioners() -> dict[str, str]:
+    """The Vagrantfile's shell provisioners by name, Ruby's ``#{CONSTANT}`` filled in."""
+    text = (ROOT / "usr/src/ebs/Vagrantfile").read_text()
+    constants = dict(re.findall(r'^([A-Z_]+) = "([^"]*)"$', text, re.M))
+    found = dict(re.findall(r'provision "(\w+)", type: "shell", inline: "([^"]*)"', text))
+    found |= {name: body for name, body in re.findall(
+        r'provision "(\w+)", type: "shell", inline: <<-SHELL\n(.*?)^\s*SHELL$', text,
+        re.M | re.S)}
+    return {name: re.sub(r"#\{(\w+)\}", lambda m: constants[m[1]], body)
+            for name, body in found.items()}
+
+
+def test_the_vagrant_boxs_provisioning_runs_on_the_booted_system():
+    """What `vagrant up` runs in the box, in its order, as root: the install (again here:
+    nothing to change) and the demo with the host behind VirtualBox's NAT as its NAS,
+    which reaches FreeRADIUS's clients through systemd and nfacctd's maps."""
+    provisioners = vagrant_provisioners()
+    assert list(provisioners) == ["install", "demo"], provisioners
+    assert "10.0.2.2" in provisioners["demo"]
+    before = show("freeradius.service", "MainPID")["MainPID"]
+    for name, script in provisioners.items():
+        result = booted("bash", "-c", script, timeout=600)
+        assert result.returncode == 0, f"{name}:\n{result.stdout}{result.stderr}"
+    assert "10.0.2.2" in (ROOT / "var/lib/ebs/freeradius/clients.conf").read_text()
+    now = show("freeradius.service", "MainPID", "ActiveState")
+    assert now["ActiveState"] == "active" and now["MainPID"] != before
+    assert psql("SELECT host(ip_address) FROM nas WHERE name = 'demo-nas'") == "10.0.2.2"
