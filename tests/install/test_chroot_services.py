@@ -150,19 +150,21 @@ def test_every_service_stays_up(services):
         assert proc.poll() is None, f"{name} exited {proc.returncode}:\n{log_tail(name)}"
 
 
-def test_the_web_app_answers_through_nginx_over_tls(services):
+def login_page() -> str | None:
+    """The login page through nginx on this host's 443 (a self-signed certificate), or
+    None while nothing answers there."""
     insecure = ssl.create_default_context()
     insecure.check_hostname = False
     insecure.verify_mode = ssl.CERT_NONE
+    try:
+        with urllib.request.urlopen("https://127.0.0.1/login/", context=insecure,
+                                    timeout=5) as reply:
+            return reply.read().decode() if reply.status == 200 else None
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None
 
-    def login_page() -> str | None:
-        try:
-            with urllib.request.urlopen("https://127.0.0.1/login/", context=insecure,
-                                        timeout=5) as reply:
-                return reply.read().decode() if reply.status == 200 else None
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            return None
 
+def test_the_web_app_answers_through_nginx_over_tls(services):
     page = wait_for("the web app behind nginx", login_page, timeout=120)
     assert 'name="password"' in page or 'type="password"' in page
 
