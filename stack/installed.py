@@ -18,7 +18,8 @@ from psycopg import sql
 
 from billing import settings as settings_mod
 from stack import db_roles
-from stack.install.database import CLUSTER, SOCKET_DIR, VERSION
+from stack.install import database
+from stack.install.database import ADMIN, CLUSTER, VERSION
 
 POSTGRES_UNIT = f"postgresql@{VERSION}-{CLUSTER}.service"
 # Started by the install, used by the services, never stopped by a maintenance window.
@@ -93,8 +94,7 @@ class SystemPostgres:
         from stack.install.users import AccountStepError, as_account
 
         def step() -> None:
-            with psycopg.connect(f"host={SOCKET_DIR} dbname=postgres user=postgres",
-                                 autocommit=True) as conn:
+            with psycopg.connect(ADMIN, autocommit=True) as conn:
                 work(conn)
 
         try:
@@ -105,17 +105,7 @@ class SystemPostgres:
     def create_database(self, name: str) -> None:
         """A database the owner owns, with the extensions only a superuser may create."""
         owner = self.settings.DB_USER
-
-        def create(conn: psycopg.Connection) -> None:
-            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                                (name,)).fetchone():
-                conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                    sql.Identifier(name), sql.Identifier(owner)))
-            with psycopg.connect(f"host={SOCKET_DIR} dbname={name} user=postgres",
-                                 autocommit=True) as inside:
-                db_roles.prepare_database(inside, owner)
-
-        self.as_superuser(create)
+        self.as_superuser(lambda conn: database.create_database(conn, name, owner))
 
     def drop_database(self, name: str) -> None:
         self.as_superuser(lambda conn: conn.execute(
@@ -124,10 +114,7 @@ class SystemPostgres:
     def setup_roles(self) -> None:
         """Every role's password as its file now says (after a restore brought the files
         back): read here, as root, and set as the superuser, who may not read them."""
-        passwords = {self.settings.DB_USER: settings_mod.database_role(self.settings)[1]}
-        for component in settings_mod.COMPONENTS:
-            role, password = settings_mod.database_role(self.settings, component)
-            passwords[role] = password
+        passwords = database.role_passwords(self.settings)
         owner = self.settings.DB_USER
         self.as_superuser(lambda conn: db_roles.apply_roles(conn, owner, passwords))
 
@@ -141,23 +128,22 @@ class InstalledServices:
         self.postgres = SystemPostgres(settings)
         self.maintenance_marker = Path(settings.STATE_DIR) / "run" / "maintenance"
 
-    def app_units(self) -> list[str]:
-        """The long-running units that use the database: FreeRADIUS and ours."""
-        from stack.install.units import units  # the install's list is the one truth
-
-        ours = [u.name for u in units(self.settings)
-                if u.start and u.name.endswith(".service")]
-        return [self.settings.RADIUS_SERVICE or "freeradius.service", *ours]
-
-    def other_units(self) -> list[str]:
-        """Path units and timers of the install, shown by `ebs status`."""
+    def _started(self) -> list[str]:
+        """The install's units that run (its list is the one truth): long-running
+        services, path units, timers; not the oneshots they start."""
         from stack.install.units import units
 
-        return [u.name for u in units(self.settings)
-                if u.start and not u.name.endswith(".service")]
+        return [u.name for u in units(self.settings) if u.start]
+
+    def app_units(self, started: list[str] | None = None) -> list[str]:
+        """The long-running units that use the database: FreeRADIUS and ours."""
+        ours = [n for n in (started or self._started()) if n.endswith(".service")]
+        return [self.settings.RADIUS_SERVICE or "freeradius.service", *ours]
 
     def status(self) -> list[tuple[str, bool, str]]:
-        names = [*STORES, *self.app_units(), *FRONT, *self.other_units()]
+        started = self._started()
+        others = [n for n in started if not n.endswith(".service")]
+        names = [*STORES, *self.app_units(started), *FRONT, *others]
         return [(unit, active == "active", sub)
                 for unit, (active, sub) in unit_states(names).items()]
 

@@ -156,16 +156,11 @@ def _pg_restore(pg: PostgresServer, dbname: str, dump: Path, toc: Path, jobs: in
 def _swap(pg: PostgresServer, name: str, restored: str, previous: str) -> str | None:
     """Rename the old database away and the restored one into its place; the two renames
     either both happen or the old name is given back."""
-    conninfo, env = pg.tool_conninfo("postgres")
-    with psycopg.connect(conninfo, autocommit=True, **_password(env)) as conn:
+    with psycopg.connect(pg.conninfo("postgres"), autocommit=True) as conn:
         existed = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
                                (name,)).fetchone() is not None
     pg.as_superuser(lambda admin: _renames(admin, name, restored, previous, existed))
     return previous if existed else None
-
-
-def _password(env: dict[str, str]) -> dict[str, str]:
-    return {"password": env["PGPASSWORD"]} if "PGPASSWORD" in env else {}
 
 
 def _renames(admin: psycopg.Connection, name: str, restored: str, previous: str,

@@ -30,6 +30,7 @@ from stack.install.users import as_account
 VERSION, CLUSTER = "15", "main"
 CONF = Path(f"/etc/postgresql/{VERSION}/{CLUSTER}/conf.d/ebs.conf")
 SOCKET_DIR = "/var/run/postgresql"
+ADMIN = f"host={SOCKET_DIR} dbname=postgres user=postgres"  # the superuser's peer login
 
 # What the tests and benchmarks run with (stack/servers/postgres.py), durable.
 CONF_TEXT = """# Written by `ebs install`.
@@ -74,18 +75,35 @@ def _wait_ready(timeout: float = 30.0) -> None:
 
 def _superuser_steps(owner: str, dbname: str, passwords: dict[str, str],
                      created_file: Path) -> None:
-    admin = f"host={SOCKET_DIR} dbname=postgres user=postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(ADMIN, autocommit=True) as conn:
         created = db_roles.apply_roles(conn, owner, passwords)
-        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s",
-                            (dbname,)).fetchone():
-            conn.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
-                sql.Identifier(dbname), sql.Identifier(owner)))
+        if create_database(conn, dbname, owner):
             created.append(f"database {dbname}")
+    created_file.write_text("\n".join(created))
+
+
+def create_database(admin: psycopg.Connection, dbname: str, owner: str) -> bool:
+    """As the superuser: the database the owner owns, when missing, and the extensions
+    only a superuser may create in it; True when it was created."""
+    made = not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s",
+                             (dbname,)).fetchone()
+    if made:
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(
+            sql.Identifier(dbname), sql.Identifier(owner)))
     with psycopg.connect(f"host={SOCKET_DIR} dbname={dbname} user=postgres",
                          autocommit=True) as conn:
         db_roles.prepare_database(conn, owner)
-    created_file.write_text("\n".join(created))
+    return made
+
+
+def role_passwords(settings: SimpleNamespace) -> dict[str, str]:
+    """The owner's and every component role's password, by role, from their files (read
+    as root: the superuser's account may not read them)."""
+    roles = {settings.DB_USER: settings_mod.database_role(settings)[1]}
+    for component in settings_mod.COMPONENTS:
+        role, password = settings_mod.database_role(settings, component)
+        roles[role] = password
+    return roles
 
 
 def ensure_database(settings: SimpleNamespace, changes: Changes) -> list[str]:
@@ -93,10 +111,7 @@ def ensure_database(settings: SimpleNamespace, changes: Changes) -> list[str]:
     conf_changed = ensure_file(CONF, CONF_TEXT, 0o644, "postgres", "postgres", changes)
     _start(changes, conf_changed)
     _wait_ready()
-    roles = {settings.DB_USER: settings_mod.database_role(settings)[1]}
-    for component in settings_mod.COMPONENTS:
-        role, password = settings_mod.database_role(settings, component)
-        roles[role] = password
+    roles = role_passwords(settings)
     # The child reports what it created through a file only it and root may write.
     report = Path(f"/run/ebs-install-{os.getpid()}")
     report.touch(mode=0o600)
