@@ -124,6 +124,9 @@ DEFAULTS: dict[str, Any] = {
     # rlm_sql's rate, a lag of a fraction of a second. "live": rlm_sql applies each
     # packet (a durable commit) before answering, the spool only when that fails.
     "RADIUS_ACCT_MODE": "spool",
+    "RADIUS_AUTH_MODE": "spool",
+    "RADIUS_NODE_NAME": "",
+    "RADIUS_THREADS": 0,
     # Degraded mode: while PostgreSQL is away, a subscriber whose login FreeRADIUS saw
     # within RADIUS_DEGRADED_MAX_AGE_SECONDS logs in on the facts of that login (its
     # money, status, tariff, speed, password) with the address it held, logged with the
@@ -367,6 +370,11 @@ def load(environ: dict[str, str] | None = None) -> SimpleNamespace:
     if values["SERVICE_MANAGER"] not in ("local", "systemd"):
         raise SettingsError("SERVICE_MANAGER must be 'local' (the stack of `ebs up`) or "
                             f"'systemd' (an installed system), got {values['SERVICE_MANAGER']!r}")
+    for name in ("RADIUS_ACCT_MODE", "RADIUS_AUTH_MODE"):
+        if values[name] not in ("live", "spool"):
+            raise SettingsError(f"{name} must be 'live' or 'spool', got {values[name]!r}")
+    if "/" in values["RADIUS_NODE_NAME"]:
+        raise SettingsError("RADIUS_NODE_NAME names this FreeRADIUS among the nodes: no '/'")
     _payment_amounts(values)
     try:
         values["RADIUS_REJECT_MESSAGES"] = reject_messages.checked_overrides(

@@ -56,13 +56,14 @@ def drain(spool: Path | None, batch: int, as_json: bool, follow: bool, poll: flo
 
     with open_db(autocommit=False, component="acct") as conn:
         result = acct_spool.drain(conn, directory, batch_size=batch, progress=progress)
-        logged = auth_spool.drain(conn, auth_spool.spool_dir(settings))
+        logged = auth_spool.drain(conn, directory.parent / "auth-spool")
     if as_json:
         click.echo(json.dumps({**result.as_dict(), "auth_log": logged.as_dict()}))
         return
     if logged.files or logged.skipped_files:
-        click.echo(f"auth log: {logged.logged} answers given while the database was away "
-                   f"written from {logged.files} files, {logged.bad_lines} unreadable lines")
+        click.echo(f"auth log: {logged.logged} spooled answers written from {logged.files} "
+                   f"files ({logged.offers} leases offered from reservations), "
+                   f"{logged.bad_lines} unreadable lines")
     if result.busy:
         click.echo(f"{directory}: another drain is running; nothing done")
         return
@@ -83,7 +84,8 @@ def _follow(directory: Path, batch: int, poll: float, as_json: bool) -> None:
     click.echo(f"following {directory} (poll {poll} s, batch {batch})", file=sys.stderr)
     conninfo = settings_mod.database_conninfo(load_settings(), component="acct")
     total = acct_follow.follow(lambda: connect(conninfo), directory,
-                               poll=poll, batch_size=batch, stop=stop)
+                               poll=poll, batch_size=batch, stop=stop,
+                               auth_directory=directory.parent / "auth-spool")
     summary = total.as_dict()
     click.echo(json.dumps(summary) if as_json else
                f"stopped: {total.applied} entries applied from {total.files} files, "

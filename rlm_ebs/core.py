@@ -35,6 +35,7 @@ from billing.traffic_limits import limited_speed
 from rlm_ebs.facts import StoredFacts, access_facts, stored_facts
 from rlm_ebs.reply import custom_reply
 from rlm_ebs.request import AccessRequest, BadRequest, access_request, first, lists
+from rlm_ebs.reservations import Reservations
 
 # rlm_python3's return codes (radiusd.RLM_MODULE_*), fixed by the C module.
 REJECT, FAIL, OK, HANDLED, INVALID, USERLOCK, NOTFOUND, NOOP, UPDATED = range(9)
@@ -81,6 +82,9 @@ class Settings:
     cipher: CredentialCipher | None = None
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     outage: OutageLog = field(default_factory=OutageLog)
+    # The node's reserved addresses (RADIUS_AUTH_MODE "spool"); None: every lease
+    # through rlm_sql (rlm_ebs/reservations.py).
+    reservations: Reservations | None = None
 
 
 def offset_clock(path: str) -> Callable[[], datetime]:
@@ -144,6 +148,47 @@ def lease_control(stored: StoredFacts, decision: Decision) -> Pairs:
     return tuple(pairs)
 
 
+def reserved_lease(lease: Pairs, stored: StoredFacts,
+                   reservations: Reservations | None) -> Pairs:
+    """``lease`` and an address the node holds, when it holds one (``EBS-Lease`` as the
+    SQL lease answers it, ``EBS-Lease-Reserved`` its id: post-auth then runs no lease
+    statement, the spool carries the offer, a reject gives it back to the pool named in
+    ``EBS-Lease-Pool``); a subscriber with a lease row keeps the SQL lease, which gives the same
+    address back. Asks for a refill (``EBS-Reserve``) when the pool's queue runs low."""
+    pool = next((value for name, value in lease if name == "EBS-Lease-Pool"), None)
+    if reservations is None or pool is None or stored.has_lease:
+        return lease
+    taken = reservations.take(pool)
+    refill: Pairs = ()
+    if reservations.wants_refill(pool):
+        refill = (("EBS-Reserve", pool), ("EBS-Reserve-Node", reservations.node))
+    if taken is None:
+        return lease + refill
+    lease_id, address = taken
+    return (*lease, ("EBS-Lease", f"{lease_id} {address}"),
+            ("EBS-Lease-Reserved", str(lease_id)), *refill)
+
+
+def post_auth_reservations(config: dict[str, list[str]],
+                           reservations: Reservations | None) -> int:
+    """Post-auth's part of the reservations: a refill's answer (``EBS-Reserved``) into
+    the queue, or, for a login rejected after it took an address, that address back.
+    Returns the addresses added."""
+    if reservations is None:
+        return 0
+    pool = first(config, "EBS-Reserve")
+    answer = first(config, "EBS-Reserved")
+    added = reservations.absorb(pool, answer or "") if pool is not None else 0
+    taken = first(config, "EBS-Lease-Reserved")
+    if taken and first(config, "EBS-Decision") == "reject":
+        lease_id, _, address = (first(config, "EBS-Lease") or "").partition(" ")
+        taken_from = first(config, "EBS-Lease-Pool")
+        if lease_id == taken and address and taken_from:
+            reservations.give_back(taken_from, int(lease_id), address)
+            added += 1
+    return added
+
+
 def _credential(stored: StoredFacts, request: AccessRequest, settings: Settings) -> Pairs:
     if stored.found_by != "login":
         # DHCP/IPoE: the NAS vouches for the MAC / address it saw; there is no password.
@@ -198,7 +243,8 @@ def authorize(p: object, settings: Settings, log: Callable[[str], None] = print)
         speed = login_speed(stored, now, settings.tz)
         # What this login gives, for the Class (billing.enforcement compares it later).
         given = (("EBS-Given", given_state(decision.guest, speed)),)
-        lease = _degraded_lease(stored) if degraded else lease_control(stored, decision)
+        lease = _degraded_lease(stored) if degraded else reserved_lease(
+            lease_control(stored, decision), stored, settings.reservations)
         config = _control(decision) + _credential(stored, request, settings) + lease + given
         reply = tuple(reply_attributes(stored, decision, speed)) + tuple(
             custom_reply(stored.reply_rows, decision.guest, log))

@@ -70,6 +70,9 @@ class StoredFacts:
     limit_speeds: tuple[LimitSpeed, ...] = ()
     # Custom reply attributes, raw ``EBS-Reply-Attr`` values (rlm_ebs/reply.py reads them).
     reply_rows: tuple[str, ...] = ()
+    # A lease row names the subaccount (``stk``): its login leases through rlm_sql, which
+    # gives its address back, not from the node's reserved addresses.
+    has_lease: bool = False
 
 
 def _checked(name: str, value: str) -> str:
@@ -186,6 +189,7 @@ def stored_facts(control: Mapping[str, list[str]]) -> StoredFacts | None:
         bind_to_ip=_flag(values, "bi"),
         ip_address=values.get("ip") or None,
         simultaneous_use=_int(values, "su") or 1,
+        has_lease=_flag(values, "stk"),
         live_sessions=_int(values, "live") or 0,
         tariff_active=_flag(values, "ta"),
         tariff_access_type=values.get("at") or None,

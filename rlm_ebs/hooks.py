@@ -49,6 +49,7 @@ def instantiate(p=None):
             sys.path.insert(0, path)
         from billing.credentials import CredentialCipher, CredentialError, load_key
         from rlm_ebs import core, reject_reply
+        from rlm_ebs.reservations import Reservations
 
         cipher = None
         key_hex = config.get("credentials_key", "")
@@ -61,6 +62,10 @@ def instantiate(p=None):
             _log(f"rlm_ebs: no credentials key ({error}); CHAP logins will be rejected",
                  "L_WARN")
         _settings = core.Settings(tz=ZoneInfo(config.get("time_zone") or "UTC"), cipher=cipher)
+        if config.get("node"):  # RADIUS_AUTH_MODE "spool": addresses from reservations
+            _settings.reservations = Reservations.for_node(config["node"])
+            _log(f"rlm_ebs: node {_settings.reservations.node} leases from reservations",
+                 "L_INFO")
         if config.get("test_clock_file"):
             _settings.clock = core.offset_clock(config["test_clock_file"])
             _log(f"rlm_ebs: TEST CLOCK from {config['test_clock_file']}", "L_WARN")
@@ -83,12 +88,18 @@ def authorize(p):
 
 
 def post_auth(p):
-    """A reject's Reply-Message (rlm_ebs/reject_reply.py); the site calls it only for a
-    NAS that shows it. A fault here must not change the answer: logged, nothing added."""
-    if _reject_reply is None:
+    """The reservations' refill or give-back (rlm_ebs/reservations.py), and a reject's
+    Reply-Message for a NAS that shows it (rlm_ebs/reject_reply.py). A fault here must
+    not change the answer: logged, nothing added."""
+    if _reject_reply is None or _core is None or _settings is None:
         return _NOOP
     try:
-        return _reject_reply.post_auth(p, _reject_texts)
+        config = _core.lists(p, only=("config",)).get("config", {})
+        _core.post_auth_reservations(config, _settings.reservations)
+        if (_core.first(config, "EBS-Reject-Message")
+                and _core.first(config, "EBS-Decision") == "reject"):
+            return _reject_reply.post_auth(p, _reject_texts)
+        return _NOOP
     except Exception:
         _log("rlm_ebs: post_auth failed:\n" + traceback.format_exc())
         return _NOOP

@@ -31,6 +31,7 @@ from pathlib import Path
 
 import psycopg
 
+from stack import auth_spool
 from stack.acct_spool import BATCH, DrainResult, drain, has_work
 
 log = logging.getLogger(__name__)
@@ -64,8 +65,11 @@ def _first_line(exc: BaseException) -> str:
 def follow(connect: Callable[[], psycopg.Connection], directory: Path, *,
            poll: float = POLL, retry: float = RETRY, batch_size: int = BATCH,
            stop: threading.Event | None = None,
-           on_drain: Callable[[DrainResult], None] | None = None) -> DrainResult:
-    """Drain ``directory`` until ``stop`` is set; returns the totals.
+           on_drain: Callable[[DrainResult], None] | None = None,
+           auth_directory: Path | None = None) -> DrainResult:
+    """Drain ``directory`` until ``stop`` is set; returns the totals. With
+    ``auth_directory``, the auth spool's settled files too (stack/auth_spool.py: the auth
+    log and the leases offered from reservations, a couple of seconds behind).
 
     PostgreSQL going away is not an error here: the spool keeps growing, the loop keeps
     one warning per outage and reconnects every ``retry`` seconds, and the drain resumes
@@ -77,12 +81,15 @@ def follow(connect: Callable[[], psycopg.Connection], directory: Path, *,
     outage = False
     try:
         while not stop.is_set():
-            if not has_work(directory):
+            answers = auth_directory is not None and auth_spool.has_settled(auth_directory)
+            if not has_work(directory) and not answers:
                 stop.wait(poll)
                 continue
             try:
                 if conn is None or conn.closed:
                     conn = connect()
+                if answers:
+                    auth_spool.drain(conn, auth_directory)
                 result = drain(conn, directory, batch_size=batch_size)
             except (psycopg.Error, OSError) as exc:
                 # Away (OperationalError): one warning per outage. Anything else (a

@@ -16,7 +16,7 @@ from billing import settings as settings_mod
 from stack import acct_spool, db_roles, nas_sync, radius_clients, secret_file
 from stack.servers.acct_drain import acct_drainer
 from stack.servers.base import ServerError
-from stack.servers.freeradius import FreeRadiusServer
+from stack.servers.freeradius import FreeRadiusServer, threads_for_cores
 from stack.servers.nfacctd import NfacctdServer
 from stack.servers.postgres import PostgresServer
 from stack.servers.process import ManagedProcess
@@ -85,6 +85,10 @@ class Stack:
             credentials_key=settings.CREDENTIALS_KEY,
             credentials_key_file=settings.CREDENTIALS_KEY_FILE,
             accounting_mode=settings.RADIUS_ACCT_MODE,
+            auth_mode=settings.RADIUS_AUTH_MODE,
+            node_name=settings.RADIUS_NODE_NAME,
+            start_servers=int(settings.RADIUS_THREADS) or threads_for_cores(),
+            max_servers=int(settings.RADIUS_THREADS) or threads_for_cores(),
             degraded_mode=bool(settings.RADIUS_DEGRADED_MODE),
             degraded_max_age=int(settings.RADIUS_DEGRADED_MAX_AGE_SECONDS),
             degraded_max_entries=int(settings.RADIUS_DEGRADED_MAX_ENTRIES),
@@ -139,8 +143,8 @@ class Stack:
             Component("db-watch", self.db_watch.start, self.db_watch.stop,
                       self.db_watch.running, "keeps FreeRADIUS off a silent database"),
             *([Component("acct-drain", self.acct_drain.start, self.acct_drain.stop,
-                         self.acct_drain.running, "accounting spool follower")]
-              if s.RADIUS_ACCT_MODE == "spool" else []),
+                         self.acct_drain.running, "accounting and auth spool follower")]
+              if "spool" in (s.RADIUS_ACCT_MODE, s.RADIUS_AUTH_MODE) else []),
             Component("nfacctd", self._start_nfacctd, self.nfacctd.stop, self.nfacctd.running,
                       f"{s.NETFLOW_LISTEN_IP}:{s.NETFLOW_PORT} udp"),
             Component("celery-worker", self.worker.start, self.worker.stop,

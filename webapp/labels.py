@@ -60,7 +60,8 @@ NAS_VENDORS = {
     "mikrotik": "MikroTik", "cisco": "Cisco", "juniper": "Juniper",
     "accel-ppp": "accel-ppp", "other": _l("Other"),
 }
-LEASE_STATES = {"offered": _l("Offered"), "active": _l("Active"), "free": _l("Free")}
+LEASE_STATES = {"reserved": _l("Held by a RADIUS node"), "offered": _l("Offered"),
+                "active": _l("Active"), "free": _l("Free")}
 LEDGER_KINDS = {
     "payment": _l("Payment"),
     "correction": _l("Manual correction"),

@@ -6,6 +6,9 @@
 -- A login the degraded mode let in while the database was away (its Class names lease
 -- 0) holds the address of its last accept: confirmed as above when its lease is still
 -- the subscriber's, taken back when it was freed meanwhile.
+-- An address a node handed out from its reservation (ebs_radius_reserve) may still be
+-- reserved, or released unnamed by the node's restart, when the Start comes: the Class's
+-- lease id names that one reservation, so it is confirmed for the Class's subscriber.
 CREATE OR REPLACE FUNCTION ebs_lease_touch(
     p_acct_unique_id text, p_lease_id bigint, p_subaccount_id bigint, p_framed_ip inet,
     p_hold_seconds integer
@@ -21,9 +24,12 @@ BEGIN
         RETURN;
     END IF;
     UPDATE ip_leases
-       SET state = 'active', session_key = p_acct_unique_id, expires_at = v_expires
+       SET state = 'active', session_key = p_acct_unique_id, expires_at = v_expires,
+           subaccount_id = p_subaccount_id, node = NULL
      WHERE id = (SELECT l.id FROM ip_leases l
-                  WHERE l.subaccount_id = p_subaccount_id
+                  WHERE (l.subaccount_id = p_subaccount_id
+                         OR (l.subaccount_id IS NULL AND l.id = p_lease_id
+                             AND l.state IN ('reserved', 'offered')))
                     AND CASE WHEN p_lease_id IS NOT NULL THEN l.id = p_lease_id
                              ELSE l.address = p_framed_ip AND l.state <> 'free' END
                     AND (p_framed_ip IS NULL OR l.address = p_framed_ip)

@@ -104,10 +104,11 @@ def units(settings: SimpleNamespace) -> list[Unit]:
                 "EBS billing: keeps FreeRADIUS off a PostgreSQL that does not answer",
                 stack.db_watch, RADIUS_USER, after=f"{AFTER_STORES} {RADIUS_UNIT}"),
     ]
-    if settings.RADIUS_ACCT_MODE == "spool":
+    if "spool" in (settings.RADIUS_ACCT_MODE, settings.RADIUS_AUTH_MODE):
         found.append(service(
-            "ebs-acct-drain.service", "EBS billing: FreeRADIUS's accounting spool to "
-            "PostgreSQL", stack.acct_drain, RADIUS_USER, after=f"{AFTER_STORES} {RADIUS_UNIT}"))
+            "ebs-acct-drain.service", "EBS billing: FreeRADIUS's accounting and auth "
+            "spools to PostgreSQL", stack.acct_drain, RADIUS_USER,
+            after=f"{AFTER_STORES} {RADIUS_UNIT}"))
     restart_collector = ManagedProcess(
         "nfacctd-restart", ["/bin/systemctl", "restart", settings.COLLECTOR_SERVICE],
         stack.run_dir, stack.log_dir, cwd=web.cwd, env=web.env)

@@ -74,7 +74,8 @@ DEFINERS = {
     "ebs_flow_day_partition": {"worker"}, "ebs_flow_drop_days": {"worker"},
     "ebs_radius_check": {"radius"}, "ebs_radius_lease": {"radius"},
     "ebs_acct_apply": {"radius", "acct"}, "ebs_auth_log_write": {"radius"},
-    "ebs_auth_log_replay": {"acct"},
+    "ebs_auth_log_replay": {"acct"}, "ebs_radius_reserve": {"radius"},
+    "ebs_lease_offers_apply": {"acct"},
 }
 # Columns holding credentials: the reports role reads every column but these, and a
 # column whose name looks like one must be listed here (or say why not).

@@ -66,12 +66,14 @@ class IpLease(Model):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     pool_id: Mapped[int] = mapped_column(ForeignKey("ip_pools.id"))
     address: Mapped[str] = mapped_column(INET)
-    state: Mapped[str] = mapped_column(Text)  # offered / active / free
+    state: Mapped[str] = mapped_column(Text)  # reserved / offered / active / free
     subaccount_id: Mapped[int | None] = mapped_column(ForeignKey("subaccounts.id"))
     session_key: Mapped[str | None] = mapped_column(Text)
     nas_ip: Mapped[str | None] = mapped_column(INET)
     leased_at: Mapped[datetime] = mapped_column(TSTZ)
     expires_at: Mapped[datetime] = mapped_column(TSTZ)
+    # The FreeRADIUS node ("<name>/<incarnation>") holding a reserved address.
+    node: Mapped[str | None] = mapped_column(Text)
 
     pool: Mapped[IpPool] = relationship()
     subaccount: Mapped[Subaccount | None] = relationship("Subaccount")

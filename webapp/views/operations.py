@@ -181,5 +181,6 @@ class IpLeaseView(ReadOnlyView):
         "subaccount": _l("Subaccount"), "subaccount_id": _l("Subaccount number"),
         "session_key": _l("Session"),
         "nas_ip": _l("NAS address"), "leased_at": _l("Leased"), "expires_at": _l("Expires"),
+        "node": _l("RADIUS node"),
     }
     role_grants = {"Cashier": ("can_list",), "ReadOnly": ("can_list",)}
