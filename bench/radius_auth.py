@@ -5,10 +5,16 @@ the same size (bench/stock_sql_auth.py). Also printed: the ratio to FreeRADIUS's
 ``files`` module holding the same users (``vs_files``), the ceiling any database-backed
 authorize is measured against, and our p99 latency.
 
-Ours is the whole production path: rlm_sql runs ebs_radius_check() for the facts, the
-python3 hook decides (balance, tariff, window, speed, pool) and replies, ``pap`` checks
-the password against the NT-Password, post-auth leases an address (a durable commit) and
-writes the auth log row.
+Ours is the whole production path with the product's defaults (RADIUS_AUTH_MODE "spool",
+FreeRADIUS threads fitted to the cores): rlm_sql runs ebs_radius_check() for the facts,
+the python3 hook decides (balance, tariff, window, speed, pool), replies and gives an
+address the node holds (ebs_radius_reserve, one statement per 32 logins), ``pap`` checks
+the password against the NT-Password, post-auth writes the answer to the auth spool; the
+follower (``ebs acct drain --follow``, its own process here, its CPU counted as "drain")
+writes the auth log and the offered leases in batches while the load runs. Each run
+waits for the follower, and the auth log and the leases are counted at the end. Stock
+runs with the thread count bench/stock_sql_auth.py always had (32); ``stock_at_ours_threads``
+repeats it once with ours's, to show what the thread count alone gives it.
 All servers are private, on a private durable PostgreSQL, driven by the same pre-built
 UDP sender with 64 requests in flight; runs alternate, the figures are medians.
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import multiprocessing
 import os
 import tempfile
 import threading
@@ -45,7 +52,8 @@ from bench.radius_common import (
 )
 from bench.udp_sender import ACCESS_ACCEPT, access_request, attribute, run_load
 from billing.credentials import nt_password_hash
-from stack import db_watch
+from stack import acct_follow, auth_spool, db_watch
+from stack.servers.freeradius import threads_for_cores
 
 PASSWORD = "bench-Pass-1"
 NAS_PORT, NAS_IP_ADDRESS, USER_NAME, FRAMED_PROTOCOL = 5, 4, 1, 7
@@ -136,7 +144,22 @@ def packet_maker(accounts: int, first: int = 0):
     return make
 
 
-def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
+def _follow(conninfo: str, radacct: Path, stop) -> None:
+    """The follower as ``ebs acct drain --follow`` runs it, in its own process."""
+    acct_follow.follow(lambda: psycopg.connect(conninfo), radacct / "spool", stop=stop,
+                       auth_directory=radacct / "auth-spool")
+
+
+def _wait_followed(radacct: Path, timeout: float = 30.0) -> None:
+    """Until the follower has written every answer of the run (files settle 2 s)."""
+    deadline = time.monotonic() + timeout
+    while auth_spool.has_work(radacct / "auth-spool"):
+        if time.monotonic() > deadline:
+            raise RuntimeError("the follower did not write the auth spool in time")
+        time.sleep(0.2)
+
+
+def run(accounts: int = 150_000, seconds: float = 10.0, runs: int = 3,
         workdir: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(prefix="ebs-bench-radius-auth-", dir=workdir) as tmp:
         base = Path(tmp)
@@ -148,7 +171,13 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
                 seed(conn, accounts)
             say("starting FreeRADIUS: ours (rlm_sql + rlm_ebs + pap + lease), files + pap, "
                 "stock rlm_sql + rlm_sqlippool")
-            ours = radius_server(base / "ours", pg)
+            threads = threads_for_cores()
+            ours = radius_server(base / "ours", pg, auth_mode="spool", threads=threads)
+            stop_follower = multiprocessing.Event()
+            follower = multiprocessing.Process(
+                target=_follow, args=(pg.conninfo(DB), ours.radacct_dir, stop_follower),
+                daemon=True)
+            follower.start()
             templates = baseline_templates(
                 base / "files", FILES_SITE,
                 {"mods-enabled/files": FILES_MODULE,
@@ -165,13 +194,16 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
             profiles: dict[str, list[dict]] = {"ours": [], "stock_sql": [], "files": []}
 
             def measure(name: str, server, r: int) -> float:
-                cpu = CpuMeter(server, pg if name != "files" else None)
+                cpu = CpuMeter(server, pg if name != "files" else None,
+                               follower.pid if name == "ours" else None)
                 calls = statement_calls(pg) if name == "ours" else None
                 # A NAS gives up after about 3 s: slower answers count as lost, not done.
                 result = run_load(("127.0.0.1", server.auth_port),
                                   packet_maker(accounts, r * per_run), seconds=seconds,
                                   window=WINDOW, timeout=3.0)
                 accepted = result.codes[ACCESS_ACCEPT]
+                if name == "ours":  # the follower's work of the run belongs to the run
+                    _wait_followed(server.radacct_dir)
                 if accepted != result.answered:
                     raise RuntimeError(f"{name}: {accepted} accepts of {result.answered} "
                                        f"answers ({dict(result.codes)})")
@@ -191,6 +223,8 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
 
             started = time.monotonic()
             ours_rate, _ = median_of(runs, one_run)
+            stop_follower.set()
+            follower.join(10)
             files_rate = _median(results["files"])
             stock_rate = _median(results["stock_sql"])
             with psycopg.connect(pg.conninfo(DB)) as conn:
@@ -201,7 +235,21 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
                 stock_leases = conn.execute(
                     "SELECT count(*) FROM radippool WHERE expiry_time > now()").fetchone()[0]
                 seen = min(r.sent for r in results["ours"])
+                offered = conn.execute(
+                    "SELECT count(*) FROM ip_leases WHERE state = 'offered'").fetchone()[0]
+                reserved = conn.execute(
+                    "SELECT count(*) FROM ip_leases WHERE state = 'reserved'").fetchone()[0]
             degraded = degraded_runs(pg, ours, accounts, seen, per_run, seconds)
+            # The thread count alone, for stock: once, after the measured runs.
+            stock.stop()
+            stock = radius_server(base / "stock" / "conf", pg, baseline_templates(
+                base / "stock6", stock_sql_auth.SITE, stock_sql_auth.templates_files(),
+                drop=("mods-enabled/ebs",)), threads=threads)
+            say(f"stock with ours's {threads} threads, once")
+            stock_threads = run_load(("127.0.0.1", stock.auth_port),
+                                     packet_maker(accounts, (runs - 1) * per_run + per_run // 2),
+                                     seconds=seconds, window=WINDOW, timeout=3.0)
+            say(f"  stock_sql at {threads} threads: {stock_threads.rate:,.0f} accepts/s")
         finally:
             for server in (ours, files, stock):
                 if server is not None:
@@ -231,7 +279,12 @@ def run(accounts: int = 100_000, seconds: float = 10.0, runs: int = 3,
         # some logins of that run renewed a lease instead of taking a new address.
         "fresh_logins": all(r.sent <= per_run
                             for name in ("ours", "stock_sql") for r in results[name]),
+        "ours_threads": threads,
+        "stock_threads": 32,
+        "stock_at_ours_threads": round(stock_threads.rate),
         "leases_held_ours": leases,
+        "leases_offered_ours": offered,
+        "addresses_reserved_unused": reserved,
         "leases_held_stock_sql": stock_leases,
         "ours_p99_ms": round(best.percentile(0.99) * 1000, 2),
         "ours_p50_ms": round(best.percentile(0.5) * 1000, 2),
@@ -318,13 +371,16 @@ class CpuMeter:
     """CPU used during one measured run by the RADIUS server, PostgreSQL (the cluster's
     processes: rlm_sql's connections are its children) and this sender."""
 
-    def __init__(self, server, pg) -> None:
-        self.server, self.pg = server, pg
+    def __init__(self, server, pg, drain_pid: int | None = None) -> None:
+        self.server, self.pg, self.drain_pid = server, pg, drain_pid
         self.start = self._now()
 
     def _pids(self) -> dict[str, list[int]]:
-        return {"freeradius": [self.server.pid()],
+        pids = {"freeradius": [self.server.pid()],
                 "postgresql": self.pg.processes() if self.pg else []}
+        if self.drain_pid:
+            pids["drain"] = [self.drain_pid]
+        return pids
 
     def _now(self) -> dict[str, dict[int, float]]:
         now = {part: {pid: _cpu(pid) for pid in pids} for part, pids in self._pids().items()}
@@ -340,7 +396,8 @@ class CpuMeter:
 
 
 _KINDS = {"ebs_radius_check": "facts", "ebs_radius_lease": "lease",
-          "ebs_auth_log_write": "auth_log"}
+          "ebs_auth_log_write": "auth_log", "ebs_radius_reserve": "reserve",
+          "ebs_auth_log_replay": "auth_log_batch", "ebs_lease_offers_apply": "offers_batch"}
 
 
 def statement_calls(pg) -> dict[str, int]:

@@ -98,7 +98,8 @@ def baseline_templates(base: Path, site: str, files: dict[str, str],
 
 def radius_server(directory: Path, db: PostgresServer | None,
                   templates: Path = CONF_TEMPLATES,
-                  accounting_mode: str = "live") -> FreeRadiusServer:
+                  accounting_mode: str = "live", auth_mode: str = "live",
+                  threads: int = 32) -> FreeRadiusServer:
     """Started on fresh ports; room for every request the sender keeps in the server's
     duplicate-detection table during cleanup_delay (tens of thousands per second)."""
     last: Exception | None = None
@@ -109,8 +110,8 @@ def radius_server(directory: Path, db: PostgresServer | None,
             acct_port=free_port(udp=True, tcp=False),
             clients=[("bench", NAS_IP, SECRET)],
             reject_delay=0,
-            start_servers=32,
-            max_servers=32,
+            start_servers=threads,
+            max_servers=threads,
             max_requests=1 << 20,
             templates=templates,
             db_port=db.port if db else 5432,
@@ -119,6 +120,7 @@ def radius_server(directory: Path, db: PostgresServer | None,
             db_password=db.password(db_roles.COMPONENT_ROLES["radius"]) if db else "",
             credentials_key=os.urandom(32).hex(),
             accounting_mode=accounting_mode,
+            auth_mode=auth_mode,
         )
         try:
             server.start()
