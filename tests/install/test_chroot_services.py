@@ -117,18 +117,21 @@ def psql(query: str) -> str:
 
 def test_a_demo_subscriber_logs_in_and_its_session_is_accounted(services):
     """Auth through the installed FreeRADIUS (rlm_sql as ebs_radius, rlm_ebs in the
-    venv), then an Accounting Start through the spool and the drain (as freerad, as
-    ebs_acct) into sessions_open."""
+    venv), its auth-log row through the auth spool and the drain, then an Accounting
+    Start through the spool and the drain (as freerad, as ebs_acct) into sessions_open."""
     (ROOT / "tmp/nas.secret").write_text(services["secret"] + "\n")
     login = ("User-Name = ivanov\nUser-Password = demo01\nFramed-Protocol = PPP\n"
              "NAS-IP-Address = 127.0.0.1\nMessage-Authenticator = 0x00\n")
     answer = wait_for("FreeRADIUS on 1812", lambda: (
         lambda out: out if "Received Access-" in out else None)(
             radclient("auth", 1812, login)))
-    logged = psql("SELECT username, reason, accepted FROM auth_log ORDER BY id")
-    assert "Received Access-Accept" in answer, f"{answer}\n{logged}\n{log_tail('freeradius')}"
+    assert "Received Access-Accept" in answer, f"{answer}\n{log_tail('freeradius')}"
     address = answer.split("Framed-IP-Address = ")[1].split()[0]
-    assert logged.splitlines()[-1].startswith("ivanov|"), logged
+    # The auth spool's line, written by the drain a couple of seconds later.
+    logged = wait_for("the auth log's row", lambda: psql(
+        "SELECT username || '|' || reason || '|' || accepted FROM auth_log "
+        "WHERE username = 'ivanov' ORDER BY id DESC LIMIT 1"), timeout=60)
+    assert logged == "ivanov|ok|t", log_tail("ebs-acct-drain")
 
     start_packet = ("Acct-Status-Type = Start\nAcct-Session-Id = chroot-1\n"
                     "User-Name = ivanov\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 7\n"

@@ -10,6 +10,7 @@ import secrets
 import psycopg
 
 from billing.credentials import load_key, set_network_password
+from stack.servers.base import wait_until
 from stack.servers.freeradius import radclient
 from tests import radius_wire
 from tests.local_stack import ebs, stack_env
@@ -65,9 +66,11 @@ def test_chap_accept_on_a_fresh_ebs_up(tmp_path):
         signed = radius_wire.exchange(port, request, secret.encode())
         assert signed.code == radius_wire.ACCESS_ACCEPT
         assert signed.response_authenticator_valid and signed.message_authenticator_valid
-        with psycopg.connect(conninfo) as conn:
-            assert conn.execute("SELECT reason FROM auth_log WHERE username = %s ORDER BY id",
-                                (user,)).fetchall() == [("ok",), ("ok",)]
+        # The auth spool's lines, written by the stack's follower a couple of seconds later.
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            wait_until(lambda: conn.execute(
+                "SELECT reason FROM auth_log WHERE username = %s ORDER BY id",
+                (user,)).fetchall() == [("ok",), ("ok",)], 20, "both logins in the auth log")
     finally:
         stopped = ebs(env, "down")
     assert stopped.returncode == 0, stopped.stderr
