@@ -30,7 +30,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-LOW_WATER = 24  # addresses left in a pool's queue when more are asked for
+LOW_WATER = 32  # addresses left in a pool's queue when more are asked for
 ASK_AGAIN = 2.0  # seconds before a refill that has not landed is asked for again
 CLOSED_FOR = 5.0  # seconds a full pool or a NAS's own pool is left to ebs_radius_lease
 _ANSWER = re.compile(r"(?:[0-9]+ [0-9.]+)(?: [0-9]+ [0-9.]+)*")

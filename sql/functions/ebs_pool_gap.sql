@@ -1,8 +1,10 @@
 -- Plans kept per connection instead of made per call (ebs_pool_hole calls it when a pool
 -- is crowded).
+-- enable_seqscan off for the reason ebs_subaccount_has_lease.sql gives.
 CREATE OR REPLACE FUNCTION ebs_pool_gap(p_pool_id integer, p_from inet, p_to inet)
     RETURNS inet LANGUAGE plpgsql STABLE
     SET search_path = public, pg_temp
+    SET enable_seqscan = off
     AS $$
 BEGIN
     IF p_from > p_to THEN

@@ -5,9 +5,12 @@
 -- the pool). A probe by constant is one look-up in the (pool, address) key. When eight
 -- probes miss, the pool is crowded: its gaps are walked (ebs_pool_gap) from a random
 -- pivot; a pool with none is marked in ip_pools_filled.
+-- enable_seqscan off for the reason ebs_subaccount_has_lease.sql gives: the probe's plan is kept
+-- for the connection's life and must not stay a scan of the young lease table.
 CREATE OR REPLACE FUNCTION ebs_pool_hole(p_pool_id integer)
     RETURNS inet LANGUAGE plpgsql VOLATILE
     SET search_path = public, pg_temp
+    SET enable_seqscan = off
     AS $$
 DECLARE
     v_start inet;

@@ -117,11 +117,10 @@ BEGIN
                'bi=' || sa.bind_to_ip::int,
                'ip=' || coalesce(host(sa.ip_address), ''),
                'su=' || sa.simultaneous_use,
-               -- Has a lease row (held, or freed and still naming it): its login goes
+               -- Has a lease row (held, or freed and still naming it): its login leases
                -- through ebs_radius_lease, which gives the same address back (sticky),
-               -- not through the node's reserved addresses (rlm_ebs/reservations.py).
-               'stk=' || (EXISTS (SELECT 1 FROM ip_leases l
-                                   WHERE l.subaccount_id = sa.id))::int,
+               -- not from the node's reserved addresses (rlm_ebs/reservations.py).
+               'stk=' || ebs_subaccount_has_lease(sa.id)::int,
                -- Live sessions: heard from within their hold (ebs_session_hold), the
                -- stale-session sweep's rule (billing/sessions.py).
                'live=' || (SELECT count(*) FROM sessions_open so

@@ -18,6 +18,8 @@
 -- overflows to (at most p_count, and short enough for rlm_python3's 1024-byte value),
 -- "pool_exhausted", or "nas_pool" (an IPv6 pool the NAS leases itself): the hook then
 -- leaves the login to ebs_radius_lease, which answers the same.
+-- enable_seqscan off for the reason ebs_subaccount_has_lease.sql gives: its plans outlive the
+-- small table they were made on.
 CREATE OR REPLACE FUNCTION ebs_radius_reserve(
     p_node text,
     p_pool text,
@@ -25,6 +27,7 @@ CREATE OR REPLACE FUNCTION ebs_radius_reserve(
     p_offer_seconds integer DEFAULT 60
 ) RETURNS text LANGUAGE plpgsql VOLATILE
     SECURITY DEFINER SET search_path = public, pg_temp
+    SET enable_seqscan = off
     AS $$
 DECLARE
     v_name text := split_part(p_node, '/', 1);
