@@ -362,9 +362,6 @@ class FreeRadiusServer:
     @property
     def node(self) -> str:
         """This server's name among the nodes that share the database (reservations)."""
-        if self.auth_mode not in AUTH_MODES:
-            raise ServerError(f"FreeRADIUS auth_mode {self.auth_mode!r}: "
-                              f"one of {', '.join(AUTH_MODES)}")
         name = self.node_name or f"{socket.gethostname()}-{self.auth_port}"
         if "/" in name:
             raise ServerError(f"FreeRADIUS node name {name!r}: no '/'")
@@ -390,6 +387,9 @@ class FreeRadiusServer:
         if self.accounting_mode not in ACCOUNTING_MODES:
             raise ServerError(f"FreeRADIUS accounting_mode {self.accounting_mode!r}: "
                               f"one of {', '.join(ACCOUNTING_MODES)}")
+        if self.auth_mode not in AUTH_MODES:
+            raise ServerError(f"FreeRADIUS auth_mode {self.auth_mode!r}: "
+                              f"one of {', '.join(AUTH_MODES)}")
         return {
             "accounting_sql": ACCOUNTING_MODES[self.accounting_mode],
             # One copy on disk per packet: the spool mode's spool file is it.
