@@ -68,7 +68,7 @@ def _radius_reason(conn, user: str, at: datetime) -> Reason:
     control list, read and decided as rlm_ebs does."""
     control: dict[str, list[str]] = {}
     for attribute, value in conn.execute(
-            "SELECT attribute, value FROM ebs_radius_check(%s, '192.0.2.1'::inet)", (user,)):
+            "SELECT attribute, value FROM ebs_radius_check(%s, '192.0.2.1')", (user,)):
         control.setdefault(attribute, []).append(value)
     request = AccessRequest(user_name=user, nas_ip="192.0.2.1",
                             access=request_access(framed_protocol="PPP"),
