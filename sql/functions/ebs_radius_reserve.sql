@@ -38,14 +38,22 @@ DECLARE
     v_found inet;
     v_next inet;
     v_end inet;
+    v_known text;
 BEGIN
     IF v_name = '' OR strpos(p_node, '/') = 0 THEN
         RAISE EXCEPTION 'node % is not "<name>/<incarnation>"', p_node;
     END IF;
-    UPDATE ip_leases
-       SET state = 'offered', node = NULL,
-           expires_at = now() + make_interval(secs => greatest(p_offer_seconds, 1))
-     WHERE state = 'reserved' AND node <> p_node AND split_part(node, '/', 1) = v_name;
+    -- A new incarnation's first call: what the node held before is released (once).
+    SELECT n.incarnation INTO v_known FROM radius_nodes n WHERE n.name = v_name;
+    IF v_known IS DISTINCT FROM p_node THEN
+        INSERT INTO radius_nodes (name, incarnation) VALUES (v_name, p_node)
+        ON CONFLICT (name) DO UPDATE SET incarnation = EXCLUDED.incarnation,
+                                         started_at = now();
+        UPDATE ip_leases
+           SET state = 'offered', node = NULL,
+               expires_at = now() + make_interval(secs => greatest(p_offer_seconds, 1))
+         WHERE state = 'reserved' AND node <> p_node AND split_part(node, '/', 1) = v_name;
+    END IF;
 
     FOR v_pool IN
         WITH RECURSIVE chain (id, next_pool_id, v4, range_start, range_end, depth, seen) AS (

@@ -19,3 +19,14 @@ COMMENT ON COLUMN ip_leases.node IS
 -- addresses (sql/functions/ebs_auth_log_replay.sql): the old form goes.
 DROP FUNCTION IF EXISTS ebs_auth_log_replay(timestamptz[], text[], inet[], text[], text[],
                                             boolean[], boolean[]);
+
+-- The FreeRADIUS nodes that hold addresses and the incarnation each last reserved under:
+-- ebs_radius_reserve releases a node's earlier holdings once, when a new incarnation
+-- first asks, instead of looking for them on every call.
+CREATE TABLE radius_nodes (
+    name text PRIMARY KEY,
+    incarnation text NOT NULL,
+    started_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE radius_nodes IS
+    'FreeRADIUS nodes holding reserved addresses: the incarnation each reserves under';

@@ -87,6 +87,16 @@ class IpPoolFilled(Model):
     filled_at: Mapped[datetime] = mapped_column(TSTZ)
 
 
+class RadiusNode(Model):
+    """A FreeRADIUS node holding reserved addresses, and the incarnation it reserves under
+    (ebs_radius_reserve releases an earlier incarnation's holdings once)."""
+
+    __tablename__ = "radius_nodes"
+    name: Mapped[str] = mapped_column(Text, primary_key=True)
+    incarnation: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(TSTZ)
+
+
 class Switch(Model):
     __tablename__ = "switches"
     few_rows = True  # a catalogue: a form or a search offers every row in one select
