@@ -18,6 +18,7 @@ read is counted and logged, and the rest of the file goes on.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import socket
@@ -52,13 +53,14 @@ class AuthDrain:
     files: int = 0
     logged: int = 0
     offers: int = 0  # leases offered from reservations, recorded
+    busy: bool = False  # another drain held the directory: nothing done
     bad_lines: int = 0
     skipped_files: int = 0  # applied before (a drain stopped before the unlink)
     errors: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {"files": self.files, "logged": self.logged, "offers": self.offers,
-                "bad_lines": self.bad_lines,
+                "busy": self.busy, "bad_lines": self.bad_lines,
                 "skipped_files": self.skipped_files, "errors": self.errors}
 
 
@@ -141,6 +143,23 @@ def drain(conn: psycopg.Connection, directory: Path, *, now: float | None = None
     result = AuthDrain()
     if not directory.is_dir():
         return result
+    # One drain at a time (the follower and the beat's task both call this): a second
+    # could read a file the first has applied and, its record gone, apply it again.
+    lock = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            result.busy = True
+            return result
+        _drain_files(conn, directory, now, host, result)
+    finally:
+        os.close(lock)
+    return result
+
+
+def _drain_files(conn: psycopg.Connection, directory: Path, now: float, host: str,
+                 result: AuthDrain) -> None:
     for path in sorted(directory.glob(SPOOL_GLOB)):
         if not _settled(path, now):
             continue
@@ -174,7 +193,6 @@ def drain(conn: psycopg.Connection, directory: Path, *, now: float | None = None
                      (host, key))
         if not conn.autocommit:
             conn.commit()
-    return result
 
 
 def has_work(directory: Path) -> bool:

@@ -21,7 +21,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from stack import auth_spool
-from stack.servers.freeradius import FreeRadiusServer
+from stack.servers.freeradius import FreeRadiusServer, radclient
 from tests.harness import start_with_retry
 from tests.system.test_radius_leases import (
     NAS_IP,
@@ -140,7 +140,6 @@ def test_a_wrong_password_gives_the_address_back(radius, dbc):
     login(radius, subscriber(dbc, tariff_id)[0])  # fills the reservation
     first = login(radius, subscriber(dbc, tariff_id)[0])
     user, _ = subscriber(dbc, tariff_id)
-    from stack.servers.freeradius import radclient
     bad = radclient(radius.auth_port, "auth", SECRET, [
         ("User-Name", user), ("User-Password", "not-the-password"),
         ("NAS-IP-Address", NAS_IP), ("Framed-Protocol", "PPP"),

@@ -4,12 +4,14 @@ leases, and when a file may be read."""
 
 from __future__ import annotations
 
+import fcntl
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from stack.auth_spool import SETTLE, _settled, parse_line
+from stack.auth_spool import SETTLE, _settled, drain, parse_line
 
 ALICE = "0x616c696365"  # %{hex:...} of "alice"
 
@@ -57,3 +59,18 @@ def test_a_file_is_read_once_its_second_or_minute_has_settled():
     assert not _settled(minute, start + 60)
     assert _settled(minute, start + 60 + SETTLE)
     assert not _settled(Path("auth-notours"), 2e9)
+
+
+def test_a_second_drain_leaves_the_files_to_the_one_running(tmp_path):
+    """The follower and the beat's task both drain: one at a time, or a file applied by
+    one could be applied again by the other once its record is gone."""
+    (tmp_path / "auth-1765200000").write_text(
+        f"1765200000.1,{ALICE},10.0.0.1,,ok,accept,1765200000.2,,\n")
+    held = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        result = drain(None, tmp_path, now=2e9)  # no database touched
+    finally:
+        os.close(held)
+    assert result.busy and result.files == 0
+    assert (tmp_path / "auth-1765200000").exists()
