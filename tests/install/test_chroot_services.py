@@ -131,7 +131,7 @@ def test_a_demo_subscriber_logs_in_and_its_session_is_accounted(services):
     logged = wait_for("the auth log's row", lambda: psql(
         "SELECT username || '|' || reason || '|' || accepted FROM auth_log "
         "WHERE username = 'ivanov' ORDER BY id DESC LIMIT 1"), timeout=60)
-    assert logged == "ivanov|ok|t", log_tail("ebs-acct-drain")
+    assert logged == "ivanov|ok|true", log_tail("ebs-acct-drain")
 
     start_packet = ("Acct-Status-Type = Start\nAcct-Session-Id = chroot-1\n"
                     "User-Name = ivanov\nNAS-IP-Address = 127.0.0.1\nNAS-Port = 7\n"
