@@ -243,7 +243,7 @@ def run(accounts: int = 150_000, seconds: float = 10.0, runs: int = 3,
             # The thread count alone, for stock: once, after the measured runs.
             stock.stop()
             stock = radius_server(base / "stock" / "conf", pg, baseline_templates(
-                base / "stock6", stock_sql_auth.SITE, stock_sql_auth.templates_files(),
+                base / "stock-threads", stock_sql_auth.SITE, stock_sql_auth.templates_files(),
                 drop=("mods-enabled/ebs",)), threads=threads)
             say(f"stock with ours's {threads} threads, once")
             stock_threads = run_load(("127.0.0.1", stock.auth_port),

@@ -32,6 +32,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -343,6 +344,23 @@ def _work_name(spooled: Path) -> Path:
         f"{spooled.name}.{time.time_ns():020d}{uuid.uuid4().hex[:6]}{WORK_SUFFIX}")
 
 
+@contextmanager
+def drain_lock(directory: Path) -> Iterator[bool]:
+    """One drain per spool directory at a time: True while held, False when another
+    drain holds it. The lock is on the directory itself: no lock file whose owner (root
+    running the command, the service account running Celery) could shut the other out."""
+    lock = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+    finally:
+        os.close(lock)
+
+
 def drain(conn: psycopg.Connection, directory: Path, *, batch_size: int = BATCH,
           progress: Progress | None = None, host: str | None = None) -> DrainResult:
     """Apply every spooled entry under ``directory``: work files left by an interrupted
@@ -361,13 +379,8 @@ def drain(conn: psycopg.Connection, directory: Path, *, batch_size: int = BATCH,
     # committed rlm_sql query.
     conn.execute("SET synchronous_commit = on")
     conn.commit()
-    # The lock is on the directory itself: no lock file whose owner (root running the
-    # command, the service account running Celery) could shut the other out.
-    lock = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with drain_lock(directory) as held:
+        if not held:
             result.busy = True
             return result
         _forget_removed(conn, host, directory)
@@ -383,6 +396,4 @@ def drain(conn: psycopg.Connection, directory: Path, *, batch_size: int = BATCH,
                 continue
             drain_file(conn, work, host=host, batch_size=batch_size, result=result,
                        progress=progress)
-    finally:
-        os.close(lock)
     return result

@@ -18,7 +18,6 @@ read is counted and logged, and the rest of the file goes on.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import socket
@@ -145,16 +144,11 @@ def drain(conn: psycopg.Connection, directory: Path, *, now: float | None = None
         return result
     # One drain at a time (the follower and the beat's task both call this): a second
     # could read a file the first has applied and, its record gone, apply it again.
-    lock = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+    with acct_spool.drain_lock(directory) as held:
+        if not held:
             result.busy = True
             return result
         _drain_files(conn, directory, now, host, result)
-    finally:
-        os.close(lock)
     return result
 
 

@@ -56,17 +56,10 @@ BEGIN
     END IF;
 
     FOR v_pool IN
-        WITH RECURSIVE chain (id, next_pool_id, v4, range_start, range_end, depth, seen) AS (
-            SELECT p.id, p.next_pool_id, family(p.range_start) = 4, p.range_start,
-                   p.range_end, 1, ARRAY[p.id]
-              FROM ip_pools p WHERE p.name = p_pool
-            UNION ALL
-            SELECT p.id, p.next_pool_id, family(p.range_start) = 4, p.range_start,
-                   p.range_end, c.depth + 1, c.seen || p.id
-              FROM chain c JOIN ip_pools p ON p.id = c.next_pool_id
-             WHERE p.id <> ALL (c.seen) AND c.depth < 32
-        )
-        SELECT * FROM chain ORDER BY depth
+        SELECT p.id, family(p.range_start) = 4 AS v4, p.range_start, p.range_end, c.depth
+          FROM unnest(ebs_pool_chain(p_pool)) WITH ORDINALITY AS c (id, depth)
+          JOIN ip_pools p ON p.id = c.id
+         ORDER BY c.depth
     LOOP
         IF v_pool.depth = 1 AND NOT v_pool.v4 THEN
             RETURN 'nas_pool';
